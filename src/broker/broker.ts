@@ -1,0 +1,100 @@
+/**
+ * The broker is the dispatch index: which tasks are runnable, in which order, who holds a
+ * lease, and the wake-ups and progress fan-out between servers. PostgreSQL stays the source of
+ * truth; everything here can be rebuilt from it.
+ *
+ * Implementations: `RedisBroker` (sorted sets and Lua, for production and several servers) and,
+ * for the embedded default, an in-process broker. Both must pass `test/broker/contract.ts`.
+ */
+
+/** A runnable task in the index. */
+export interface QueueEntry {
+  id: string;
+  queue: string;
+  /** Higher runs first; within one priority, first in first out. */
+  priority: number;
+}
+
+/** A task that becomes runnable at `runAt` (epoch milliseconds). */
+export interface DelayedEntry extends QueueEntry {
+  runAt: number;
+}
+
+/** A task held under a lease. */
+export interface LeaseRef {
+  id: string;
+  queue: string;
+}
+
+/** Counts of one queue. */
+export interface QueueCounts {
+  pending: number;
+  delayed: number;
+  leased: number;
+}
+
+/** Stops a subscription. */
+export type Unsubscribe = () => Promise<void>;
+
+export interface Broker {
+  /** Adds runnable tasks to their queues and wakes the dispatchers of every server. */
+  enqueue(entries: readonly QueueEntry[]): Promise<void>;
+
+  /** Adds tasks that become runnable later. */
+  schedule(entries: readonly DelayedEntry[]): Promise<void>;
+
+  /**
+   * Moves up to `limit` delayed tasks of `queue` whose time has come (`runAt <= now`) into
+   * the runnable set, and wakes dispatchers when it moved any.
+   * @returns the moved ids, and the run time of the earliest still-delayed task (null: none).
+   */
+  promoteDue(queue: string, now: number, limit: number): Promise<{ promoted: string[]; nextRunAt: number | null }>;
+
+  /**
+   * Atomically takes up to `count` runnable tasks of `queue` (highest priority first, FIFO
+   * within a priority) and leases each until `leaseUntil` (epoch ms).
+   */
+  claim(queue: string, count: number, leaseUntil: number): Promise<string[]>;
+
+  /** Extends the leases that still exist to `leaseUntil`; leases already released stay released. */
+  renew(leases: readonly LeaseRef[], leaseUntil: number): Promise<void>;
+
+  /** Drops leases (the attempt finished). */
+  release(leases: readonly LeaseRef[]): Promise<void>;
+
+  /**
+   * Atomically drops each task's lease and puts it back: runnable at once when `runAt` is
+   * absent or due, else delayed. Wakes dispatchers for what became runnable.
+   */
+  requeue(entries: readonly (QueueEntry & { runAt?: number })[]): Promise<void>;
+
+  /** Removes tasks from the runnable and delayed sets and drops their leases (cancel). */
+  remove(entries: readonly LeaseRef[]): Promise<void>;
+
+  /**
+   * Takes up to `limit` leases of `queue` whose deadline passed before `now`, and pushes their
+   * deadline to `reclaimUntil` so that no other server's reaper takes them at the same time.
+   */
+  reapExpired(queue: string, now: number, limit: number, reclaimUntil: number): Promise<string[]>;
+
+  /** Every queue that has ever held a task. */
+  queues(): Promise<string[]>;
+
+  /** Sizes of a queue's sets. */
+  counts(queue: string): Promise<QueueCounts>;
+
+  /** Calls `listener` with a queue name whenever any server makes tasks of it runnable. */
+  onWake(listener: (queue: string) => void): Promise<Unsubscribe>;
+
+  /** Sends an event about a task to its subscribers on every server. */
+  publishTaskEvent(taskId: string, payload: Uint8Array): Promise<void>;
+
+  /** Receives the events published about one task. */
+  subscribeTaskEvents(taskId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe>;
+
+  /** Answers when the broker can be reached; throws otherwise. */
+  ping(): Promise<void>;
+
+  /** Closes connections; safe to call twice. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,167 @@
+/**
+ * Server configuration, parsed and validated once at start-up from `TASKWIRE_*` environment
+ * variables and command-line flags (flags win). Nothing else in the code reads `process.env`.
+ * Keep in line with the README's "Configuration" section.
+ */
+
+/** A setting that is missing or malformed; the message names it. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export interface ServerConfig {
+  /** Interface to listen on. @default "127.0.0.1" */
+  host: string;
+  /** Port for gRPC, gRPC-Web and Connect; 0 picks a free one. @default 50051 */
+  port: number;
+  /** Redis URL of the broker. */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key. @default "taskwire" */
+  redisPrefix: string;
+  /** PostgreSQL URL of the store. */
+  databaseUrl: string | undefined;
+  /** PostgreSQL schema holding Taskwire's tables. @default "public" */
+  databaseSchema: string;
+  /** Largest accepted task input (bytes of the `Any` value). @default 1 MiB */
+  maxInputBytes: number;
+  /** Largest accepted gRPC message. @default 8 MiB */
+  maxMessageBytes: number;
+  /** How often workers must send a heartbeat. @default 5 s */
+  heartbeatIntervalMs: number;
+  /** A worker silent this long loses its tasks; also the lease length. @default 30 s */
+  leaseTimeoutMs: number;
+  /** How long past a task's timeout the server waits for the worker before failing the attempt. @default 5 s */
+  timeoutGraceMs: number;
+  /** How long `close()` lets in-flight calls finish. @default 10 s */
+  shutdownGraceMs: number;
+  /** pino log level. @default "info" */
+  logLevel: string;
+}
+
+/** Defaults of every setting that has one. */
+export const DEFAULTS = {
+  host: "127.0.0.1",
+  port: 50051,
+  redisPrefix: "taskwire",
+  databaseSchema: "public",
+  maxInputBytes: 1024 * 1024,
+  maxMessageBytes: 8 * 1024 * 1024,
+  heartbeatIntervalMs: 5_000,
+  leaseTimeoutMs: 30_000,
+  timeoutGraceMs: 5_000,
+  shutdownGraceMs: 10_000,
+  logLevel: "info",
+} as const satisfies Omit<ServerConfig, "redisUrl" | "databaseUrl">;
+
+/** Settings given as flags, by their config names; strings as typed on the command line. */
+export type ConfigOverrides = Partial<Record<keyof ServerConfig, string | number | undefined>>;
+
+const ENV_NAMES: Record<keyof ServerConfig, string> = {
+  host: "TASKWIRE_HOST",
+  port: "TASKWIRE_PORT",
+  redisUrl: "TASKWIRE_REDIS_URL",
+  redisPrefix: "TASKWIRE_REDIS_PREFIX",
+  databaseUrl: "TASKWIRE_DATABASE_URL",
+  databaseSchema: "TASKWIRE_DATABASE_SCHEMA",
+  maxInputBytes: "TASKWIRE_MAX_INPUT_BYTES",
+  maxMessageBytes: "TASKWIRE_MAX_MESSAGE_BYTES",
+  heartbeatIntervalMs: "TASKWIRE_HEARTBEAT_INTERVAL",
+  leaseTimeoutMs: "TASKWIRE_LEASE_TIMEOUT",
+  timeoutGraceMs: "TASKWIRE_TIMEOUT_GRACE",
+  shutdownGraceMs: "TASKWIRE_SHUTDOWN_GRACE",
+  logLevel: "TASKWIRE_LOG_LEVEL",
+};
+
+/** Parses `"1500"`, `"1500ms"`, `"10s"`, `"5m"`, `"2h"` into milliseconds; undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) return undefined;
+  const value = Number(match[1]);
+  const unit = match[2] ?? "ms";
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1;
+  return Math.round(value * factor);
+}
+
+/**
+ * Reads the configuration from `env` and `overrides`, fails fast with a {@link ConfigError}
+ * naming the bad setting.
+ */
+export function loadServerConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  overrides: ConfigOverrides = {},
+): ServerConfig {
+  const raw = (key: keyof ServerConfig): string | undefined => {
+    const flag = overrides[key];
+    if (flag !== undefined && flag !== "") return String(flag);
+    const fromEnv = env[ENV_NAMES[key]];
+    return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
+  };
+  const name = (key: keyof ServerConfig) => `${ENV_NAMES[key]} (--${kebab(key)})`;
+
+  const integer = (key: keyof ServerConfig, fallback: number, min: number, max: number): number => {
+    const text = raw(key);
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(`${name(key)} must be an integer from ${min} to ${max}, got "${text}"`);
+    }
+    return value;
+  };
+  const duration = (key: keyof ServerConfig, fallback: number, min: number): number => {
+    const text = raw(key);
+    if (text === undefined) return fallback;
+    const value = parseDuration(text);
+    if (value === undefined || value < min) {
+      throw new ConfigError(`${name(key)} must be a duration of at least ${min} ms (like 500ms, 10s, 2m), got "${text}"`);
+    }
+    return value;
+  };
+  const url = (key: keyof ServerConfig, protocols: string[]): string | undefined => {
+    const text = raw(key);
+    if (text === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(text);
+    } catch {
+      throw new ConfigError(`${name(key)} is not a URL: "${text}"`);
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      throw new ConfigError(`${name(key)} must use ${protocols.join(" or ")}, got "${parsed.protocol}"`);
+    }
+    return text;
+  };
+  const identifier = (key: keyof ServerConfig, fallback: string, pattern: RegExp): string => {
+    const text = raw(key) ?? fallback;
+    if (!pattern.test(text)) throw new ConfigError(`${name(key)} must match ${pattern}, got "${text}"`);
+    return text;
+  };
+
+  const config: ServerConfig = {
+    host: raw("host") ?? DEFAULTS.host,
+    port: integer("port", DEFAULTS.port, 0, 65535),
+    redisUrl: url("redisUrl", ["redis:", "rediss:"]),
+    redisPrefix: identifier("redisPrefix", DEFAULTS.redisPrefix, /^[A-Za-z0-9_.:-]{1,64}$/),
+    databaseUrl: url("databaseUrl", ["postgres:", "postgresql:"]),
+    databaseSchema: identifier("databaseSchema", DEFAULTS.databaseSchema, /^[a-z_][a-z0-9_]{0,62}$/),
+    maxInputBytes: integer("maxInputBytes", DEFAULTS.maxInputBytes, 1, 64 * 1024 * 1024),
+    maxMessageBytes: integer("maxMessageBytes", DEFAULTS.maxMessageBytes, 1024, 256 * 1024 * 1024),
+    heartbeatIntervalMs: duration("heartbeatIntervalMs", DEFAULTS.heartbeatIntervalMs, 10),
+    leaseTimeoutMs: duration("leaseTimeoutMs", DEFAULTS.leaseTimeoutMs, 100),
+    timeoutGraceMs: duration("timeoutGraceMs", DEFAULTS.timeoutGraceMs, 0),
+    shutdownGraceMs: duration("shutdownGraceMs", DEFAULTS.shutdownGraceMs, 0),
+    logLevel: identifier("logLevel", DEFAULTS.logLevel, /^(fatal|error|warn|info|debug|trace|silent)$/),
+  };
+  if (config.leaseTimeoutMs <= config.heartbeatIntervalMs) {
+    throw new ConfigError(
+      `${name("leaseTimeoutMs")} (${config.leaseTimeoutMs} ms) must be longer than ${name("heartbeatIntervalMs")} (${config.heartbeatIntervalMs} ms)`,
+    );
+  }
+  if (config.maxInputBytes > config.maxMessageBytes) {
+    throw new ConfigError(`${name("maxInputBytes")} must not exceed ${name("maxMessageBytes")}`);
+  }
+  return config;
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

@@ -1,0 +1,94 @@
+/**
+ * Typed domain errors. Core code throws these; the server's one error mapper
+ * (`src/server/error-mapper.ts`) turns them into `ConnectError` codes. Anything else thrown
+ * reaches clients as `Code.Internal` with no internals in the message.
+ */
+
+/** Stable, machine-readable reasons, one per kind of refusal. */
+export type ErrorReason =
+  | "TASK_NOT_FOUND"
+  | "TASK_TYPE_NOT_FOUND"
+  | "INVALID_ARGUMENT"
+  | "INPUT_TYPE_MISMATCH"
+  | "INPUT_TOO_LARGE"
+  | "TASK_FINISHED"
+  | "WORKER_ALREADY_CONNECTED"
+  | "STORE_UNAVAILABLE"
+  | "BROKER_UNAVAILABLE"
+  | "SHUTTING_DOWN";
+
+/** Base class of every error Taskwire raises on purpose. */
+export abstract class TaskwireError extends Error {
+  abstract readonly reason: ErrorReason;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A named thing (task, task type) does not exist. */
+export class NotFoundError extends TaskwireError {
+  override readonly name = "NotFoundError";
+  constructor(
+    readonly reason: "TASK_NOT_FOUND" | "TASK_TYPE_NOT_FOUND",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One field of a request that is wrong, and why. */
+export interface FieldViolation {
+  field: string;
+  description: string;
+}
+
+/** A request that can never succeed as sent. Nothing is written for it. */
+export class InvalidArgumentError extends TaskwireError {
+  override readonly name = "InvalidArgumentError";
+  constructor(
+    message: string,
+    readonly violations: readonly FieldViolation[] = [],
+    readonly reason: "INVALID_ARGUMENT" | "INPUT_TYPE_MISMATCH" | "INPUT_TOO_LARGE" = "INVALID_ARGUMENT",
+  ) {
+    super(message);
+  }
+
+  /** Builds the error for a single bad field. */
+  static field(field: string, description: string): InvalidArgumentError {
+    return new InvalidArgumentError(`${field}: ${description}`, [{ field, description }]);
+  }
+}
+
+/** The request is valid but the task is in a state that does not allow it. */
+export class FailedPreconditionError extends TaskwireError {
+  override readonly name = "FailedPreconditionError";
+  constructor(
+    readonly reason: "TASK_FINISHED",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Something with the same identity already exists. */
+export class AlreadyExistsError extends TaskwireError {
+  override readonly name = "AlreadyExistsError";
+  constructor(
+    readonly reason: "WORKER_ALREADY_CONNECTED",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A dependency (PostgreSQL, Redis) cannot be reached, or the server is stopping: try again. */
+export class UnavailableError extends TaskwireError {
+  override readonly name = "UnavailableError";
+  constructor(
+    readonly reason: "STORE_UNAVAILABLE" | "BROKER_UNAVAILABLE" | "SHUTTING_DOWN",
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Domain types shared by the store, the broker and the server. They are plain data in
+ * camelCase; the server converts them to and from the generated protobuf messages.
+ */
+
+/** Lifecycle states, as stored. See `TaskState` in `proto/taskwire/v1/task.proto`. */
+export type TaskStateName =
+  | "SCHEDULED"
+  | "QUEUED"
+  | "RUNNING"
+  | "CANCELLING"
+  | "SUCCEEDED"
+  | "FAILED"
+  | "CANCELLED";
+
+/** States a task never leaves. */
+export const TERMINAL_STATES: ReadonlySet<TaskStateName> = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+
+/** Why an attempt ended without an output. See `ErrorKind` in the proto. */
+export type ErrorKindName = "TASK_ERROR" | "DEADLINE_EXCEEDED" | "WORKER_LOST" | "CANCELLED" | "UNSUPPORTED";
+
+/** A JSON value, as stored in `jsonb` columns. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/** A JSON object. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** Exponential back-off between attempts. */
+export interface BackoffPolicy {
+  /** Delay before the second attempt, in milliseconds. */
+  initialMs: number;
+  /** Upper bound of any delay, in milliseconds. */
+  maxMs: number;
+  /** Growth factor per attempt. */
+  multiplier: number;
+  /** Random spread, a fraction from 0 to 1 (0.2 means ±20 %). */
+  jitter: number;
+}
+
+/** The error of one attempt. */
+export interface AttemptError {
+  attempt: number;
+  kind: ErrorKindName;
+  name: string;
+  message: string;
+  retryable: boolean;
+  workerId: string;
+  /** ISO 8601. */
+  time: string;
+}
+
+/** The last progress of a task. */
+export interface TaskProgress {
+  percent: number;
+  message: string;
+  current?: number;
+  total?: number;
+  details?: JsonObject;
+  /** ISO 8601. */
+  updateTime: string;
+}
+
+/** One state change. */
+export interface TaskTransition {
+  state: TaskStateName;
+  attempt: number;
+  /** ISO 8601. */
+  time: string;
+}
+
+/** A task as recorded in PostgreSQL. */
+export interface TaskRecord {
+  /** UUIDv7. */
+  id: string;
+  type: string;
+  queue: string;
+  priority: number;
+  state: TaskStateName;
+  /** The input's `google.protobuf.Any` type URL and value bytes. */
+  inputTypeUrl: string;
+  input: Uint8Array;
+  outputTypeUrl: string | null;
+  output: Uint8Array | null;
+  /** The error of every failed attempt, oldest first. */
+  errors: AttemptError[];
+  /** Current or last attempt; 0 before the first run. */
+  attempt: number;
+  maxAttempts: number;
+  progress: TaskProgress | null;
+  /** Per-attempt timeout; null: none. */
+  timeoutMs: number | null;
+  backoff: BackoffPolicy;
+  idempotencyKey: string | null;
+  workerId: string | null;
+  createdAt: Date;
+  /** When the task becomes runnable. */
+  scheduledAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  transitions: TaskTransition[];
+}
+
+/** A task to insert. */
+export interface NewTask {
+  id: string;
+  type: string;
+  queue: string;
+  priority: number;
+  state: "QUEUED" | "SCHEDULED";
+  inputTypeUrl: string;
+  input: Uint8Array;
+  maxAttempts: number;
+  timeoutMs: number | null;
+  backoff: BackoffPolicy;
+  idempotencyKey: string | null;
+  createdAt: Date;
+  scheduledAt: Date;
+}
+
+/** Defaults of a task type. */
+export interface TaskTypeDefaults {
+  queue: string | null;
+  priority: number;
+  timeoutMs: number | null;
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+}
+
+/** A task type of the catalog. */
+export interface TaskTypeRecord {
+  name: string;
+  /** Full protobuf names, e.g. `google.protobuf.Struct`. */
+  inputType: string;
+  outputType: string;
+  description: string;
+  defaults: TaskTypeDefaults;
+  /** A serialized `google.protobuf.FileDescriptorSet` holding both messages and their dependencies. */
+  descriptors: Uint8Array;
+  updatedAt: Date;
+}
+
+/** A connected (or once connected) worker process. */
+export interface WorkerRecord {
+  id: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  slots: number;
+  types: string[];
+  sdk: string;
+  /** The server session holding its stream. */
+  sessionId: string;
+  connectedAt: Date;
+  lastSeenAt: Date;
+  disconnectedAt: Date | null;
+}

@@ -1,0 +1,118 @@
+/**
+ * The store is the durable record of every task, task type and worker: PostgreSQL through
+ * Drizzle (postgres.js in production, PGlite for the embedded default), same schema, same
+ * migrations. Every change of a running task is fenced by its attempt: a late or duplicate
+ * report can never overwrite a newer state.
+ */
+import type {
+  AttemptError,
+  NewTask,
+  TaskProgress,
+  TaskRecord,
+  TaskStateName,
+  TaskTypeRecord,
+  WorkerRecord,
+} from "../core/task-types.js";
+
+/** How one attempt ended, as reported by its worker or decided by the server. */
+export type AttemptOutcome =
+  | { kind: "succeeded"; id: string; attempt: number; outputTypeUrl: string; output: Uint8Array }
+  | {
+      kind: "failed";
+      id: string;
+      attempt: number;
+      /** The attempt's error. When `error.retryable` and attempts remain, the task is retried after back-off. */
+      error: AttemptError;
+    }
+  | { kind: "cancelled"; id: string; attempt: number; reason: string };
+
+/** Filter and page of `listTasks`. */
+export interface TaskFilter {
+  states?: readonly TaskStateName[];
+  type?: string;
+  queue?: string;
+  /** 1 to 1000. */
+  limit: number;
+  /** Return tasks older than this id (UUIDv7 order); absent: from the newest. */
+  beforeId?: string;
+}
+
+/** What `cancelTask` did. */
+export type CancelOutcome =
+  /** Was queued or scheduled; now CANCELLED. */
+  | { kind: "cancelled"; task: TaskRecord }
+  /** Was running; now CANCELLING until its worker reports. */
+  | { kind: "cancelling"; task: TaskRecord }
+  /** Already finished: refused. */
+  | { kind: "finished"; task: TaskRecord };
+
+export interface TaskStore {
+  /** Applies pending migrations (idempotent; safe with several servers starting at once). */
+  migrate(): Promise<void>;
+
+  /**
+   * Inserts tasks in one statement. A task whose idempotency key exists is not inserted; the
+   * existing task is returned with `existing: true`. Results are in input order.
+   */
+  insertTasks(tasks: readonly NewTask[]): Promise<{ task: TaskRecord; existing: boolean }[]>;
+
+  getTask(id: string): Promise<TaskRecord | undefined>;
+
+  getTasks(ids: readonly string[]): Promise<TaskRecord[]>;
+
+  /** Tasks newest first, with the number matching the filter. */
+  listTasks(filter: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }>;
+
+  /**
+   * Starts an attempt of each task that is still QUEUED: state RUNNING, attempt + 1,
+   * worker and start time set. Tasks in any other state are skipped (cancelled meanwhile).
+   * @returns the started tasks, with their new attempt numbers.
+   */
+  startAttempts(ids: readonly string[], workerId: string, now: Date): Promise<TaskRecord[]>;
+
+  /**
+   * Records how attempts ended, in one statement, each fenced by `(id, attempt)` and a state of
+   * RUNNING or CANCELLING. A failure that is retryable with attempts left goes to SCHEDULED at
+   * now + back-off (with jitter); otherwise FAILED. Any outcome of a CANCELLING task other than
+   * success ends it CANCELLED.
+   * @returns the tasks that changed, after the change; outcomes left out were stale and ignored.
+   */
+  finishAttempts(outcomes: readonly AttemptOutcome[], now: Date): Promise<TaskRecord[]>;
+
+  /** Persists the last progress of running attempts, fenced by `(id, attempt)`. @returns ids updated. */
+  saveProgress(updates: readonly { id: string; attempt: number; progress: TaskProgress }[]): Promise<string[]>;
+
+  /** SCHEDULED tasks whose time came become QUEUED. @returns ids changed. */
+  markQueued(ids: readonly string[], now: Date): Promise<string[]>;
+
+  /** Cancels a task: see {@link CancelOutcome}. Undefined when no such task. */
+  cancelTask(id: string, reason: string, now: Date): Promise<CancelOutcome | undefined>;
+
+  /** Tasks the broker must index: QUEUED, SCHEDULED, RUNNING and CANCELLING, oldest first, by pages. */
+  listIndexable(afterId: string | undefined, limit: number): Promise<TaskRecord[]>;
+
+  /** Adds or updates catalog entries (last declaration wins). */
+  upsertTaskTypes(types: readonly Omit<TaskTypeRecord, "updatedAt">[], now: Date): Promise<void>;
+
+  getTaskType(name: string): Promise<TaskTypeRecord | undefined>;
+
+  listTaskTypes(): Promise<TaskTypeRecord[]>;
+
+  /** Records a worker's connection. */
+  upsertWorker(worker: WorkerRecord): Promise<void>;
+
+  /** Marks workers seen now (heartbeats), in one statement. */
+  touchWorkers(ids: readonly string[], now: Date): Promise<void>;
+
+  /** Marks a worker's stream closed. */
+  markWorkerDisconnected(id: string, sessionId: string, now: Date): Promise<void>;
+
+  /** Connected workers serving each type (seen within `seenSince`). */
+  countWorkersByType(seenSince: Date): Promise<Map<string, number>>;
+
+  /** Answers when PostgreSQL can be reached; throws otherwise. */
+  ping(): Promise<void>;
+
+  /** Closes the connection pool; safe to call twice. */
+  close(): Promise<void>;
+}
