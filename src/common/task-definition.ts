@@ -1,0 +1,113 @@
+/**
+ * Typed task contracts, shared by the worker SDK (which runs them) and the client SDK (which
+ * submits them). The protobuf schemas are the contract: a task defined with `input: XSchema`
+ * gets `input` typed as `X` and must return its output message. A schema of
+ * `google.protobuf.Struct` means free-form JSON: the handler gets and returns a `JsonObject`.
+ */
+import type { DescMessage, JsonObject, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { StructSchema } from "@bufbuild/protobuf/wkt";
+
+/** What a handler receives for a schema: the message, or a `JsonObject` for `google.protobuf.Struct`. */
+export type TaskValue<S extends DescMessage> = S extends typeof StructSchema ? JsonObject : MessageShape<S>;
+
+/** What a caller may pass for a schema: a message init object, or a `JsonObject` for Struct. */
+export type TaskValueInit<S extends DescMessage> = S extends typeof StructSchema ? JsonObject : MessageInitShape<S>;
+
+/** Exponential back-off between attempts; durations in milliseconds or strings like "10s". */
+export interface BackoffOptions {
+  /** Delay before the second attempt. @default 1000 ms */
+  initial?: number | string;
+  /** Upper bound of any delay. @default 5 min */
+  max?: number | string;
+  /** Growth per attempt. @default 2 */
+  multiplier?: number;
+  /** Random spread as a fraction (0.2 = ±20 %). @default 0.2 */
+  jitter?: number;
+}
+
+/** The contract of a task type: its name, messages and defaults. */
+export interface TaskSpec<I extends DescMessage, O extends DescMessage> {
+  /** Unique name of the type, e.g. `reports.generate`. */
+  name: string;
+  /** Schema of the input message (`XSchema` from generated code, or `StructSchema` for JSON). */
+  input: I;
+  /** Schema of the output message. */
+  output: O;
+  /** Default queue; when absent the priority convention applies (> 5 high_priority, < 0 low_priority, else default). */
+  queue?: string;
+  /** Default priority, higher first. @default 0 */
+  priority?: number;
+  /** Default per-attempt timeout in milliseconds or as "30s"; absent: none. */
+  timeout?: number | string;
+  /** Retries after the first attempt (max attempts = retries + 1). @default 2 */
+  retries?: number;
+  /** Back-off between attempts. */
+  backoff?: BackoffOptions;
+  /** Shown by `ListTypes`. */
+  description?: string;
+}
+
+/** Logs a line attached to the running task. */
+export type TaskLogFn = (message: string) => void;
+
+/** A progress update: a percent (0–100) or the full form. */
+export type ProgressUpdate =
+  | number
+  | {
+      percent?: number;
+      message?: string;
+      current?: number;
+      total?: number;
+      details?: JsonObject;
+    };
+
+/** What a running task can use. */
+export interface TaskContext {
+  /** The task's id (UUIDv7). */
+  readonly taskId: string;
+  /** The attempt running, numbered from 1. */
+  readonly attempt: number;
+  /** The task's maximum number of attempts. */
+  readonly maxAttempts: number;
+  /** The attempt's deadline, when the task has a timeout. */
+  readonly deadline: Date | undefined;
+  /**
+   * Aborted on cancel, timeout or worker shutdown; `signal.reason` says which. The one
+   * cancellation path: pass it to every I/O call.
+   */
+  readonly signal: AbortSignal;
+  /** Reports progress; the server keeps the last value and streams it to subscribers. */
+  progress(update: ProgressUpdate): void;
+  /** Lines attached to the task, sent to the server's log. */
+  readonly log: { debug: TaskLogFn; info: TaskLogFn; warn: TaskLogFn; error: TaskLogFn };
+}
+
+/** Runs one attempt of a task. */
+export type TaskHandler<I extends DescMessage, O extends DescMessage> = (
+  input: TaskValue<I>,
+  ctx: TaskContext,
+) => Promise<TaskValueInit<O>>;
+
+/** A task type with its handler, ready to be served by a worker and submitted by a client. */
+export interface TaskDefinition<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
+  readonly spec: TaskSpec<I, O>;
+  readonly handler: TaskHandler<I, O>;
+  /** Same as `spec.name`. */
+  readonly name: string;
+}
+
+/**
+ * Defines a task type: its contract and the code that runs it.
+ *
+ * @example
+ * const factorial = defineTask(
+ *   { name: "examples.factorial", input: FactorialInputSchema, output: FactorialOutputSchema },
+ *   async (input) => ({ value: factorialOf(input.n) }),
+ * );
+ */
+export function defineTask<I extends DescMessage, O extends DescMessage>(
+  spec: TaskSpec<I, O>,
+  handler: TaskHandler<I, O>,
+): TaskDefinition<I, O> {
+  return { spec, handler, name: spec.name };
+}
