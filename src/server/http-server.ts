@@ -1,0 +1,86 @@
+/**
+ * One port for every protocol: a connection that opens with the HTTP/2 preface goes to a
+ * `node:http2` server (gRPC and gRPC-Web over h2c, Connect over HTTP/2); anything else goes to a
+ * `node:http` server (Connect/JSON and gRPC-Web over HTTP/1.1).
+ */
+import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from "node:http2";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/** A request handler both servers share (the Connect adapter). */
+export type HttpHandler = (
+  request: IncomingMessage | Http2ServerRequest,
+  response: ServerResponse | Http2ServerResponse,
+) => void;
+
+export interface DualProtocolServer {
+  /** Starts listening; resolves with the bound port. */
+  listen(host: string, port: number): Promise<number>;
+  /** Stops accepting, lets open calls finish for `graceMs`, then closes what remains. Safe to call twice. */
+  close(graceMs: number): Promise<void>;
+}
+
+export function createDualProtocolServer(handler: HttpHandler): DualProtocolServer {
+  const http2 = createHttp2Server({}, handler);
+  const http1 = createHttp1Server(handler);
+  http1.keepAliveTimeout = 65_000;
+  const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
+  http2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+
+  const net = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.once("data", (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      const head = chunk.subarray(0, PREFACE.length);
+      const isHttp2 = head.equals(PREFACE.subarray(0, head.length));
+      (isHttp2 ? http2 : http1).emit("connection", socket);
+      socket.resume();
+    });
+    socket.on("error", () => socket.destroy());
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        net.once("error", reject);
+        net.listen(port, host, () => {
+          net.off("error", reject);
+          resolve((net.address() as AddressInfo).port);
+        });
+      });
+    },
+    close(graceMs) {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => net.close(() => resolve()));
+        for (const session of sessions) session.close();
+        http1.closeIdleConnections();
+        const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+        const drained = (async () => {
+          while (sessions.size > 0 || sockets.size > 0) {
+            http1.closeIdleConnections();
+            await new Promise((r) => setTimeout(r, 25));
+          }
+        })();
+        await Promise.race([drained, deadline]);
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
+        await stopped;
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * Turns a `SubmitRequest` into a task to insert: validation of every field, then the type's
+ * defaults and the queue convention. Nothing is written for a request refused here.
+ * Keep in line with the README's "API" section.
+ */
+import { anyPack, StructSchema, timestampMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { create } from "@bufbuild/protobuf";
+import { uuidv7 } from "uuidv7";
+import { InvalidArgumentError } from "../core/errors.js";
+import {
+  conventionalQueue,
+  IDEMPOTENCY_KEY_MAX,
+  MAX_ATTEMPTS_LIMIT,
+  MAX_DURATION_MS,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
+  QUEUE_NAME,
+  TYPE_NAME,
+} from "../core/limits.js";
+import type { NewTask } from "../core/task-types.js";
+import type { SubmitRequest } from "../../gen/taskwire/v1/task_service_pb.js";
+import type { Catalog } from "./catalog.js";
+import { durationToMs } from "./convert.js";
+
+/** Validates a duration field: non-negative (positive when `positive`) and at most 366 days. */
+export function validDurationMs(duration: Duration, field: string, positive = false): number {
+  const { seconds, nanos } = duration;
+  const badNanos = nanos < -999_999_999 || nanos > 999_999_999 || (seconds > 0n && nanos < 0) || (seconds < 0n && nanos > 0);
+  if (badNanos) throw InvalidArgumentError.field(field, "is not a valid google.protobuf.Duration (nanos out of range or of the wrong sign)");
+  if (seconds < 0n || nanos < 0) throw InvalidArgumentError.field(field, "must not be negative");
+  if (seconds > BigInt(MAX_DURATION_MS / 1000)) throw InvalidArgumentError.field(field, "must be at most 366 days");
+  const ms = durationToMs(duration);
+  if (positive && ms <= 0) throw InvalidArgumentError.field(field, "must be at least 1 ms");
+  return ms;
+}
+
+function validTimestampMs(timestamp: Timestamp, field: string, now: number): number {
+  if (timestamp.nanos < 0 || timestamp.nanos > 999_999_999) {
+    throw InvalidArgumentError.field(field, "is not a valid google.protobuf.Timestamp (nanos out of range)");
+  }
+  const ms = timestampMs(timestamp);
+  if (!Number.isFinite(ms) || ms > now + MAX_DURATION_MS) throw InvalidArgumentError.field(field, "must be within 366 days from now");
+  return ms;
+}
+
+/**
+ * Validates a submission and builds the task to insert.
+ * @param field prefix of field names in errors (e.g. `tasks[3]` in a batch).
+ */
+export async function buildNewTask(catalog: Catalog, request: SubmitRequest, now: Date, field = ""): Promise<NewTask> {
+  const f = (name: string) => (field ? `${field}.${name}` : name);
+  if (!TYPE_NAME.test(request.type)) {
+    throw InvalidArgumentError.field(f("type"), request.type === "" ? "is required" : `"${request.type}" is not a valid task type name`);
+  }
+  const entry = await catalog.get(request.type);
+  const defaults = entry.record.defaults;
+
+  let input = request.input;
+  if (!input) {
+    if (entry.record.inputType !== StructSchema.typeName) {
+      throw InvalidArgumentError.field(f("input"), `is required: a google.protobuf.Any holding ${entry.record.inputType}`);
+    }
+    input = anyPack(StructSchema, create(StructSchema));
+  }
+  catalog.validateInput(entry, input, f("input"));
+
+  const priority = request.priority ?? defaults.priority;
+  if (!Number.isInteger(priority) || priority < PRIORITY_MIN || priority > PRIORITY_MAX) {
+    throw InvalidArgumentError.field(f("priority"), `must be from ${PRIORITY_MIN} to ${PRIORITY_MAX}, got ${priority}`);
+  }
+  if (request.queue !== "" && !QUEUE_NAME.test(request.queue)) {
+    throw InvalidArgumentError.field(f("queue"), `"${request.queue}" is not a valid queue name (letters, digits, _ - ., at most 128)`);
+  }
+  const queue = request.queue || defaults.queue || conventionalQueue(priority);
+
+  let runAt = now.getTime();
+  if (request.schedule.case === "runAt") runAt = Math.max(runAt, validTimestampMs(request.schedule.value, f("run_at"), runAt));
+  if (request.schedule.case === "delay") runAt += validDurationMs(request.schedule.value, f("delay"));
+
+  const timeoutMs = request.timeout ? validDurationMs(request.timeout, f("timeout"), true) : defaults.timeoutMs;
+  const maxAttempts = request.maxAttempts ?? defaults.maxAttempts;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > MAX_ATTEMPTS_LIMIT) {
+    throw InvalidArgumentError.field(f("max_attempts"), `must be from 1 to ${MAX_ATTEMPTS_LIMIT}, got ${maxAttempts}`);
+  }
+  if (request.idempotencyKey.length > IDEMPOTENCY_KEY_MAX) {
+    throw InvalidArgumentError.field(f("idempotency_key"), `must be at most ${IDEMPOTENCY_KEY_MAX} characters`);
+  }
+
+  return {
+    id: uuidv7(),
+    type: request.type,
+    queue,
+    priority,
+    state: runAt > now.getTime() ? "SCHEDULED" : "QUEUED",
+    inputTypeUrl: input.typeUrl,
+    input: input.value,
+    maxAttempts,
+    timeoutMs,
+    backoff: defaults.backoff,
+    idempotencyKey: request.idempotencyKey === "" ? null : request.idempotencyKey,
+    createdAt: now,
+    scheduledAt: new Date(runAt),
+  };
+}

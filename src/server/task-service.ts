@@ -1,0 +1,232 @@
+/**
+ * `taskwire.v1.TaskService`: submit, follow, wait for, cancel and list tasks. Every
+ * submission is in PostgreSQL before the call answers; the broker index follows.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  SubmitBatchResponseSchema,
+  SubmitResponseSchema,
+  TaskService,
+  type StreamProgressResponse,
+  type SubmitRequest,
+} from "../../gen/taskwire/v1/task_service_pb.js";
+import type { Broker } from "../broker/broker.js";
+import { Batcher } from "../core/batcher.js";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import { QUEUE_NAME, TYPE_NAME } from "../core/limits.js";
+import { TERMINAL_STATES, type NewTask, type TaskRecord } from "../core/task-types.js";
+import type { TaskStore } from "../store/store.js";
+import type { Catalog } from "./catalog.js";
+import { stateFromProto, stateToProto, taskToProto, taskTypeToProto } from "./convert.js";
+import { buildNewTask, validDurationMs } from "./submission.js";
+import { isTerminalEvent, stateEvent, type TaskEvents } from "./task-events.js";
+import type { WorkerSession } from "./worker-session.js";
+import { AsyncQueue } from "../core/async-queue.js";
+
+/** What the task service needs from the rest of the server. */
+export interface TaskServiceDeps {
+  store: TaskStore;
+  broker: Broker;
+  catalog: Catalog;
+  events: TaskEvents;
+  logger: Logger;
+  /** The local session holding a running task, to forward a cancel. */
+  sessionHolding: (taskId: string) => WorkerSession | undefined;
+  /** Called with the run time of every delayed task submitted, so promotion runs in time. */
+  onScheduled: (runAt: number) => void;
+  /** Workers seen within this many ms count as connected in ListTypes. */
+  leaseTimeoutMs: number;
+}
+
+/** Largest SubmitBatch. */
+export const MAX_BATCH = 10_000;
+/** Largest ListTasks page. */
+const MAX_PAGE = 1000;
+const DEFAULT_PAGE = 50;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function validId(id: string, field = "id"): string {
+  if (!UUID.test(id)) throw InvalidArgumentError.field(field, id === "" ? "is required" : `"${id.slice(0, 64)}" is not a task id (a UUID)`);
+  return id.toLowerCase();
+}
+
+function notFound(id: string): NotFoundError {
+  return new NotFoundError("TASK_NOT_FOUND", `task ${id} does not exist`);
+}
+
+/** Builds the service implementation. */
+export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof TaskService> {
+  const { store, broker, catalog, events } = deps;
+  // Group commit: concurrent submissions are inserted by one statement.
+  const inserter = new Batcher((tasks: NewTask[]) => store.insertTasks(tasks), { maxBatch: 2000, concurrency: 2 });
+
+  /** Inserts validated tasks, then indexes the new ones. */
+  async function submitAll(tasks: NewTask[]): Promise<{ task: TaskRecord; existing: boolean }[]> {
+    const results = tasks.length === 1 ? [await inserter.add(tasks[0] as NewTask)] : await store.insertTasks(tasks);
+    const fresh = results.filter((r) => !r.existing).map((r) => r.task);
+    const now = Date.now();
+    const ready = fresh.filter((t) => t.scheduledAt.getTime() <= now);
+    const later = fresh.filter((t) => t.scheduledAt.getTime() > now);
+    await Promise.all([
+      ready.length > 0 ? broker.enqueue(ready.map((t) => ({ id: t.id, queue: t.queue, priority: t.priority }))) : undefined,
+      later.length > 0
+        ? broker.schedule(later.map((t) => ({ id: t.id, queue: t.queue, priority: t.priority, runAt: t.scheduledAt.getTime() })))
+        : undefined,
+    ]);
+    for (const t of later) deps.onScheduled(t.scheduledAt.getTime());
+    return results;
+  }
+
+  async function getTask(id: string): Promise<TaskRecord> {
+    const task = await store.getTask(validId(id));
+    if (!task) throw notFound(id);
+    return task;
+  }
+
+  /** Waits until the task reaches a terminal state or `signal` aborts; resolves either way. */
+  async function waitTerminal(id: string, waitMs: number, signal: AbortSignal): Promise<void> {
+    const done = new AbortController();
+    const unsubscribe = await events.subscribe(id, (event) => {
+      if (isTerminalEvent(event)) done.abort();
+    });
+    try {
+      const current = await store.getTask(id);
+      if (!current || TERMINAL_STATES.has(current.state)) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        const stop = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        done.signal.addEventListener("abort", stop, { once: true });
+        signal.addEventListener("abort", stop, { once: true });
+      });
+    } finally {
+      await unsubscribe();
+    }
+  }
+
+  return {
+    async submit(request: SubmitRequest) {
+      const task = await buildNewTask(catalog, request, new Date());
+      const [result] = await submitAll([task]);
+      if (!result) throw new Error("insert returned no row");
+      return create(SubmitResponseSchema, { task: taskToProto(result.task), existing: result.existing });
+    },
+
+    async submitBatch(request) {
+      if (request.tasks.length === 0) throw InvalidArgumentError.field("tasks", "must hold at least one task");
+      if (request.tasks.length > MAX_BATCH) throw InvalidArgumentError.field("tasks", `must hold at most ${MAX_BATCH} tasks, got ${request.tasks.length}`);
+      const now = new Date();
+      const tasks: NewTask[] = [];
+      for (const [i, item] of request.tasks.entries()) tasks.push(await buildNewTask(catalog, item, now, `tasks[${i}]`));
+      const results = await submitAll(tasks);
+      return create(SubmitBatchResponseSchema, {
+        tasks: results.map((r) => ({ id: r.task.id, state: stateToProto(r.task.state), existing: r.existing })),
+      });
+    },
+
+    async getStatus(request) {
+      return { task: taskToProto(await getTask(request.id)) };
+    },
+
+    async getResult(request, context: HandlerContext) {
+      const id = validId(request.id);
+      const waitMs = request.wait ? validDurationMs(request.wait, "wait") : 0;
+      if (waitMs > 0) await waitTerminal(id, waitMs, context.signal);
+      return { task: taskToProto(await getTask(id)) };
+    },
+
+    async *streamProgress(request, context: HandlerContext) {
+      const id = validId(request.id);
+      const queue = new AsyncQueue<StreamProgressResponse>();
+      // Subscribe before reading, so no event between the read and the subscription is lost.
+      const unsubscribe = await events.subscribe(id, (event) => queue.push(event));
+      const onAbort = () => queue.end();
+      context.signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        const task = await store.getTask(id);
+        if (!task) throw notFound(id);
+        yield stateEvent(task);
+        if (TERMINAL_STATES.has(task.state)) return;
+        for await (const event of queue) {
+          yield event;
+          if (isTerminalEvent(event)) return;
+        }
+      } finally {
+        context.signal.removeEventListener("abort", onAbort);
+        queue.end();
+        await unsubscribe();
+      }
+    },
+
+    async cancel(request) {
+      const id = validId(request.id);
+      const reason = request.reason.slice(0, 1000) || "cancelled by request";
+      const outcome = await store.cancelTask(id, reason, new Date());
+      if (!outcome) throw notFound(id);
+      const { task } = outcome;
+      switch (outcome.kind) {
+        case "finished":
+          throw new FailedPreconditionError("TASK_FINISHED", `task ${id} already finished (${task.state}); it cannot be cancelled`);
+        case "cancelled":
+          await broker.remove([{ id, queue: task.queue, priority: task.priority }]);
+          events.publish([stateEvent(task)]);
+          break;
+        case "cancelling": {
+          deps.sessionHolding(id)?.cancel([{ taskId: id, attempt: task.attempt }], reason);
+          events.publish([stateEvent(task)]);
+          break;
+        }
+      }
+      return { task: taskToProto(task) };
+    },
+
+    async listTypes() {
+      const [types, counts] = await Promise.all([
+        store.listTaskTypes(),
+        store.countWorkersByType(new Date(Date.now() - deps.leaseTimeoutMs)),
+      ]);
+      return { types: types.map((t) => taskTypeToProto(t, counts.get(t.name) ?? 0)) };
+    },
+
+    async listTasks(request) {
+      const states = request.states.map((s, i) => {
+        const name = stateFromProto(s);
+        if (!name) throw InvalidArgumentError.field(`states[${i}]`, `${s} is not a task state`);
+        return name;
+      });
+      if (request.type !== "" && !TYPE_NAME.test(request.type)) throw InvalidArgumentError.field("type", "is not a valid task type name");
+      if (request.queue !== "" && !QUEUE_NAME.test(request.queue)) throw InvalidArgumentError.field("queue", "is not a valid queue name");
+      if (request.pageSize < 0 || request.pageSize > MAX_PAGE) throw InvalidArgumentError.field("page_size", `must be from 0 to ${MAX_PAGE}`);
+      const limit = request.pageSize || DEFAULT_PAGE;
+      const beforeId = request.pageToken === "" ? undefined : decodePageToken(request.pageToken);
+      const { tasks, total } = await store.listTasks({
+        states,
+        type: request.type || undefined,
+        queue: request.queue || undefined,
+        limit,
+        beforeId,
+      });
+      const last = tasks.at(-1);
+      return {
+        tasks: tasks.map((t) => taskToProto(t, { input: false })),
+        nextPageToken: tasks.length === limit && last ? encodePageToken(last.id) : "",
+        totalCount: BigInt(total),
+      };
+    },
+  };
+}
+
+function encodePageToken(id: string): string {
+  return Buffer.from(`before:${id}`).toString("base64url");
+}
+
+function decodePageToken(token: string): string {
+  const text = Buffer.from(token, "base64url").toString();
+  const id = text.startsWith("before:") ? text.slice("before:".length) : "";
+  if (!UUID.test(id)) throw InvalidArgumentError.field("page_token", "is not a token returned by ListTasks");
+  return id;
+}

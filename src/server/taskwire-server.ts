@@ -1,0 +1,156 @@
+/**
+ * The Taskwire server: the task and worker services on one port, the dispatcher and the
+ * periodic duties, over a broker and a store. Lifecycle: STARTING → SERVING → DRAINING →
+ * STOPPED. `close()` drains: new calls and workers are refused, workers are told to finish and
+ * reconnect elsewhere, in-flight calls get the shutdown grace period, then everything closes.
+ */
+import { createMutableRegistry } from "@bufbuild/protobuf";
+import { file_google_protobuf_struct, file_google_protobuf_wrappers } from "@bufbuild/protobuf/wkt";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { TaskService } from "../../gen/taskwire/v1/task_service_pb.js";
+import { WorkerService } from "../../gen/taskwire/v1/worker_service_pb.js";
+import type { Broker, Unsubscribe } from "../broker/broker.js";
+import type { ServerConfig } from "../config/config.js";
+import type { Logger } from "../core/logger.js";
+import type { TaskStore } from "../store/store.js";
+import { AttemptRecorder } from "./attempt-recorder.js";
+import { Catalog } from "./catalog.js";
+import { Dispatcher } from "./dispatcher.js";
+import { errorMapper } from "./error-mapper.js";
+import { createDualProtocolServer } from "./http-server.js";
+import { Maintenance } from "./maintenance.js";
+import { createTaskService } from "./task-service.js";
+import { TaskEvents } from "./task-events.js";
+import { createWorkerService } from "./worker-service.js";
+import { ConnectError, Code } from "@connectrpc/connect";
+
+/** Where the server is in its lifecycle. */
+export type ServerState = "STARTING" | "SERVING" | "DRAINING" | "STOPPED";
+
+/** A running server. */
+export interface TaskwireServer {
+  /** The port it listens on (useful with port 0). */
+  readonly port: number;
+  readonly state: ServerState;
+  /** Drains and stops; safe to call twice. Closes the broker and store it was given. */
+  close(): Promise<void>;
+}
+
+/** How often the catalog is re-read, so types declared on other servers decode as JSON here too. */
+const CATALOG_REFRESH_MS = 5_000;
+
+/** Starts a server on an open broker and a migrated store. */
+export async function createTaskwireServer(
+  config: ServerConfig,
+  parts: { broker: Broker; store: TaskStore; logger: Logger },
+): Promise<TaskwireServer> {
+  const { broker, store, logger } = parts;
+  let state: ServerState = "STARTING";
+
+  const jsonRegistry = createMutableRegistry(file_google_protobuf_struct.messages[0]!);
+  for (const file of [file_google_protobuf_struct, file_google_protobuf_wrappers]) {
+    for (const message of file.messages) jsonRegistry.add(message);
+  }
+  const catalog = new Catalog(store, config.maxInputBytes, jsonRegistry);
+  await catalog.loadAll();
+  const events = new TaskEvents(broker, logger);
+  const recorder = new AttemptRecorder(store, broker, events, logger);
+  const dispatcher = new Dispatcher(broker, store, recorder, config.leaseTimeoutMs, logger);
+  const workers = createWorkerService({
+    store,
+    catalog,
+    dispatcher,
+    recorder,
+    events,
+    logger,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    leaseTimeoutMs: config.leaseTimeoutMs,
+    isDraining: () => state !== "SERVING",
+  });
+  const maintenance = new Maintenance(
+    config,
+    broker,
+    store,
+    dispatcher,
+    recorder,
+    (session, reason) => {
+      session.logger.warn({ reason }, "worker stalled; its attempts are requeued");
+      void workers.closeSession(session, new ConnectError(`stalled: ${reason}`, Code.DeadlineExceeded));
+    },
+    logger,
+  );
+  const tasks = createTaskService({
+    store,
+    broker,
+    catalog,
+    events,
+    logger,
+    sessionHolding: workers.sessionHolding,
+    onScheduled: (runAt) => maintenance.schedulePromotion(runAt),
+    leaseTimeoutMs: config.leaseTimeoutMs,
+  });
+
+  const handler = connectNodeAdapter({
+    routes: (router) => {
+      router.service(TaskService, tasks);
+      router.service(WorkerService, workers.impl);
+    },
+    interceptors: [errorMapper(logger)],
+    readMaxBytes: config.maxMessageBytes,
+    writeMaxBytes: config.maxMessageBytes,
+    jsonOptions: { registry: jsonRegistry },
+  });
+  const http = createDualProtocolServer(handler);
+
+  let unsubscribeWake: Unsubscribe | undefined;
+  let refreshTimer: NodeJS.Timeout | undefined;
+  let port: number;
+  try {
+    unsubscribeWake = await broker.onWake(() => dispatcher.kick());
+    maintenance.start();
+    refreshTimer = setInterval(() => {
+      catalog.loadAll().catch((error: unknown) => logger.warn({ err: error }, "catalog refresh failed"));
+    }, CATALOG_REFRESH_MS);
+    refreshTimer.unref();
+    port = await http.listen(config.host, config.port);
+  } catch (error) {
+    maintenance.close();
+    clearInterval(refreshTimer);
+    await unsubscribeWake?.();
+    throw error;
+  }
+  state = "SERVING";
+  logger.info({ host: config.host, port }, "taskwire server listening");
+
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    state = "DRAINING";
+    logger.info({ workers: workers.sessions().length }, "draining: workers are asked to finish and reconnect elsewhere");
+    for (const session of workers.sessions()) session.drain("the server is shutting down");
+    const deadline = Date.now() + config.shutdownGraceMs;
+    while (workers.sessions().some((s) => s.held.size > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await Promise.all(workers.sessions().map((s) => workers.closeSession(s)));
+    await http.close(Math.max(0, deadline - Date.now()));
+    maintenance.close();
+    clearInterval(refreshTimer);
+    await dispatcher.close();
+    await unsubscribeWake?.();
+    await broker.close();
+    await store.close();
+    state = "STOPPED";
+    logger.info("taskwire server stopped");
+  };
+
+  return {
+    port,
+    get state() {
+      return state;
+    },
+    close() {
+      closing ??= close();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * One worker's stream on this server: who it is, its free slots (credits), the attempts it
+ * holds, and the messages waiting to be sent to it. Every report is checked against the
+ * attempts it holds: a report for anything else is ignored and logged (fencing).
+ */
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  ConnectResponseSchema,
+  type Assignment,
+  type ConnectResponse,
+  type Hello,
+} from "../../gen/taskwire/v1/worker_service_pb.js";
+import { AsyncQueue } from "../core/async-queue.js";
+import type { Logger } from "../core/logger.js";
+import type { TaskRecord } from "../core/task-types.js";
+import { progressToProto } from "./convert.js";
+
+/** An attempt held by a session. */
+export interface HeldAttempt {
+  attempt: number;
+  queue: string;
+  type: string;
+  /** Epoch ms when the attempt times out; null: no timeout. */
+  deadline: number | null;
+}
+
+/** What a session's lifecycle is in. */
+export type SessionState = "ACTIVE" | "DRAINING" | "CLOSED";
+
+export class WorkerSession {
+  readonly workerId: string;
+  readonly queues: readonly string[];
+  readonly slots: number;
+  readonly types: ReadonlySet<string>;
+  readonly burst: boolean;
+  /** Slots the worker granted that hold no task yet. */
+  credits = 0;
+  /** Attempts assigned and not yet reported. */
+  readonly held = new Map<string, HeldAttempt>();
+  /** Epoch ms of the last message from the worker. */
+  lastSeen = Date.now();
+  state: SessionState = "ACTIVE";
+  readonly outbox = new AsyncQueue<ConnectResponse>();
+
+  constructor(
+    readonly sessionId: string,
+    hello: Hello,
+    readonly logger: Logger,
+  ) {
+    this.workerId = hello.workerId;
+    this.queues = hello.queues;
+    this.slots = hello.slots;
+    this.types = new Set(hello.types.map((t) => t.name));
+    this.burst = hello.burst;
+  }
+
+  /** True while the dispatcher may assign tasks to it. */
+  get acceptsWork(): boolean {
+    return this.state === "ACTIVE" && this.credits > 0;
+  }
+
+  /** Adds granted slots, capped so that held + credits never exceeds the declared slots. */
+  grant(slots: number): void {
+    const room = Math.max(0, this.slots - this.held.size - this.credits);
+    if (slots > room) {
+      this.logger.warn({ granted: slots, room }, "worker granted more slots than it has; capped");
+    }
+    this.credits += Math.max(0, Math.min(slots, room));
+  }
+
+  /** Whether the session holds this attempt. */
+  holds(taskId: string, attempt: number): boolean {
+    return this.held.get(taskId)?.attempt === attempt;
+  }
+
+  /** Sends started tasks to the worker; each takes one credit (reserved by the dispatcher). */
+  assign(tasks: readonly TaskRecord[], now: number): void {
+    const assignments: Assignment[] = [];
+    for (const task of tasks) {
+      const deadline = task.timeoutMs === null ? null : now + task.timeoutMs;
+      this.held.set(task.id, { attempt: task.attempt, queue: task.queue, type: task.type, deadline });
+      assignments.push({
+        $typeName: "taskwire.v1.Assignment",
+        taskId: task.id,
+        attempt: task.attempt,
+        type: task.type,
+        input: { $typeName: "google.protobuf.Any", typeUrl: task.inputTypeUrl, value: task.input },
+        deadline: deadline === null ? undefined : timestampFromDate(new Date(deadline)),
+        maxAttempts: task.maxAttempts,
+        progress: task.progress ? progressToProto(task.progress) : undefined,
+      });
+    }
+    this.send({ case: "assign", value: { $typeName: "taskwire.v1.Assign", tasks: assignments } });
+  }
+
+  /** Tells the worker to stop attempts (cancel or deadline). */
+  cancel(refs: readonly { taskId: string; attempt: number }[], reason: string): void {
+    if (refs.length === 0) return;
+    this.send({
+      case: "cancel",
+      value: {
+        $typeName: "taskwire.v1.CancelTasks",
+        reason,
+        tasks: refs.map((r) => ({ $typeName: "taskwire.v1.TaskRef", taskId: r.taskId, attempt: r.attempt })),
+      },
+    });
+  }
+
+  /** Acknowledges recorded (or refused) results so the worker can forget them. */
+  ack(refs: readonly { taskId: string; attempt: number }[]): void {
+    if (refs.length === 0) return;
+    this.send({
+      case: "completeAck",
+      value: {
+        $typeName: "taskwire.v1.CompleteAck",
+        tasks: refs.map((r) => ({ $typeName: "taskwire.v1.TaskRef", taskId: r.taskId, attempt: r.attempt })),
+      },
+    });
+  }
+
+  /** Asks the worker to finish what it holds and go (reconnect elsewhere, or stop in burst mode). */
+  drain(reason: string): void {
+    if (this.state !== "ACTIVE") return;
+    this.state = "DRAINING";
+    this.credits = 0;
+    this.send({ case: "drain", value: { $typeName: "taskwire.v1.Drain", reason } });
+  }
+
+  /** The worker said it takes no more work. */
+  markDraining(): void {
+    if (this.state === "ACTIVE") this.state = "DRAINING";
+    this.credits = 0;
+  }
+
+  /** Sends the Welcome that opens the stream. */
+  welcome(heartbeatIntervalMs: number, leaseTimeoutMs: number): void {
+    this.send({
+      case: "welcome",
+      value: {
+        $typeName: "taskwire.v1.Welcome",
+        sessionId: this.sessionId,
+        heartbeatInterval: durationFromMs(heartbeatIntervalMs),
+        leaseTimeout: durationFromMs(leaseTimeoutMs),
+      },
+    });
+  }
+
+  /** Ends the outgoing stream, with an error when given. Safe to call twice. */
+  close(error?: unknown): void {
+    if (this.state === "CLOSED") return;
+    this.state = "CLOSED";
+    this.credits = 0;
+    if (error === undefined) this.outbox.end();
+    else this.outbox.fail(error);
+  }
+
+  private send(message: ConnectResponse["message"]): void {
+    if (this.state === "CLOSED") return;
+    this.outbox.push(create(ConnectResponseSchema, { message }));
+  }
+}

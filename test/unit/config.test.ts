@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEFAULTS, loadServerConfig, parseDuration } from "../../src/config/config.js";
+
+describe("loadServerConfig", () => {
+  it("applies defaults when nothing is set", () => {
+    const config = loadServerConfig({});
+    expect(config.port).toBe(DEFAULTS.port);
+    expect(config.host).toBe("127.0.0.1");
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.maxInputBytes).toBe(1024 * 1024);
+  });
+
+  it("reads environment variables and lets flags win", () => {
+    const config = loadServerConfig(
+      { TASKWIRE_PORT: "6000", TASKWIRE_REDIS_URL: "redis://127.0.0.1:6379", TASKWIRE_LEASE_TIMEOUT: "45s" },
+      { port: "7000" },
+    );
+    expect(config.port).toBe(7000);
+    expect(config.redisUrl).toBe("redis://127.0.0.1:6379");
+    expect(config.leaseTimeoutMs).toBe(45_000);
+  });
+
+  it.each([
+    [{ TASKWIRE_PORT: "70000" }, /TASKWIRE_PORT \(--port\) must be an integer from 0 to 65535/],
+    [{ TASKWIRE_PORT: "abc" }, /TASKWIRE_PORT/],
+    [{ TASKWIRE_REDIS_URL: "not a url" }, /TASKWIRE_REDIS_URL .* is not a URL/],
+    [{ TASKWIRE_DATABASE_URL: "mysql://x" }, /TASKWIRE_DATABASE_URL .* must use postgres: or postgresql:/],
+    [{ TASKWIRE_LEASE_TIMEOUT: "soon" }, /TASKWIRE_LEASE_TIMEOUT .* must be a duration/],
+    [{ TASKWIRE_HEARTBEAT_INTERVAL: "10s", TASKWIRE_LEASE_TIMEOUT: "5s" }, /must be longer than/],
+    [{ TASKWIRE_LOG_LEVEL: "loud" }, /TASKWIRE_LOG_LEVEL/],
+    [{ TASKWIRE_DATABASE_SCHEMA: "Bad-Name" }, /TASKWIRE_DATABASE_SCHEMA/],
+  ])("refuses %o naming the setting", (env, message) => {
+    expect(() => loadServerConfig(env)).toThrow(ConfigError);
+    expect(() => loadServerConfig(env)).toThrow(message);
+  });
+});
+
+describe("parseDuration", () => {
+  it.each([
+    ["1500", 1500],
+    ["1500ms", 1500],
+    ["10s", 10_000],
+    ["1.5s", 1500],
+    ["5m", 300_000],
+    ["2h", 7_200_000],
+    ["1d", 86_400_000],
+  ])("parses %s", (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it.each(["", "-1s", "ten", "5 parsecs", "1e3"])("refuses %j", (text) => expect(parseDuration(text)).toBeUndefined());
+});
