@@ -68,8 +68,12 @@ export interface Broker {
    */
   requeue(entries: readonly (QueueEntry & { runAt?: number })[]): Promise<void>;
 
-  /** Removes tasks from the runnable and delayed sets and drops their leases (cancel). */
-  remove(entries: readonly LeaseRef[]): Promise<void>;
+  /**
+   * Removes tasks from the runnable and delayed sets and drops their leases (cancel).
+   * Each entry carries the priority the task was queued with: the Redis broker keeps it inside
+   * the delayed member (`"<priority>|<id>"`), so it needs it to find that member.
+   */
+  remove(entries: readonly QueueEntry[]): Promise<void>;
 
   /**
    * Takes up to `limit` leases of `queue` whose deadline passed before `now`, and pushes their

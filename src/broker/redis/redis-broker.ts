@@ -1,0 +1,408 @@
+/**
+ * The Redis broker: sorted sets per queue changed by Lua scripts (`./lua/`), leases by
+ * deadline, and pub/sub for wake-ups and task events, so several servers share one dispatch
+ * index. Key layout: `./keys.ts`.
+ */
+import { Redis } from "ioredis";
+import type { RedisOptions } from "ioredis";
+import { UnavailableError } from "../../core/errors.js";
+import { PRIORITY_MAX, PRIORITY_MIN, QUEUE_NAME } from "../../core/limits.js";
+import type { Logger } from "../../core/logger.js";
+import type { Broker, DelayedEntry, LeaseRef, QueueCounts, QueueEntry, Unsubscribe } from "../broker.js";
+import { createKeys } from "./keys.js";
+import type { RedisKeys } from "./keys.js";
+import { defineScripts } from "./scripts.js";
+import type { RedisScripts } from "./scripts.js";
+
+/** What {@link RedisBroker.connect} needs. */
+export interface RedisBrokerOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS. */
+  url: string;
+  /** First part of every key and channel (see `./keys.ts`); `ServerConfig.redisPrefix` defaults to `"taskwire"`. */
+  prefix: string;
+  /** Receives connection trouble; the broker logs under `{ component: "redis-broker" }`. */
+  logger: Logger;
+}
+
+/**
+ * Entries of one queue sent in one script call at most. Larger batches are split, so that no
+ * single script blocks Redis for long; atomicity is per script call.
+ */
+export const MAX_ENTRIES_PER_SCRIPT_CALL = 1000;
+
+/**
+ * How many reconnection attempts a command waits for before it fails. ioredis' default (20)
+ * would hold callers for many seconds while Redis is down; failing soon lets them surface
+ * `UNAVAILABLE` and retry on their own schedule.
+ */
+const MAX_RETRIES_PER_REQUEST = 2;
+/** How long one connection attempt may take. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/** A Redis reply error that means "not now" rather than "wrong call". */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|OOM)\b/;
+
+interface Channel {
+  readonly listeners: Set<(message: Buffer) => void>;
+  /** Settles when Redis confirmed the SUBSCRIBE. */
+  readonly subscribed: Promise<void>;
+}
+
+/**
+ * {@link Broker} on Redis: one command connection (auto-pipelined) and one subscriber
+ * connection, created on the first subscription.
+ *
+ * Batches that span several queues become one script call per queue (and per
+ * {@link MAX_ENTRIES_PER_SCRIPT_CALL} entries), all sent at once; each call is atomic, the
+ * batch as a whole is not. Failures to reach Redis reject with `UnavailableError`
+ * (`BROKER_UNAVAILABLE`); calls after {@link RedisBroker.close} with `SHUTTING_DOWN`.
+ */
+export class RedisBroker implements Broker {
+  readonly #redis: Redis;
+  readonly #url: string;
+  readonly #keys: RedisKeys;
+  readonly #scripts: RedisScripts;
+  readonly #logger: Logger;
+  readonly #channels = new Map<string, Channel>();
+  #subscriber: Redis | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(redis: Redis, url: string, keys: RedisKeys, scripts: RedisScripts, logger: Logger) {
+    this.#redis = redis;
+    this.#url = url;
+    this.#keys = keys;
+    this.#scripts = scripts;
+    this.#logger = logger;
+  }
+
+  /**
+   * Connects to Redis and registers the scripts.
+   * @throws UnavailableError (`BROKER_UNAVAILABLE`) when Redis cannot be reached.
+   */
+  static async connect(options: RedisBrokerOptions): Promise<RedisBroker> {
+    const keys = createKeys(options.prefix);
+    const logger = options.logger.child({ component: "redis-broker" });
+    const redis = openConnection(options.url, "command", logger, { enableAutoPipelining: true, lazyConnect: true });
+    // Registering needs no connection; a failure here is a broken install, not an outage.
+    const scripts = await defineScripts(redis, keys).catch((error: unknown) => {
+      redis.disconnect();
+      throw error;
+    });
+    try {
+      await redis.connect();
+    } catch (error) {
+      redis.disconnect();
+      throw new UnavailableError("BROKER_UNAVAILABLE", `cannot connect to Redis at ${redactUrl(options.url)}: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+    return new RedisBroker(redis, options.url, keys, scripts, logger);
+  }
+
+  async enqueue(entries: readonly QueueEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    for (const entry of entries) checkEntry(entry);
+    await this.#run("enqueue", () =>
+      Promise.all([this.#registerQueues(entries), ...byQueue(entries).map(([queue, batch]) => this.#scripts.enqueue(queue, batch))]),
+    );
+  }
+
+  async schedule(entries: readonly DelayedEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    for (const entry of entries) {
+      checkEntry(entry);
+      checkTime("runAt", entry.runAt);
+    }
+    await this.#run("schedule", () =>
+      Promise.all([this.#registerQueues(entries), ...byQueue(entries).map(([queue, batch]) => this.#scripts.schedule(queue, batch))]),
+    );
+  }
+
+  async promoteDue(queue: string, now: number, limit: number): Promise<{ promoted: string[]; nextRunAt: number | null }> {
+    checkQueue(queue);
+    checkTime("now", now);
+    return this.#run("promoteDue", () => this.#scripts.promoteDue(queue, now, Math.max(0, Math.floor(limit))));
+  }
+
+  async claim(queue: string, count: number, leaseUntil: number): Promise<string[]> {
+    checkQueue(queue);
+    checkTime("leaseUntil", leaseUntil);
+    if (!(count >= 1)) return [];
+    return this.#run("claim", () => this.#scripts.claim(queue, Math.floor(count), leaseUntil));
+  }
+
+  async renew(leases: readonly LeaseRef[], leaseUntil: number): Promise<void> {
+    if (leases.length === 0) return;
+    for (const lease of leases) checkQueue(lease.queue);
+    checkTime("leaseUntil", leaseUntil);
+    await this.#run("renew", () =>
+      Promise.all(byQueue(leases).map(([queue, batch]) => this.#scripts.renew(queue, idsOf(batch), leaseUntil))),
+    );
+  }
+
+  async release(leases: readonly LeaseRef[]): Promise<void> {
+    if (leases.length === 0) return;
+    for (const lease of leases) checkQueue(lease.queue);
+    await this.#run("release", () => Promise.all(byQueue(leases).map(([queue, batch]) => this.#scripts.release(queue, idsOf(batch)))));
+  }
+
+  async requeue(entries: readonly (QueueEntry & { runAt?: number })[]): Promise<void> {
+    if (entries.length === 0) return;
+    for (const entry of entries) {
+      checkEntry(entry);
+      if (entry.runAt !== undefined) checkTime("runAt", entry.runAt);
+    }
+    const now = Date.now();
+    await this.#run("requeue", () =>
+      Promise.all([this.#registerQueues(entries), ...byQueue(entries).map(([queue, batch]) => this.#scripts.requeue(queue, batch, now))]),
+    );
+  }
+
+  async remove(entries: readonly QueueEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    for (const entry of entries) checkEntry(entry);
+    await this.#run("remove", () => Promise.all(byQueue(entries).map(([queue, batch]) => this.#scripts.remove(queue, batch))));
+  }
+
+  async reapExpired(queue: string, now: number, limit: number, reclaimUntil: number): Promise<string[]> {
+    checkQueue(queue);
+    checkTime("now", now);
+    checkTime("reclaimUntil", reclaimUntil);
+    if (!(limit >= 1)) return [];
+    return this.#run("reapExpired", () => this.#scripts.reapExpired(queue, now, Math.floor(limit), reclaimUntil));
+  }
+
+  async queues(): Promise<string[]> {
+    const names = await this.#run("queues", () => this.#redis.smembers(this.#keys.queues()));
+    return names.sort();
+  }
+
+  async counts(queue: string): Promise<QueueCounts> {
+    checkQueue(queue);
+    const [pending, delayed, leased] = await this.#run("counts", () =>
+      Promise.all([
+        this.#redis.zcard(this.#keys.pending(queue)),
+        this.#redis.zcard(this.#keys.delayed(queue)),
+        this.#redis.zcard(this.#keys.leases(queue)),
+      ]),
+    );
+    return { pending, delayed, leased };
+  }
+
+  /** Listens on `<prefix>:wake`; the returned function stops this listener (and the SUBSCRIBE with the last one). */
+  async onWake(listener: (queue: string) => void): Promise<Unsubscribe> {
+    return this.#listen(this.#keys.wakeChannel(), (message) => listener(message.toString("utf8")));
+  }
+
+  async publishTaskEvent(taskId: string, payload: Uint8Array): Promise<void> {
+    const message = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    await this.#run("publishTaskEvent", () => this.#redis.publish(this.#keys.taskChannel(taskId), message));
+  }
+
+  /** Listens on `<prefix>:task:<id>`; payloads arrive as sent, byte for byte. */
+  async subscribeTaskEvents(taskId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe> {
+    return this.#listen(this.#keys.taskChannel(taskId), (message) =>
+      listener(new Uint8Array(message.buffer, message.byteOffset, message.byteLength)),
+    );
+  }
+
+  /**
+   * Sends `PING`. Fails at once, without waiting for a reconnection, when the command
+   * connection is not ready.
+   * @throws UnavailableError when Redis cannot be reached or the broker is closed.
+   */
+  async ping(): Promise<void> {
+    this.#checkOpen();
+    if (this.#redis.status !== "ready") {
+      throw new UnavailableError("BROKER_UNAVAILABLE", `Redis at ${redactUrl(this.#url)} is not connected (${this.#redis.status})`);
+    }
+    await this.#run("ping", () => this.#redis.ping());
+  }
+
+  /** Closes both connections (QUIT when connected); later calls return the same promise. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#channels.clear();
+    const connections = [this.#redis, this.#subscriber].filter((connection) => connection !== undefined);
+    await Promise.all(connections.map(closeConnection));
+  }
+
+  #checkOpen(): void {
+    if (this.#closing !== undefined) throw new UnavailableError("SHUTTING_DOWN", "the Redis broker is closed");
+  }
+
+  /** Runs Redis calls of `operation`, turning connection trouble into `UnavailableError`. */
+  async #run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    this.#checkOpen();
+    try {
+      return await call();
+    } catch (error) {
+      if (isReplyError(error) && !TRANSIENT_REPLY.test(error.message)) throw error;
+      throw new UnavailableError("BROKER_UNAVAILABLE", `Redis ${operation} failed: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  /** SADD of the queue names, so that `queues()` lists them. */
+  async #registerQueues(entries: readonly { queue: string }[]): Promise<void> {
+    await this.#redis.sadd(this.#keys.queues(), ...new Set(entries.map((entry) => entry.queue)));
+  }
+
+  async #listen(name: string, handler: (message: Buffer) => void): Promise<Unsubscribe> {
+    this.#checkOpen();
+    const subscriber = this.#subscriberConnection();
+    let channel = this.#channels.get(name);
+    if (channel === undefined) {
+      channel = { listeners: new Set(), subscribed: subscriber.subscribe(name).then(() => undefined) };
+      this.#channels.set(name, channel);
+    }
+    const current = channel;
+    // A wrapper per call, so that the same listener registered twice is removed once per Unsubscribe.
+    const listener = (message: Buffer): void => handler(message);
+    current.listeners.add(listener);
+
+    const leave = async (): Promise<void> => {
+      current.listeners.delete(listener);
+      if (current.listeners.size > 0 || this.#channels.get(name) !== current) return;
+      this.#channels.delete(name);
+      if (this.#closing !== undefined) return;
+      try {
+        await subscriber.unsubscribe(name);
+      } catch (error) {
+        // Delivery to this listener stopped already; a stale SUBSCRIBE only costs ignored messages.
+        this.#logger.warn({ err: error, channel: name }, "UNSUBSCRIBE failed");
+      }
+    };
+
+    try {
+      await current.subscribed;
+    } catch (error) {
+      await leave();
+      throw new UnavailableError("BROKER_UNAVAILABLE", `Redis SUBSCRIBE failed: ${errorMessage(error)}`, { cause: error });
+    }
+    let active = true;
+    return async () => {
+      if (!active) return;
+      active = false;
+      await leave();
+    };
+  }
+
+  #subscriberConnection(): Redis {
+    if (this.#subscriber === undefined) {
+      const subscriber = openConnection(this.#url, "subscriber", this.#logger, {});
+      subscriber.on("messageBuffer", (channel: Buffer, message: Buffer) => this.#deliver(channel.toString("utf8"), message));
+      this.#subscriber = subscriber;
+    }
+    return this.#subscriber;
+  }
+
+  #deliver(name: string, message: Buffer): void {
+    const channel = this.#channels.get(name);
+    if (channel === undefined) return;
+    for (const listener of [...channel.listeners]) {
+      try {
+        listener(message);
+      } catch (error) {
+        this.#logger.error({ err: error, channel: name }, "broker listener threw");
+      }
+    }
+  }
+}
+
+function openConnection(url: string, role: "command" | "subscriber", logger: Logger, options: RedisOptions): Redis {
+  const connection = new Redis(url, {
+    maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    ...options,
+  });
+  // ioredis emits "error" on every failed reconnection; log the first of each outage only.
+  let down = false;
+  connection.on("error", (error: unknown) => {
+    if (down) return;
+    down = true;
+    logger.warn({ err: error, connection: role, url: redactUrl(url) }, "Redis connection error");
+  });
+  connection.on("ready", () => {
+    if (!down) return;
+    down = false;
+    logger.info({ connection: role }, "Redis connection restored");
+  });
+  return connection;
+}
+
+async function closeConnection(connection: Redis): Promise<void> {
+  if (connection.status === "end") return;
+  if (connection.status !== "ready") {
+    connection.disconnect();
+    return;
+  }
+  try {
+    await connection.quit();
+  } catch {
+    connection.disconnect();
+  }
+}
+
+/** Groups entries by queue, in slices of at most {@link MAX_ENTRIES_PER_SCRIPT_CALL}. */
+function byQueue<T extends { readonly queue: string }>(entries: readonly T[]): [string, T[]][] {
+  const groups = new Map<string, T[]>();
+  for (const entry of entries) {
+    const group = groups.get(entry.queue);
+    if (group === undefined) groups.set(entry.queue, [entry]);
+    else group.push(entry);
+  }
+  const batches: [string, T[]][] = [];
+  for (const [queue, group] of groups) {
+    for (let start = 0; start < group.length; start += MAX_ENTRIES_PER_SCRIPT_CALL) {
+      batches.push([queue, group.slice(start, start + MAX_ENTRIES_PER_SCRIPT_CALL)]);
+    }
+  }
+  return batches;
+}
+
+function idsOf(leases: readonly LeaseRef[]): string[] {
+  return leases.map((lease) => lease.id);
+}
+
+/*
+ * Entry points validate requests into domain errors; these checks only guard the index
+ * against programming errors that would corrupt scores or break a key's hash tag.
+ */
+function checkQueue(queue: string): void {
+  if (!QUEUE_NAME.test(queue)) throw new RangeError(`invalid queue name: ${JSON.stringify(queue)}`);
+}
+
+function checkEntry(entry: QueueEntry): void {
+  checkQueue(entry.queue);
+  if (entry.id.length === 0) throw new RangeError("empty task id");
+  if (!Number.isInteger(entry.priority) || entry.priority < PRIORITY_MIN || entry.priority > PRIORITY_MAX) {
+    throw new RangeError(`priority must be an integer in [${PRIORITY_MIN}, ${PRIORITY_MAX}]: ${entry.priority}`);
+  }
+}
+
+function checkTime(name: string, value: number): void {
+  if (!Number.isFinite(value)) throw new RangeError(`${name} must be a finite epoch-milliseconds number: ${value}`);
+}
+
+function isReplyError(error: unknown): error is Error {
+  return error instanceof Error && error.name === "ReplyError";
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The URL without its password, for messages and logs. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparsable Redis URL)";
+  }
+}

@@ -1,0 +1,493 @@
+/**
+ * The behaviour every `Broker` must have, written against the interface only, so that the
+ * Redis broker and the in-process broker run the same suite:
+ *
+ * ```ts
+ * describeBrokerContract("RedisBroker", async () => { ...; return { broker, cleanup } });
+ * ```
+ *
+ * Times given to the broker (`now`, `leaseUntil`, `runAt`) are plain epoch milliseconds chosen
+ * by the caller, so most tests use small synthetic ones; `requeue` decides "due" against the
+ * real clock, so its tests use `Date.now()` plus or minus an hour.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Broker, QueueEntry } from "../../src/broker/broker.js";
+import { PRIORITY_MAX, PRIORITY_MIN } from "../../src/core/limits.js";
+
+/** What the suite needs from an implementation: a fresh, empty broker, and its clean-up. */
+export type MakeBroker = () => Promise<{ broker: Broker; cleanup: () => Promise<void> }>;
+
+const HOUR = 3_600_000;
+
+/** Values pushed by a listener, with a way to await the one you expect (never a sleep). */
+export class EventLog<T> {
+  readonly values: T[] = [];
+  readonly #waiters: { match: (value: T) => boolean; resolve: (value: T) => void }[] = [];
+
+  /** Records a value and wakes whoever waits for it. Pass as (or call from) a listener. */
+  readonly push = (value: T): void => {
+    this.values.push(value);
+    for (const waiter of [...this.#waiters]) {
+      if (waiter.match(value)) {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        waiter.resolve(value);
+      }
+    }
+  };
+
+  /** The first value (already seen or still to come) that `match` accepts. */
+  next(match: (value: T) => boolean = () => true, timeoutMs = 5_000): Promise<T> {
+    const seen = this.values.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        reject(new Error(`no matching event within ${timeoutMs} ms; seen: ${JSON.stringify(this.values)}`));
+      }, timeoutMs);
+      const waiter = {
+        match,
+        resolve: (value: T) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+}
+
+/** `count` entries of one queue with ids `<prefix>-0`, `<prefix>-1`, … */
+export function entries(queue: string, count: number, priority = 0, prefix = "task"): QueueEntry[] {
+  return Array.from({ length: count }, (_, i) => ({ id: `${prefix}-${i}`, queue, priority }));
+}
+
+/** Claims until the queue is empty, `batch` at a time. */
+export async function drain(broker: Broker, queue: string, batch = 100, leaseUntil = 10_000): Promise<string[]> {
+  const claimed: string[] = [];
+  for (;;) {
+    const ids = await broker.claim(queue, batch, leaseUntil);
+    if (ids.length === 0) return claimed;
+    claimed.push(...ids);
+  }
+}
+
+/** Registers the broker contract suite for one implementation. */
+export function describeBrokerContract(name: string, makeBroker: MakeBroker): void {
+  describe(`${name} (broker contract)`, () => {
+    let broker: Broker;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ broker, cleanup } = await makeBroker());
+    });
+
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    describe("order", () => {
+      it("claims the highest priority first, FIFO within a priority", async () => {
+        await broker.enqueue([
+          { id: "a", queue: "q", priority: 0 },
+          { id: "b", queue: "q", priority: 5 },
+          { id: "c", queue: "q", priority: -3 },
+          { id: "d", queue: "q", priority: 5 },
+          { id: "e", queue: "q", priority: 10 },
+          { id: "f", queue: "q", priority: 0 },
+        ]);
+        expect(await drain(broker, "q")).toEqual(["e", "b", "d", "a", "f", "c"]);
+      });
+
+      it("keeps FIFO within a priority across separate enqueue calls", async () => {
+        const ids = Array.from({ length: 50 }, (_, i) => `t${i}`);
+        for (const id of ids) await broker.enqueue([{ id, queue: "q", priority: 3 }]);
+        await broker.enqueue([{ id: "urgent", queue: "q", priority: 4 }]);
+        expect(await drain(broker, "q", 7)).toEqual(["urgent", ...ids]);
+      });
+
+      it("keeps exact order at the extreme priorities", async () => {
+        const priorities = [PRIORITY_MIN, PRIORITY_MAX, PRIORITY_MIN + 1, PRIORITY_MAX - 1, 0, -1, 1];
+        const batch: QueueEntry[] = [];
+        for (let round = 0; round < 3; round++) {
+          for (const priority of priorities) batch.push({ id: `p${priority}-r${round}`, queue: "q", priority });
+        }
+        await broker.enqueue(batch.slice(0, 10));
+        await broker.enqueue(batch.slice(10));
+
+        const expected = [...priorities]
+          .sort((x, y) => y - x)
+          .flatMap((priority) => [0, 1, 2].map((round) => `p${priority}-r${round}`));
+        expect(await drain(broker, "q", 4)).toEqual(expected);
+      });
+
+      it("keeps each queue of a multi-queue batch separate", async () => {
+        await broker.enqueue([
+          { id: "a1", queue: "alpha", priority: 0 },
+          { id: "b1", queue: "beta", priority: 0 },
+          { id: "a2", queue: "alpha", priority: 1 },
+        ]);
+        expect(await drain(broker, "alpha")).toEqual(["a2", "a1"]);
+        expect(await drain(broker, "beta")).toEqual(["b1"]);
+        expect(await broker.queues()).toEqual(expect.arrayContaining(["alpha", "beta"]));
+      });
+
+      it("does not queue an id twice when it is enqueued twice", async () => {
+        await broker.enqueue([{ id: "a", queue: "q", priority: 0 }]);
+        await broker.enqueue([{ id: "a", queue: "q", priority: 0 }]);
+        expect(await broker.counts("q")).toEqual({ pending: 1, delayed: 0, leased: 0 });
+      });
+    });
+
+    describe("claim", () => {
+      it("takes at most `count`, then what is left, then nothing", async () => {
+        await broker.enqueue(entries("q", 5));
+        expect(await broker.claim("q", 3, 1_000)).toEqual(["task-0", "task-1", "task-2"]);
+        expect(await broker.claim("q", 10, 1_000)).toEqual(["task-3", "task-4"]);
+        expect(await broker.claim("q", 10, 1_000)).toEqual([]);
+      });
+
+      it("returns nothing for an empty or unknown queue", async () => {
+        expect(await broker.claim("never-used", 5, 1_000)).toEqual([]);
+        await broker.enqueue(entries("q", 1));
+        await broker.claim("q", 1, 1_000);
+        expect(await broker.claim("q", 1, 1_000)).toEqual([]);
+      });
+
+      it("leases what it claims", async () => {
+        await broker.enqueue(entries("q", 4));
+        await broker.claim("q", 3, 1_000);
+        expect(await broker.counts("q")).toEqual({ pending: 1, delayed: 0, leased: 3 });
+      });
+
+      it("handles batches larger than one script call", async () => {
+        await broker.schedule(entries("q", 1_500).map((entry, i) => ({ ...entry, runAt: i })));
+        const { promoted, nextRunAt } = await broker.promoteDue("q", 10_000, 1_500);
+        expect(promoted).toHaveLength(1_500);
+        expect(nextRunAt).toBeNull();
+        const claimed = await broker.claim("q", 1_500, 1_000);
+        expect(claimed).toEqual(entries("q", 1_500).map((entry) => entry.id));
+        await broker.renew(claimed.map((id) => ({ id, queue: "q" })), 5_000);
+        expect(await broker.reapExpired("q", 6_000, 1_500, 9_000)).toHaveLength(1_500);
+        await broker.remove(entries("q", 1_500));
+        expect(await broker.counts("q")).toEqual({ pending: 0, delayed: 0, leased: 0 });
+      });
+
+      it("never hands out one id twice to parallel claims", async () => {
+        const all = entries("q", 2_000).map((entry) => entry.id);
+        await broker.enqueue(entries("q", 2_000));
+        const [first, second] = await Promise.all([drain(broker, "q", 7), drain(broker, "q", 11)]);
+        const union = [...first, ...second];
+        expect(new Set(union).size).toBe(union.length);
+        expect([...union].sort()).toEqual([...all].sort());
+        expect(await broker.counts("q")).toEqual({ pending: 0, delayed: 0, leased: 2_000 });
+      });
+    });
+
+    describe("delayed tasks", () => {
+      it("promotes due tasks in run-time order and reports the next run time", async () => {
+        await broker.schedule([
+          { id: "late", queue: "q", priority: 0, runAt: 3_000 },
+          { id: "early", queue: "q", priority: 0, runAt: 1_000 },
+          { id: "middle", queue: "q", priority: 0, runAt: 2_000 },
+        ]);
+        expect(await broker.promoteDue("q", 999, 10)).toEqual({ promoted: [], nextRunAt: 1_000 });
+        expect(await broker.promoteDue("q", 2_000, 10)).toEqual({ promoted: ["early", "middle"], nextRunAt: 3_000 });
+        expect(await broker.counts("q")).toEqual({ pending: 2, delayed: 1, leased: 0 });
+        expect(await broker.promoteDue("q", 5_000, 10)).toEqual({ promoted: ["late"], nextRunAt: null });
+        expect(await broker.promoteDue("q", 5_000, 10)).toEqual({ promoted: [], nextRunAt: null });
+      });
+
+      it("promotes at most `limit`", async () => {
+        await broker.schedule([1, 2, 3, 4].map((n) => ({ id: `t${n}`, queue: "q", priority: 0, runAt: n })));
+        expect(await broker.promoteDue("q", 100, 2)).toEqual({ promoted: ["t1", "t2"], nextRunAt: 3 });
+        expect(await broker.promoteDue("q", 100, 2)).toEqual({ promoted: ["t3", "t4"], nextRunAt: null });
+      });
+
+      it("answers an empty queue with nothing", async () => {
+        expect(await broker.promoteDue("never-used", 1_000, 10)).toEqual({ promoted: [], nextRunAt: null });
+      });
+
+      it("restores each task's priority on promotion, behind what is pending", async () => {
+        await broker.enqueue([{ id: "pending-high", queue: "q", priority: 7 }]);
+        await broker.schedule([
+          { id: "low", queue: "q", priority: PRIORITY_MIN, runAt: 10 },
+          { id: "high", queue: "q", priority: 7, runAt: 20 },
+          { id: "top", queue: "q", priority: PRIORITY_MAX, runAt: 30 },
+          { id: "mid", queue: "q", priority: 0, runAt: 40 },
+        ]);
+        await broker.promoteDue("q", 100, 10);
+        expect(await drain(broker, "q")).toEqual(["top", "pending-high", "high", "mid", "low"]);
+      });
+
+      it("counts delayed tasks and lists their queue", async () => {
+        await broker.schedule([{ id: "a", queue: "later", priority: 0, runAt: 10 }]);
+        expect(await broker.counts("later")).toEqual({ pending: 0, delayed: 1, leased: 0 });
+        expect(await broker.queues()).toContain("later");
+      });
+    });
+
+    describe("requeue", () => {
+      it("makes tasks runnable at once without runAt or when due, and delays them otherwise", async () => {
+        await broker.enqueue(entries("q", 3));
+        await broker.claim("q", 3, 1_000);
+        const now = Date.now();
+        await broker.requeue([
+          { id: "task-0", queue: "q", priority: 0 },
+          { id: "task-1", queue: "q", priority: 0, runAt: now - HOUR },
+          { id: "task-2", queue: "q", priority: 0, runAt: now + HOUR },
+        ]);
+        expect(await broker.counts("q")).toEqual({ pending: 2, delayed: 1, leased: 0 });
+        expect(await drain(broker, "q")).toEqual(["task-0", "task-1"]);
+        expect(await broker.promoteDue("q", now, 10)).toEqual({ promoted: [], nextRunAt: now + HOUR });
+        expect(await broker.promoteDue("q", now + HOUR, 10)).toEqual({ promoted: ["task-2"], nextRunAt: null });
+      });
+
+      it("keeps the task's priority", async () => {
+        await broker.enqueue([{ id: "important", queue: "q", priority: 9 }]);
+        await broker.claim("q", 1, 1_000);
+        await broker.enqueue([
+          { id: "low", queue: "q", priority: 1 },
+          { id: "higher", queue: "q", priority: 9 },
+        ]);
+        await broker.requeue([{ id: "important", queue: "q", priority: 9 }]);
+        expect(await drain(broker, "q")).toEqual(["higher", "important", "low"]);
+      });
+
+      it("keeps the priority of a task requeued for later", async () => {
+        await broker.enqueue([{ id: "retry", queue: "q", priority: PRIORITY_MAX }]);
+        await broker.claim("q", 1, 1_000);
+        const runAt = Date.now() + HOUR;
+        await broker.requeue([{ id: "retry", queue: "q", priority: PRIORITY_MAX, runAt }]);
+        await broker.enqueue([{ id: "other", queue: "q", priority: PRIORITY_MAX - 1 }]);
+        await broker.promoteDue("q", runAt, 10);
+        expect(await drain(broker, "q")).toEqual(["retry", "other"]);
+      });
+    });
+
+    describe("remove", () => {
+      it("removes tasks from pending, delayed and leases", async () => {
+        await broker.enqueue([
+          { id: "leased", queue: "q", priority: 2 },
+          { id: "pending", queue: "q", priority: 2 },
+          { id: "stays", queue: "q", priority: 0 },
+        ]);
+        expect(await broker.claim("q", 1, 1_000)).toEqual(["leased"]);
+        await broker.schedule([{ id: "delayed", queue: "q", priority: -4, runAt: 50 }]);
+        expect(await broker.counts("q")).toEqual({ pending: 2, delayed: 1, leased: 1 });
+
+        await broker.remove([
+          { id: "pending", queue: "q", priority: 2 },
+          { id: "delayed", queue: "q", priority: -4 },
+          { id: "leased", queue: "q", priority: 2 },
+        ]);
+        expect(await broker.counts("q")).toEqual({ pending: 1, delayed: 0, leased: 0 });
+        expect(await drain(broker, "q")).toEqual(["stays"]);
+      });
+
+      it("makes removed tasks unclaimable, unpromotable and unreapable", async () => {
+        await broker.enqueue([
+          { id: "p", queue: "q", priority: 0 },
+          { id: "l", queue: "q", priority: 0 },
+        ]);
+        expect(await broker.claim("q", 1, 100)).toEqual(["p"]);
+        await broker.schedule([{ id: "d", queue: "q", priority: 3, runAt: 10 }]);
+        await broker.remove([
+          { id: "p", queue: "q", priority: 0 },
+          { id: "l", queue: "q", priority: 0 },
+          { id: "d", queue: "q", priority: 3 },
+        ]);
+        expect(await broker.counts("q")).toEqual({ pending: 0, delayed: 0, leased: 0 });
+        expect(await broker.claim("q", 10, 1_000)).toEqual([]);
+        expect(await broker.promoteDue("q", 1_000, 10)).toEqual({ promoted: [], nextRunAt: null });
+        expect(await broker.reapExpired("q", 1_000, 10, 2_000)).toEqual([]);
+      });
+
+      it("ignores tasks it does not know", async () => {
+        await broker.remove([{ id: "ghost", queue: "q", priority: 0 }]);
+        expect(await broker.counts("q")).toEqual({ pending: 0, delayed: 0, leased: 0 });
+      });
+    });
+
+    describe("leases", () => {
+      it("renew extends existing leases", async () => {
+        await broker.enqueue(entries("q", 2));
+        await broker.claim("q", 2, 1_000);
+        await broker.renew([{ id: "task-0", queue: "q" }], 5_000);
+        expect(await broker.reapExpired("q", 2_000, 10, 9_000)).toEqual(["task-1"]);
+        expect(await broker.reapExpired("q", 6_000, 10, 9_000)).toEqual(["task-0"]);
+      });
+
+      it("renew does not resurrect released leases", async () => {
+        await broker.enqueue(entries("q", 2));
+        await broker.claim("q", 2, 1_000);
+        await broker.release([{ id: "task-0", queue: "q" }]);
+        await broker.renew(
+          [
+            { id: "task-0", queue: "q" },
+            { id: "task-1", queue: "q" },
+            { id: "never-claimed", queue: "q" },
+          ],
+          5_000,
+        );
+        expect(await broker.counts("q")).toEqual({ pending: 0, delayed: 0, leased: 1 });
+        expect(await broker.reapExpired("q", 10_000, 10, 20_000)).toEqual(["task-1"]);
+      });
+
+      it("release drops leases across queues in one call", async () => {
+        await broker.enqueue([...entries("a", 2, 0, "a"), ...entries("b", 2, 0, "b")]);
+        await broker.claim("a", 2, 1_000);
+        await broker.claim("b", 2, 1_000);
+        await broker.release([
+          { id: "a-0", queue: "a" },
+          { id: "b-1", queue: "b" },
+        ]);
+        expect((await broker.counts("a")).leased).toBe(1);
+        expect((await broker.counts("b")).leased).toBe(1);
+      });
+
+      it("reapExpired takes only leases whose deadline passed, and pushes their deadline", async () => {
+        await broker.enqueue(entries("q", 3));
+        await broker.claim("q", 1, 1_000);
+        await broker.claim("q", 1, 2_000);
+        await broker.claim("q", 1, 3_000);
+
+        expect(await broker.reapExpired("q", 1_000, 10, 10_000)).toEqual([]); // deadline == now: not passed
+        expect(await broker.reapExpired("q", 2_500, 10, 10_000)).toEqual(["task-0", "task-1"]);
+        // Pushed to 10_000: another reaper at the same time finds nothing.
+        expect(await broker.reapExpired("q", 2_500, 10, 10_000)).toEqual([]);
+        expect(await broker.reapExpired("q", 5_000, 10, 20_000)).toEqual(["task-2"]);
+        expect(await broker.reapExpired("q", 10_001, 10, 30_000)).toEqual(["task-0", "task-1"]);
+        expect((await broker.counts("q")).leased).toBe(3);
+      });
+
+      it("reapExpired takes at most `limit`, earliest deadline first", async () => {
+        await broker.enqueue(entries("q", 3));
+        await broker.claim("q", 1, 300);
+        await broker.claim("q", 1, 100);
+        await broker.claim("q", 1, 200);
+        expect(await broker.reapExpired("q", 1_000, 2, 5_000)).toEqual(["task-1", "task-2"]);
+        expect(await broker.reapExpired("q", 1_000, 2, 5_000)).toEqual(["task-0"]);
+      });
+    });
+
+    describe("wake-ups", () => {
+      it("wakes on enqueue with the queue name", async () => {
+        const wakes = new EventLog<string>();
+        const stop = await broker.onWake(wakes.push);
+        await broker.enqueue(entries("q", 2));
+        expect(await wakes.next()).toBe("q");
+        await stop();
+      });
+
+      it("wakes on promotion and on a due requeue, not on a requeue for later", async () => {
+        const wakes = new EventLog<string>();
+        const stop = await broker.onWake(wakes.push);
+
+        await broker.schedule([{ id: "d", queue: "promoted", priority: 0, runAt: 10 }]);
+        await broker.promoteDue("promoted", 100, 10);
+        await wakes.next((queue) => queue === "promoted");
+
+        await broker.enqueue(entries("setup", 2));
+        await wakes.next((queue) => queue === "setup");
+        await broker.claim("setup", 2, 1_000);
+        await broker.requeue([{ id: "task-0", queue: "setup", priority: 0, runAt: Date.now() + HOUR }]);
+        // Events arrive in order: once "barrier" is seen, a wake for "setup" would have been too.
+        await broker.enqueue([{ id: "x", queue: "barrier", priority: 0 }]);
+        await wakes.next((queue) => queue === "barrier");
+        expect(wakes.values.filter((queue) => queue === "setup")).toHaveLength(1);
+
+        await broker.requeue([{ id: "task-1", queue: "setup", priority: 0 }]);
+        await wakes.next((queue) => queue === "setup" && wakes.values.filter((q) => q === "setup").length === 2);
+        await stop();
+      });
+
+      it("stops waking a listener after unsubscribe, and keeps waking the others", async () => {
+        const stopped = new EventLog<string>();
+        const kept = new EventLog<string>();
+        const stop = await broker.onWake(stopped.push);
+        const stopKept = await broker.onWake(kept.push);
+        await stop();
+        await stop(); // safe twice
+        await broker.enqueue(entries("q", 1));
+        await kept.next((queue) => queue === "q");
+        expect(stopped.values).toEqual([]);
+        await stopKept();
+      });
+    });
+
+    describe("task events", () => {
+      it("delivers payloads to every subscriber of the task only", async () => {
+        const first = new EventLog<Uint8Array>();
+        const second = new EventLog<Uint8Array>();
+        const other = new EventLog<Uint8Array>();
+        const stops = await Promise.all([
+          broker.subscribeTaskEvents("t1", first.push),
+          broker.subscribeTaskEvents("t1", second.push),
+          broker.subscribeTaskEvents("t2", other.push),
+        ]);
+        await broker.publishTaskEvent("t1", new Uint8Array([1, 2, 3]));
+        await broker.publishTaskEvent("t2", new Uint8Array([9]));
+        expect(Array.from(await first.next())).toEqual([1, 2, 3]);
+        expect(Array.from(await second.next())).toEqual([1, 2, 3]);
+        expect(Array.from(await other.next())).toEqual([9]);
+        expect(other.values).toHaveLength(1);
+        for (const stop of stops) await stop();
+      });
+
+      it("keeps the order of one task's events", async () => {
+        const events = new EventLog<Uint8Array>();
+        const stop = await broker.subscribeTaskEvents("t", events.push);
+        for (let i = 0; i < 20; i++) await broker.publishTaskEvent("t", new Uint8Array([i]));
+        await events.next((payload) => payload[0] === 19);
+        expect(events.values.map((payload) => payload[0])).toEqual(Array.from({ length: 20 }, (_, i) => i));
+        await stop();
+      });
+
+      it("stops delivery after unsubscribe", async () => {
+        const stopped = new EventLog<Uint8Array>();
+        const kept = new EventLog<Uint8Array>();
+        const stop = await broker.subscribeTaskEvents("t", stopped.push);
+        const stopKept = await broker.subscribeTaskEvents("t", kept.push);
+        const barrier = new EventLog<Uint8Array>();
+        const stopBarrier = await broker.subscribeTaskEvents("barrier", barrier.push);
+
+        await broker.publishTaskEvent("t", new Uint8Array([1]));
+        await stopped.next();
+        await stop();
+        await stop(); // safe twice
+        await broker.publishTaskEvent("t", new Uint8Array([2]));
+        await kept.next((payload) => payload[0] === 2);
+        expect(stopped.values.map((payload) => payload[0])).toEqual([1]);
+
+        // The last listener leaving ends delivery for the task; "barrier" proves nothing is in flight.
+        await stopKept();
+        await broker.publishTaskEvent("t", new Uint8Array([3]));
+        await broker.publishTaskEvent("barrier", new Uint8Array([0]));
+        await barrier.next();
+        expect(kept.values.map((payload) => payload[0])).toEqual([1, 2]);
+        await stopBarrier();
+      });
+
+      it("subscribes again after the last listener left", async () => {
+        const stopFirst = await broker.subscribeTaskEvents("t", () => undefined);
+        await stopFirst();
+        const events = new EventLog<Uint8Array>();
+        const stop = await broker.subscribeTaskEvents("t", events.push);
+        await broker.publishTaskEvent("t", new Uint8Array([7]));
+        expect(Array.from(await events.next())).toEqual([7]);
+        await stop();
+      });
+    });
+
+    describe("lifecycle", () => {
+      it("answers ping", async () => {
+        await expect(broker.ping()).resolves.toBeUndefined();
+      });
+
+      it("closes twice without error", async () => {
+        await broker.close();
+        await broker.close();
+      });
+    });
+  });
+}
