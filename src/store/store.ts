@@ -26,6 +26,20 @@ export type AttemptOutcome =
     }
   | { kind: "cancelled"; id: string; attempt: number; reason: string };
 
+/** A claimed task that `startAttempts` did not start; `state` null when no such task exists. */
+export interface NotStarted {
+  id: string;
+  state: TaskStateName | null;
+  priority: number;
+  type: string;
+}
+
+/** What `startAttempts` did with the ids it was given. */
+export interface StartedAttempts {
+  started: TaskRecord[];
+  others: NotStarted[];
+}
+
 /** Filter and page of `listTasks`. */
 export interface TaskFilter {
   states?: readonly TaskStateName[];
@@ -64,11 +78,12 @@ export interface TaskStore {
   listTasks(filter: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }>;
 
   /**
-   * Starts an attempt of each task that is still QUEUED: state RUNNING, attempt + 1,
-   * worker and start time set. Tasks in any other state are skipped (cancelled meanwhile).
-   * @returns the started tasks, with their new attempt numbers.
+   * Starts an attempt of each task that is still waiting (QUEUED, or SCHEDULED and due) and
+   * whose type is in `types`: state RUNNING, attempt + 1, worker and start time set. Tasks in
+   * any other state (cancelled meanwhile) or of another type are skipped.
+   * @returns the started tasks with their new attempt numbers, and what the others were.
    */
-  startAttempts(ids: readonly string[], workerId: string, now: Date): Promise<TaskRecord[]>;
+  startAttempts(ids: readonly string[], workerId: string, now: Date, types: readonly string[]): Promise<StartedAttempts>;
 
   /**
    * Records how attempts ended, in one statement, each fenced by `(id, attempt)` and a state of

@@ -1,0 +1,156 @@
+/**
+ * The {@link TaskStore} over any Drizzle PostgreSQL database: postgres.js in production
+ * (`createPostgresStore`), PGlite for the embedded mode. Driver-specific code (building the
+ * client, closing it) stays in the factories; everything here is the query builder and `sql`.
+ *
+ * Each operation's SQL lives in `queries/<operation>.ts` with the reasons for its strategy; this
+ * class adds the one error boundary: PostgreSQL unreachable → `UnavailableError`.
+ */
+import { eq, sql } from "drizzle-orm";
+import type { Logger } from "../core/logger.js";
+import type { NewTask, TaskProgress, TaskRecord, TaskTypeRecord, WorkerRecord } from "../core/task-types.js";
+import type { TaskwireDatabase } from "./database.js";
+import { migrate } from "./migrate.js";
+import { cancelTask } from "./queries/cancel-task.js";
+import { finishAttempts } from "./queries/finish-attempts.js";
+import { insertTasks } from "./queries/insert-tasks.js";
+import { listIndexable } from "./queries/list-indexable.js";
+import { listTasks } from "./queries/list-tasks.js";
+import { markQueued } from "./queries/mark-queued.js";
+import { saveProgress } from "./queries/save-progress.js";
+import { startAttempts } from "./queries/start-attempts.js";
+import { getTaskType, listTaskTypes, upsertTaskTypes } from "./queries/task-types.js";
+import { countWorkersByType, markWorkerDisconnected, touchWorkers, upsertWorker } from "./queries/workers.js";
+import { inOrderOf, toTaskRecord } from "./records.js";
+import { tasks } from "./schema.js";
+import { anyOf, isUuid } from "./sql-helpers.js";
+import { toStoreError } from "./store-errors.js";
+import type { AttemptOutcome, CancelOutcome, StartedAttempts, TaskFilter, TaskStore } from "./store.js";
+
+/** What a {@link DrizzleTaskStore} needs besides its database. */
+export interface DrizzleTaskStoreOptions {
+  /** The PostgreSQL schema holding the tables; the database's connections must search it. */
+  schema: string;
+  logger: Logger;
+  /** Releases the driver (closes the pool); called once by `close()`. */
+  close: () => Promise<void>;
+}
+
+/** A {@link TaskStore} on a Drizzle database; see the file header. */
+export class DrizzleTaskStore implements TaskStore {
+  readonly #db: TaskwireDatabase;
+  readonly #options: DrizzleTaskStoreOptions;
+  #closing: Promise<void> | undefined;
+
+  constructor(db: TaskwireDatabase, options: DrizzleTaskStoreOptions) {
+    this.#db = db;
+    this.#options = options;
+  }
+
+  async migrate(): Promise<void> {
+    await this.#run("migrate", () => migrate(this.#db, { schema: this.#options.schema, logger: this.#options.logger }));
+  }
+
+  insertTasks(batch: readonly NewTask[]): Promise<{ task: TaskRecord; existing: boolean }[]> {
+    return this.#run("insertTasks", () => insertTasks(this.#db, batch));
+  }
+
+  getTask(id: string): Promise<TaskRecord | undefined> {
+    return this.#run("getTask", async () => {
+      if (!isUuid(id)) return undefined;
+      const [row] = await this.#db.select().from(tasks).where(eq(tasks.id, id));
+      return row && toTaskRecord(row);
+    });
+  }
+
+  getTasks(ids: readonly string[]): Promise<TaskRecord[]> {
+    return this.#run("getTasks", async () => {
+      const valid = ids.filter(isUuid);
+      if (valid.length === 0) return [];
+      const rows = await this.#db.select().from(tasks).where(anyOf(tasks.id, valid, "uuid"));
+      return inOrderOf(valid, rows.map(toTaskRecord));
+    });
+  }
+
+  listTasks(filter: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }> {
+    return this.#run("listTasks", () => listTasks(this.#db, filter));
+  }
+
+  startAttempts(ids: readonly string[], workerId: string, now: Date, types: readonly string[]): Promise<StartedAttempts> {
+    return this.#run("startAttempts", () => startAttempts(this.#db, ids, workerId, now, types));
+  }
+
+  finishAttempts(outcomes: readonly AttemptOutcome[], now: Date): Promise<TaskRecord[]> {
+    return this.#run("finishAttempts", () => finishAttempts(this.#db, outcomes, now));
+  }
+
+  saveProgress(updates: readonly { id: string; attempt: number; progress: TaskProgress }[]): Promise<string[]> {
+    return this.#run("saveProgress", () => saveProgress(this.#db, updates));
+  }
+
+  markQueued(ids: readonly string[], now: Date): Promise<string[]> {
+    return this.#run("markQueued", () => markQueued(this.#db, ids, now));
+  }
+
+  cancelTask(id: string, reason: string, now: Date): Promise<CancelOutcome | undefined> {
+    return this.#run("cancelTask", async () => {
+      const outcome = await cancelTask(this.#db, id, now);
+      if (outcome && outcome.kind !== "finished") {
+        this.#options.logger.debug({ taskId: id, state: outcome.task.state, reason }, "task cancel recorded");
+      }
+      return outcome;
+    });
+  }
+
+  listIndexable(afterId: string | undefined, limit: number): Promise<TaskRecord[]> {
+    return this.#run("listIndexable", () => listIndexable(this.#db, afterId, limit));
+  }
+
+  upsertTaskTypes(types: readonly Omit<TaskTypeRecord, "updatedAt">[], now: Date): Promise<void> {
+    return this.#run("upsertTaskTypes", () => upsertTaskTypes(this.#db, types, now));
+  }
+
+  getTaskType(name: string): Promise<TaskTypeRecord | undefined> {
+    return this.#run("getTaskType", () => getTaskType(this.#db, name));
+  }
+
+  listTaskTypes(): Promise<TaskTypeRecord[]> {
+    return this.#run("listTaskTypes", () => listTaskTypes(this.#db));
+  }
+
+  upsertWorker(worker: WorkerRecord): Promise<void> {
+    return this.#run("upsertWorker", () => upsertWorker(this.#db, worker));
+  }
+
+  touchWorkers(ids: readonly string[], now: Date): Promise<void> {
+    return this.#run("touchWorkers", () => touchWorkers(this.#db, ids, now));
+  }
+
+  markWorkerDisconnected(id: string, sessionId: string, now: Date): Promise<void> {
+    return this.#run("markWorkerDisconnected", () => markWorkerDisconnected(this.#db, id, sessionId, now));
+  }
+
+  countWorkersByType(seenSince: Date): Promise<Map<string, number>> {
+    return this.#run("countWorkersByType", () => countWorkersByType(this.#db, seenSince));
+  }
+
+  ping(): Promise<void> {
+    return this.#run("ping", async () => {
+      await this.#db.execute(sql`select 1`);
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#options.close();
+    return this.#closing;
+  }
+
+  /** Runs one operation behind the error boundary (see `store-errors.ts`). */
+  async #run<T>(operation: string, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (error) {
+      throw toStoreError(error, operation);
+    }
+  }
+}

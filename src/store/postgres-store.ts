@@ -1,0 +1,55 @@
+/**
+ * The production store: PostgreSQL through postgres.js. The only file that knows the driver;
+ * it builds a Drizzle database and hands it to the driver-neutral {@link DrizzleTaskStore}.
+ */
+import { drizzle } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
+import type { Logger } from "../core/logger.js";
+import { DrizzleTaskStore } from "./drizzle-task-store.js";
+import { quoteIdentifier } from "./sql-helpers.js";
+import type { TaskStore } from "./store.js";
+
+/** Options of {@link createPostgresStore}. */
+export interface PostgresStoreOptions {
+  /** A PostgreSQL connection URL (`postgres://user:password@host:5432/database`). */
+  url: string;
+  /**
+   * The schema holding Taskwire's tables (and its migrations journal). Every connection sets
+   * `search_path` to it, so several Taskwire instances (or tests) can share one database.
+   * @default "public"
+   */
+  schema?: string;
+  logger: Logger;
+  /** Size of the connection pool. @default 10 */
+  maxConnections?: number;
+  /**
+   * How long to wait for a connection before the operation fails with `UnavailableError`.
+   * @default 10_000 (ms)
+   */
+  connectTimeoutMs?: number;
+}
+
+/** Time `close()` gives running queries before the connections are dropped, in seconds. */
+const CLOSE_TIMEOUT_S = 5;
+
+/**
+ * Creates the PostgreSQL store. Connections are opened lazily, on the first query; call
+ * `migrate()` (or `ping()`) first to fail fast at start-up. `close()` ends the pool.
+ */
+export function createPostgresStore(options: PostgresStoreOptions): TaskStore {
+  const schema = options.schema ?? "public";
+  const logger = options.logger.child({ component: "store" });
+  const client = postgres(options.url, {
+    max: options.maxConnections ?? 10,
+    connect_timeout: (options.connectTimeoutMs ?? 10_000) / 1000,
+    connection: { application_name: "taskwire", search_path: quoteIdentifier(schema) },
+    // postgres.js prints notices (e.g. "relation already exists, skipping") with console.log by default.
+    onnotice: (notice) => logger.debug({ notice: notice.message, code: notice.code }, "postgres notice"),
+  });
+  const db = drizzle({ client });
+  return new DrizzleTaskStore(db, {
+    schema,
+    logger,
+    close: () => client.end({ timeout: CLOSE_TIMEOUT_S }),
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * cancelTask: one task, atomically.
+ *
+ * Strategy: one UPDATE whose CASE picks the next state from the locked row: QUEUED or
+ * SCHEDULED → CANCELLED (finished now), RUNNING → CANCELLING (the worker is told and reports).
+ * Only when it matches nothing is the task read: it is then CANCELLING or finished, states that
+ * never go back to the ones the UPDATE handles, so the answer cannot be overtaken by a race.
+ * The reason is not stored here; for a running task it reaches the worker, and the worker's
+ * "cancelled" outcome records it (see finish-attempts.ts).
+ */
+import { and, eq, sql } from "drizzle-orm";
+import type { TaskwireDatabase } from "../database.js";
+import { toTaskRecord } from "../records.js";
+import { tasks } from "../schema.js";
+import type { CancelOutcome } from "../store.js";
+import { appendTransition, isUuid } from "../sql-helpers.js";
+
+const NEXT_STATE = sql`(case when ${tasks.state} in ('QUEUED', 'SCHEDULED') then 'CANCELLED' else 'CANCELLING' end)`;
+
+/** Cancels the task; undefined when there is no such task. */
+export async function cancelTask(db: TaskwireDatabase, id: string, now: Date): Promise<CancelOutcome | undefined> {
+  if (!isUuid(id)) return undefined;
+  const [changed] = await db
+    .update(tasks)
+    .set({
+      state: NEXT_STATE,
+      finishedAt: sql`case when ${NEXT_STATE} = 'CANCELLED' then ${now.toISOString()}::timestamptz else ${tasks.finishedAt} end`,
+      updatedAt: now,
+      transitions: appendTransition(tasks.transitions, NEXT_STATE, sql`${tasks.attempt}`, now),
+    })
+    .where(and(eq(tasks.id, id), sql`${tasks.state} in ('QUEUED', 'SCHEDULED', 'RUNNING')`))
+    .returning();
+  if (changed) {
+    const task = toTaskRecord(changed);
+    return { kind: task.state === "CANCELLED" ? "cancelled" : "cancelling", task };
+  }
+  const [row] = await db.select().from(tasks).where(eq(tasks.id, id));
+  if (!row) return undefined;
+  const task = toTaskRecord(row);
+  return { kind: task.state === "CANCELLING" ? "cancelling" : "finished", task };
+}

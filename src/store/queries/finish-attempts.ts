@@ -1,0 +1,110 @@
+/**
+ * finishAttempts: how attempts ended (results, failures, cancellations), as ONE statement.
+ *
+ * Strategy: the outcomes travel as one `json` parameter (`json_to_recordset`) and join the tasks
+ * in `update ... from`. The fence is in the WHERE clause: `(id, attempt)` must match and the
+ * task must still be held (RUNNING or CANCELLING), so a late, duplicated or stale report
+ * matches no row and changes nothing. The next state is computed in SQL from the row being
+ * updated (not from a subquery), so that when a concurrent cancel wins the row lock first,
+ * PostgreSQL re-evaluates it against the CANCELLING row and the cancel is not lost.
+ *
+ * Next state, in order: success → SUCCEEDED (even when cancelling: the work is done); any
+ * other outcome of a CANCELLING task, or a cancellation → CANCELLED; a retryable failure with
+ * attempts left → SCHEDULED after the back-off; otherwise FAILED.
+ *
+ * Back-off: `min(maxMs, initialMs * multiplier^(attempt-1))`, scaled by a random factor in
+ * `[1 - jitter, 1 + jitter]`. It is computed in SQL because the policy lives in the row; the
+ * random number is drawn here, per outcome. `numeric` arithmetic, so a large multiplier or
+ * attempt count cannot overflow.
+ */
+import { and, getTableColumns, sql } from "drizzle-orm";
+import type { TaskRecord } from "../../core/task-types.js";
+import type { TaskwireDatabase } from "../database.js";
+import { inOrderOf, toTaskRecord } from "../records.js";
+import { tasks } from "../schema.js";
+import type { AttemptOutcome } from "../store.js";
+import { appendTransition, HELD_STATES, isUuid, jsonParam, toBase64 } from "../sql-helpers.js";
+
+const NEXT_STATE = sql`(case
+  when v.kind = 'succeeded' then 'SUCCEEDED'
+  when ${tasks.state} = 'CANCELLING' or v.kind = 'cancelled' then 'CANCELLED'
+  when (v.error ->> 'retryable')::boolean and ${tasks.attempt} < ${tasks.maxAttempts} then 'SCHEDULED'
+  else 'FAILED'
+end)`;
+
+const BACKOFF_MS = sql`greatest(0,
+  least(
+    (${tasks.backoff} ->> 'maxMs')::numeric,
+    (${tasks.backoff} ->> 'initialMs')::numeric * power((${tasks.backoff} ->> 'multiplier')::numeric, ${tasks.attempt} - 1)
+  ) * (1 + (${tasks.backoff} ->> 'jitter')::numeric * (2 * v.random - 1))
+)`;
+
+/** The error recorded for the attempt: the worker's, or a CANCELLED one carrying the reason. */
+const ATTEMPT_ERROR = sql`(case v.kind
+  when 'failed' then v.error
+  else jsonb_build_object(
+    'attempt', ${tasks.attempt}, 'kind', 'CANCELLED', 'name', 'Cancelled', 'message', v.reason,
+    'retryable', false, 'workerId', coalesce(${tasks.workerId}, ''), 'time', v.finished)
+end)`;
+
+const RECORDSET_COLUMNS = sql.raw(
+  "id uuid, attempt int, kind text, output_type_url text, output text, error jsonb, reason text, random numeric, finished text",
+);
+
+/** Applies the outcomes; returns the tasks that changed, after the change, in the order of `outcomes`. */
+export async function finishAttempts(
+  db: TaskwireDatabase,
+  outcomes: readonly AttemptOutcome[],
+  now: Date,
+): Promise<TaskRecord[]> {
+  const time = now.toISOString();
+  // One row per (id, attempt): a duplicate report in the same batch is ignored like a late one.
+  const seen = new Set<string>();
+  const rows = [];
+  for (const outcome of outcomes) {
+    const key = `${outcome.id.toLowerCase()}/${outcome.attempt}`;
+    if (!isUuid(outcome.id) || seen.has(key)) continue;
+    seen.add(key);
+    rows.push({
+      id: outcome.id,
+      attempt: outcome.attempt,
+      kind: outcome.kind,
+      output_type_url: outcome.kind === "succeeded" ? outcome.outputTypeUrl : null,
+      output: outcome.kind === "succeeded" ? toBase64(outcome.output) : null,
+      error: outcome.kind === "failed" ? outcome.error : null,
+      reason: outcome.kind === "cancelled" ? outcome.reason : null,
+      random: Math.random(),
+      finished: time,
+    });
+  }
+  if (rows.length === 0) return [];
+  const succeeded = sql`v.kind = 'succeeded'`;
+  const updated = await db
+    .update(tasks)
+    .set({
+      state: NEXT_STATE,
+      outputTypeUrl: sql`case when ${succeeded} then v.output_type_url else ${tasks.outputTypeUrl} end`,
+      output: sql`case when ${succeeded} then decode(v.output, 'base64') else ${tasks.output} end`,
+      errors: sql`case when ${succeeded} then ${tasks.errors} else ${tasks.errors} || jsonb_build_array(${ATTEMPT_ERROR}) end`,
+      scheduledAt: sql`case when ${NEXT_STATE} = 'SCHEDULED'
+        then ${time}::timestamptz + make_interval(secs => (${BACKOFF_MS} / 1000)::float8)
+        else ${tasks.scheduledAt} end`,
+      finishedAt: sql`case when ${NEXT_STATE} = 'SCHEDULED' then ${tasks.finishedAt} else ${time}::timestamptz end`,
+      updatedAt: now,
+      transitions: appendTransition(tasks.transitions, NEXT_STATE, sql`${tasks.attempt}`, now),
+    })
+    .from(sql`json_to_recordset(${jsonParam(rows)}) as v(${RECORDSET_COLUMNS})`)
+    .where(
+      and(
+        sql`${tasks.id} = v.id`,
+        sql`${tasks.attempt} = v.attempt`,
+        sql`${tasks.state} in ${HELD_STATES}`,
+      ),
+    )
+    // Explicit columns: with an `sql` FROM, drizzle cannot type the default `returning()`.
+    .returning(getTableColumns(tasks));
+  return inOrderOf(
+    rows.map((row) => row.id),
+    updated.map(toTaskRecord),
+  );
+}

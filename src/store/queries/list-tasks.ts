@@ -1,0 +1,43 @@
+/**
+ * listTasks: newest first, filtered by state, type and queue, by pages.
+ *
+ * Strategy: UUIDv7 ids are time ordered, so "newest first" is `order by id desc` and the page
+ * cursor is the last id seen (`id < beforeId`, keyset pagination: a page costs the same however
+ * deep it is, and tasks submitted meanwhile do not shift later pages). The indexes
+ * `(state, id)`, `(type, id)` and `(queue, id)`, read backwards, serve each filter. The total
+ * is a separate `count(*)` of the whole filter (without the cursor), run concurrently.
+ */
+import { and, count, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
+import { InvalidArgumentError } from "../../core/errors.js";
+import type { TaskRecord } from "../../core/task-types.js";
+import type { TaskwireDatabase } from "../database.js";
+import { toTaskRecord } from "../records.js";
+import { tasks } from "../schema.js";
+import { isUuid } from "../sql-helpers.js";
+import type { TaskFilter } from "../store.js";
+
+/** The largest page. */
+const MAX_LIMIT = 1000;
+
+/** Lists a page of tasks and counts all that match the filter. */
+export async function listTasks(
+  db: TaskwireDatabase,
+  filter: TaskFilter,
+): Promise<{ tasks: TaskRecord[]; total: number }> {
+  if (filter.beforeId !== undefined && !isUuid(filter.beforeId)) {
+    throw InvalidArgumentError.field("beforeId", "must be a task id (UUID)");
+  }
+  const limit = Math.min(Math.max(Math.trunc(filter.limit), 1), MAX_LIMIT);
+  const conditions: SQL[] = [];
+  if (filter.states !== undefined && filter.states.length > 0) conditions.push(inArray(tasks.state, [...filter.states]));
+  if (filter.type !== undefined) conditions.push(eq(tasks.type, filter.type));
+  if (filter.queue !== undefined) conditions.push(eq(tasks.queue, filter.queue));
+  const matching = and(...conditions);
+  const page = filter.beforeId === undefined ? matching : and(matching, lt(tasks.id, filter.beforeId));
+
+  const [rows, [counted]] = await Promise.all([
+    db.select().from(tasks).where(page).orderBy(desc(tasks.id)).limit(limit),
+    db.select({ total: count() }).from(tasks).where(matching),
+  ]);
+  return { tasks: rows.map(toTaskRecord), total: counted?.total ?? 0 };
+}

@@ -1,0 +1,58 @@
+/**
+ * Rows to domain records: the one place that knows how a row of each table becomes the
+ * `TaskRecord` or `TaskTypeRecord` the rest of Taskwire sees.
+ */
+import type { TaskRecord, TaskTypeRecord } from "../core/task-types.js";
+import type { TaskRow, TaskTypeRow } from "./schema.js";
+
+/** A `tasks` row as a {@link TaskRecord}. */
+export function toTaskRecord(row: TaskRow): TaskRecord {
+  return {
+    id: row.id,
+    type: row.type,
+    queue: row.queue,
+    priority: row.priority,
+    state: row.state,
+    inputTypeUrl: row.inputTypeUrl,
+    input: row.input,
+    outputTypeUrl: row.outputTypeUrl,
+    output: row.output,
+    errors: row.errors,
+    attempt: row.attempt,
+    maxAttempts: row.maxAttempts,
+    progress: row.progress,
+    timeoutMs: row.timeoutMs,
+    backoff: row.backoff,
+    idempotencyKey: row.idempotencyKey,
+    workerId: row.workerId,
+    createdAt: row.createdAt,
+    scheduledAt: row.scheduledAt,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+    transitions: row.transitions,
+  };
+}
+
+/** A `task_types` row as a {@link TaskTypeRecord}. */
+export function toTaskTypeRecord(row: TaskTypeRow): TaskTypeRecord {
+  return {
+    name: row.name,
+    inputType: row.inputType,
+    outputType: row.outputType,
+    description: row.description,
+    defaults: row.defaults,
+    descriptors: row.descriptors,
+    updatedAt: row.updatedAt,
+  };
+}
+
+
+/** `records` in the order of `ids` (as asked by the caller), whatever order PostgreSQL returned them in. */
+export function inOrderOf<T extends { id: string }>(ids: readonly string[], records: T[]): T[] {
+  const position = new Map<string, number>();
+  ids.forEach((id, index) => {
+    const key = id.toLowerCase();
+    if (!position.has(key)) position.set(key, index);
+  });
+  return records.sort((a, b) => (position.get(a.id) ?? 0) - (position.get(b.id) ?? 0));
+}

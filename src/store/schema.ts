@@ -1,0 +1,151 @@
+/**
+ * The one Drizzle schema of Taskwire's PostgreSQL store. `drizzle-kit generate` turns it into the
+ * SQL migrations of `drizzle/` (never hand-written, never edited once shipped), which
+ * `migrate.ts` applies.
+ *
+ * Tables are declared without a schema (`pgTable`, not `pgSchema`) and nothing here makes
+ * drizzle-kit write `"public".` into the SQL (no pg enums, no foreign keys): every connection
+ * sets `search_path` to the configured schema, so the same migrations build the tables in any
+ * schema, one per test.
+ *
+ * Column names are snake_case in SQL and camelCase in TypeScript. Only type imports from the
+ * rest of Taskwire: drizzle-kit loads this file on its own.
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  check,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uuid,
+} from "drizzle-orm/pg-core";
+import type {
+  AttemptError,
+  BackoffPolicy,
+  TaskProgress,
+  TaskStateName,
+  TaskTransition,
+  TaskTypeDefaults,
+} from "../core/task-types.js";
+
+/**
+ * `bytea` as a plain `Uint8Array`. postgres.js reads a `Buffer` (PGlite a `Uint8Array`); both are
+ * copied into a fresh `Uint8Array` so that records never alias a driver's pooled buffer.
+ */
+export const bytea = customType<{ data: Uint8Array; driverData: Uint8Array | string }>({
+  dataType() {
+    return "bytea";
+  },
+  toDriver(value) {
+    // A Buffer view (no copy): postgres.js infers `bytea` from Buffer, PGlite takes any Uint8Array.
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  },
+  fromDriver(value) {
+    if (typeof value === "string") {
+      // Text format (`\x` + hex), in case a driver hands bytea over undecoded.
+      return new Uint8Array(Buffer.from(value.startsWith("\\x") ? value.slice(2) : value, "hex"));
+    }
+    return new Uint8Array(value);
+  },
+});
+
+/** Timestamps are `timestamptz(3)`: millisecond precision, as JavaScript's `Date`. */
+function timestamptz(name: string) {
+  return timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
+}
+
+/** The states a task row may hold (checked by a constraint; see `TaskStateName`). */
+const STATE_CHECK = sql`state in ('SCHEDULED', 'QUEUED', 'RUNNING', 'CANCELLING', 'SUCCEEDED', 'FAILED', 'CANCELLED')`;
+
+/**
+ * Every task ever submitted, the source of truth the broker's index is rebuilt from.
+ *
+ * - `id` is a UUIDv7 made by the caller, so `id` order is submission order: listing newest
+ *   first and paging are both `order by id`.
+ * - `errors` keeps the error of every attempt that ended without an output, oldest first;
+ *   `transitions` every state change with its attempt and time.
+ * - `updated_at` is the time of the last state change (progress does not move it).
+ */
+export const tasks = pgTable(
+  "tasks",
+  {
+    id: uuid("id").primaryKey(),
+    type: text("type").notNull(),
+    queue: text("queue").notNull(),
+    priority: integer("priority").notNull(),
+    state: text("state").$type<TaskStateName>().notNull(),
+    inputTypeUrl: text("input_type_url").notNull(),
+    input: bytea("input").notNull(),
+    outputTypeUrl: text("output_type_url"),
+    output: bytea("output"),
+    errors: jsonb("errors").$type<AttemptError[]>().notNull().default(sql`'[]'::jsonb`),
+    attempt: integer("attempt").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull(),
+    progress: jsonb("progress").$type<TaskProgress>(),
+    // bigint: timeouts up to a year (MAX_DURATION_MS) do not fit an int4 of milliseconds.
+    timeoutMs: bigint("timeout_ms", { mode: "number" }),
+    backoff: jsonb("backoff").$type<BackoffPolicy>().notNull(),
+    idempotencyKey: text("idempotency_key").unique("tasks_idempotency_key_unique"),
+    workerId: text("worker_id"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    scheduledAt: timestamptz("scheduled_at").notNull(),
+    startedAt: timestamptz("started_at"),
+    finishedAt: timestamptz("finished_at"),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+    transitions: jsonb("transitions").$type<TaskTransition[]>().notNull().default(sql`'[]'::jsonb`),
+  },
+  (table) => [
+    check("tasks_state_check", STATE_CHECK),
+    // listTasks: newest first within one state, type or queue (a b-tree reads backwards too).
+    index("tasks_state_id_idx").on(table.state, table.id),
+    index("tasks_type_id_idx").on(table.type, table.id),
+    index("tasks_queue_id_idx").on(table.queue, table.id),
+    // listIndexable: only the unfinished tasks, which stay few while finished ones pile up.
+    index("tasks_unfinished_id_idx")
+      .on(table.id)
+      .where(sql`state in ('QUEUED', 'SCHEDULED', 'RUNNING', 'CANCELLING')`),
+  ],
+);
+
+/** The catalog of task types, as last declared by a worker (last declaration wins). */
+export const taskTypes = pgTable("task_types", {
+  name: text("name").primaryKey(),
+  /** Full protobuf name of the input message. */
+  inputType: text("input_type").notNull(),
+  /** Full protobuf name of the output message. */
+  outputType: text("output_type").notNull(),
+  description: text("description").notNull().default(""),
+  defaults: jsonb("defaults").$type<TaskTypeDefaults>().notNull(),
+  /** A serialized `google.protobuf.FileDescriptorSet` holding both messages. */
+  descriptors: bytea("descriptors").notNull(),
+  updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+});
+
+/** Worker processes, connected now or once; `disconnected_at` is null while the stream is open. */
+export const workers = pgTable("workers", {
+  id: text("id").primaryKey(),
+  host: text("host").notNull(),
+  pid: integer("pid").notNull(),
+  /** Queues in the order the worker serves them. */
+  queues: text("queues").array().notNull(),
+  slots: integer("slots").notNull(),
+  types: text("types").array().notNull(),
+  sdk: text("sdk").notNull(),
+  /** The server session holding the worker's stream. */
+  sessionId: text("session_id").notNull(),
+  connectedAt: timestamptz("connected_at").notNull(),
+  lastSeenAt: timestamptz("last_seen_at").notNull(),
+  disconnectedAt: timestamptz("disconnected_at"),
+});
+
+/** A `tasks` row as Drizzle reads it. */
+export type TaskRow = typeof tasks.$inferSelect;
+/** A `task_types` row as Drizzle reads it. */
+export type TaskTypeRow = typeof taskTypes.$inferSelect;
+/** A `workers` row as Drizzle reads it. */
+export type WorkerRow = typeof workers.$inferSelect;
