@@ -9,6 +9,7 @@ import type { Logger } from "../core/logger.js";
 import { TERMINAL_STATES } from "../core/task-types.js";
 import type { NotStarted, TaskStore } from "../store/store.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
+import { stateEvent, type TaskEvents } from "./task-events.js";
 import type { WorkerSession } from "./worker-session.js";
 
 /** How long a session skips a queue after it held only task types the worker does not serve. */
@@ -27,6 +28,7 @@ export class Dispatcher {
     private readonly broker: Broker,
     private readonly store: TaskStore,
     private readonly recorder: AttemptRecorder,
+    private readonly events: TaskEvents,
     private readonly leaseTimeoutMs: number,
     private readonly logger: Logger,
   ) {}
@@ -134,6 +136,7 @@ export class Dispatcher {
       return 0;
     }
     session.assign(started, now);
+    this.events.publish(started.map(stateEvent));
     return started.length;
   }
 

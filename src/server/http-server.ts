@@ -45,9 +45,14 @@ export function createDualProtocolServer(handler: HttpHandler): DualProtocolServ
       socket.pause();
       socket.unshift(chunk);
       const head = chunk.subarray(0, PREFACE.length);
-      const isHttp2 = head.equals(PREFACE.subarray(0, head.length));
-      (isHttp2 ? http2 : http1).emit("connection", socket);
-      socket.resume();
+      if (head.equals(PREFACE.subarray(0, head.length))) {
+        // The HTTP/2 session reads the unshifted bytes from the socket's buffer itself; resuming
+        // the socket here would drain them into the void.
+        http2.emit("connection", socket);
+      } else {
+        http1.emit("connection", socket);
+        socket.resume();
+      }
     });
     socket.on("error", () => socket.destroy());
   });

@@ -55,7 +55,7 @@ export async function createTaskwireServer(
   await catalog.loadAll();
   const events = new TaskEvents(broker, logger);
   const recorder = new AttemptRecorder(store, broker, events, logger);
-  const dispatcher = new Dispatcher(broker, store, recorder, config.leaseTimeoutMs, logger);
+  const dispatcher = new Dispatcher(broker, store, recorder, events, config.leaseTimeoutMs, logger);
   const workers = createWorkerService({
     store,
     catalog,
