@@ -4,10 +4,11 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type {
+  TaskService} from "../../gen/taskwire/v1/task_service_pb.js";
 import {
   SubmitBatchResponseSchema,
   SubmitResponseSchema,
-  TaskService,
   type StreamProgressResponse,
   type SubmitRequest,
 } from "../../gen/taskwire/v1/task_service_pb.js";

@@ -5,8 +5,9 @@
  */
 import { ConnectError, Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
+import type {
+  WorkerService} from "../../gen/taskwire/v1/worker_service_pb.js";
 import {
-  WorkerService,
   type CompleteReport,
   type ConnectRequest,
   type ConnectResponse,

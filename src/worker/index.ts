@@ -1,0 +1,34 @@
+/**
+ * The Taskwire worker SDK: define tasks, serve them with a `Worker`, unit-test them with
+ * `runTask`.
+ */
+export { Worker } from "./worker.js";
+export type { WorkerState, WorkerStateListener } from "./worker.js";
+export { WORKER_DEFAULTS } from "./worker-options.js";
+export type { WorkerOptions } from "./worker-options.js";
+export {
+  NonRetryableError,
+  TaskCancelledError,
+  TaskTimeoutError,
+  WorkerConfigError,
+  WorkerRejectedError,
+  WorkerShutdownError,
+  isNonRetryable,
+} from "./errors.js";
+export { runTask } from "./testing.js";
+export type { RunTaskOptions, TaskLogEntry, TaskRunResult } from "./testing.js";
+export type { ProgressSnapshot } from "./progress.js";
+export type { TaskLogLevel } from "./task-runner.js";
+export { SDK_VERSION } from "./version.js";
+export { defineTask } from "../common/task-definition.js";
+export type {
+  BackoffOptions,
+  ProgressUpdate,
+  TaskContext,
+  TaskDefinition,
+  TaskHandler,
+  TaskLogFn,
+  TaskSpec,
+  TaskValue,
+  TaskValueInit,
+} from "../common/task-definition.js";

@@ -1,0 +1,211 @@
+/**
+ * Batching of what the worker tells the server. Results and grants go out on the next turn of
+ * the event loop, so attempts finishing together share one `CompleteReport` and one `Grant`;
+ * progress (the latest value per attempt) and log lines go out within `flushMs`, so a tight loop
+ * of `ctx.progress()` costs one message per interval. Results are kept until the server
+ * acknowledges them and are sent again on the next stream.
+ */
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  ConnectRequestSchema,
+  TaskLogSchema,
+  TaskProgressSchema,
+  type ConnectRequest,
+  type TaskLog,
+  type TaskProgress,
+  type TaskRef,
+  type TaskResult,
+} from "../../gen/taskwire/v1/worker_service_pb.js";
+import type { Logger } from "../core/logger.js";
+import { progressMessage, type ProgressSnapshot } from "./progress.js";
+import { attemptKey } from "./task-pool.js";
+import type { TaskLogLevel } from "./task-runner.js";
+
+/** The stream the outbox writes to while a session is up. */
+export interface OutboxSink {
+  send(message: ConnectRequest): void;
+  /** Free slots to grant now (the session's accounting); 0 for none. */
+  takeGrant(): number;
+}
+
+/** Tuning of the outbox. */
+export interface OutboxOptions {
+  logger: Logger;
+  /** Longest delay of a progress update or log line. @default 50 ms */
+  flushMs?: number;
+  /** Log lines kept while no stream is up; older ones are dropped. @default 1000 */
+  maxBufferedLogs?: number;
+  /** Most entries per message. @default 500 */
+  maxBatch?: number;
+}
+
+interface PendingProgress {
+  taskId: string;
+  attempt: number;
+  snapshot: ProgressSnapshot;
+  time: Date;
+}
+
+/** Collects outgoing reports and sends them in batches. */
+export class Outbox {
+  readonly #logger: Logger;
+  readonly #flushMs: number;
+  readonly #maxBufferedLogs: number;
+  readonly #maxBatch: number;
+  #sink: OutboxSink | undefined;
+  readonly #unacked = new Map<string, TaskResult>();
+  #results: TaskResult[] = [];
+  #progress = new Map<string, PendingProgress>();
+  #logs: TaskLog[] = [];
+  #droppedLogs = 0;
+  #immediate: NodeJS.Immediate | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #ackWaiters: Array<() => void> = [];
+
+  constructor(options: OutboxOptions) {
+    this.#logger = options.logger;
+    this.#flushMs = options.flushMs ?? 50;
+    this.#maxBufferedLogs = options.maxBufferedLogs ?? 1000;
+    this.#maxBatch = options.maxBatch ?? 500;
+  }
+
+  /** Results sent (or waiting to be) that the server has not acknowledged. */
+  get unackedCount(): number {
+    return this.#unacked.size;
+  }
+
+  /** Starts writing to a new stream: every unacknowledged result is sent again, then a grant. */
+  attach(sink: OutboxSink): void {
+    this.#sink = sink;
+    this.#results = [...this.#unacked.values()];
+    this.flush();
+  }
+
+  /** The stream is gone; reports wait for the next one. */
+  detach(): void {
+    this.#sink = undefined;
+    this.#cancelTimers();
+  }
+
+  /** Queues a result for the next flush and keeps it until acknowledged. */
+  addResult(result: TaskResult): void {
+    this.#unacked.set(attemptKey(result.taskId, result.attempt), result);
+    this.#results.push(result);
+    this.#scheduleImmediate();
+  }
+
+  /** Asks for a flush on the next turn, where the sink computes the slots to grant. */
+  requestGrant(): void {
+    this.#scheduleImmediate();
+  }
+
+  /** Forgets results the server has recorded. */
+  acknowledge(refs: readonly TaskRef[]): void {
+    for (const ref of refs) {
+      const key = attemptKey(ref.taskId, ref.attempt);
+      const result = this.#unacked.get(key);
+      if (!result) continue;
+      this.#unacked.delete(key);
+      this.#results = this.#results.filter((pending) => pending !== result);
+    }
+    if (this.#unacked.size === 0) {
+      const waiters = this.#ackWaiters;
+      this.#ackWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  /** Resolves once every result is acknowledged. */
+  whenAcked(): Promise<void> {
+    if (this.#unacked.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#ackWaiters.push(resolve));
+  }
+
+  /** Replaces the pending progress of an attempt. */
+  setProgress(taskId: string, attempt: number, snapshot: ProgressSnapshot): void {
+    this.#progress.set(attemptKey(taskId, attempt), { taskId, attempt, snapshot, time: new Date() });
+    this.#scheduleTimed();
+  }
+
+  /** Queues a log line of an attempt. */
+  addLog(taskId: string, attempt: number, level: TaskLogLevel, message: string): void {
+    this.#logs.push(create(TaskLogSchema, { taskId, attempt, level, message, time: timestampFromDate(new Date()) }));
+    if (!this.#sink && this.#logs.length > this.#maxBufferedLogs) {
+      this.#logs.shift();
+      this.#droppedLogs++;
+    }
+    this.#scheduleTimed();
+  }
+
+  /** Sends everything pending now, in order: progress, logs, results, grant. */
+  flush(): void {
+    this.#cancelTimers();
+    const sink = this.#sink;
+    if (!sink) return;
+    if (this.#droppedLogs > 0) {
+      this.#logger.warn({ dropped: this.#droppedLogs }, "task log lines dropped while disconnected");
+      this.#droppedLogs = 0;
+    }
+    const updates: TaskProgress[] = [];
+    for (const pending of this.#progress.values()) {
+      try {
+        updates.push(
+          create(TaskProgressSchema, {
+            taskId: pending.taskId,
+            attempt: pending.attempt,
+            progress: progressMessage(pending.snapshot, pending.time),
+          }),
+        );
+      } catch (error) {
+        this.#logger.warn({ err: error, taskId: pending.taskId, attempt: pending.attempt }, "progress details are not JSON; update dropped");
+      }
+    }
+    this.#progress.clear();
+    for (const chunk of chunks(updates, this.#maxBatch)) {
+      sink.send(create(ConnectRequestSchema, { message: { case: "progress", value: { updates: chunk } } }));
+    }
+    for (const chunk of chunks(this.#logs, this.#maxBatch)) {
+      sink.send(create(ConnectRequestSchema, { message: { case: "log", value: { entries: chunk } } }));
+    }
+    this.#logs = [];
+    for (const chunk of chunks(this.#results, this.#maxBatch)) {
+      sink.send(create(ConnectRequestSchema, { message: { case: "complete", value: { results: chunk } } }));
+    }
+    this.#results = [];
+    const slots = sink.takeGrant();
+    if (slots > 0) sink.send(create(ConnectRequestSchema, { message: { case: "grant", value: { slots } } }));
+  }
+
+  /** Stops pending flushes (the worker is done). */
+  close(): void {
+    this.detach();
+  }
+
+  #scheduleImmediate(): void {
+    if (!this.#sink || this.#immediate) return;
+    this.#immediate = setImmediate(() => {
+      this.#immediate = undefined;
+      this.flush();
+    });
+  }
+
+  #scheduleTimed(): void {
+    if (!this.#sink || this.#timer || this.#immediate) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.flush();
+    }, this.#flushMs);
+  }
+
+  #cancelTimers(): void {
+    if (this.#immediate) clearImmediate(this.#immediate);
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#immediate = undefined;
+    this.#timer = undefined;
+  }
+}
+
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size);
+}

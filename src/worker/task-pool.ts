@@ -1,0 +1,164 @@
+/**
+ * The attempts running on this worker: one `AbortController` each, one shared deadline timer,
+ * and a way to wait until none is left. Attempts outlive streams: when a stream breaks they go
+ * on running, and their results wait in the outbox for the next stream.
+ */
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { Assignment, TaskResult } from "../../gen/taskwire/v1/worker_service_pb.js";
+import type { TaskDefinition } from "../common/task-definition.js";
+import type { Logger } from "../core/logger.js";
+import { DeadlineTimer } from "./deadline-timer.js";
+import { TaskCancelledError, TaskTimeoutError } from "./errors.js";
+import type { ProgressSnapshot } from "./progress.js";
+import { outcomeOfError, runAttempt, taskResultOf, type TaskLogLevel } from "./task-runner.js";
+
+/** Where the pool sends what its attempts produce. */
+export interface TaskPoolSinks {
+  onProgress(taskId: string, attempt: number, snapshot: ProgressSnapshot): void;
+  onLog(taskId: string, attempt: number, level: TaskLogLevel, message: string): void;
+  /** Called once per attempt that started, with its result (not for abandoned attempts). */
+  onFinished(result: TaskResult): void;
+}
+
+interface RunningAttempt {
+  taskId: string;
+  attempt: number;
+  controller: AbortController;
+}
+
+/** The key of an attempt in maps. */
+export function attemptKey(taskId: string, attempt: number): string {
+  return `${taskId}#${attempt}`;
+}
+
+/** Runs assigned attempts and tracks them until they report. */
+export class TaskPool {
+  readonly #running = new Map<string, RunningAttempt>();
+  readonly #deadlines = new DeadlineTimer();
+  #idleWaiters: Array<() => void> = [];
+  #abortedWith: Error | undefined;
+
+  constructor(
+    private readonly tasks: ReadonlyMap<string, TaskDefinition>,
+    private readonly logger: Logger,
+    private readonly sinks: TaskPoolSinks,
+  ) {}
+
+  /** Number of attempts running. */
+  get size(): number {
+    return this.#running.size;
+  }
+
+  /** Whether `(taskId, attempt)` is running here. */
+  has(taskId: string, attempt: number): boolean {
+    return this.#running.has(attemptKey(taskId, attempt));
+  }
+
+  /**
+   * Starts an attempt. A duplicate of a running attempt is ignored. After {@link abortAll},
+   * new attempts are not run but reported at once with that reason.
+   */
+  start(assignment: Assignment): void {
+    const { taskId, attempt, type } = assignment;
+    const key = attemptKey(taskId, attempt);
+    const logger = this.logger.child({ taskId, attempt, taskType: type });
+    if (this.#running.has(key)) {
+      logger.warn("ignoring a duplicate assignment of a running attempt");
+      return;
+    }
+    const controller = new AbortController();
+    const entry: RunningAttempt = { taskId, attempt, controller };
+    this.#running.set(key, entry);
+    if (this.#abortedWith) {
+      controller.abort(this.#abortedWith);
+      queueMicrotask(() => this.#finish(key, entry, taskResultOf(taskId, attempt, outcomeOfError(undefined, controller.signal))));
+      return;
+    }
+    const deadline = assignment.deadline ? timestampDate(assignment.deadline) : undefined;
+    if (deadline) {
+      this.#deadlines.set(key, deadline, () => {
+        logger.info({ deadline: deadline.toISOString() }, "attempt reached its deadline, aborting it");
+        controller.abort(new TaskTimeoutError(deadline));
+      });
+    }
+    logger.debug("attempt started");
+    runAttempt(this.tasks.get(type), type, assignment.input, {
+      taskId,
+      attempt,
+      maxAttempts: assignment.maxAttempts,
+      deadline,
+      signal: controller.signal,
+      logger,
+      onProgress: (snapshot) => this.sinks.onProgress(taskId, attempt, snapshot),
+      onLog: (level, message) => this.sinks.onLog(taskId, attempt, level, message),
+    }).then(
+      (outcome) => {
+        logger.debug({ outcome: outcome.kind }, "attempt ended");
+        this.#finish(key, entry, taskResultOf(taskId, attempt, outcome));
+      },
+      (error: unknown) => {
+        // runAttempt does not reject; this is a bug in a sink, reported as the task's error.
+        logger.error({ err: error }, "attempt crashed");
+        this.#finish(key, entry, taskResultOf(taskId, attempt, outcomeOfError(error, controller.signal)));
+      },
+    );
+  }
+
+  /** Aborts one attempt's signal with a {@link TaskCancelledError}; false when it is not running. */
+  cancel(taskId: string, attempt: number, reason: string): boolean {
+    const entry = this.#running.get(attemptKey(taskId, attempt));
+    if (!entry) return false;
+    entry.controller.abort(new TaskCancelledError(reason));
+    return true;
+  }
+
+  /** Aborts every running attempt with `reason`, and every attempt assigned from now on. */
+  abortAll(reason: Error): void {
+    this.#abortedWith = reason;
+    for (const entry of this.#running.values()) entry.controller.abort(reason);
+  }
+
+  /** Forgets attempts that ignored their abort; their results, if they ever come, are dropped. */
+  abandon(): number {
+    const count = this.#running.size;
+    this.#running.clear();
+    this.#deadlines.clear();
+    this.#notifyIdle();
+    return count;
+  }
+
+  /** Resolves once no attempt runs. */
+  whenIdle(): Promise<void> {
+    if (this.#running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Resolves true once no attempt runs, or false after `ms`. */
+  async whenIdleWithin(ms: number): Promise<boolean> {
+    if (this.#running.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+      return await Promise.race([this.whenIdle().then(() => true as const), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #finish(key: string, entry: RunningAttempt, result: TaskResult): void {
+    // Abandoned (or replaced): the result is no longer ours to report.
+    if (this.#running.get(key) !== entry) return;
+    this.#running.delete(key);
+    this.#deadlines.delete(key);
+    this.sinks.onFinished(result);
+    if (this.#running.size === 0) this.#notifyIdle();
+  }
+
+  #notifyIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

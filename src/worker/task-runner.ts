@@ -1,0 +1,172 @@
+/**
+ * Running one attempt of a task: decode the input, build the `TaskContext`, call the handler,
+ * and turn what happened into an outcome. The reason of the attempt's `AbortSignal` decides how
+ * an error is reported: a cancel ends the task `CANCELLED`, a deadline is `DEADLINE_EXCEEDED`, a
+ * shutdown is `WORKER_LOST`; any other error is the task's own (`TASK_ERROR`). An output returned
+ * despite an abort is still the output.
+ */
+import { create } from "@bufbuild/protobuf";
+import { AnySchema, type Any } from "@bufbuild/protobuf/wkt";
+import { ErrorKind } from "../../gen/taskwire/v1/task_pb.js";
+import { TaskResultSchema, type TaskResult } from "../../gen/taskwire/v1/worker_service_pb.js";
+import { packValue, unpackValue } from "../common/any.js";
+import type { ProgressUpdate, TaskContext, TaskDefinition } from "../common/task-definition.js";
+import type { Logger } from "../core/logger.js";
+import { TaskCancelledError, TaskTimeoutError, WorkerShutdownError, isNonRetryable } from "./errors.js";
+import { mergeProgress, type ProgressSnapshot } from "./progress.js";
+
+/** Levels of `ctx.log`, as sent in `TaskLog.level`. */
+export type TaskLogLevel = "debug" | "info" | "warn" | "error";
+
+/** Why an attempt ended without an output, as sent in `TaskFailure`. */
+export interface AttemptFailure {
+  kind: ErrorKind;
+  name: string;
+  message: string;
+  retryable: boolean;
+}
+
+/** How an attempt ended. */
+export type AttemptOutcome =
+  | { kind: "output"; output: Any }
+  | { kind: "cancelled"; reason: string }
+  | { kind: "failure"; failure: AttemptFailure };
+
+/** What an attempt runs with: its identity, its signal, and where progress and log lines go. */
+export interface AttemptEnvironment {
+  taskId: string;
+  attempt: number;
+  maxAttempts: number;
+  deadline: Date | undefined;
+  signal: AbortSignal;
+  /** Scoped to the task and attempt; `ctx.log` lines are written here too. */
+  logger: Logger;
+  /** Called with the merged progress after each `ctx.progress()`. */
+  onProgress(snapshot: ProgressSnapshot): void;
+  /** Called for each `ctx.log.*` line. */
+  onLog(level: TaskLogLevel, message: string): void;
+}
+
+/** A task context and the switch that turns it off once the attempt has ended. */
+export interface AttemptContext {
+  ctx: TaskContext;
+  /** Later `ctx.progress()` and `ctx.log` calls (from stray timers) are dropped. */
+  close(): void;
+}
+
+/** Builds the `ctx` a handler receives. */
+export function createTaskContext(env: AttemptEnvironment): AttemptContext {
+  let open = true;
+  let snapshot: ProgressSnapshot | undefined;
+  const log =
+    (level: TaskLogLevel) =>
+    (message: string): void => {
+      if (!open) return;
+      env.logger[level](message);
+      env.onLog(level, message);
+    };
+  const ctx: TaskContext = {
+    taskId: env.taskId,
+    attempt: env.attempt,
+    maxAttempts: env.maxAttempts,
+    deadline: env.deadline,
+    signal: env.signal,
+    progress(update: ProgressUpdate): void {
+      if (!open) return;
+      snapshot = mergeProgress(snapshot, update);
+      env.onProgress(snapshot);
+    },
+    log: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
+  };
+  return {
+    ctx,
+    close: () => {
+      open = false;
+    },
+  };
+}
+
+function describe(error: unknown): { name: string; message: string } {
+  if (error instanceof Error) return { name: error.name || "Error", message: error.message };
+  return { name: "Error", message: typeof error === "string" ? error : String(error) };
+}
+
+function unsupported(message: string): AttemptOutcome {
+  return {
+    kind: "failure",
+    failure: { kind: ErrorKind.UNSUPPORTED, name: "UnsupportedTaskError", message, retryable: false },
+  };
+}
+
+/** The outcome of a handler that threw `error` while its signal was in the state `signal`. */
+export function outcomeOfError(error: unknown, signal: AbortSignal): AttemptOutcome {
+  const reason: unknown = signal.aborted ? signal.reason : undefined;
+  if (reason instanceof TaskCancelledError) return { kind: "cancelled", reason: reason.reason || "cancelled" };
+  if (reason instanceof TaskTimeoutError) {
+    return {
+      kind: "failure",
+      failure: { kind: ErrorKind.DEADLINE_EXCEEDED, name: reason.name, message: reason.message, retryable: true },
+    };
+  }
+  if (reason instanceof WorkerShutdownError) {
+    return {
+      kind: "failure",
+      failure: { kind: ErrorKind.WORKER_LOST, name: reason.name, message: reason.message, retryable: true },
+    };
+  }
+  return { kind: "failure", failure: { kind: ErrorKind.TASK_ERROR, ...describe(error), retryable: !isNonRetryable(error) } };
+}
+
+/**
+ * Runs one attempt of `definition` (undefined: the worker does not serve `type`) on `input`.
+ * Never rejects: every way the attempt can end is an {@link AttemptOutcome}.
+ */
+export async function runAttempt(
+  definition: TaskDefinition | undefined,
+  type: string,
+  input: Any | undefined,
+  env: AttemptEnvironment,
+): Promise<AttemptOutcome> {
+  if (!definition) return unsupported(`this worker does not serve the task type "${type}"`);
+  let value: unknown;
+  try {
+    value = unpackValue(definition.spec.input, input ?? create(AnySchema));
+  } catch (error) {
+    return unsupported(`cannot decode the input of "${type}": ${describe(error).message}`);
+  }
+  const { ctx, close } = createTaskContext(env);
+  let returned: unknown;
+  try {
+    returned = await definition.handler(value as never, ctx);
+  } catch (error) {
+    return outcomeOfError(error, env.signal);
+  } finally {
+    close();
+  }
+  try {
+    return { kind: "output", output: packValue(definition.spec.output, returned as never) };
+  } catch (error) {
+    // The handler broke its contract; the same code would break it again.
+    return {
+      kind: "failure",
+      failure: {
+        kind: ErrorKind.TASK_ERROR,
+        name: "OutputEncodingError",
+        message: `the output of "${type}" is not a valid ${definition.spec.output.typeName}: ${describe(error).message}`,
+        retryable: false,
+      },
+    };
+  }
+}
+
+/** The `TaskResult` reporting `outcome` for `(taskId, attempt)`. */
+export function taskResultOf(taskId: string, attempt: number, outcome: AttemptOutcome): TaskResult {
+  switch (outcome.kind) {
+    case "output":
+      return create(TaskResultSchema, { taskId, attempt, outcome: { case: "output", value: outcome.output } });
+    case "cancelled":
+      return create(TaskResultSchema, { taskId, attempt, outcome: { case: "cancelled", value: outcome.reason } });
+    case "failure":
+      return create(TaskResultSchema, { taskId, attempt, outcome: { case: "failure", value: outcome.failure } });
+  }
+}

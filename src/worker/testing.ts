@@ -1,0 +1,108 @@
+/**
+ * Unit-testing task code without a server (the idea of Temporal's `MockActivityEnvironment`):
+ * `runTask` runs a handler the way a worker would — input and output through their protobuf
+ * encoding, a real `AbortSignal`, a deadline — and records what it reported.
+ *
+ * @example
+ * const { output, progress } = await runTask(factorial, { n: 5 });
+ * expect(output.value).toBe(120n);
+ * expect(progress.at(-1)?.percent).toBe(100);
+ */
+import { randomUUID } from "node:crypto";
+import type { DescMessage } from "@bufbuild/protobuf";
+import { packValue, unpackValue } from "../common/any.js";
+import type { TaskDefinition, TaskValue, TaskValueInit } from "../common/task-definition.js";
+import { silentLogger, type Logger } from "../core/logger.js";
+import { TaskTimeoutError } from "./errors.js";
+import { DEFAULT_RETRIES } from "./hello.js";
+import type { ProgressSnapshot } from "./progress.js";
+import { createTaskContext, type TaskLogLevel } from "./task-runner.js";
+
+/** One `ctx.log.*` call. */
+export interface TaskLogEntry {
+  level: TaskLogLevel;
+  message: string;
+}
+
+/** Options of {@link runTask}. */
+export interface RunTaskOptions {
+  /** `ctx.taskId`. @default a random UUID */
+  taskId?: string;
+  /** `ctx.attempt`, to test retry-dependent code. @default 1 */
+  attempt?: number;
+  /** `ctx.maxAttempts`. @default the task's retries + 1 */
+  maxAttempts?: number;
+  /** `ctx.deadline`; the signal aborts then with a `TaskTimeoutError`. @default none */
+  deadline?: Date;
+  /**
+   * Aborting it aborts `ctx.signal` with the same reason; abort with a `TaskCancelledError` or
+   * `WorkerShutdownError` to play a cancel or a shutdown. @default never aborted
+   */
+  signal?: AbortSignal;
+  /** Called with the merged progress after each `ctx.progress()`. */
+  onProgress?: (snapshot: ProgressSnapshot) => void;
+  /** Called for each `ctx.log.*` line. */
+  onLog?: (entry: TaskLogEntry) => void;
+  /** Receives `ctx.log` lines too. @default silent */
+  logger?: Logger;
+}
+
+/** What a handler returned and reported. */
+export interface TaskRunResult<O extends DescMessage> {
+  /** The output, after a round trip through its encoding (as a client would get it). */
+  output: TaskValue<O>;
+  /** Every progress value, in order, each merged with the ones before. */
+  progress: ProgressSnapshot[];
+  /** Every log line, in order. */
+  logs: TaskLogEntry[];
+}
+
+/**
+ * Runs one attempt of `definition` on `input` in memory. Rejects with whatever the handler
+ * threw (so `rejects.toThrow(NonRetryableError)` works), or when the input or output does not
+ * encode as its message type.
+ */
+export async function runTask<I extends DescMessage, O extends DescMessage>(
+  definition: TaskDefinition<I, O>,
+  input: TaskValueInit<I>,
+  options: RunTaskOptions = {},
+): Promise<TaskRunResult<O>> {
+  const { spec } = definition;
+  const value = unpackValue(spec.input, packValue(spec.input, input));
+  const progress: ProgressSnapshot[] = [];
+  const logs: TaskLogEntry[] = [];
+  const controller = new AbortController();
+  const { deadline, signal } = options;
+  const onAbort = (): void => controller.abort(signal?.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  const timer = deadline
+    ? setTimeout(() => controller.abort(new TaskTimeoutError(deadline)), Math.max(0, deadline.getTime() - Date.now()))
+    : undefined;
+  const { ctx, close } = createTaskContext({
+    taskId: options.taskId ?? randomUUID(),
+    attempt: options.attempt ?? 1,
+    maxAttempts: options.maxAttempts ?? (spec.retries ?? DEFAULT_RETRIES) + 1,
+    deadline,
+    signal: controller.signal,
+    logger: options.logger ?? silentLogger(),
+    onProgress: (snapshot) => {
+      progress.push(snapshot);
+      options.onProgress?.(snapshot);
+    },
+    onLog: (level, message) => {
+      const entry = { level, message };
+      logs.push(entry);
+      options.onLog?.(entry);
+    },
+  });
+  try {
+    const returned = await definition.handler(value, ctx);
+    const output = unpackValue(spec.output, packValue(spec.output, returned));
+    return { output, progress, logs };
+  } finally {
+    close();
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * The options of a `Worker`, their defaults, and their validation. Everything is checked in the
+ * constructor, so a bad option fails at start-up with a message naming it.
+ */
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import type { Transport } from "@connectrpc/connect";
+import type { Hello } from "../../gen/taskwire/v1/worker_service_pb.js";
+import type { TaskDefinition } from "../common/task-definition.js";
+import { QUEUE_NAME } from "../core/limits.js";
+import { silentLogger, type Logger } from "../core/logger.js";
+import { WorkerConfigError } from "./errors.js";
+import { buildHello, defaultQueues, taskDeclaration } from "./hello.js";
+
+/** Options of a {@link Worker}. */
+export interface WorkerOptions {
+  /** The server, e.g. `http://localhost:50051` (h2c) or `https://…`. */
+  url: string;
+  /** The task types this worker runs. */
+  tasks: readonly TaskDefinition[];
+  /**
+   * Queues served, strictly in this order.
+   * @default the default queues of `tasks` in order, then `high_priority, default, low_priority`
+   * when any task has no default queue
+   */
+  queues?: readonly string[];
+  /** How many tasks run at once (the slots granted to the server). @default 10 */
+  concurrency?: number;
+  /**
+   * Unique per worker process; the server refuses a second stream with an id that is connected.
+   * @default `<hostname>-<pid>-<random>`
+   */
+  workerId?: string;
+  /** Scoped per worker, task and attempt. @default a silent logger */
+  logger?: Logger;
+  /** How long `shutdown()` lets running tasks finish before aborting them. @default 10 s */
+  shutdownGraceMs?: number;
+  /**
+   * How long the worker waits for the other side at the end: for aborted tasks to settle after
+   * the grace period, for the server to acknowledge results, and for it to close the stream.
+   * @default 5 s
+   */
+  shutdownHardLimitMs?: number;
+  /** Stop for good once the server says the queues are empty and the worker is idle. @default false */
+  burst?: boolean;
+  /** Sent with every stream (authentication). @default none */
+  headers?: Readonly<Record<string, string>>;
+  /** A ready transport (tests, custom TLS); `url` is then only used in logs. @default gRPC over HTTP/2 to `url` */
+  transport?: Transport;
+}
+
+/** The options with defaults applied, and the Hello they make. */
+export interface ResolvedWorkerOptions {
+  url: string;
+  tasks: ReadonlyMap<string, TaskDefinition>;
+  queues: readonly string[];
+  concurrency: number;
+  workerId: string;
+  logger: Logger;
+  shutdownGraceMs: number;
+  shutdownHardLimitMs: number;
+  burst: boolean;
+  headers: Readonly<Record<string, string>> | undefined;
+  transport: Transport | undefined;
+  hello: Hello;
+}
+
+/** Defaults of the options that have one. */
+export const WORKER_DEFAULTS = {
+  concurrency: 10,
+  shutdownGraceMs: 10_000,
+  shutdownHardLimitMs: 5_000,
+} as const;
+
+function nonNegative(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) throw new WorkerConfigError(`${name} must be a duration in ms ≥ 0, got ${value}`);
+  return value;
+}
+
+/**
+ * Applies defaults and validates.
+ * @throws WorkerConfigError naming the bad option or task.
+ */
+export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
+  if (options.transport === undefined) {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      throw new WorkerConfigError(`url is not a URL: "${options.url}"`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new WorkerConfigError(`url must use http: (h2c) or https:, got "${url.protocol}"`);
+    }
+  }
+  if (options.tasks.length === 0) throw new WorkerConfigError("tasks must hold at least one task definition");
+  const tasks = new Map<string, TaskDefinition>();
+  for (const task of options.tasks) {
+    if (tasks.has(task.name)) throw new WorkerConfigError(`task "${task.name}" is listed twice`);
+    tasks.set(task.name, task);
+  }
+  const declarations = options.tasks.map(taskDeclaration);
+
+  const queues = options.queues ? [...options.queues] : defaultQueues(options.tasks);
+  if (queues.length === 0) throw new WorkerConfigError("queues must name at least one queue");
+  for (const queue of queues) {
+    if (!QUEUE_NAME.test(queue)) throw new WorkerConfigError(`queues: "${queue}" must match ${QUEUE_NAME}`);
+  }
+  if (new Set(queues).size !== queues.length) throw new WorkerConfigError(`queues lists a queue twice: ${queues.join(",")}`);
+
+  const concurrency = options.concurrency ?? WORKER_DEFAULTS.concurrency;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100_000) {
+    throw new WorkerConfigError(`concurrency must be an integer from 1 to 100000, got ${concurrency}`);
+  }
+  const workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
+  if (workerId.length === 0 || workerId.length > 200) throw new WorkerConfigError("workerId must have 1 to 200 characters");
+  const burst = options.burst ?? false;
+  const logger = (options.logger ?? silentLogger()).child({ workerId });
+  for (const task of options.tasks) {
+    if (task.spec.queue !== undefined && !queues.includes(task.spec.queue)) {
+      logger.warn({ task: task.name, queue: task.spec.queue, queues }, "a task's default queue is not served by this worker");
+    }
+  }
+
+  return {
+    url: options.url,
+    tasks,
+    queues,
+    concurrency,
+    workerId,
+    logger,
+    shutdownGraceMs: nonNegative(options.shutdownGraceMs, WORKER_DEFAULTS.shutdownGraceMs, "shutdownGraceMs"),
+    shutdownHardLimitMs: nonNegative(options.shutdownHardLimitMs, WORKER_DEFAULTS.shutdownHardLimitMs, "shutdownHardLimitMs"),
+    burst,
+    headers: options.headers,
+    transport: options.transport,
+    hello: buildHello(
+      { workerId, host: hostname(), pid: process.pid, queues, slots: concurrency, burst },
+      options.tasks,
+      declarations,
+    ),
+  };
+}
