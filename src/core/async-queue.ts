@@ -71,6 +71,11 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
         this.items.length = 0;
         return Promise.resolve({ value: undefined, done: true });
       },
+      throw: (error?: unknown) => {
+        this.end();
+        this.items.length = 0;
+        return Promise.reject(error);
+      },
     };
   }
 }

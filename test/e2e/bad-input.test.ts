@@ -8,6 +8,7 @@ import { anyPack, durationFromMs, Int32ValueSchema, StructSchema, UInt32ValueSch
 import { Code, ConnectError, createClient as createRpcClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TaskService } from "../../gen/taskwire/v1/task_service_pb.js";
+import type { TaskState } from "../../gen/taskwire/v1/task_pb.js";
 import { fromJson, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import type { SubmitRequestSchema } from "../../gen/taskwire/v1/task_service_pb.js";
 import { eventually, spawnWorker, startTestServer, type TestServer, type WorkerProcess } from "../support/server.js";
@@ -191,7 +192,7 @@ describe("reads refuse bad ids", () => {
   });
 
   it("a forged page token and an unknown state: INVALID_ARGUMENT", async () => {
-    const bad = [() => rpc.listTasks({ pageToken: "garbage" }), () => rpc.listTasks({ states: [42] }), () => rpc.listTasks({ pageSize: 5000 })];
+    const bad = [() => rpc.listTasks({ pageToken: "garbage" }), () => rpc.listTasks({ states: [42 as TaskState] }), () => rpc.listTasks({ pageSize: 5000 })];
     for (const call of bad) {
       const error = await call().catch((e: unknown) => ConnectError.from(e));
       expect((error as ConnectError).code).toBe(Code.InvalidArgument);
