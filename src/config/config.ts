@@ -56,20 +56,30 @@ export const DEFAULTS = {
 /** Settings given as flags, by their config names; strings as typed on the command line. */
 export type ConfigOverrides = Partial<Record<keyof ServerConfig, string | number | undefined>>;
 
-const ENV_NAMES: Record<keyof ServerConfig, string> = {
-  host: "TASKWIRE_HOST",
-  port: "TASKWIRE_PORT",
-  redisUrl: "TASKWIRE_REDIS_URL",
-  redisPrefix: "TASKWIRE_REDIS_PREFIX",
-  databaseUrl: "TASKWIRE_DATABASE_URL",
-  databaseSchema: "TASKWIRE_DATABASE_SCHEMA",
-  maxInputBytes: "TASKWIRE_MAX_INPUT_BYTES",
-  maxMessageBytes: "TASKWIRE_MAX_MESSAGE_BYTES",
-  heartbeatIntervalMs: "TASKWIRE_HEARTBEAT_INTERVAL",
-  leaseTimeoutMs: "TASKWIRE_LEASE_TIMEOUT",
-  timeoutGraceMs: "TASKWIRE_TIMEOUT_GRACE",
-  shutdownGraceMs: "TASKWIRE_SHUTDOWN_GRACE",
-  logLevel: "TASKWIRE_LOG_LEVEL",
+/** How a setting is given: its environment variable, its flag (without `--`) and its help. */
+export interface SettingSource {
+  env: string;
+  flag: string;
+  /** Placeholder of the value in help texts. */
+  value: string;
+  description: string;
+}
+
+/** Every setting's environment variable and flag. The CLI builds its flags and help from this. */
+export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
+  host: { env: "TASKWIRE_HOST", flag: "host", value: "<host>", description: "interface to listen on" },
+  port: { env: "TASKWIRE_PORT", flag: "port", value: "<port>", description: "port for gRPC, gRPC-Web and Connect; 0 picks a free one" },
+  redisUrl: { env: "TASKWIRE_REDIS_URL", flag: "redis-url", value: "<url>", description: "Redis URL of the broker (redis:// or rediss://)" },
+  redisPrefix: { env: "TASKWIRE_REDIS_PREFIX", flag: "redis-prefix", value: "<prefix>", description: "prefix of every Redis key" },
+  databaseUrl: { env: "TASKWIRE_DATABASE_URL", flag: "database-url", value: "<url>", description: "PostgreSQL URL of the store (postgres://)" },
+  databaseSchema: { env: "TASKWIRE_DATABASE_SCHEMA", flag: "database-schema", value: "<schema>", description: "PostgreSQL schema of Taskwire's tables" },
+  maxInputBytes: { env: "TASKWIRE_MAX_INPUT_BYTES", flag: "max-input-bytes", value: "<bytes>", description: "largest accepted task input" },
+  maxMessageBytes: { env: "TASKWIRE_MAX_MESSAGE_BYTES", flag: "max-message-bytes", value: "<bytes>", description: "largest accepted gRPC message" },
+  heartbeatIntervalMs: { env: "TASKWIRE_HEARTBEAT_INTERVAL", flag: "heartbeat-interval", value: "<duration>", description: "how often workers must send a heartbeat" },
+  leaseTimeoutMs: { env: "TASKWIRE_LEASE_TIMEOUT", flag: "lease-timeout", value: "<duration>", description: "a worker silent this long loses its tasks" },
+  timeoutGraceMs: { env: "TASKWIRE_TIMEOUT_GRACE", flag: "timeout-grace", value: "<duration>", description: "wait past a task's timeout before failing the attempt" },
+  shutdownGraceMs: { env: "TASKWIRE_SHUTDOWN_GRACE", flag: "shutdown-grace", value: "<duration>", description: "how long shutdown lets in-flight calls finish" },
+  logLevel: { env: "TASKWIRE_LOG_LEVEL", flag: "log-level", value: "<level>", description: "fatal, error, warn, info, debug, trace or silent" },
 };
 
 /** Parses `"1500"`, `"1500ms"`, `"10s"`, `"5m"`, `"2h"` into milliseconds; undefined when malformed. */
@@ -93,10 +103,10 @@ export function loadServerConfig(
   const raw = (key: keyof ServerConfig): string | undefined => {
     const flag = overrides[key];
     if (flag !== undefined && flag !== "") return String(flag);
-    const fromEnv = env[ENV_NAMES[key]];
+    const fromEnv = env[SETTINGS[key].env];
     return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
   };
-  const name = (key: keyof ServerConfig) => `${ENV_NAMES[key]} (--${kebab(key)})`;
+  const name = (key: keyof ServerConfig) => `${SETTINGS[key].env} (--${SETTINGS[key].flag})`;
 
   const integer = (key: keyof ServerConfig, fallback: number, min: number, max: number): number => {
     const text = raw(key);
@@ -160,8 +170,4 @@ export function loadServerConfig(
     throw new ConfigError(`${name("maxInputBytes")} must not exceed ${name("maxMessageBytes")}`);
   }
   return config;
-}
-
-function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }

@@ -210,6 +210,9 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
         }
       }
     }
+    // The last progress of an attempt is written before its outcome, so the final record (and
+    // the terminal event) carries it.
+    await Promise.all(outcomes.map((o) => session.progressWrites.get(o.id)));
     await Promise.all(outcomes.map((o) => deps.recorder.record(o)));
     session.ack(report.results.map((r) => ({ taskId: r.taskId, attempt: r.attempt })));
   }
@@ -226,8 +229,13 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
         continue;
       }
       const progress = progressFromProto(u.progress, now);
-      void progressWriter.add({ id: u.taskId, attempt: u.attempt, progress }).catch((error: unknown) => {
-        session.logger.warn({ err: error, taskId: u.taskId }, "could not persist progress");
+      const saved = progressWriter.add({ id: u.taskId, attempt: u.attempt, progress }).then(
+        () => undefined,
+        (error: unknown) => session.logger.warn({ err: error, taskId: u.taskId }, "could not persist progress"),
+      );
+      session.progressWrites.set(u.taskId, saved);
+      void saved.finally(() => {
+        if (session.progressWrites.get(u.taskId) === saved) session.progressWrites.delete(u.taskId);
       });
       deps.events.publish([
         {

@@ -38,6 +38,8 @@ export class WorkerSession {
   credits = 0;
   /** Attempts assigned and not yet reported. */
   readonly held = new Map<string, HeldAttempt>();
+  /** The pending write of each held attempt's last progress, awaited before its outcome. */
+  readonly progressWrites = new Map<string, Promise<void>>();
   /** Epoch ms of the last message from the worker. */
   lastSeen = Date.now();
   state: SessionState = "ACTIVE";

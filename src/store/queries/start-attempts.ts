@@ -10,7 +10,7 @@
  * (rare), so the dispatcher can put them back or drop their leases.
  */
 import { and, sql } from "drizzle-orm";
-import type { TaskRecord, TaskStateName } from "../../core/task-types.js";
+import type { TaskStateName } from "../../core/task-types.js";
 import type { NotStarted, StartedAttempts } from "../store.js";
 import type { TaskwireDatabase } from "../database.js";
 import { inOrderOf, toTaskRecord } from "../records.js";

@@ -1,0 +1,44 @@
+/**
+ * `taskwire tasks list`: tasks, newest first, filtered by state, type and queue.
+ */
+import type { Command } from "commander";
+import type { TaskState } from "../../client/index.js";
+import type { CliContext } from "../context.js";
+import { formatTaskTable, jsonLine, taskPageToJson } from "../format.js";
+import { collectStates, integerIn, queueArg } from "../options.js";
+
+interface ListFlags {
+  state?: TaskState[];
+  type?: string;
+  queue?: string;
+  limit: number;
+  pageToken?: string;
+  json?: boolean;
+}
+
+/** Adds `tasks list` to `program`. */
+export function registerTasksCommands(program: Command, ctx: CliContext): void {
+  const tasks = program.command("tasks").description("inspect tasks");
+  tasks
+    .command("list")
+    .description("list tasks, newest first")
+    .option("-s, --state <states>", "only these states, comma-separated or repeated (queued,running,failed…)", collectStates)
+    .option("-t, --type <type>", "only this task type")
+    .option("-q, --queue <queue>", "only this queue", queueArg)
+    .option("-n, --limit <n>", "tasks per page, 1 to 1000", integerIn(1, 1000), 50)
+    .option("--page-token <token>", "the page after the one that printed this token")
+    .option("--json", "print the page as proto JSON")
+    .action(async (flags: ListFlags, command: Command) => {
+      const page = await ctx.client(command).listTasks(
+        { states: flags.state, type: flags.type, queue: flags.queue, pageSize: flags.limit, pageToken: flags.pageToken },
+        { signal: ctx.signal },
+      );
+      if (flags.json) {
+        ctx.stdout.write(jsonLine(taskPageToJson(page, ctx.registry)));
+        return;
+      }
+      ctx.stdout.write(formatTaskTable(page.tasks));
+      const more = page.nextPageToken ? `; next page: --page-token ${page.nextPageToken}` : "";
+      ctx.stdout.write(`${page.tasks.length} of ${page.totalCount} tasks${more}\n`);
+    });
+}

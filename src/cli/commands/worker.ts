@@ -1,0 +1,71 @@
+/**
+ * `taskwire worker start`: serves the task definitions of a module until SIGINT/SIGTERM (or,
+ * with `--burst`, until the queues are empty).
+ */
+import { Option, type Command } from "commander";
+import { createLogger } from "../../core/logger.js";
+import { UsageError, type CliContext } from "../context.js";
+import { collect, durationArg, integerIn, queueListArg } from "../options.js";
+import { loadTaskModules } from "../task-modules.js";
+
+interface StartFlags {
+  tasks: string[];
+  queues?: string[];
+  concurrency?: number;
+  burst?: boolean;
+  workerId?: string;
+  shutdownGrace?: number;
+  logLevel: string;
+}
+
+/** Adds `worker start` to `program`. */
+export function registerWorkerCommands(program: Command, ctx: CliContext): void {
+  const worker = program.command("worker").description("run workers");
+  worker
+    .command("start")
+    .description("serve the tasks a module exports until SIGINT/SIGTERM")
+    .requiredOption("-t, --tasks <module>", "a module exporting task definitions (.ts or .js; repeatable)", collect)
+    .option("-q, --queues <names>", "queues served, strictly in this order, comma-separated (default: from the tasks)", queueListArg)
+    .option("-c, --concurrency <n>", "tasks run at once (default: 10)", integerIn(1, 100_000))
+    .option("--burst", "exit once the queues are empty and the worker is idle")
+    .option("--worker-id <id>", "unique worker id (default: <host>-<pid>-<random>)")
+    .option("--shutdown-grace <duration>", "how long running tasks may finish on shutdown before they are aborted (default: 10s)", durationArg)
+    .addOption(
+      new Option("--log-level <level>", "log level")
+        .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+        .env("TASKWIRE_LOG_LEVEL")
+        .default("info"),
+    )
+    .addHelpText("after", "\nThe first SIGINT/SIGTERM drains: no new tasks, running ones get the grace period. A second one exits at once.")
+    .action(async (flags: StartFlags, command: Command) => {
+      const globals = ctx.globals(command);
+      if (globals.protocol !== "grpc") {
+        throw new UsageError("workers speak gRPC over HTTP/2 (their stream is bidirectional): drop --protocol connect");
+      }
+      const tasks = await loadTaskModules(flags.tasks, ctx.cwd);
+      const { Worker } = await import("../../worker/index.js");
+      if (ctx.signal.aborted) return;
+      const worker = new Worker({
+        url: globals.url,
+        headers: globals.header,
+        tasks,
+        queues: flags.queues,
+        concurrency: flags.concurrency,
+        burst: flags.burst ?? false,
+        workerId: flags.workerId,
+        shutdownGraceMs: flags.shutdownGrace,
+        logger: createLogger(flags.logLevel),
+      });
+      ctx.stdout.write(`worker ${worker.id} serving ${tasks.map((task) => task.name).join(", ")} from ${globals.url}\n`);
+      const shutdown = (): void => {
+        ctx.stderr.write("shutting down: waiting for running tasks (signal again to stop at once)\n");
+        worker.shutdown().catch((error: unknown) => ctx.stderr.write(`shutdown failed: ${String(error)}\n`));
+      };
+      ctx.signal.addEventListener("abort", shutdown, { once: true });
+      try {
+        await worker.run();
+      } finally {
+        ctx.signal.removeEventListener("abort", shutdown);
+      }
+    });
+}

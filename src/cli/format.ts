@@ -1,0 +1,180 @@
+/**
+ * How the CLI shows things: tables and fields for people, proto JSON for machines (`--json`).
+ */
+import { toJson, type JsonObject, type JsonValue, type Registry } from "@bufbuild/protobuf";
+import { durationMs, timestampDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { TaskSchema, TaskState, type Progress, type Task, type TaskType } from "../../gen/taskwire/v1/task_pb.js";
+import {
+  ListTasksResponseSchema,
+  ListTypesResponseSchema,
+  type ListTasksResponse,
+} from "../../gen/taskwire/v1/task_service_pb.js";
+import { anyToJson, anyValueToJson, errorKindName, taskStateName } from "../client/index.js";
+
+/** Left-aligned columns separated by two spaces, with a header row. */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? "").length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join("\n") + "\n";
+}
+
+/** `name: value` lines with aligned values; empty values are left out. */
+export function formatFields(fields: readonly (readonly [string, string])[]): string {
+  const shown = fields.filter(([, value]) => value !== "");
+  const width = Math.max(0, ...shown.map(([name]) => name.length + 1));
+  return shown.map(([name, value]) => `${`${name}:`.padEnd(width)}  ${value}\n`).join("");
+}
+
+/** Milliseconds as "250ms", "30s", "1m30s", "2h", "1d2h". */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const units: [string, number][] = [
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ];
+  let rest = ms;
+  let text = "";
+  for (const [unit, size] of units) {
+    const count = Math.floor(rest / size);
+    if (count > 0) text += `${count}${unit}`;
+    rest -= count * size;
+  }
+  if (rest >= 1) text += `${Math.round(rest)}ms`;
+  return text;
+}
+
+/** A duration, or "" when unset. */
+export function formatDuration(duration: Duration | undefined): string {
+  return duration ? formatMs(durationMs(duration)) : "";
+}
+
+/** A time as ISO 8601 in UTC to the second, or "" when unset. */
+export function formatTime(time: Timestamp | undefined): string {
+  return time ? timestampDate(time).toISOString().replace(/\.\d{3}Z$/, "Z") : "";
+}
+
+/** Progress as "42% 42/100 message"; "" when there is none. */
+export function formatProgress(progress: Progress | undefined): string {
+  if (!progress) return "";
+  const parts = [`${Math.floor(progress.percent)}%`];
+  if (progress.current !== undefined) {
+    parts.push(progress.total !== undefined ? `${progress.current}/${progress.total}` : `${progress.current}`);
+  }
+  if (progress.message) parts.push(progress.message);
+  return parts.join(" ");
+}
+
+/** A task's details, one field a line. */
+export function formatTaskDetails(task: Task): string {
+  const attempts = task.maxAttempts > 0 ? `${task.attempt} of ${task.maxAttempts}` : `${task.attempt}`;
+  const text = formatFields([
+    ["id", task.id],
+    ["type", task.type],
+    ["state", taskStateName(task.state)],
+    ["attempt", attempts],
+    ["queue", task.queue],
+    ["priority", String(task.priority)],
+    ["progress", formatProgress(task.progress)],
+    ["worker", task.workerId],
+    ["timeout", formatDuration(task.timeout)],
+    ["idempotency key", task.idempotencyKey],
+    ["created", formatTime(task.createTime)],
+    ["scheduled", formatTime(task.scheduleTime)],
+    ["started", formatTime(task.startTime)],
+    ["finished", formatTime(task.finishTime)],
+  ]);
+  return task.errors.length === 0 ? text : `${text}errors:\n${formatTaskErrors(task)}`;
+}
+
+/** One line per failed attempt, indented. */
+export function formatTaskErrors(task: Task): string {
+  return task.errors
+    .map((error) => {
+      const what = error.name ? `${error.name}: ${error.message}` : error.message;
+      const notes = [error.retryable ? "retryable" : "not retryable", error.workerId && `worker ${error.workerId}`, formatTime(error.time)];
+      return `  attempt ${error.attempt}  ${errorKindName(error.kind)}  ${what}  (${notes.filter((n) => n).join(", ")})\n`;
+    })
+    .join("");
+}
+
+/** The table of `taskwire tasks list`. */
+export function formatTaskTable(tasks: readonly Task[]): string {
+  return formatTable(
+    ["ID", "TYPE", "STATE", "QUEUE", "PRIORITY", "ATTEMPT", "PROGRESS", "CREATED"],
+    tasks.map((task) => [
+      task.id,
+      task.type,
+      taskStateName(task.state),
+      task.queue,
+      String(task.priority),
+      task.maxAttempts > 0 ? `${task.attempt}/${task.maxAttempts}` : String(task.attempt),
+      task.state === TaskState.SUCCEEDED ? "100%" : task.progress ? `${Math.floor(task.progress.percent)}%` : "",
+      formatTime(task.createTime),
+    ]),
+  );
+}
+
+/** The table of `taskwire types`. */
+export function formatTypeTable(types: readonly TaskType[]): string {
+  return formatTable(
+    ["NAME", "INPUT", "OUTPUT", "QUEUE", "PRIORITY", "TIMEOUT", "ATTEMPTS", "WORKERS"],
+    types.map((type) => [
+      type.name,
+      type.inputType,
+      type.outputType,
+      type.defaults?.queue || "(by priority)",
+      String(type.defaults?.priority ?? 0),
+      formatDuration(type.defaults?.timeout) || "none",
+      String(type.defaults?.maxAttempts ?? ""),
+      String(type.workerCount),
+    ]),
+  );
+}
+
+/** Fields of `Task` that precede `input` in the proto. */
+const BEFORE_INPUT: ReadonlySet<string> = new Set(["id", "type", "queue", "priority", "state"]);
+
+/**
+ * A task as proto JSON. Its input and output are shown with their type when the registry knows
+ * it, and as base64 bytes otherwise, so an unknown type never stops the output.
+ */
+export function taskToJson(task: Task, registry: Registry): JsonObject {
+  const json = toJson(TaskSchema, { ...task, input: undefined, output: undefined }) as JsonObject;
+  const values: JsonObject = {};
+  if (task.input) values["input"] = anyToJson(task.input, registry);
+  if (task.output) values["output"] = anyToJson(task.output, registry);
+  // Keep the proto field order: input and output come right after state.
+  const entries = Object.entries(json);
+  const at = entries.findIndex(([key]) => !BEFORE_INPUT.has(key));
+  entries.splice(at < 0 ? entries.length : at, 0, ...Object.entries(values));
+  return Object.fromEntries(entries) as JsonObject;
+}
+
+/** A page of tasks as proto JSON (`totalCount` is a string, as int64s are). */
+export function taskPageToJson(page: ListTasksResponse, registry: Registry): JsonObject {
+  const json = toJson(ListTasksResponseSchema, { ...page, tasks: [] }) as JsonObject;
+  return { tasks: page.tasks.map((task) => taskToJson(task, registry)), ...json };
+}
+
+/** The catalog as proto JSON. */
+export function typesToJson(types: TaskType[]): JsonObject {
+  return toJson(ListTypesResponseSchema, { $typeName: "taskwire.v1.ListTypesResponse", types }) as JsonObject;
+}
+
+/** A task's output for people: strings as they are, anything else as indented JSON. */
+export function formatOutput(task: Task, registry: Registry): string {
+  if (!task.output) return "";
+  const value: JsonValue = anyValueToJson(task.output, registry);
+  return typeof value === "string" ? `${value}\n` : `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** Indented JSON and a newline. */
+export function jsonLine(value: JsonValue): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}

@@ -1,0 +1,107 @@
+/**
+ * Parsers of flag values. Each throws commander's `InvalidArgumentError`, which commander
+ * reports naming the flag; the CLI then exits with status 2.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { JsonValue } from "@bufbuild/protobuf";
+import { InvalidArgumentError } from "commander";
+import { parseTaskState, type TaskState } from "../client/index.js";
+import { parseDuration } from "../config/config.js";
+import { QUEUE_NAME } from "../core/limits.js";
+
+/** A parser of integers from `min` to `max`. */
+export function integerIn(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (text.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+/** A duration like "1500", "500ms", "10s", "5m", "2h", in milliseconds. */
+export function durationArg(text: string): number {
+  const value = parseDuration(text);
+  if (value === undefined) throw new InvalidArgumentError('expected a duration like 500ms, 10s, 5m or 2h');
+  return value;
+}
+
+/** An ISO 8601 date and time, like 2030-01-31T12:00:00Z. */
+export function dateArg(text: string): Date {
+  // Date.parse accepts much more than ISO 8601; require the date part at least.
+  const date = /^\d{4}-\d{2}-\d{2}/.test(text.trim()) ? new Date(text) : new Date(Number.NaN);
+  if (Number.isNaN(date.getTime())) throw new InvalidArgumentError("expected an ISO 8601 time like 2030-01-31T12:00:00Z");
+  return date;
+}
+
+/** A queue name (letters, digits, `_`, `-`, `.`). */
+export function queueArg(text: string): string {
+  if (!QUEUE_NAME.test(text)) throw new InvalidArgumentError(`expected a queue name matching ${QUEUE_NAME}`);
+  return text;
+}
+
+/** A comma-separated list of queue names, in order, without repeats. */
+export function queueListArg(text: string): string[] {
+  const queues = text.split(",").map((queue) => queue.trim()).filter((queue) => queue !== "");
+  if (queues.length === 0) throw new InvalidArgumentError("expected queue names separated by commas");
+  for (const queue of queues) {
+    if (!QUEUE_NAME.test(queue)) throw new InvalidArgumentError(`"${queue}" is not a queue name (${QUEUE_NAME})`);
+  }
+  if (new Set(queues).size !== queues.length) throw new InvalidArgumentError("a queue is listed twice");
+  return queues;
+}
+
+/**
+ * Accumulates repeated `--state` flags, each a state name or a comma-separated list of them,
+ * case-insensitive (`--state running,queued --state failed`).
+ */
+export function collectStates(text: string, previous: TaskState[] = []): TaskState[] {
+  const states = [...previous];
+  for (const name of text.split(",").map((part) => part.trim()).filter((part) => part !== "")) {
+    const state = parseTaskState(name);
+    if (state === undefined) {
+      throw new InvalidArgumentError(
+        "expected states among scheduled, queued, running, cancelling, succeeded, failed, cancelled",
+      );
+    }
+    if (!states.includes(state)) states.push(state);
+  }
+  return states;
+}
+
+/** Accumulates repeated values of a flag. */
+export function collect(text: string, previous: string[] = []): string[] {
+  return [...previous, text];
+}
+
+/** Accumulates repeated `--header "name: value"` (or `name=value`) flags. */
+export function collectHeader(text: string, previous: Record<string, string> = {}): Record<string, string> {
+  const match = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+)\s*[:=]\s*(.*)$/.exec(text);
+  if (!match?.[1] || match[2] === undefined) throw new InvalidArgumentError('expected "name: value"');
+  return { ...previous, [match[1].toLowerCase()]: match[2] };
+}
+
+/**
+ * JSON given inline, or read from a file with `@path` (resolved against `cwd`).
+ * @returns a parser, because reading the file needs `cwd`.
+ */
+export function jsonArg(cwd: string): (text: string) => JsonValue {
+  return (text) => {
+    let source = text;
+    if (text.startsWith("@")) {
+      const path = resolve(cwd, text.slice(1));
+      try {
+        source = readFileSync(path, "utf8");
+      } catch (error) {
+        throw new InvalidArgumentError(`cannot read ${path}: ${(error as Error).message}`);
+      }
+    }
+    try {
+      return JSON.parse(source) as JsonValue;
+    } catch (error) {
+      throw new InvalidArgumentError(`expected JSON (or @file): ${(error as Error).message}`);
+    }
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * The `taskwire` command tree, built on a {@link CliContext} so it can be parsed in tests.
+ */
+import { Command, Option } from "commander";
+import { createClient, type TaskwireClient } from "../client/index.js";
+import type { CliContext, GlobalOptions } from "./context.js";
+import { registerMigrateCommand } from "./commands/migrate.js";
+import { registerServerCommand } from "./commands/server.js";
+import { registerSubmitCommand } from "./commands/submit.js";
+import { registerTaskCommands } from "./commands/task.js";
+import { registerTasksCommands } from "./commands/tasks.js";
+import { registerTypesCommand } from "./commands/types.js";
+import { registerWorkerCommands } from "./commands/worker.js";
+import { collectHeader } from "./options.js";
+import { SDK_VERSION } from "../worker/version.js";
+
+/** The server's URL when neither `--url` nor `TASKWIRE_URL` gives one. */
+export const DEFAULT_URL = "http://127.0.0.1:50051";
+
+const EXIT_STATUS_HELP = `
+Exit status:
+  0    done (the task succeeded, for commands that wait)
+  1    an RPC failed, or something unexpected happened
+  2    bad flags, arguments or configuration
+  3    the task failed
+  4    the task was cancelled
+  5    the task has not finished
+  130  interrupted`;
+
+/** Builds the program; commands write to `ctx` and set `ctx.exitCode`. */
+export function createProgram(ctx: CliContext): Command {
+  const program = new Command("taskwire")
+    .description("Typed long-running tasks over gRPC: server, workers, submissions")
+    .version(SDK_VERSION)
+    .addOption(new Option("--url <url>", "the server's URL").env("TASKWIRE_URL").default(DEFAULT_URL))
+    .addOption(
+      new Option("--protocol <protocol>", "gRPC over HTTP/2, or Connect over HTTP/1.1 (client commands)")
+        .choices(["grpc", "connect"])
+        .default("grpc"),
+    )
+    .option("-H, --header <header>", 'a header sent with every call, "name: value" (repeatable)', collectHeader)
+    .showHelpAfterError("(add --help for usage)")
+    .addHelpText("after", EXIT_STATUS_HELP)
+    .configureOutput({
+      writeOut: (text) => ctx.stdout.write(text),
+      writeErr: (text) => ctx.stderr.write(text),
+    })
+    // Subcommands created after this point inherit the output, exit and help settings above.
+    .exitOverride();
+
+  registerServerCommand(program, ctx);
+  registerMigrateCommand(program, ctx);
+  registerWorkerCommands(program, ctx);
+  registerSubmitCommand(program, ctx);
+  registerTaskCommands(program, ctx);
+  registerTypesCommand(program, ctx);
+  registerTasksCommands(program, ctx);
+  return program;
+}
+
+/** Reads the global options from `command` and its parents. */
+export function globalOptions(command: Command): GlobalOptions {
+  const options = command.optsWithGlobals<Partial<GlobalOptions>>();
+  return {
+    url: options.url ?? DEFAULT_URL,
+    protocol: options.protocol ?? "grpc",
+    header: options.header ?? {},
+  };
+}
+
+/** A client factory that creates one client per run, for the global options of the first caller. */
+export function clientFactory(): { client(command: Command): TaskwireClient; close(): void } {
+  let client: TaskwireClient | undefined;
+  return {
+    client(command) {
+      if (!client) {
+        const { url, protocol, header } = globalOptions(command);
+        client = createClient({ url, protocol, headers: Object.keys(header).length > 0 ? header : undefined });
+      }
+      return client;
+    },
+    close() {
+      client?.close();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * One run of the CLI: parses the arguments, runs the command, and turns every way it can end
+ * into an exit status and a one-line message. The one error boundary of the CLI.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { CommanderError } from "commander";
+import { createTaskwireRegistry, TaskCancelledError, TaskFailedError } from "../client/index.js";
+import { ConfigError } from "../config/config.js";
+import { ExitCode, UsageError, type CliContext, type OutputStream } from "./context.js";
+import { clientFactory, createProgram, globalOptions } from "./program.js";
+
+/** Where a run reads and writes, and what stops it. */
+export interface RunOptions {
+  stdout: OutputStream;
+  stderr: OutputStream;
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+  /** Aborted on the first SIGINT/SIGTERM. */
+  signal: AbortSignal;
+}
+
+/**
+ * Runs `taskwire` with `args` (without the node and script paths).
+ * @returns the exit status; see {@link ExitCode}.
+ */
+export async function runCli(args: readonly string[], options: RunOptions): Promise<number> {
+  const clients = clientFactory();
+  const ctx: CliContext = {
+    stdout: options.stdout,
+    stderr: options.stderr,
+    env: options.env,
+    cwd: options.cwd,
+    signal: options.signal,
+    registry: createTaskwireRegistry(),
+    exitCode: ExitCode.ok,
+    globals: globalOptions,
+    client: (command) => clients.client(command),
+  };
+  const program = createProgram(ctx);
+  try {
+    await program.parseAsync([...args], { from: "user" });
+    return ctx.exitCode;
+  } catch (error) {
+    return reportError(error, ctx, () => globalOptions(program).url);
+  } finally {
+    clients.close();
+  }
+}
+
+/** Prints `error` as one line on stderr and returns the exit status it means. */
+export function reportError(error: unknown, ctx: Pick<CliContext, "stderr" | "signal">, url: () => string): number {
+  // Commander has printed its own message (or the help) already.
+  if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  if (ctx.signal.aborted && isCancellation(error)) return ExitCode.interrupted;
+  if (error instanceof UsageError || error instanceof ConfigError || isWorkerConfigError(error)) {
+    ctx.stderr.write(`error: ${error.message}\n`);
+    return ExitCode.usage;
+  }
+  if (error instanceof ConnectError) {
+    const hint = error.code === Code.Unavailable ? ` (is a Taskwire server running at ${url()}?)` : "";
+    ctx.stderr.write(`error: ${codeName(error.code)}: ${error.rawMessage}${hint}\n`);
+    return ExitCode.error;
+  }
+  if (error instanceof TaskFailedError) {
+    ctx.stderr.write(`error: ${error.message}\n`);
+    return ExitCode.taskFailed;
+  }
+  if (error instanceof TaskCancelledError) {
+    ctx.stderr.write(`error: ${error.message}\n`);
+    return ExitCode.taskCancelled;
+  }
+  ctx.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  if (error instanceof Error && error.stack && !(error instanceof RangeError)) {
+    ctx.stderr.write(`${error.stack.split("\n").slice(1).join("\n")}\n`);
+  }
+  return ExitCode.error;
+}
+
+/** `NOT_FOUND` for `Code.NotFound`: the gRPC spelling of a status code. */
+export function codeName(code: Code): string {
+  const name = Code[code] as string | undefined;
+  return name ? name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase() : `CODE_${code}`;
+}
+
+function isCancellation(error: unknown): boolean {
+  return (
+    (error instanceof ConnectError && error.code === Code.Canceled) ||
+    (error instanceof Error && error.name === "AbortError")
+  );
+}
+
+/** The worker SDK's invalid-options error, recognised by name so client commands need not load the SDK. */
+function isWorkerConfigError(error: unknown): error is Error {
+  return error instanceof Error && error.name === "WorkerConfigError";
+}

@@ -1,0 +1,270 @@
+/**
+ * The typed client: submit tasks, wait for their results, follow their progress, cancel them,
+ * list what exists. Refusals from the server reach callers as `ConnectError`s with their code.
+ */
+import { isMessage, type DescMessage, type JsonObject, type Registry } from "@bufbuild/protobuf";
+import { AnySchema, durationFromMs, StructSchema, type Any } from "@bufbuild/protobuf/wkt";
+import { createClient as createRpcClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { Task, TaskState, TaskType } from "../../gen/taskwire/v1/task_pb.js";
+import {
+  TaskService,
+  type ListTasksResponse,
+  type StreamProgressResponse,
+} from "../../gen/taskwire/v1/task_service_pb.js";
+import { packValue, unpackValue } from "../common/any.js";
+import type { TaskSpec, TaskValueInit } from "../common/task-definition.js";
+import { durationToMs } from "./durations.js";
+import { anyValueToJson, createTaskwireRegistry } from "./json.js";
+import { buildSubmitRequest, type SubmitOptions } from "./submit-request.js";
+import { TaskHandle, type TaskCalls, type TaskOutput } from "./task-handle.js";
+
+/** How to reach a Taskwire server. */
+export interface ClientOptions {
+  /** The server's base URL, e.g. `http://127.0.0.1:50051`. */
+  url: string;
+  /**
+   * `"grpc"`: gRPC over HTTP/2 (h2c for `http:` URLs). `"connect"`: the Connect protocol over
+   * HTTP/1.1, for proxies that do not pass HTTP/2. @default "grpc"
+   */
+  protocol?: "grpc" | "connect";
+  /** Headers sent with every call (for example `authorization`). */
+  headers?: Record<string, string>;
+  /** A transport to use instead of one built from `url` and `protocol` (tests, custom TLS). */
+  transport?: Transport;
+  /**
+   * Resolves the output types of untyped handles (`submitByName`, `handle(id)`).
+   * @default the well-known types and Taskwire's messages ({@link createTaskwireRegistry})
+   */
+  registry?: Registry;
+}
+
+/** A task definition, or just its contract: what `submit` needs to type the input and output. */
+export interface TaskLike<I extends DescMessage, O extends DescMessage> {
+  readonly spec: TaskSpec<I, O>;
+}
+
+/** One submission of a batch. Build typed ones with {@link batchItem}. */
+export interface BatchItem<O extends DescMessage = DescMessage> {
+  /** The task type's name. */
+  readonly type: string;
+  /** The input: a packed message, or a JSON object for types that take `google.protobuf.Struct`. */
+  readonly input: JsonObject | Any;
+  readonly options?: SubmitOptions;
+  /** The output schema, which types the item's handle. */
+  readonly output?: O;
+}
+
+/** The handles of a batch, one per item, in order, each typed by its item. */
+export type BatchHandles<T extends readonly BatchItem[]> = {
+  -readonly [K in keyof T]: T[K] extends BatchItem<infer O> ? TaskHandle<O> : TaskHandle;
+};
+
+/** Filter and page of {@link TaskwireClient.listTasks}. */
+export interface ListTasksOptions {
+  /** Any of these states. @default all */
+  states?: readonly TaskState[];
+  type?: string;
+  queue?: string;
+  /** At most 1000. @default 50 */
+  pageSize?: number;
+  /** `nextPageToken` of the previous page. */
+  pageToken?: string;
+}
+
+/**
+ * A typed batch item: `input` is checked against the task's input schema, and the handle
+ * `submitBatch` returns for it is typed by the output schema.
+ */
+export function batchItem<I extends DescMessage, O extends DescMessage>(
+  task: TaskLike<I, O>,
+  input: TaskValueInit<I>,
+  options?: SubmitOptions,
+): BatchItem<O> {
+  return { type: task.spec.name, input: packValue(task.spec.input, input), options, output: task.spec.output };
+}
+
+/** A client of one Taskwire server (or load balancer). Create it with {@link createClient}. */
+export class TaskwireClient implements TaskCalls {
+  /**
+   * @param rpc The generated TaskService client.
+   * @param registry Resolves the output types of untyped handles.
+   * @param release Releases the connection; see {@link close}.
+   * @internal Use {@link createClient}.
+   */
+  constructor(
+    private readonly rpc: Client<typeof TaskService>,
+    private readonly registry: Registry,
+    private readonly release: () => void = () => {},
+  ) {}
+
+  /**
+   * Submits a typed task: `input` is checked against the task's input schema at compile time, and
+   * the handle's `result()` resolves to its output message.
+   * @example
+   * const handle = await client.submit(factorial, { value: 20 });
+   * const output = await handle.result(); // StringValue
+   */
+  async submit<I extends DescMessage, O extends DescMessage>(
+    task: TaskLike<I, O>,
+    input: TaskValueInit<I>,
+    options?: SubmitOptions,
+    callOptions?: CallOptions,
+  ): Promise<TaskHandle<O>> {
+    const request = buildSubmitRequest(task.spec.name, packValue(task.spec.input, input), options);
+    const response = await this.rpc.submit(request, callOptions);
+    return new TaskHandle(this, requireTask(response.task).id, this.typedDecoder(task.spec.output), response.existing);
+  }
+
+  /**
+   * Submits a task by its type's name. A JSON object is sent as a `google.protobuf.Struct`;
+   * pass an `Any` for other input types. The handle's `result()` resolves to the output as JSON.
+   */
+  async submitByName(
+    type: string,
+    input: JsonObject | Any,
+    options?: SubmitOptions,
+    callOptions?: CallOptions,
+  ): Promise<TaskHandle> {
+    const request = buildSubmitRequest(type, toAny(input), options);
+    const response = await this.rpc.submit(request, callOptions);
+    return new TaskHandle(this, requireTask(response.task).id, this.untypedDecoder(), response.existing);
+  }
+
+  /**
+   * Submits many tasks in one call, all or none: one invalid item refuses the whole batch.
+   * @returns one handle per item, in order.
+   */
+  async submitBatch<T extends readonly BatchItem[] | []>(items: T, callOptions?: CallOptions): Promise<BatchHandles<T>> {
+    const list: readonly BatchItem[] = items;
+    const tasks = list.map((item) => buildSubmitRequest(item.type, toAny(item.input), item.options));
+    const response = await this.rpc.submitBatch({ tasks }, callOptions);
+    if (response.tasks.length !== list.length) {
+      throw new Error(`SubmitBatch answered ${response.tasks.length} tasks for ${list.length} items`);
+    }
+    const handles = list.map((item, index) => {
+      const submitted = response.tasks[index];
+      if (!submitted) throw new Error(`SubmitBatch answered no task for item ${index}`);
+      const decode = item.output ? this.typedDecoder(item.output) : this.untypedDecoder();
+      return new TaskHandle(this, submitted.id, decode, submitted.existing);
+    });
+    return handles as BatchHandles<T>;
+  }
+
+  /**
+   * Rebuilds the handle of a task submitted earlier (by this process or another). With `task`,
+   * `result()` decodes the typed output; without, it gives JSON.
+   */
+  handle(id: string): TaskHandle;
+  handle<O extends DescMessage>(id: string, task: TaskLike<DescMessage, O>): TaskHandle<O>;
+  handle<O extends DescMessage>(id: string, task?: TaskLike<DescMessage, O>): TaskHandle<O> | TaskHandle {
+    return task ? new TaskHandle(this, id, this.typedDecoder(task.spec.output)) : new TaskHandle(this, id, this.untypedDecoder());
+  }
+
+  /** The task's current state. @throws ConnectError `NotFound` for an unknown id. */
+  async getStatus(id: string, options?: CallOptions): Promise<Task> {
+    return requireTask((await this.rpc.getStatus({ id }, options)).task);
+  }
+
+  /**
+   * The task with its output or error. With `wait` (milliseconds or "30s"), the server answers
+   * as soon as the task ends, or after `wait` with the task as it is.
+   */
+  async getResult(id: string, wait?: number | string, options?: CallOptions): Promise<Task> {
+    const request = { id, wait: wait === undefined ? undefined : durationFromMs(durationToMs(wait, "wait")) };
+    return requireTask((await this.rpc.getResult(request, options)).task);
+  }
+
+  /** Live progress of a task; see {@link TaskHandle.progress}. */
+  streamProgress(id: string, options?: CallOptions): AsyncIterable<StreamProgressResponse> {
+    return this.rpc.streamProgress({ id }, options);
+  }
+
+  /**
+   * Cancels a task; see {@link TaskHandle.cancel}.
+   * @throws ConnectError `FailedPrecondition` when the task has already finished.
+   */
+  async cancel(id: string, reason?: string, options?: CallOptions): Promise<Task> {
+    return requireTask((await this.rpc.cancel({ id, reason: reason ?? "" }, options)).task);
+  }
+
+  /** The catalog of task types declared by workers. */
+  async listTypes(options?: CallOptions): Promise<TaskType[]> {
+    return (await this.rpc.listTypes({}, options)).types;
+  }
+
+  /** Tasks, newest first, with the number matching the filter and the next page's token. */
+  async listTasks(filter: ListTasksOptions = {}, options?: CallOptions): Promise<ListTasksResponse> {
+    return this.rpc.listTasks(
+      {
+        states: [...(filter.states ?? [])],
+        type: filter.type ?? "",
+        queue: filter.queue ?? "",
+        pageSize: filter.pageSize ?? 0,
+        pageToken: filter.pageToken ?? "",
+      },
+      options,
+    );
+  }
+
+  /**
+   * Closes the HTTP/2 connection of a client created with the gRPC protocol (idle connections
+   * do not keep the process alive, so this is optional). Calls in flight fail. Safe to call twice.
+   */
+  close(): void {
+    this.release();
+  }
+
+  private typedDecoder<O extends DescMessage>(schema: O): (output: Any) => TaskOutput<O> {
+    return (output) => unpackValue(schema, output) as TaskOutput<O>;
+  }
+
+  private untypedDecoder(): (output: Any) => TaskOutput<DescMessage> {
+    return (output) => anyValueToJson(output, this.registry);
+  }
+}
+
+/**
+ * Creates a client.
+ * @example
+ * const client = createClient({ url: "http://127.0.0.1:50051" });
+ */
+export function createClient(options: ClientOptions): TaskwireClient {
+  let transport = options.transport;
+  let release = (): void => {};
+  if (!transport) {
+    if ((options.protocol ?? "grpc") === "grpc") {
+      const sessionManager = new Http2SessionManager(options.url);
+      transport = createGrpcTransport({ baseUrl: options.url, sessionManager });
+      release = () => sessionManager.abort();
+    } else {
+      transport = createConnectTransport({ baseUrl: options.url, httpVersion: "1.1" });
+    }
+  }
+  if (options.headers) transport = withHeaders(transport, options.headers);
+  return new TaskwireClient(createRpcClient(TaskService, transport), options.registry ?? createTaskwireRegistry(), release);
+}
+
+/** Adds `headers` to every call of `transport`; headers given to a call win. */
+function withHeaders(transport: Transport, headers: Record<string, string>): Transport {
+  const merge = (callHeaders: Parameters<Transport["unary"]>[3]): Headers => {
+    const merged = new Headers(headers);
+    new Headers(callHeaders).forEach((value, name) => merged.set(name, value));
+    return merged;
+  };
+  return {
+    unary: (method, signal, timeoutMs, header, input, contextValues) =>
+      transport.unary(method, signal, timeoutMs, merge(header), input, contextValues),
+    stream: (method, signal, timeoutMs, header, input, contextValues) =>
+      transport.stream(method, signal, timeoutMs, merge(header), input, contextValues),
+  };
+}
+
+function toAny(input: JsonObject | Any): Any {
+  return isMessage(input, AnySchema) ? input : packValue(StructSchema, input);
+}
+
+function requireTask(task: Task | undefined): Task {
+  if (!task) throw new Error("the server answered without a task");
+  return task;
+}

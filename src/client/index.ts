@@ -1,0 +1,23 @@
+/**
+ * The Taskwire client SDK: submit typed tasks, wait for their results, follow their progress,
+ * cancel them, list what exists.
+ */
+export {
+  batchItem,
+  createClient,
+  TaskwireClient,
+  type BatchHandles,
+  type BatchItem,
+  type ClientOptions,
+  type ListTasksOptions,
+  type TaskLike,
+} from "./client.js";
+export { durationToMs, toDuration, toTimestamp } from "./durations.js";
+export { ResultTimeoutError, TaskCancelledError, TaskFailedError } from "./errors.js";
+export { anyToJson, anyValueToJson, createTaskwireRegistry } from "./json.js";
+export { errorKindName, isTerminalState, parseTaskState, TASK_STATES, taskStateName } from "./states.js";
+export { buildSubmitRequest, type SubmitOptions } from "./submit-request.js";
+export { TaskHandle, type TaskOutput, type WaitOptions } from "./task-handle.js";
+export { ErrorKind, TaskState } from "../../gen/taskwire/v1/task_pb.js";
+export type { Progress, Task, TaskError, TaskType } from "../../gen/taskwire/v1/task_pb.js";
+export type { ListTasksResponse, StreamProgressResponse } from "../../gen/taskwire/v1/task_service_pb.js";

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { configOverrides, flagName, SERVER_FLAGS, serverAddress } from "../../src/cli/commands/server.js";
+import { DEFAULTS, loadServerConfig, type ServerConfig } from "../../src/config/config.js";
+
+/** A valid value for each setting, different from its default. */
+const SAMPLES: Record<keyof ServerConfig, string> = {
+  host: "0.0.0.0",
+  port: "6001",
+  redisUrl: "redis://127.0.0.1:6380",
+  redisPrefix: "other",
+  databaseUrl: "postgres://u@h/db",
+  databaseSchema: "other_schema",
+  maxInputBytes: "2048",
+  maxMessageBytes: "16777216",
+  heartbeatIntervalMs: "2s",
+  leaseTimeoutMs: "40s",
+  timeoutGraceMs: "1s",
+  shutdownGraceMs: "3s",
+  logLevel: "debug",
+};
+
+describe("server flags", () => {
+  it("cover every setting of ServerConfig", () => {
+    const keys = Object.keys(loadServerConfig({})).sort();
+    expect(SERVER_FLAGS.map((flag) => flag.key).sort()).toEqual(keys);
+  });
+
+  it.each(SERVER_FLAGS.map((flag) => [flag.env, flagName(flag.key), flag] as const))("%s is the variable of %s", (_env, _name, flag) => {
+    const fromEnv = loadServerConfig({ [flag.env]: SAMPLES[flag.key] });
+    const attribute = flag.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const fromFlag = loadServerConfig({}, configOverrides({ [attribute]: SAMPLES[flag.key] }));
+    expect(fromEnv[flag.key]).not.toEqual(loadServerConfig({})[flag.key]);
+    expect(fromEnv[flag.key]).toEqual(fromFlag[flag.key]);
+  });
+
+  it("are named as ConfigError messages name them", () => {
+    expect(flagName("heartbeatIntervalMs")).toBe("--heartbeat-interval");
+    expect(() => loadServerConfig({}, configOverrides({ heartbeatInterval: "x" }))).toThrow("(--heartbeat-interval)");
+  });
+
+  it("keep only the flags that were given", () => {
+    expect(configOverrides({ port: "1", unrelated: "x", host: undefined })).toEqual({ port: "1" });
+    expect(DEFAULTS.port).toBe(50051);
+  });
+
+  it("print the address with brackets around IPv6 hosts", () => {
+    expect(serverAddress("127.0.0.1", 50051)).toBe("http://127.0.0.1:50051");
+    expect(serverAddress("::1", 1)).toBe("http://[::1]:1");
+  });
+});
