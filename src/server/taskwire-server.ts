@@ -17,6 +17,7 @@ import { AttemptRecorder } from "./attempt-recorder.js";
 import { Catalog } from "./catalog.js";
 import { Dispatcher } from "./dispatcher.js";
 import { errorMapper } from "./error-mapper.js";
+import { withMinimalGrpcMessage } from "./grpc-message.js";
 import { createDualProtocolServer } from "./http-server.js";
 import { Maintenance } from "./maintenance.js";
 import { createTaskService } from "./task-service.js";
@@ -100,7 +101,7 @@ export async function createTaskwireServer(
     writeMaxBytes: config.maxMessageBytes,
     jsonOptions: { registry: jsonRegistry },
   });
-  const http = createDualProtocolServer(handler);
+  const http = createDualProtocolServer(withMinimalGrpcMessage(handler));
 
   let unsubscribeWake: Unsubscribe | undefined;
   let refreshTimer: NodeJS.Timeout | undefined;
