@@ -66,3 +66,35 @@ describe("a worker killed with SIGKILL", () => {
     expect(task.errors[0]?.kind).toBe(ErrorKind.WORKER_LOST);
   });
 });
+
+describe("a server that died holding a lease", () => {
+  it("has its expired lease reaped by another server, and the task runs again", async () => {
+    const { RedisBroker } = await import("../../src/broker/index.js");
+    const { createPostgresStore } = await import("../../src/store/index.js");
+    const { silentLogger } = await import("../../src/core/logger.js");
+    const worker = spawnWorker(server.url, ["--worker-id", "after-crash"]);
+    workers.push(worker);
+    await eventually(async () => (await client.listTypes()).some((t) => t.workerCount > 0), 20_000, "the worker");
+    // A second "server" claims a queued task and starts its attempt, then dies without a word:
+    // its lease (a short one) expires while the task is RUNNING in PostgreSQL.
+    const { config } = server;
+    const logger = silentLogger();
+    const ghostBroker = await RedisBroker.connect({ url: config.redisUrl!, prefix: config.redisPrefix, logger });
+    const ghostStore = createPostgresStore({ url: config.databaseUrl!, schema: config.databaseSchema, logger });
+    const handle = await client.submit(fixtures.echo, { n: 1 }, { queue: "orphans" });
+    const claimed = await ghostBroker.claim("orphans", 1, Date.now() + 200);
+    expect(claimed).toEqual([handle.id]);
+    const { started } = await ghostStore.startAttempts(claimed, "ghost-worker", new Date(), ["test.echo"]);
+    expect(started).toHaveLength(1);
+    await Promise.all([ghostBroker.close(), ghostStore.close()]);
+
+    // A worker serving "orphans" gets it once the reaper requeued it.
+    const rescuer = spawnWorker(server.url, ["--worker-id", "rescuer", "--queues", "orphans"]);
+    workers.push(rescuer);
+    await handle.result({ timeout: 30_000 });
+    const task = await handle.status();
+    expect(task.attempt).toBe(2);
+    expect(task.workerId).toBe("rescuer");
+    expect(task.errors[0]).toMatchObject({ attempt: 1, kind: ErrorKind.WORKER_LOST, workerId: "ghost-worker" });
+  });
+});

@@ -177,4 +177,25 @@ describe("slots and fencing", () => {
     expect(task.errors[0]?.message).toContain("stream closed");
     await handle.cancel();
   });
+
+  it("closes the stream of a worker that stops sending heartbeats, and requeues its attempts", async () => {
+    const w = rawWorker("stalled", { type: "raw.stalled" });
+    w.send(w.hello());
+    await w.nextOf("welcome");
+    w.send({ case: "grant", value: { slots: 1 } });
+    const handle = await client.submitByName("raw.stalled", {}, { queue: "raw-stalled" });
+    const { tasks } = await w.nextOf("assign");
+    // Silence: no heartbeat. The server ends the stream once the lease timeout passed.
+    const error = await (async () => {
+      for (;;) await w.next();
+    })().catch((e: unknown) => ConnectError.from(e));
+    expect(error.code).toBe(Code.DeadlineExceeded);
+    expect(error.rawMessage).toContain("no heartbeat");
+    const task = await eventually(async () => {
+      const t = await handle.status();
+      return t.state === TaskState.QUEUED || t.state === TaskState.SCHEDULED ? t : undefined;
+    }, 10_000, "the task to go back");
+    expect(task.errors[0]?.attempt).toBe(tasks[0]?.attempt);
+    await handle.cancel();
+  });
 });
