@@ -22,6 +22,8 @@ export interface ServerConfig {
   databaseUrl: string | undefined;
   /** PostgreSQL schema holding Taskwire's tables. @default "public" */
   databaseSchema: string;
+  /** Data directory of the embedded default (PGlite), used when neither URL is set. @default "./.taskwire" */
+  dataDir: string;
   /** Largest accepted task input (bytes of the `Any` value). @default 1 MiB */
   maxInputBytes: number;
   /** Largest accepted gRPC message. @default 8 MiB */
@@ -44,6 +46,7 @@ export const DEFAULTS = {
   port: 50051,
   redisPrefix: "taskwire",
   databaseSchema: "public",
+  dataDir: "./.taskwire",
   maxInputBytes: 1024 * 1024,
   maxMessageBytes: 8 * 1024 * 1024,
   heartbeatIntervalMs: 5_000,
@@ -73,6 +76,7 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
   redisPrefix: { env: "TASKWIRE_REDIS_PREFIX", flag: "redis-prefix", value: "<prefix>", description: "prefix of every Redis key" },
   databaseUrl: { env: "TASKWIRE_DATABASE_URL", flag: "database-url", value: "<url>", description: "PostgreSQL URL of the store (postgres://)" },
   databaseSchema: { env: "TASKWIRE_DATABASE_SCHEMA", flag: "database-schema", value: "<schema>", description: "PostgreSQL schema of Taskwire's tables" },
+  dataDir: { env: "TASKWIRE_DATA_DIR", flag: "data-dir", value: "<dir>", description: "data directory of the embedded default (no Redis/PostgreSQL URL)" },
   maxInputBytes: { env: "TASKWIRE_MAX_INPUT_BYTES", flag: "max-input-bytes", value: "<bytes>", description: "largest accepted task input" },
   maxMessageBytes: { env: "TASKWIRE_MAX_MESSAGE_BYTES", flag: "max-message-bytes", value: "<bytes>", description: "largest accepted gRPC message" },
   heartbeatIntervalMs: { env: "TASKWIRE_HEARTBEAT_INTERVAL", flag: "heartbeat-interval", value: "<duration>", description: "how often workers must send a heartbeat" },
@@ -153,6 +157,7 @@ export function loadServerConfig(
     redisPrefix: identifier("redisPrefix", DEFAULTS.redisPrefix, /^[A-Za-z0-9_.:-]{1,64}$/),
     databaseUrl: url("databaseUrl", ["postgres:", "postgresql:"]),
     databaseSchema: identifier("databaseSchema", DEFAULTS.databaseSchema, /^[a-z_][a-z0-9_]{0,62}$/),
+    dataDir: raw("dataDir") ?? DEFAULTS.dataDir,
     maxInputBytes: integer("maxInputBytes", DEFAULTS.maxInputBytes, 1, 64 * 1024 * 1024),
     maxMessageBytes: integer("maxMessageBytes", DEFAULTS.maxMessageBytes, 1024, 256 * 1024 * 1024),
     heartbeatIntervalMs: duration("heartbeatIntervalMs", DEFAULTS.heartbeatIntervalMs, 10),
@@ -161,6 +166,12 @@ export function loadServerConfig(
     shutdownGraceMs: duration("shutdownGraceMs", DEFAULTS.shutdownGraceMs, 0),
     logLevel: identifier("logLevel", DEFAULTS.logLevel, /^(fatal|error|warn|info|debug|trace|silent)$/),
   };
+  if ((config.redisUrl === undefined) !== (config.databaseUrl === undefined)) {
+    const [set, unset] = config.redisUrl === undefined ? (["databaseUrl", "redisUrl"] as const) : (["redisUrl", "databaseUrl"] as const);
+    throw new ConfigError(
+      `${name(set)} is set but ${name(unset)} is not: set both to run on Redis and PostgreSQL, or neither for the embedded default (data in ${name("dataDir")})`,
+    );
+  }
   if (config.leaseTimeoutMs <= config.heartbeatIntervalMs) {
     throw new ConfigError(
       `${name("leaseTimeoutMs")} (${config.leaseTimeoutMs} ms) must be longer than ${name("heartbeatIntervalMs")} (${config.heartbeatIntervalMs} ms)`,

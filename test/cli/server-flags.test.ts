@@ -10,6 +10,7 @@ const SAMPLES: Record<keyof ServerConfig, string> = {
   redisPrefix: "other",
   databaseUrl: "postgres://u@h/db",
   databaseSchema: "other_schema",
+  dataDir: "/tmp/other-data",
   maxInputBytes: "2048",
   maxMessageBytes: "16777216",
   heartbeatIntervalMs: "2s",
@@ -26,9 +27,12 @@ describe("server flags", () => {
   });
 
   it.each(SERVER_FLAGS.map((flag) => [flag.env, flagName(flag.key), flag] as const))("%s is the variable of %s", (_env, _name, flag) => {
-    const fromEnv = loadServerConfig({ [flag.env]: SAMPLES[flag.key] });
+    // The two URLs go together: each is given with the other one's default-free partner.
+    const partner: Record<string, string> =
+      flag.key === "redisUrl" ? { TASKWIRE_DATABASE_URL: SAMPLES.databaseUrl } : flag.key === "databaseUrl" ? { TASKWIRE_REDIS_URL: SAMPLES.redisUrl } : {};
+    const fromEnv = loadServerConfig({ ...partner, [flag.env]: SAMPLES[flag.key] });
     const attribute = flag.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    const fromFlag = loadServerConfig({}, configOverrides({ [attribute]: SAMPLES[flag.key] }));
+    const fromFlag = loadServerConfig(partner, configOverrides({ [attribute]: SAMPLES[flag.key] }));
     expect(fromEnv[flag.key]).not.toEqual(loadServerConfig({})[flag.key]);
     expect(fromEnv[flag.key]).toEqual(fromFlag[flag.key]);
   });

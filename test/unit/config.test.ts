@@ -12,7 +12,12 @@ describe("loadServerConfig", () => {
 
   it("reads environment variables and lets flags win", () => {
     const config = loadServerConfig(
-      { TASKWIRE_PORT: "6000", TASKWIRE_REDIS_URL: "redis://127.0.0.1:6379", TASKWIRE_LEASE_TIMEOUT: "45s" },
+      {
+        TASKWIRE_PORT: "6000",
+        TASKWIRE_REDIS_URL: "redis://127.0.0.1:6379",
+        TASKWIRE_DATABASE_URL: "postgres://postgres@127.0.0.1:5432/postgres",
+        TASKWIRE_LEASE_TIMEOUT: "45s",
+      },
       { port: "7000" },
     );
     expect(config.port).toBe(7000);
@@ -24,6 +29,7 @@ describe("loadServerConfig", () => {
     [{ TASKWIRE_PORT: "70000" }, /TASKWIRE_PORT \(--port\) must be an integer from 0 to 65535/],
     [{ TASKWIRE_PORT: "abc" }, /TASKWIRE_PORT/],
     [{ TASKWIRE_REDIS_URL: "not a url" }, /TASKWIRE_REDIS_URL .* is not a URL/],
+    [{ TASKWIRE_REDIS_URL: "redis://h", TASKWIRE_DATABASE_URL: "mysql://x" }, /must use postgres: or postgresql:/],
     [{ TASKWIRE_DATABASE_URL: "mysql://x" }, /TASKWIRE_DATABASE_URL .* must use postgres: or postgresql:/],
     [{ TASKWIRE_LEASE_TIMEOUT: "soon" }, /TASKWIRE_LEASE_TIMEOUT .* must be a duration/],
     [{ TASKWIRE_HEARTBEAT_INTERVAL: "10s", TASKWIRE_LEASE_TIMEOUT: "5s" }, /must be longer than/],
@@ -47,4 +53,21 @@ describe("parseDuration", () => {
   ])("parses %s", (text, ms) => expect(parseDuration(text)).toBe(ms));
 
   it.each(["", "-1s", "ten", "5 parsecs", "1e3"])("refuses %j", (text) => expect(parseDuration(text)).toBeUndefined());
+});
+
+describe("storage mode", () => {
+  it("uses the embedded default when neither URL is set", () => {
+    const config = loadServerConfig({ TASKWIRE_DATA_DIR: "/var/lib/taskwire" });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.dataDir).toBe("/var/lib/taskwire");
+    expect(loadServerConfig({}).dataDir).toBe("./.taskwire");
+  });
+
+  it("refuses one URL without the other, naming both", () => {
+    expect(() => loadServerConfig({ TASKWIRE_REDIS_URL: "redis://127.0.0.1:6379" })).toThrow(
+      /TASKWIRE_REDIS_URL \(--redis-url\) is set but TASKWIRE_DATABASE_URL \(--database-url\) is not/,
+    );
+    expect(() => loadServerConfig({}, { databaseUrl: "postgres://h/db" })).toThrow(/TASKWIRE_DATABASE_URL .* is set but TASKWIRE_REDIS_URL/);
+  });
 });
