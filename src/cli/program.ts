@@ -4,6 +4,7 @@
 import { Command, Option } from "commander";
 import { createClient, type TaskwireClient } from "../client/index.js";
 import type { CliContext, GlobalOptions } from "./context.js";
+import { registerDevCommand } from "./commands/dev.js";
 import { registerMigrateCommand } from "./commands/migrate.js";
 import { registerServerCommand } from "./commands/server.js";
 import { registerSubmitCommand } from "./commands/submit.js";
@@ -49,6 +50,7 @@ export function createProgram(ctx: CliContext): Command {
     .exitOverride();
 
   registerServerCommand(program, ctx);
+  registerDevCommand(program, ctx);
   registerMigrateCommand(program, ctx);
   registerWorkerCommands(program, ctx);
   registerSubmitCommand(program, ctx);

@@ -38,6 +38,8 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /** pino log level. @default "info" */
   logLevel: string;
+  /** Origins browsers may call from (CORS), like `https://app.example`, or `*` for any. @default none */
+  corsOrigins: readonly string[];
 }
 
 /** Defaults of every setting that has one. */
@@ -54,7 +56,7 @@ export const DEFAULTS = {
   timeoutGraceMs: 5_000,
   shutdownGraceMs: 10_000,
   logLevel: "info",
-} as const satisfies Omit<ServerConfig, "redisUrl" | "databaseUrl">;
+} as const satisfies Omit<ServerConfig, "redisUrl" | "databaseUrl" | "corsOrigins">;
 
 /** Settings given as flags, by their config names; strings as typed on the command line. */
 export type ConfigOverrides = Partial<Record<keyof ServerConfig, string | number | undefined>>;
@@ -84,6 +86,7 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
   timeoutGraceMs: { env: "TASKWIRE_TIMEOUT_GRACE", flag: "timeout-grace", value: "<duration>", description: "wait past a task's timeout before failing the attempt" },
   shutdownGraceMs: { env: "TASKWIRE_SHUTDOWN_GRACE", flag: "shutdown-grace", value: "<duration>", description: "how long shutdown lets in-flight calls finish" },
   logLevel: { env: "TASKWIRE_LOG_LEVEL", flag: "log-level", value: "<level>", description: "fatal, error, warn, info, debug, trace or silent" },
+  corsOrigins: { env: "TASKWIRE_CORS_ORIGINS", flag: "cors-origins", value: "<origins>", description: "comma-separated origins browsers may call from (CORS), or *" },
 };
 
 /** Parses `"1500"`, `"1500ms"`, `"10s"`, `"5m"`, `"2h"` into milliseconds; undefined when malformed. */
@@ -150,6 +153,20 @@ export function loadServerConfig(
     return text;
   };
 
+  const origins = (key: keyof ServerConfig): string[] => {
+    const list = (raw(key) ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "");
+    for (const origin of list) {
+      let valid = origin === "*";
+      try {
+        valid ||= new URL(origin).origin === origin;
+      } catch {
+        // not a URL
+      }
+      if (!valid) throw new ConfigError(`${name(key)} must list origins like https://app.example (scheme, host, optional port) or *, got "${origin}"`);
+    }
+    return list;
+  };
+
   const config: ServerConfig = {
     host: raw("host") ?? DEFAULTS.host,
     port: integer("port", DEFAULTS.port, 0, 65535),
@@ -165,13 +182,8 @@ export function loadServerConfig(
     timeoutGraceMs: duration("timeoutGraceMs", DEFAULTS.timeoutGraceMs, 0),
     shutdownGraceMs: duration("shutdownGraceMs", DEFAULTS.shutdownGraceMs, 0),
     logLevel: identifier("logLevel", DEFAULTS.logLevel, /^(fatal|error|warn|info|debug|trace|silent)$/),
+    corsOrigins: origins("corsOrigins"),
   };
-  if ((config.redisUrl === undefined) !== (config.databaseUrl === undefined)) {
-    const [set, unset] = config.redisUrl === undefined ? (["databaseUrl", "redisUrl"] as const) : (["redisUrl", "databaseUrl"] as const);
-    throw new ConfigError(
-      `${name(set)} is set but ${name(unset)} is not: set both to run on Redis and PostgreSQL, or neither for the embedded default (data in ${name("dataDir")})`,
-    );
-  }
   if (config.leaseTimeoutMs <= config.heartbeatIntervalMs) {
     throw new ConfigError(
       `${name("leaseTimeoutMs")} (${config.leaseTimeoutMs} ms) must be longer than ${name("heartbeatIntervalMs")} (${config.heartbeatIntervalMs} ms)`,
@@ -181,4 +193,23 @@ export function loadServerConfig(
     throw new ConfigError(`${name("maxInputBytes")} must not exceed ${name("maxMessageBytes")}`);
   }
   return config;
+}
+
+/** Where a server keeps its state. */
+export type StorageMode = { kind: "external"; redisUrl: string; databaseUrl: string } | { kind: "embedded"; dataDir: string };
+
+/**
+ * The storage a server runs on: Redis and PostgreSQL when both URLs are set, the embedded
+ * default when neither is. One without the other is refused with a {@link ConfigError}.
+ */
+export function storageMode(config: ServerConfig): StorageMode {
+  if (config.redisUrl !== undefined && config.databaseUrl !== undefined) {
+    return { kind: "external", redisUrl: config.redisUrl, databaseUrl: config.databaseUrl };
+  }
+  if (config.redisUrl === undefined && config.databaseUrl === undefined) return { kind: "embedded", dataDir: config.dataDir };
+  const [set, unset] = config.redisUrl === undefined ? (["databaseUrl", "redisUrl"] as const) : (["redisUrl", "databaseUrl"] as const);
+  const name = (key: keyof ServerConfig) => `${SETTINGS[key].env} (--${SETTINGS[key].flag})`;
+  throw new ConfigError(
+    `${name(set)} is set but ${name(unset)} is not: set both to run on Redis and PostgreSQL, or neither for the embedded default (data in ${name("dataDir")})`,
+  );
 }

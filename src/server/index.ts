@@ -1,44 +1,50 @@
 /**
- * Starting a server from its configuration.
+ * Starting a server from its configuration: on Redis and PostgreSQL when both URLs are set,
+ * else on the embedded default (PGlite in the data directory and an in-process broker rebuilt
+ * from it).
  */
+import { MemoryBroker } from "../broker/memory/memory-broker.js";
 import { RedisBroker } from "../broker/redis/redis-broker.js";
-import { ConfigError, type ServerConfig } from "../config/config.js";
+import type { Broker } from "../broker/broker.js";
+import { storageMode, type ServerConfig } from "../config/config.js";
 import type { Logger } from "../core/logger.js";
+import { createPgliteStore } from "../store/pglite-store.js";
 import { createPostgresStore } from "../store/postgres-store.js";
+import type { TaskStore } from "../store/store.js";
+import { rebuildIndex } from "./index-rebuild.js";
 import { createTaskwireServer, type ServerState, type TaskwireServer } from "./taskwire-server.js";
 
 export { createTaskwireServer };
 export type { ServerState, TaskwireServer };
 
 /**
- * Connects to PostgreSQL (applying pending migrations) and Redis, then serves.
- * @throws ConfigError when the Redis or PostgreSQL URL is missing.
+ * Connects the store (applying pending migrations) and the broker, then serves.
+ * @throws ConfigError when only one of the Redis and PostgreSQL URLs is set.
  */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<TaskwireServer> {
-  if (!config.redisUrl || !config.databaseUrl) {
-    throw new ConfigError(
-      "set both TASKWIRE_REDIS_URL (--redis-url) and TASKWIRE_DATABASE_URL (--database-url); " +
-        "the embedded default without them is not available yet",
-    );
-  }
-  const store = createPostgresStore({ url: config.databaseUrl, schema: config.databaseSchema, logger });
+  const mode = storageMode(config);
+  const opened: { close(): Promise<void> }[] = [];
   try {
-    await store.migrate();
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  let broker: RedisBroker;
-  try {
-    broker = await RedisBroker.connect({ url: config.redisUrl, prefix: config.redisPrefix, logger });
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  try {
+    let store: TaskStore;
+    let broker: Broker;
+    if (mode.kind === "external") {
+      store = createPostgresStore({ url: mode.databaseUrl, schema: config.databaseSchema, logger });
+      opened.push(store);
+      await store.migrate();
+      broker = await RedisBroker.connect({ url: mode.redisUrl, prefix: config.redisPrefix, logger });
+      opened.push(broker);
+    } else {
+      logger.info({ dataDir: mode.dataDir }, "no Redis or PostgreSQL configured: running on the embedded default");
+      store = await createPgliteStore({ dataDir: mode.dataDir, logger });
+      opened.push(store);
+      await store.migrate();
+      broker = new MemoryBroker();
+      opened.push(broker);
+      await rebuildIndex(store, broker, logger, { orphanRunning: true });
+    }
     return await createTaskwireServer(config, { broker, store, logger });
   } catch (error) {
-    await Promise.allSettled([broker.close(), store.close()]);
+    await Promise.allSettled(opened.reverse().map((part) => part.close()));
     throw error;
   }
 }

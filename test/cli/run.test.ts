@@ -53,10 +53,10 @@ describe("runCli", () => {
     expect(env.stderr).toContain("TASKWIRE_REDIS_URL (--redis-url) must use redis: or rediss:");
   });
 
-  it("exits 2 when migrate has no database", async () => {
-    const { status, stderr } = await run(["migrate"]);
+  it("exits 2 when the server gets one storage URL without the other", async () => {
+    const { status, stderr } = await run(["server"], { TASKWIRE_DATABASE_URL: "postgres://127.0.0.1:1/none" });
     expect(status).toBe(2);
-    expect(stderr).toContain("TASKWIRE_DATABASE_URL (--database-url) is required");
+    expect(stderr).toContain("TASKWIRE_DATABASE_URL (--database-url) is set but TASKWIRE_REDIS_URL (--redis-url) is not");
   });
 
   it("exits 2 when the worker's task module is missing or defines no task", async () => {

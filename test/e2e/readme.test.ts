@@ -1,12 +1,15 @@
 /**
- * The README's quick start, run as written: its worker command in the background, then its
- * submission commands in one shell, against a test server.
+ * The README's quick start, run as written: its `dev` command in the background (on the
+ * embedded default, in a temporary data directory, on a free port), then its submission
+ * commands in one shell.
  */
 import { readFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "../../src/client/index.js";
-import { eventually, ROOT, startTestServer, type TestServer } from "../support/server.js";
+import { rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { eventually, ROOT, tempDataDir } from "../support/server.js";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 const quickstart = /<!-- quickstart:begin -->([\s\S]*?)<!-- quickstart:end -->/.exec(readme)?.[1] ?? "";
@@ -26,30 +29,46 @@ function shell(script: string, env: Record<string, string>) {
   return { child, done, output: () => output };
 }
 
-let server: TestServer;
-let worker: ReturnType<typeof shell> | undefined;
+/** A port free right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+let dev: ReturnType<typeof shell> | undefined;
+let dataDir: string;
 
 beforeAll(async () => {
-  server = await startTestServer();
+  dataDir = await tempDataDir();
 });
 
 afterAll(async () => {
-  worker?.child.kill("SIGTERM");
-  await worker?.done;
-  await server?.stop();
+  dev?.child.kill("SIGTERM");
+  await dev?.done;
+  await rm(dataDir, { recursive: true, force: true });
 });
 
 describe("README quick start", () => {
-  it("has a worker command and submission commands", () => {
+  it("has a dev command and submission commands", () => {
     expect(blocks).toHaveLength(2);
-    expect(blocks[0]).toContain("worker start");
+    expect(blocks[0]).toBe("npx taskwire dev --examples");
   });
 
   it("runs as written", async () => {
-    const env = { TASKWIRE_URL: server.url };
-    worker = shell(`exec ${blocks[0]}`, env);
-    const client = createClient({ url: server.url });
-    await eventually(async () => (await client.listTypes()).some((t) => t.workerCount > 0), 20_000, "the example worker");
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const env = { TASKWIRE_URL: url, TASKWIRE_PORT: String(port), TASKWIRE_DATA_DIR: dataDir, TASKWIRE_REDIS_URL: "", TASKWIRE_DATABASE_URL: "" };
+    dev = shell(`exec ${blocks[0]}`, env);
+    const client = createClient({ url });
+    await eventually(
+      async () => (await client.listTypes().catch(() => [])).some((t) => t.workerCount > 0),
+      30_000,
+      "the dev server and its example worker",
+    );
     client.close();
 
     const run = shell(blocks[1] ?? "", env);

@@ -15,187 +15,189 @@ import {
 import { descriptorSetOf } from "../../src/common/descriptors.js";
 import { AsyncQueue } from "../../src/core/async-queue.js";
 import { createClient, TaskState, type TaskwireClient } from "../../src/client/index.js";
-import { eventually, startTestServer, type TestServer } from "../support/server.js";
+import { eventually, startTestServer, type TestServer, BACKENDS } from "../support/server.js";
 
-let server: TestServer;
-let client: TaskwireClient;
+describe.each(BACKENDS)("on %s", (backend) => {
+  let server: TestServer;
+  let client: TaskwireClient;
 
-beforeAll(async () => {
-  server = await startTestServer();
-  client = createClient({ url: server.url });
-});
-
-afterAll(async () => {
-  client?.close();
-  await server?.stop();
-});
-
-type Request = MessageInitShape<typeof ConnectRequestSchema>["message"];
-
-/** A worker speaking the protocol by hand. */
-function rawWorker(workerId: string, options: { slots?: number; type?: string } = {}) {
-  const requests = new AsyncQueue<ReturnType<typeof create<typeof ConnectRequestSchema>>>();
-  const send = (message: Request) => requests.push(create(ConnectRequestSchema, { message }));
-  const rpc = createRpcClient(WorkerService, createGrpcTransport({ baseUrl: server.url }));
-  const responses = rpc.connect(requests)[Symbol.asyncIterator]();
-  const next = async (): Promise<ConnectResponse["message"]> => {
-    const r = await responses.next();
-    if (r.done) throw new Error("stream ended");
-    return r.value.message;
-  };
-  /** The next message of a kind, skipping others (acks, heartbeats). */
-  const nextOf = async <K extends NonNullable<ConnectResponse["message"]["case"]>>(kind: K) => {
-    for (;;) {
-      const m = await next();
-      if (m.case === kind) return m.value as Extract<ConnectResponse["message"], { case: K }>["value"];
-    }
-  };
-  const hello = (overrides: Record<string, unknown> = {}): Request => ({
-    case: "hello",
-    value: {
-      workerId,
-      host: "test",
-      queues: [`raw-${workerId}`],
-      slots: options.slots ?? 1,
-      types: [{ name: options.type ?? "raw.echo", inputType: StructSchema.typeName, outputType: StructSchema.typeName }],
-      descriptors: descriptorSetOf([StructSchema]),
-      ...overrides,
-    },
-  });
-  return { send, next, nextOf, hello, end: () => requests.end() };
-}
-
-const output = anyPack(StructSchema, fromJson(StructSchema, { ok: true }));
-
-describe("stream refusals", () => {
-  it("refuses a stream that does not open with hello: INVALID_ARGUMENT", async () => {
-    const w = rawWorker("no-hello");
-    w.send({ case: "heartbeat", value: {} });
-    const error = await w.next().catch((e: unknown) => ConnectError.from(e));
-    expect((error as ConnectError).code).toBe(Code.InvalidArgument);
-    expect((error as ConnectError).rawMessage).toContain("first message");
+  beforeAll(async () => {
+    server = await startTestServer({}, undefined, backend);
+    client = createClient({ url: server.url });
   });
 
-  it("refuses descriptors that do not hold the declared messages: INVALID_ARGUMENT", async () => {
-    const w = rawWorker("bad-descriptors");
-    w.send(w.hello({ descriptors: create(FileDescriptorSetSchema) }));
-    const error = await w.next().catch((e: unknown) => ConnectError.from(e));
-    expect((error as ConnectError).code).toBe(Code.InvalidArgument);
-    expect((error as ConnectError).rawMessage).toContain("google.protobuf.Struct");
+  afterAll(async () => {
+    client?.close();
+    await server?.stop();
   });
 
-  it("refuses zero slots and empty queues: INVALID_ARGUMENT", async () => {
-    for (const overrides of [{ slots: 0 }, { queues: [] }, { types: [] }]) {
-      const w = rawWorker("bad-hello");
-      w.send(w.hello(overrides));
+  type Request = MessageInitShape<typeof ConnectRequestSchema>["message"];
+
+  /** A worker speaking the protocol by hand. */
+  function rawWorker(workerId: string, options: { slots?: number; type?: string } = {}) {
+    const requests = new AsyncQueue<ReturnType<typeof create<typeof ConnectRequestSchema>>>();
+    const send = (message: Request) => requests.push(create(ConnectRequestSchema, { message }));
+    const rpc = createRpcClient(WorkerService, createGrpcTransport({ baseUrl: server.url }));
+    const responses = rpc.connect(requests)[Symbol.asyncIterator]();
+    const next = async (): Promise<ConnectResponse["message"]> => {
+      const r = await responses.next();
+      if (r.done) throw new Error("stream ended");
+      return r.value.message;
+    };
+    /** The next message of a kind, skipping others (acks, heartbeats). */
+    const nextOf = async <K extends NonNullable<ConnectResponse["message"]["case"]>>(kind: K) => {
+      for (;;) {
+        const m = await next();
+        if (m.case === kind) return m.value as Extract<ConnectResponse["message"], { case: K }>["value"];
+      }
+    };
+    const hello = (overrides: Record<string, unknown> = {}): Request => ({
+      case: "hello",
+      value: {
+        workerId,
+        host: "test",
+        queues: [`raw-${workerId}`],
+        slots: options.slots ?? 1,
+        types: [{ name: options.type ?? "raw.echo", inputType: StructSchema.typeName, outputType: StructSchema.typeName }],
+        descriptors: descriptorSetOf([StructSchema]),
+        ...overrides,
+      },
+    });
+    return { send, next, nextOf, hello, end: () => requests.end() };
+  }
+
+  const output = anyPack(StructSchema, fromJson(StructSchema, { ok: true }));
+
+  describe("stream refusals", () => {
+    it("refuses a stream that does not open with hello: INVALID_ARGUMENT", async () => {
+      const w = rawWorker("no-hello");
+      w.send({ case: "heartbeat", value: {} });
       const error = await w.next().catch((e: unknown) => ConnectError.from(e));
       expect((error as ConnectError).code).toBe(Code.InvalidArgument);
-    }
+      expect((error as ConnectError).rawMessage).toContain("first message");
+    });
+
+    it("refuses descriptors that do not hold the declared messages: INVALID_ARGUMENT", async () => {
+      const w = rawWorker("bad-descriptors");
+      w.send(w.hello({ descriptors: create(FileDescriptorSetSchema) }));
+      const error = await w.next().catch((e: unknown) => ConnectError.from(e));
+      expect((error as ConnectError).code).toBe(Code.InvalidArgument);
+      expect((error as ConnectError).rawMessage).toContain("google.protobuf.Struct");
+    });
+
+    it("refuses zero slots and empty queues: INVALID_ARGUMENT", async () => {
+      for (const overrides of [{ slots: 0 }, { queues: [] }, { types: [] }]) {
+        const w = rawWorker("bad-hello");
+        w.send(w.hello(overrides));
+        const error = await w.next().catch((e: unknown) => ConnectError.from(e));
+        expect((error as ConnectError).code).toBe(Code.InvalidArgument);
+      }
+    });
+
+    it("refuses a second stream with a worker id that is connected: ALREADY_EXISTS", async () => {
+      const first = rawWorker("twin");
+      first.send(first.hello());
+      await first.nextOf("welcome");
+      const second = rawWorker("twin");
+      second.send(second.hello());
+      const error = await second.next().catch((e: unknown) => ConnectError.from(e));
+      expect((error as ConnectError).code).toBe(Code.AlreadyExists);
+      first.end();
+    });
   });
 
-  it("refuses a second stream with a worker id that is connected: ALREADY_EXISTS", async () => {
-    const first = rawWorker("twin");
-    first.send(first.hello());
-    await first.nextOf("welcome");
-    const second = rawWorker("twin");
-    second.send(second.hello());
-    const error = await second.next().catch((e: unknown) => ConnectError.from(e));
-    expect((error as ConnectError).code).toBe(Code.AlreadyExists);
-    first.end();
-  });
-});
+  describe("slots and fencing", () => {
+    it("assigns into granted slots only, even when the worker grants more than it has", async () => {
+      const w = rawWorker("greedy", { slots: 1, type: "raw.greedy" });
+      w.send(w.hello());
+      await w.nextOf("welcome");
+      w.send({ case: "grant", value: { slots: 5 } });
+      const handles = await Promise.all([1, 2, 3].map(() => client.submitByName("raw.greedy", {}, { queue: "raw-greedy" })));
+      const first = await w.nextOf("assign");
+      expect(first.tasks).toHaveLength(1);
+      const statuses = await Promise.all(handles.map((h) => h.status()));
+      expect(statuses.filter((t) => t.state === TaskState.RUNNING)).toHaveLength(1);
+      // Completing frees the slot; the worker grants it again and gets the next task.
+      const task = first.tasks[0]!;
+      w.send({ case: "complete", value: { results: [{ taskId: task.taskId, attempt: task.attempt, outcome: { case: "output", value: output } }] } });
+      w.send({ case: "grant", value: { slots: 1 } });
+      const second = await w.nextOf("assign");
+      expect(second.tasks).toHaveLength(1);
+      expect(second.tasks[0]?.taskId).not.toBe(task.taskId);
+      w.end();
+    });
 
-describe("slots and fencing", () => {
-  it("assigns into granted slots only, even when the worker grants more than it has", async () => {
-    const w = rawWorker("greedy", { slots: 1, type: "raw.greedy" });
-    w.send(w.hello());
-    await w.nextOf("welcome");
-    w.send({ case: "grant", value: { slots: 5 } });
-    const handles = await Promise.all([1, 2, 3].map(() => client.submitByName("raw.greedy", {}, { queue: "raw-greedy" })));
-    const first = await w.nextOf("assign");
-    expect(first.tasks).toHaveLength(1);
-    const statuses = await Promise.all(handles.map((h) => h.status()));
-    expect(statuses.filter((t) => t.state === TaskState.RUNNING)).toHaveLength(1);
-    // Completing frees the slot; the worker grants it again and gets the next task.
-    const task = first.tasks[0]!;
-    w.send({ case: "complete", value: { results: [{ taskId: task.taskId, attempt: task.attempt, outcome: { case: "output", value: output } }] } });
-    w.send({ case: "grant", value: { slots: 1 } });
-    const second = await w.nextOf("assign");
-    expect(second.tasks).toHaveLength(1);
-    expect(second.tasks[0]?.taskId).not.toBe(task.taskId);
-    w.end();
-  });
+    it("ignores late, duplicate and foreign reports; only the current attempt counts", async () => {
+      const w = rawWorker("fenced", { type: "raw.fenced" });
+      w.send(w.hello());
+      await w.nextOf("welcome");
+      w.send({ case: "grant", value: { slots: 1 } });
+      const handle = await client.submitByName("raw.fenced", { n: 1 }, { queue: "raw-fenced" });
+      const { tasks } = await w.nextOf("assign");
+      const assigned = tasks[0]!;
+      expect(assigned.taskId).toBe(handle.id);
 
-  it("ignores late, duplicate and foreign reports; only the current attempt counts", async () => {
-    const w = rawWorker("fenced", { type: "raw.fenced" });
-    w.send(w.hello());
-    await w.nextOf("welcome");
-    w.send({ case: "grant", value: { slots: 1 } });
-    const handle = await client.submitByName("raw.fenced", { n: 1 }, { queue: "raw-fenced" });
-    const { tasks } = await w.nextOf("assign");
-    const assigned = tasks[0]!;
-    expect(assigned.taskId).toBe(handle.id);
+      // A report for another attempt, and one for a task the worker never held.
+      const stale = { taskId: assigned.taskId, attempt: assigned.attempt + 1, outcome: { case: "output" as const, value: output } };
+      const foreign = { taskId: "01890000-0000-7000-8000-000000000001", attempt: 1, outcome: { case: "output" as const, value: output } };
+      w.send({ case: "progress", value: { updates: [{ taskId: foreign.taskId, attempt: 1, progress: { percent: 50 } }] } });
+      w.send({ case: "complete", value: { results: [stale, foreign] } });
+      const ack1 = await w.nextOf("completeAck");
+      expect(ack1.tasks.map((t) => t.taskId).sort()).toEqual([assigned.taskId, foreign.taskId].sort());
+      expect((await handle.status()).state).toBe(TaskState.RUNNING);
 
-    // A report for another attempt, and one for a task the worker never held.
-    const stale = { taskId: assigned.taskId, attempt: assigned.attempt + 1, outcome: { case: "output" as const, value: output } };
-    const foreign = { taskId: "01890000-0000-7000-8000-000000000001", attempt: 1, outcome: { case: "output" as const, value: output } };
-    w.send({ case: "progress", value: { updates: [{ taskId: foreign.taskId, attempt: 1, progress: { percent: 50 } }] } });
-    w.send({ case: "complete", value: { results: [stale, foreign] } });
-    const ack1 = await w.nextOf("completeAck");
-    expect(ack1.tasks.map((t) => t.taskId).sort()).toEqual([assigned.taskId, foreign.taskId].sort());
-    expect((await handle.status()).state).toBe(TaskState.RUNNING);
+      // The real result, then the same result again.
+      const real = { taskId: assigned.taskId, attempt: assigned.attempt, outcome: { case: "output" as const, value: output } };
+      w.send({ case: "complete", value: { results: [real] } });
+      await w.nextOf("completeAck");
+      const done = await handle.status();
+      expect(done.state).toBe(TaskState.SUCCEEDED);
+      const failure = { case: "failure" as const, value: { message: "late failure", retryable: true } };
+      w.send({ case: "complete", value: { results: [{ ...real, outcome: failure }] } });
+      await w.nextOf("completeAck");
+      const after = await handle.status();
+      expect(after.state).toBe(TaskState.SUCCEEDED);
+      expect(after.errors).toHaveLength(0);
+      expect(toBinary(StructSchema, fromJson(StructSchema, { ok: true }))).toEqual(after.output?.value);
+      w.end();
+    });
 
-    // The real result, then the same result again.
-    const real = { taskId: assigned.taskId, attempt: assigned.attempt, outcome: { case: "output" as const, value: output } };
-    w.send({ case: "complete", value: { results: [real] } });
-    await w.nextOf("completeAck");
-    const done = await handle.status();
-    expect(done.state).toBe(TaskState.SUCCEEDED);
-    const failure = { case: "failure" as const, value: { message: "late failure", retryable: true } };
-    w.send({ case: "complete", value: { results: [{ ...real, outcome: failure }] } });
-    await w.nextOf("completeAck");
-    const after = await handle.status();
-    expect(after.state).toBe(TaskState.SUCCEEDED);
-    expect(after.errors).toHaveLength(0);
-    expect(toBinary(StructSchema, fromJson(StructSchema, { ok: true }))).toEqual(after.output?.value);
-    w.end();
-  });
+    it("requeues the attempts of a stream that closes, counting them", async () => {
+      const w = rawWorker("leaver", { type: "raw.leaver" });
+      w.send(w.hello());
+      await w.nextOf("welcome");
+      w.send({ case: "grant", value: { slots: 1 } });
+      const handle = await client.submitByName("raw.leaver", {}, { queue: "raw-leaver" });
+      await w.nextOf("assign");
+      w.end();
+      const task = await eventually(async () => {
+        const t = await handle.status();
+        return t.state === TaskState.QUEUED || t.state === TaskState.SCHEDULED ? t : undefined;
+      }, 10_000, "the task to go back");
+      expect(task.attempt).toBe(1);
+      expect(task.errors[0]?.message).toContain("stream closed");
+      await handle.cancel();
+    });
 
-  it("requeues the attempts of a stream that closes, counting them", async () => {
-    const w = rawWorker("leaver", { type: "raw.leaver" });
-    w.send(w.hello());
-    await w.nextOf("welcome");
-    w.send({ case: "grant", value: { slots: 1 } });
-    const handle = await client.submitByName("raw.leaver", {}, { queue: "raw-leaver" });
-    await w.nextOf("assign");
-    w.end();
-    const task = await eventually(async () => {
-      const t = await handle.status();
-      return t.state === TaskState.QUEUED || t.state === TaskState.SCHEDULED ? t : undefined;
-    }, 10_000, "the task to go back");
-    expect(task.attempt).toBe(1);
-    expect(task.errors[0]?.message).toContain("stream closed");
-    await handle.cancel();
-  });
-
-  it("closes the stream of a worker that stops sending heartbeats, and requeues its attempts", async () => {
-    const w = rawWorker("stalled", { type: "raw.stalled" });
-    w.send(w.hello());
-    await w.nextOf("welcome");
-    w.send({ case: "grant", value: { slots: 1 } });
-    const handle = await client.submitByName("raw.stalled", {}, { queue: "raw-stalled" });
-    const { tasks } = await w.nextOf("assign");
-    // Silence: no heartbeat. The server ends the stream once the lease timeout passed.
-    const error = await (async () => {
-      for (;;) await w.next();
-    })().catch((e: unknown) => ConnectError.from(e));
-    expect(error.code).toBe(Code.DeadlineExceeded);
-    expect(error.rawMessage).toContain("no heartbeat");
-    const task = await eventually(async () => {
-      const t = await handle.status();
-      return t.state === TaskState.QUEUED || t.state === TaskState.SCHEDULED ? t : undefined;
-    }, 10_000, "the task to go back");
-    expect(task.errors[0]?.attempt).toBe(tasks[0]?.attempt);
-    await handle.cancel();
+    it("closes the stream of a worker that stops sending heartbeats, and requeues its attempts", async () => {
+      const w = rawWorker("stalled", { type: "raw.stalled" });
+      w.send(w.hello());
+      await w.nextOf("welcome");
+      w.send({ case: "grant", value: { slots: 1 } });
+      const handle = await client.submitByName("raw.stalled", {}, { queue: "raw-stalled" });
+      const { tasks } = await w.nextOf("assign");
+      // Silence: no heartbeat. The server ends the stream once the lease timeout passed.
+      const error = await (async () => {
+        for (;;) await w.next();
+      })().catch((e: unknown) => ConnectError.from(e));
+      expect(error.code).toBe(Code.DeadlineExceeded);
+      expect(error.rawMessage).toContain("no heartbeat");
+      const task = await eventually(async () => {
+        const t = await handle.status();
+        return t.state === TaskState.QUEUED || t.state === TaskState.SCHEDULED ? t : undefined;
+      }, 10_000, "the task to go back");
+      expect(task.errors[0]?.attempt).toBe(tasks[0]?.attempt);
+      await handle.cancel();
+    });
   });
 });

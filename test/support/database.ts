@@ -5,11 +5,19 @@
  * schema, so the tests see only their own tables.
  *
  * The database is `postgres://postgres@127.0.0.1:5432/test`, or `TASKWIRE_TEST_DATABASE_URL`.
+ *
+ * The embedded store's tests get a PGlite database of their own instead, in memory or in a
+ * temporary directory ({@link createTestPgliteStore}).
  */
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { silentLogger } from "../../src/core/logger.js";
 import { quoteIdentifier } from "../../src/store/sql-helpers.js";
+import { createPgliteStore, PGLITE_IN_MEMORY } from "../../src/store/pglite-store.js";
 import { createPostgresStore } from "../../src/store/postgres-store.js";
 import type { TaskStore } from "../../src/store/store.js";
 
@@ -70,4 +78,76 @@ export async function createTestStore(options: TestStoreOptions = {}): Promise<T
     }
   }
   return { store, url, schema, cleanup };
+}
+
+/** A PGlite store of a test, and how to get rid of it. */
+export interface TestPgliteStore {
+  store: TaskStore;
+  /** Its data directory: a temporary directory, or {@link PGLITE_IN_MEMORY}. */
+  dataDir: string;
+  /** Closes the store and deletes its data directory. Safe to call twice. */
+  cleanup: () => Promise<void>;
+}
+
+/** Options of {@link createTestPgliteStore}. */
+export interface TestPgliteStoreOptions {
+  /** Run `migrate()` before returning. @default true */
+  migrate?: boolean;
+  /** Keep the database in a fresh temporary directory rather than in memory. @default false */
+  inDirectory?: boolean;
+  /** The schema of the tables. @default "public" */
+  schema?: string;
+}
+
+let newDatabaseDump: Promise<Blob> | undefined;
+
+/**
+ * The dump of a new, empty (not migrated) database, made once per test process: PGlite's
+ * initdb takes seconds, while loading its dump takes a fraction of one (graphile-worker's
+ * template databases, for PGlite).
+ */
+function emptyDatabase(): Promise<Blob> {
+  newDatabaseDump ??= (async () => {
+    const pglite = await PGlite.create();
+    try {
+      return await pglite.dumpDataDir("none");
+    } finally {
+      await pglite.close();
+    }
+  })();
+  return newDatabaseDump;
+}
+
+/**
+ * Creates a PGlite store on a new database, in memory or in a fresh temporary directory, and
+ * migrates it the way a server migrates at start.
+ */
+export async function createTestPgliteStore(options: TestPgliteStoreOptions = {}): Promise<TestPgliteStore> {
+  const initialData = await emptyDatabase();
+  const dataDir = (options.inDirectory ?? false) ? await mkdtemp(join(tmpdir(), "taskwire-pglite-test-")) : PGLITE_IN_MEMORY;
+  const removeDir = () => (dataDir === PGLITE_IN_MEMORY ? Promise.resolve() : rm(dataDir, { recursive: true, force: true }));
+  let store: TaskStore;
+  try {
+    store = await createPgliteStore({ dataDir, logger: silentLogger(), schema: options.schema, initialData });
+  } catch (error) {
+    await removeDir();
+    throw error;
+  }
+  let cleaned: Promise<void> | undefined;
+  const cleanup = () => {
+    cleaned ??= (async () => {
+      await store.close();
+      await removeDir();
+    })();
+    return cleaned;
+  };
+  if (options.migrate ?? true) {
+    try {
+      await store.migrate();
+    } catch (error) {
+      await cleanup();
+      throw error;
+    }
+  }
+  return { store, dataDir, cleanup };
 }

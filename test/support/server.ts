@@ -4,6 +4,9 @@
  * the CLI.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadServerConfig, type ServerConfig } from "../../src/config/config.js";
 import { silentLogger, type Logger } from "../../src/core/logger.js";
@@ -30,21 +33,30 @@ export const FAST: Partial<ServerConfig> = {
   shutdownGraceMs: 2_000,
 };
 
-/** Starts a server on a fresh schema and prefix (or the given ones, to restart on the same state). */
+/** The storage back ends every end-to-end suite runs against. */
+export const BACKENDS = ["redis+postgres", "embedded"] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+/** A fresh temporary data directory for the embedded default. */
+export function tempDataDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "taskwire-test-"));
+}
+
+/**
+ * Starts a server on fresh state: its own PostgreSQL schema and Redis prefix, or its own
+ * embedded data directory. `overrides` may name existing ones, to restart on the same state;
+ * `stop()` then still removes them.
+ */
 export async function startTestServer(
   overrides: Partial<ServerConfig> = {},
   logger: Logger = silentLogger(),
+  backend: Backend = "redis+postgres",
 ): Promise<TestServer> {
-  const config: ServerConfig = {
-    ...loadServerConfig({}),
-    ...FAST,
-    port: 0,
-    redisUrl: TEST_REDIS_URL,
-    redisPrefix: uniquePrefix(),
-    databaseUrl: TEST_DATABASE_URL,
-    databaseSchema: uniqueSchemaName(),
-    ...overrides,
-  };
+  const storage: Partial<ServerConfig> =
+    backend === "embedded"
+      ? { redisUrl: undefined, databaseUrl: undefined, dataDir: overrides.dataDir ?? (await tempDataDir()) }
+      : { redisUrl: TEST_REDIS_URL, redisPrefix: uniquePrefix(), databaseUrl: TEST_DATABASE_URL, databaseSchema: uniqueSchemaName() };
+  const config: ServerConfig = { ...loadServerConfig({}), ...FAST, port: 0, ...storage, ...overrides };
   const server = await startServer(config, logger);
   return {
     server,
@@ -52,7 +64,8 @@ export async function startTestServer(
     url: `http://127.0.0.1:${server.port}`,
     async stop() {
       await server.close();
-      await Promise.all([dropSchema(config.databaseSchema), deleteKeysWithPrefix(config.redisPrefix)]);
+      if (backend === "embedded") await rm(config.dataDir, { recursive: true, force: true });
+      else await Promise.all([dropSchema(config.databaseSchema), deleteKeysWithPrefix(config.redisPrefix)]);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULTS, loadServerConfig, parseDuration } from "../../src/config/config.js";
+import { ConfigError, DEFAULTS, loadServerConfig, parseDuration, storageMode } from "../../src/config/config.js";
 
 describe("loadServerConfig", () => {
   it("applies defaults when nothing is set", () => {
@@ -58,16 +58,21 @@ describe("parseDuration", () => {
 describe("storage mode", () => {
   it("uses the embedded default when neither URL is set", () => {
     const config = loadServerConfig({ TASKWIRE_DATA_DIR: "/var/lib/taskwire" });
-    expect(config.redisUrl).toBeUndefined();
-    expect(config.databaseUrl).toBeUndefined();
-    expect(config.dataDir).toBe("/var/lib/taskwire");
+    expect(storageMode(config)).toEqual({ kind: "embedded", dataDir: "/var/lib/taskwire" });
     expect(loadServerConfig({}).dataDir).toBe("./.taskwire");
   });
 
+  it("uses Redis and PostgreSQL when both URLs are set", () => {
+    const config = loadServerConfig({ TASKWIRE_REDIS_URL: "redis://r", TASKWIRE_DATABASE_URL: "postgres://p/db" });
+    expect(storageMode(config)).toEqual({ kind: "external", redisUrl: "redis://r", databaseUrl: "postgres://p/db" });
+  });
+
   it("refuses one URL without the other, naming both", () => {
-    expect(() => loadServerConfig({ TASKWIRE_REDIS_URL: "redis://127.0.0.1:6379" })).toThrow(
+    expect(() => storageMode(loadServerConfig({ TASKWIRE_REDIS_URL: "redis://127.0.0.1:6379" }))).toThrow(
       /TASKWIRE_REDIS_URL \(--redis-url\) is set but TASKWIRE_DATABASE_URL \(--database-url\) is not/,
     );
-    expect(() => loadServerConfig({}, { databaseUrl: "postgres://h/db" })).toThrow(/TASKWIRE_DATABASE_URL .* is set but TASKWIRE_REDIS_URL/);
+    expect(() => storageMode(loadServerConfig({}, { databaseUrl: "postgres://h/db" }))).toThrow(
+      /TASKWIRE_DATABASE_URL .* is set but TASKWIRE_REDIS_URL/,
+    );
   });
 });

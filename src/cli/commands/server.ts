@@ -8,6 +8,7 @@ import {
   DEFAULTS,
   loadServerConfig,
   SETTINGS,
+  storageMode,
   type ConfigOverrides,
   type ServerConfig,
   type SettingSource,
@@ -76,6 +77,7 @@ export function registerServerCommand(program: Command, ctx: CliContext): void {
     SERVER_FLAGS.map((flag) => flag.key),
   ).action(async (flags: Record<string, unknown>) => {
     const config = loadServerConfig(ctx.env, configOverrides(flags));
+    storageMode(config);
     const logger = createLogger(config.logLevel);
     const { startServer } = await import("../../server/index.js");
     const server = await startServer(config, logger);

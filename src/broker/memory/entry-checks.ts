@@ -1,0 +1,26 @@
+/**
+ * The argument checks of the Redis broker (`redis-broker.ts`), so that both brokers refuse the
+ * same calls with the same `RangeError`s. Entry points validate requests into domain errors
+ * first; these only guard the index against programming errors.
+ */
+import { PRIORITY_MAX, PRIORITY_MIN, QUEUE_NAME } from "../../core/limits.js";
+import type { QueueEntry } from "../broker.js";
+
+/** @throws RangeError unless `queue` matches `QUEUE_NAME`. */
+export function checkQueue(queue: string): void {
+  if (!QUEUE_NAME.test(queue)) throw new RangeError(`invalid queue name: ${JSON.stringify(queue)}`);
+}
+
+/** @throws RangeError for a bad queue name, an empty id, or a priority outside [PRIORITY_MIN, PRIORITY_MAX]. */
+export function checkEntry(entry: QueueEntry): void {
+  checkQueue(entry.queue);
+  if (entry.id.length === 0) throw new RangeError("empty task id");
+  if (!Number.isInteger(entry.priority) || entry.priority < PRIORITY_MIN || entry.priority > PRIORITY_MAX) {
+    throw new RangeError(`priority must be an integer in [${PRIORITY_MIN}, ${PRIORITY_MAX}]: ${entry.priority}`);
+  }
+}
+
+/** @throws RangeError unless `value` is a finite number (epoch milliseconds). */
+export function checkTime(name: string, value: number): void {
+  if (!Number.isFinite(value)) throw new RangeError(`${name} must be a finite epoch-milliseconds number: ${value}`);
+}

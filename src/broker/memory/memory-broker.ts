@@ -1,0 +1,213 @@
+/**
+ * The in-process broker of the embedded default: the dispatch index of one server, in memory,
+ * rebuilt from the store at start. Same semantics as `RedisBroker` (both pass
+ * `test/broker/contract.ts`): per queue a runnable set ordered by priority then arrival, a
+ * delayed set by run time and leases by deadline (`./memory-queue.ts`); wake-ups and task
+ * events delivered asynchronously and in order (`./local-pub-sub.ts`).
+ *
+ * Costs: `enqueue`, `schedule`, `renew` O(log n) per entry, `claim` O(k log n) for k tasks;
+ * roughly 130 bytes per queued task with its id (see `./compact-heap.ts`).
+ */
+import { UnavailableError } from "../../core/errors.js";
+import { silentLogger } from "../../core/logger.js";
+import type { Logger } from "../../core/logger.js";
+import type { Broker, DelayedEntry, LeaseRef, QueueCounts, QueueEntry, Unsubscribe } from "../broker.js";
+import { checkEntry, checkQueue, checkTime } from "./entry-checks.js";
+import { LocalPubSub } from "./local-pub-sub.js";
+import { MemoryQueue } from "./memory-queue.js";
+import type { RequeueEntry } from "./memory-queue.js";
+
+/** Options of {@link MemoryBroker}. */
+export interface MemoryBrokerOptions {
+  /**
+   * Receives errors thrown by wake and task-event listeners (logged under
+   * `{ component: "memory-broker" }`). @default a silent logger
+   */
+  logger?: Logger;
+}
+
+/** Channel of wake-ups; task channels are `task:<id>`, which cannot clash with it. */
+const WAKE_CHANNEL = "wake";
+
+/**
+ * {@link Broker} in this process's memory; see the file header. Each call is atomic as a
+ * whole (multi-queue batches included). Calls after {@link MemoryBroker.close} reject with
+ * `UnavailableError` (`SHUTTING_DOWN`).
+ */
+export class MemoryBroker implements Broker {
+  readonly #queues = new Map<string, MemoryQueue>();
+  readonly #bus: LocalPubSub<string | Uint8Array>;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: MemoryBrokerOptions = {}) {
+    const logger = (options.logger ?? silentLogger()).child({ component: "memory-broker" });
+    this.#bus = new LocalPubSub((error, channel) => logger.error({ err: error, channel }, "broker listener threw"));
+  }
+
+  async enqueue(entries: readonly QueueEntry[]): Promise<void> {
+    this.#checkOpen();
+    for (const entry of entries) checkEntry(entry);
+    for (const [queue, batch] of byQueue(entries)) {
+      if (this.#queue(queue).enqueue(batch) > 0) this.#wake(queue);
+    }
+  }
+
+  async schedule(entries: readonly DelayedEntry[]): Promise<void> {
+    this.#checkOpen();
+    for (const entry of entries) {
+      checkEntry(entry);
+      checkTime("runAt", entry.runAt);
+    }
+    for (const [queue, batch] of byQueue(entries)) this.#queue(queue).schedule(batch);
+  }
+
+  async promoteDue(queue: string, now: number, limit: number): Promise<{ promoted: string[]; nextRunAt: number | null }> {
+    this.#checkOpen();
+    checkQueue(queue);
+    checkTime("now", now);
+    const state = this.#queues.get(queue);
+    if (state === undefined) return { promoted: [], nextRunAt: null };
+    const result = state.promoteDue(now, Math.max(0, Math.floor(limit)));
+    if (result.promoted.length > 0) this.#wake(queue);
+    return result;
+  }
+
+  async claim(queue: string, count: number, leaseUntil: number): Promise<string[]> {
+    this.#checkOpen();
+    checkQueue(queue);
+    checkTime("leaseUntil", leaseUntil);
+    if (!(count >= 1)) return [];
+    return this.#queues.get(queue)?.claim(Math.floor(count), leaseUntil) ?? [];
+  }
+
+  async renew(leases: readonly LeaseRef[], leaseUntil: number): Promise<void> {
+    this.#checkOpen();
+    for (const lease of leases) checkQueue(lease.queue);
+    checkTime("leaseUntil", leaseUntil);
+    for (const [queue, batch] of byQueue(leases)) this.#queues.get(queue)?.renew(idsOf(batch), leaseUntil);
+  }
+
+  async release(leases: readonly LeaseRef[]): Promise<void> {
+    this.#checkOpen();
+    for (const lease of leases) checkQueue(lease.queue);
+    for (const [queue, batch] of byQueue(leases)) this.#queues.get(queue)?.release(idsOf(batch));
+  }
+
+  async requeue(entries: readonly RequeueEntry[]): Promise<void> {
+    this.#checkOpen();
+    for (const entry of entries) {
+      checkEntry(entry);
+      if (entry.runAt !== undefined) checkTime("runAt", entry.runAt);
+    }
+    const now = Date.now();
+    for (const [queue, batch] of byQueue(entries)) {
+      if (this.#queue(queue).requeue(batch, now) > 0) this.#wake(queue);
+    }
+  }
+
+  async remove(entries: readonly QueueEntry[]): Promise<void> {
+    this.#checkOpen();
+    for (const entry of entries) checkEntry(entry);
+    for (const [queue, batch] of byQueue(entries)) this.#queues.get(queue)?.remove(idsOf(batch));
+  }
+
+  async reapExpired(queue: string, now: number, limit: number, reclaimUntil: number): Promise<string[]> {
+    this.#checkOpen();
+    checkQueue(queue);
+    checkTime("now", now);
+    checkTime("reclaimUntil", reclaimUntil);
+    if (!(limit >= 1)) return [];
+    return this.#queues.get(queue)?.reapExpired(now, Math.floor(limit), reclaimUntil) ?? [];
+  }
+
+  /** Every queue that held a task since the broker was created, sorted. */
+  async queues(): Promise<string[]> {
+    this.#checkOpen();
+    return [...this.#queues.keys()].sort();
+  }
+
+  async counts(queue: string): Promise<QueueCounts> {
+    this.#checkOpen();
+    checkQueue(queue);
+    return this.#queues.get(queue)?.counts() ?? { pending: 0, delayed: 0, leased: 0 };
+  }
+
+  /** Calls `listener` (asynchronously, never inside the call that made tasks runnable) with the queue name. */
+  async onWake(listener: (queue: string) => void): Promise<Unsubscribe> {
+    return this.#listen(WAKE_CHANNEL, (message) => {
+      if (typeof message === "string") listener(message);
+    });
+  }
+
+  /** Subscribers receive a copy of `payload` taken now, so the caller may reuse its buffer. */
+  async publishTaskEvent(taskId: string, payload: Uint8Array): Promise<void> {
+    this.#checkOpen();
+    this.#bus.publish(taskChannel(taskId), payload.slice());
+  }
+
+  async subscribeTaskEvents(taskId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe> {
+    return this.#listen(taskChannel(taskId), (message) => {
+      if (typeof message !== "string") listener(message);
+    });
+  }
+
+  /** @throws UnavailableError (`SHUTTING_DOWN`) once closed. */
+  async ping(): Promise<void> {
+    this.#checkOpen();
+  }
+
+  /** Drops the index and every subscription; later calls return the same promise. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#bus.clear();
+    for (const queue of this.#queues.values()) queue.clear();
+    this.#queues.clear();
+  }
+
+  #checkOpen(): void {
+    if (this.#closing !== undefined) throw new UnavailableError("SHUTTING_DOWN", "the in-process broker is closed");
+  }
+
+  /** The queue's index, created (and listed by `queues()` from then on) when missing. */
+  #queue(name: string): MemoryQueue {
+    let queue = this.#queues.get(name);
+    if (queue === undefined) {
+      queue = new MemoryQueue();
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  #wake(queue: string): void {
+    this.#bus.publish(WAKE_CHANNEL, queue);
+  }
+
+  async #listen(channel: string, listener: (message: string | Uint8Array) => void): Promise<Unsubscribe> {
+    this.#checkOpen();
+    const stop = this.#bus.subscribe(channel, listener);
+    return async () => stop();
+  }
+}
+
+function taskChannel(taskId: string): string {
+  return `task:${taskId}`;
+}
+
+/** Groups entries by queue, keeping their order within each. */
+function byQueue<T extends { readonly queue: string }>(entries: readonly T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const entry of entries) {
+    const group = groups.get(entry.queue);
+    if (group === undefined) groups.set(entry.queue, [entry]);
+    else group.push(entry);
+  }
+  return groups;
+}
+
+function idsOf(entries: readonly { readonly id: string }[]): string[] {
+  return entries.map((entry) => entry.id);
+}

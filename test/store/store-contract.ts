@@ -1,0 +1,829 @@
+/**
+ * The behaviour every `TaskStore` must have, written against the interface only, so that the
+ * PostgreSQL store and the embedded PGlite store run the same suite:
+ *
+ * ```ts
+ * describeStoreContract("PostgreSQL", async () => { ...; return { store, cleanup } });
+ * ```
+ *
+ * What only one driver can show (PostgreSQL: a closed port, two connection pools, statement
+ * counts; PGlite: its data directory) stays in that driver's test file, next to its call of
+ * this suite. The fixtures below are exported for those tests.
+ */
+import { uuidv7 } from "uuidv7";
+import { afterEach, describe, expect, it } from "vitest";
+import { InvalidArgumentError, UnavailableError } from "../../src/core/errors.js";
+import type {
+  AttemptError,
+  BackoffPolicy,
+  NewTask,
+  TaskRecord,
+  TaskTypeRecord,
+  WorkerRecord,
+} from "../../src/core/task-types.js";
+import type { TaskStore } from "../../src/store/store.js";
+
+/** What the suite needs from a driver: a fresh, migrated, empty store, and its clean-up. */
+export type MakeStore = () => Promise<{ store: TaskStore; cleanup: () => Promise<void> }>;
+
+export const BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.2 };
+export const T0 = new Date("2030-01-01T00:00:00.000Z");
+
+/** `ms` after T0. */
+export function at(ms: number): Date {
+  return new Date(T0.getTime() + ms);
+}
+
+/** A new task of type `demo.echo`, QUEUED at T0, with a fresh id. */
+export function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  return {
+    id: uuidv7(),
+    type: "demo.echo",
+    queue: "default",
+    priority: 0,
+    state: "QUEUED",
+    inputTypeUrl: "type.googleapis.com/google.protobuf.Struct",
+    input: new Uint8Array([1, 2, 3]),
+    maxAttempts: 3,
+    timeoutMs: 60_000,
+    backoff: BACKOFF,
+    idempotencyKey: null,
+    createdAt: T0,
+    scheduledAt: T0,
+    ...overrides,
+  };
+}
+
+/** The error of a failed attempt, retryable unless overridden. */
+export function attemptError(attempt: number, overrides: Partial<AttemptError> = {}): AttemptError {
+  return {
+    attempt,
+    kind: "TASK_ERROR",
+    name: "Error",
+    message: `attempt ${attempt} failed`,
+    retryable: true,
+    workerId: "worker-1",
+    time: at(attempt * 10).toISOString(),
+    ...overrides,
+  };
+}
+
+/** Inserts one task and returns its record. */
+export async function insertOne(store: TaskStore, overrides: Partial<NewTask> = {}): Promise<TaskRecord> {
+  const [result] = await store.insertTasks([newTask(overrides)]);
+  if (!result) throw new Error("nothing inserted");
+  return result.task;
+}
+
+/** Starts attempts of tasks of the fixture's type and returns those started. */
+export async function startOnly(store: TaskStore, ids: readonly string[], workerId: string, now: Date): Promise<TaskRecord[]> {
+  return (await store.startAttempts(ids, workerId, now, ["demo.echo"])).started;
+}
+
+/** Inserts one task and starts its first attempt. */
+export async function runningTask(store: TaskStore, overrides: Partial<NewTask> = {}): Promise<TaskRecord> {
+  const task = await insertOne(store, overrides);
+  const [started] = await startOnly(store, [task.id], "worker-1", at(1));
+  if (!started) throw new Error("not started");
+  return started;
+}
+
+/** The task, which must exist. */
+export async function mustGet(store: TaskStore, id: string): Promise<TaskRecord> {
+  const task = await store.getTask(id);
+  if (!task) throw new Error(`no task ${id}`);
+  return task;
+}
+
+/** Registers the store contract suite for one driver. */
+export function describeStoreContract(name: string, makeStore: MakeStore): void {
+  describe(`${name} (store contract)`, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    });
+
+    /** A migrated store of its own, cleaned up after the test. */
+    async function freshStore(): Promise<TaskStore> {
+      const made = await makeStore();
+      cleanups.push(made.cleanup);
+      return made.store;
+    }
+
+    describe("migrations", () => {
+      it("is a no-op the second time, and keeps the data", async () => {
+        const store = await freshStore();
+        const task = await insertOne(store);
+        await store.migrate();
+        await store.migrate();
+        expect(await store.getTask(task.id)).toEqual(task);
+      });
+    });
+
+    describe("insertTasks", () => {
+      it("inserts 1,000 tasks in one call, in input order", async () => {
+        const store = await freshStore();
+        const batch = Array.from({ length: 1000 }, (_, index) =>
+          newTask({ priority: index % 7, idempotencyKey: index % 2 === 0 ? `key-${index}` : null }),
+        );
+        const results = await store.insertTasks(batch);
+        expect(results).toHaveLength(1000);
+        expect(results.map((result) => result.task.id)).toEqual(batch.map((task) => task.id));
+        expect(results.every((result) => !result.existing)).toBe(true);
+        expect(await store.getTasks(batch.map((task) => task.id))).toHaveLength(1000);
+        expect((await store.listTasks({ limit: 1 })).total).toBe(1000);
+      });
+
+      it("records every field as given, with the defaults of a new task", async () => {
+        const store = await freshStore();
+        const input = new Uint8Array(300).map((_, index) => (index * 7) % 256);
+        const given = newTask({
+          state: "SCHEDULED",
+          queue: "high_priority",
+          priority: -1_000_000,
+          input,
+          timeoutMs: 366 * 24 * 3600 * 1000,
+          idempotencyKey: `quote " comma , brace { backslash \\`,
+          scheduledAt: at(5000),
+        });
+        const [result] = await store.insertTasks([given]);
+        const expected: TaskRecord = {
+          id: given.id,
+          type: given.type,
+          queue: "high_priority",
+          priority: -1_000_000,
+          state: "SCHEDULED",
+          inputTypeUrl: given.inputTypeUrl,
+          input,
+          outputTypeUrl: null,
+          output: null,
+          errors: [],
+          attempt: 0,
+          maxAttempts: 3,
+          progress: null,
+          timeoutMs: 366 * 24 * 3600 * 1000,
+          backoff: BACKOFF,
+          idempotencyKey: given.idempotencyKey,
+          workerId: null,
+          createdAt: T0,
+          scheduledAt: at(5000),
+          startedAt: null,
+          finishedAt: null,
+          transitions: [{ state: "SCHEDULED", attempt: 0, time: T0.toISOString() }],
+        };
+        expect(result).toEqual({ task: expected, existing: false });
+        const read = await mustGet(store, given.id);
+        expect(read).toEqual(expected);
+        expect(read.input).toBeInstanceOf(Uint8Array);
+        expect(Buffer.isBuffer(read.input)).toBe(false);
+      });
+
+      it("returns the existing task for a known idempotency key", async () => {
+        const store = await freshStore();
+        const first = await insertOne(store, { idempotencyKey: "order-42" });
+        const again = newTask({ idempotencyKey: "order-42", input: new Uint8Array([9]) });
+        const [result] = await store.insertTasks([again]);
+        expect(result).toEqual({ task: first, existing: true });
+        expect(await store.getTask(again.id)).toBeUndefined();
+      });
+
+      it("inserts a key given twice in one batch once", async () => {
+        const store = await freshStore();
+        const batch = [
+          newTask({ idempotencyKey: "k1" }),
+          newTask({ idempotencyKey: null }),
+          newTask({ idempotencyKey: "k1" }),
+          newTask({ idempotencyKey: "k2" }),
+        ];
+        const results = await store.insertTasks(batch);
+        expect(results.map((result) => result.existing)).toEqual([false, false, true, false]);
+        expect(results[2]?.task.id).toBe(batch[0]?.id);
+        expect((await store.listTasks({ limit: 10 })).total).toBe(3);
+      });
+
+      it("lets other errors through as the database reports them", async () => {
+        const store = await freshStore();
+        const task = newTask();
+        await store.insertTasks([task]);
+        const error: unknown = await store.insertTasks([{ ...task }]).catch((caught: unknown) => caught);
+        expect(error).not.toBeInstanceOf(UnavailableError);
+        expect(error).toMatchObject({ code: "23505" });
+      });
+
+      it("answers an empty batch without the database", async () => {
+        const store = await freshStore();
+        expect(await store.insertTasks([])).toEqual([]);
+      });
+    });
+
+    describe("concurrent calls", () => {
+      it("keeps one task when concurrent calls insert the same key", async () => {
+        const store = await freshStore();
+        for (let round = 0; round < 5; round++) {
+          const key = `race-${round}`;
+          const [a, b] = await Promise.all([
+            store.insertTasks([newTask({ idempotencyKey: key })]),
+            store.insertTasks([newTask({ idempotencyKey: key })]),
+          ]);
+          expect(a[0]?.task.id).toBe(b[0]?.task.id);
+          expect([a[0]?.existing, b[0]?.existing].sort()).toEqual([false, true]);
+        }
+      });
+
+      it("stays consistent under many parallel calls, migrations and cancels among them", async () => {
+        const store = await freshStore();
+        // 10 batches of 40 tasks, 20 distinct keys per batch: 200 tasks.
+        const batches = Array.from({ length: 10 }, (_, batch) =>
+          Array.from({ length: 40 }, (_, index) => newTask({ idempotencyKey: `k-${batch}-${index % 20}` })),
+        );
+        const [inserted] = await Promise.all([
+          Promise.all(batches.map((batch) => store.insertTasks(batch))),
+          store.migrate(),
+          store.listTasks({ limit: 5 }),
+          store.migrate(),
+        ]);
+        const created = inserted.flat().filter((result) => !result.existing).map((result) => result.task);
+        expect(created).toHaveLength(200);
+        const toRun = created.slice(0, 100);
+        const toCancel = created.slice(100);
+
+        // Starts in slices, cancels one by one, reads and a migration, all at once.
+        const slices = Array.from({ length: 10 }, (_, slice) => toRun.slice(slice * 10, slice * 10 + 10).map((task) => task.id));
+        const [started, cancelled] = await Promise.all([
+          Promise.all(slices.map((ids, slice) => startOnly(store, ids, `worker-${slice}`, at(10)))),
+          Promise.all(toCancel.map((task) => store.cancelTask(task.id, "parallel", at(10)))),
+          Promise.all(toRun.map((task) => store.getTask(task.id))),
+          store.migrate(),
+          store.countWorkersByType(at(0)),
+        ]);
+        expect(started.flat().map((task) => task.id).sort()).toEqual(toRun.map((task) => task.id).sort());
+        expect(cancelled.every((outcome) => outcome?.kind === "cancelled")).toBe(true);
+
+        const progress = { percent: 50, message: "half", updateTime: at(20).toISOString() };
+        const [saved, finished] = await Promise.all([
+          Promise.all(toRun.map((task) => store.saveProgress([{ id: task.id, attempt: 1, progress }]))),
+          Promise.all(
+            toRun.map((task) =>
+              store.finishAttempts([{ kind: "succeeded", id: task.id, attempt: 1, outputTypeUrl: "t", output: new Uint8Array([1]) }], at(30)),
+            ),
+          ),
+          // Cancelling what is finishing: either it is still running (CANCELLING) or finished already.
+          Promise.all(toRun.slice(0, 10).map((task) => store.cancelTask(task.id, "late", at(25)))),
+        ]);
+        expect(saved.flat().length).toBeLessThanOrEqual(100);
+        expect(finished.flat()).toHaveLength(100);
+        expect(finished.flat().every((task) => task.state === "SUCCEEDED")).toBe(true);
+
+        const [succeeded, cancelledNow, unfinished] = await Promise.all([
+          store.listTasks({ limit: 1, states: ["SUCCEEDED"] }),
+          store.listTasks({ limit: 1, states: ["CANCELLED"] }),
+          store.listIndexable(undefined, 1000),
+        ]);
+        expect(succeeded.total).toBe(100);
+        expect(cancelledNow.total).toBe(100);
+        expect(unfinished).toEqual([]);
+      });
+    });
+
+    describe("getTask, getTasks and listTasks", () => {
+      it("reads tasks by id, ignoring unknown and malformed ids", async () => {
+        const store = await freshStore();
+        const a = await insertOne(store);
+        const b = await insertOne(store);
+        expect(await store.getTask(a.id)).toEqual(a);
+        expect(await store.getTask(uuidv7())).toBeUndefined();
+        expect(await store.getTask("not-a-uuid")).toBeUndefined();
+        const both = await store.getTasks([b.id, uuidv7(), "nope", a.id]);
+        expect(both.map((task) => task.id)).toEqual([b.id, a.id]);
+      });
+
+      it("lists newest first with filters, pages and the total of the filter", async () => {
+        const store = await freshStore();
+        const created: TaskRecord[] = [];
+        for (let index = 0; index < 12; index++) {
+          created.push(
+            await insertOne(store, {
+              type: index % 2 === 0 ? "even" : "odd",
+              queue: index % 3 === 0 ? "high_priority" : "default",
+              state: index % 4 === 0 ? "SCHEDULED" : "QUEUED",
+            }),
+          );
+        }
+        const newestFirst = [...created].reverse();
+        const ids = (tasks: readonly TaskRecord[]) => tasks.map((task) => task.id);
+
+        const all = await store.listTasks({ limit: 100 });
+        expect(ids(all.tasks)).toEqual(ids(newestFirst));
+        expect(all.total).toBe(12);
+
+        const firstPage = await store.listTasks({ limit: 5 });
+        expect(ids(firstPage.tasks)).toEqual(ids(newestFirst.slice(0, 5)));
+        expect(firstPage.total).toBe(12);
+        const secondPage = await store.listTasks({ limit: 5, beforeId: firstPage.tasks.at(-1)?.id });
+        expect(ids(secondPage.tasks)).toEqual(ids(newestFirst.slice(5, 10)));
+        expect(secondPage.total).toBe(12);
+        const lastPage = await store.listTasks({ limit: 5, beforeId: secondPage.tasks.at(-1)?.id });
+        expect(ids(lastPage.tasks)).toEqual(ids(newestFirst.slice(10)));
+
+        const even = await store.listTasks({ limit: 2, type: "even" });
+        expect(ids(even.tasks)).toEqual(ids(newestFirst.filter((task) => task.type === "even").slice(0, 2)));
+        expect(even.total).toBe(6);
+
+        const high = await store.listTasks({ limit: 100, queue: "high_priority" });
+        expect(ids(high.tasks)).toEqual(ids(newestFirst.filter((task) => task.queue === "high_priority")));
+        expect(high.total).toBe(4);
+
+        const scheduled = await store.listTasks({ limit: 100, states: ["SCHEDULED"] });
+        expect(scheduled.total).toBe(3);
+        const combined = await store.listTasks({ limit: 100, states: ["SCHEDULED", "QUEUED"], type: "odd", queue: "default" });
+        expect(ids(combined.tasks)).toEqual(
+          ids(newestFirst.filter((task) => task.type === "odd" && task.queue === "default")),
+        );
+        expect(combined.total).toBe(combined.tasks.length);
+        expect(await store.listTasks({ limit: 10, states: ["FAILED"] })).toEqual({ tasks: [], total: 0 });
+        await expect(store.listTasks({ limit: 10, beforeId: "garbage" })).rejects.toBeInstanceOf(InvalidArgumentError);
+      });
+    });
+
+    describe("startAttempts", () => {
+      it("starts QUEUED tasks only, once", async () => {
+        const store = await freshStore();
+        const queued = await insertOne(store);
+        const scheduled = await insertOne(store, { state: "SCHEDULED", scheduledAt: at(60_000) });
+        const cancelled = await insertOne(store);
+        await store.cancelTask(cancelled.id, "test", at(1));
+
+        const started = await startOnly(store, [scheduled.id, queued.id, cancelled.id, "bad-id"], "worker-7", at(2));
+        expect(started).toHaveLength(1);
+        expect(started[0]).toEqual({
+          ...queued,
+          state: "RUNNING",
+          attempt: 1,
+          workerId: "worker-7",
+          startedAt: at(2),
+          transitions: [...queued.transitions, { state: "RUNNING", attempt: 1, time: at(2).toISOString() }],
+        });
+        expect(await startOnly(store, [queued.id], "worker-8", at(3))).toEqual([]);
+        expect((await mustGet(store, queued.id)).workerId).toBe("worker-7");
+        expect((await mustGet(store, scheduled.id)).state).toBe("SCHEDULED");
+      });
+
+      it("skips tasks of types the worker does not serve and says what the others were", async () => {
+        const store = await freshStore();
+        const mine = await insertOne(store);
+        const foreign = await insertOne(store, { type: "demo.other", priority: 7 });
+        const finished = await insertOne(store);
+        await store.cancelTask(finished.id, "test", at(1));
+        const due = await insertOne(store, { state: "SCHEDULED", scheduledAt: at(5) });
+        const missingId = uuidv7();
+        const { started, others } = await store.startAttempts(
+          [mine.id, foreign.id, finished.id, due.id, missingId],
+          "worker-1",
+          at(10),
+          ["demo.echo"],
+        );
+        expect(started.map((t) => t.id)).toEqual([mine.id, due.id]);
+        expect(others).toEqual([
+          { id: foreign.id, state: "QUEUED", priority: 7, type: "demo.other" },
+          { id: finished.id, state: "CANCELLED", priority: 0, type: "demo.echo" },
+          { id: missingId, state: null, priority: 0, type: "" },
+        ]);
+        expect((await mustGet(store, foreign.id)).state).toBe("QUEUED");
+      });
+
+      it("returns the started tasks in the order asked", async () => {
+        const store = await freshStore();
+        const tasks = (await store.insertTasks([newTask(), newTask(), newTask()])).map((result) => result.task);
+        const order = [tasks[2]!.id, tasks[0]!.id, tasks[1]!.id];
+        const started = await startOnly(store, order, "worker-1", at(1));
+        expect(started.map((task) => task.id)).toEqual(order);
+      });
+    });
+
+    describe("finishAttempts", () => {
+      it("records a success with its output", async () => {
+        const store = await freshStore();
+        const task = await runningTask(store);
+        const output = new Uint8Array([42, 0, 255]);
+        const [finished] = await store.finishAttempts(
+          [{ kind: "succeeded", id: task.id, attempt: 1, outputTypeUrl: "type.googleapis.com/x.Out", output }],
+          at(100),
+        );
+        expect(finished).toEqual({
+          ...task,
+          state: "SUCCEEDED",
+          outputTypeUrl: "type.googleapis.com/x.Out",
+          output,
+          finishedAt: at(100),
+          transitions: [...task.transitions, { state: "SUCCEEDED", attempt: 1, time: at(100).toISOString() }],
+        });
+        expect(await mustGet(store, task.id)).toEqual(finished);
+      });
+
+      it("schedules a retryable failure after the back-off, then fails when attempts run out", async () => {
+        const store = await freshStore();
+        const task = await runningTask(store, { maxAttempts: 2 });
+        const first = attemptError(1);
+        const [retried] = await store.finishAttempts([{ kind: "failed", id: task.id, attempt: 1, error: first }], at(100));
+        expect(retried?.state).toBe("SCHEDULED");
+        expect(retried?.errors).toEqual([first]);
+        expect(retried?.finishedAt).toBeNull();
+        const delay = retried!.scheduledAt.getTime() - at(100).getTime();
+        expect(delay).toBeGreaterThanOrEqual(800);
+        expect(delay).toBeLessThanOrEqual(1200);
+        expect(retried?.transitions.at(-1)).toEqual({ state: "SCHEDULED", attempt: 1, time: at(100).toISOString() });
+
+        expect(await store.markQueued([task.id], retried!.scheduledAt)).toEqual([task.id]);
+        const [second] = await startOnly(store, [task.id], "worker-2", at(2000));
+        expect(second?.attempt).toBe(2);
+        const last = attemptError(2, { workerId: "worker-2" });
+        const [failed] = await store.finishAttempts([{ kind: "failed", id: task.id, attempt: 2, error: last }], at(3000));
+        expect(failed?.state).toBe("FAILED");
+        expect(failed?.errors).toEqual([first, last]);
+        expect(failed?.finishedAt).toEqual(at(3000));
+        expect(failed?.transitions.map((transition) => `${transition.state}/${transition.attempt}`)).toEqual([
+          "QUEUED/0",
+          "RUNNING/1",
+          "SCHEDULED/1",
+          "QUEUED/1",
+          "RUNNING/2",
+          "FAILED/2",
+        ]);
+      });
+
+      it("fails at once on a non-retryable error", async () => {
+        const store = await freshStore();
+        const task = await runningTask(store, { maxAttempts: 5 });
+        const error = attemptError(1, { retryable: false, kind: "UNSUPPORTED" });
+        const [failed] = await store.finishAttempts([{ kind: "failed", id: task.id, attempt: 1, error }], at(100));
+        expect(failed?.state).toBe("FAILED");
+        expect(failed?.errors).toEqual([error]);
+      });
+
+      it("grows the back-off exponentially up to its maximum, with jitter within bounds", async () => {
+        const store = await freshStore();
+        const backoff: BackoffPolicy = { initialMs: 1000, maxMs: 5000, multiplier: 3, jitter: 0.5 };
+        const expectedBase = [1000, 3000, 5000, 5000];
+        const task = await insertOne(store, { maxAttempts: 10, backoff });
+        let now = 0;
+        for (const [index, base] of expectedBase.entries()) {
+          const attempt = index + 1;
+          const [started] = await startOnly(store, [task.id], "worker-1", at(now));
+          expect(started?.attempt).toBe(attempt);
+          const [retried] = await store.finishAttempts(
+            [{ kind: "failed", id: task.id, attempt, error: attemptError(attempt) }],
+            at(now + 10),
+          );
+          const delay = retried!.scheduledAt.getTime() - at(now + 10).getTime();
+          expect(delay).toBeGreaterThanOrEqual(base * 0.5 - 1);
+          expect(delay).toBeLessThanOrEqual(base * 1.5 + 1);
+          now = retried!.scheduledAt.getTime() - T0.getTime();
+          expect(await store.markQueued([task.id], at(now))).toEqual([task.id]);
+        }
+      });
+
+      it("uses no jitter when the policy has none, and survives huge multipliers", async () => {
+        const store = await freshStore();
+        const exact = await runningTask(store, { backoff: { initialMs: 1500, maxMs: 60_000, multiplier: 2, jitter: 0 } });
+        const huge = await insertOne(store, {
+          maxAttempts: 1000,
+          backoff: { initialMs: 1000, maxMs: 7_000, multiplier: 1e300, jitter: 0 },
+        });
+        const [retried] = await store.finishAttempts(
+          [{ kind: "failed", id: exact.id, attempt: 1, error: attemptError(1) }],
+          at(0),
+        );
+        expect(retried?.scheduledAt).toEqual(at(1500));
+        // 1000 ms, then 1e303 ms (and 1e603 ms) capped at 7000 ms.
+        for (const [attempt, delay] of [[1, 1000], [2, 7000], [3, 7000]] as const) {
+          await store.markQueued([huge.id], at(100_000));
+          await startOnly(store, [huge.id], "worker-1", at(0));
+          const [failed] = await store.finishAttempts(
+            [{ kind: "failed", id: huge.id, attempt, error: attemptError(attempt) }],
+            at(0),
+          );
+          expect(failed?.scheduledAt).toEqual(at(delay));
+        }
+      });
+
+      it("records a cancellation with its reason", async () => {
+        const store = await freshStore();
+        const task = await runningTask(store);
+        const [cancelled] = await store.finishAttempts(
+          [{ kind: "cancelled", id: task.id, attempt: 1, reason: "user asked" }],
+          at(50),
+        );
+        expect(cancelled?.state).toBe("CANCELLED");
+        expect(cancelled?.finishedAt).toEqual(at(50));
+        expect(cancelled?.errors).toEqual([
+          {
+            attempt: 1,
+            kind: "CANCELLED",
+            name: "Cancelled",
+            message: "user asked",
+            retryable: false,
+            workerId: "worker-1",
+            time: at(50).toISOString(),
+          },
+        ]);
+      });
+
+      it("ends a CANCELLING task CANCELLED on a failure, SUCCEEDED on a success", async () => {
+        const store = await freshStore();
+        const failing = await runningTask(store);
+        const succeeding = await runningTask(store);
+        await store.cancelTask(failing.id, "stop", at(5));
+        await store.cancelTask(succeeding.id, "stop", at(5));
+        const error = attemptError(1);
+        const finished = await store.finishAttempts(
+          [
+            { kind: "failed", id: failing.id, attempt: 1, error },
+            { kind: "succeeded", id: succeeding.id, attempt: 1, outputTypeUrl: "t", output: new Uint8Array([1]) },
+          ],
+          at(10),
+        );
+        const byId = new Map(finished.map((task) => [task.id, task]));
+        expect(byId.get(failing.id)?.state).toBe("CANCELLED");
+        expect(byId.get(failing.id)?.errors).toEqual([error]);
+        expect(byId.get(failing.id)?.finishedAt).toEqual(at(10));
+        expect(byId.get(succeeding.id)?.state).toBe("SUCCEEDED");
+      });
+
+      it("ignores stale, duplicate and late reports", async () => {
+        const store = await freshStore();
+        const task = await runningTask(store);
+        const success = { kind: "succeeded", id: task.id, attempt: 1, outputTypeUrl: "t", output: new Uint8Array([7]) } as const;
+
+        // Another attempt than the current one.
+        expect(
+          await store.finishAttempts(
+            [
+              { ...success, attempt: 2 },
+              { kind: "failed", id: task.id, attempt: 0, error: attemptError(0) },
+            ],
+            at(10),
+          ),
+        ).toEqual([]);
+        expect((await mustGet(store, task.id)).state).toBe("RUNNING");
+
+        // Twice in one batch: applied once.
+        const once = await store.finishAttempts([success, success], at(20));
+        expect(once).toHaveLength(1);
+        // Again later: ignored, nothing overwritten.
+        const failure = { kind: "failed", id: task.id, attempt: 1, error: attemptError(1) } as const;
+        expect(await store.finishAttempts([success, failure], at(30))).toEqual([]);
+        expect(await mustGet(store, task.id)).toEqual(once[0]);
+
+        // A task that is not running (cancelled while queued), or unknown.
+        const queued = await insertOne(store);
+        await store.cancelTask(queued.id, "no", at(40));
+        const late = await store.finishAttempts(
+          [
+            { kind: "failed", id: queued.id, attempt: 0, error: attemptError(0) },
+            { ...success, id: uuidv7() },
+            { ...success, id: "not-a-uuid" },
+          ],
+          at(50),
+        );
+        expect(late).toEqual([]);
+        expect((await mustGet(store, queued.id)).errors).toEqual([]);
+      });
+
+      it("applies a mixed batch of outcomes in one call", async () => {
+        const store = await freshStore();
+        const tasks = await Promise.all(Array.from({ length: 50 }, () => runningTask(store)));
+        const outcomes = tasks.map((task, index) =>
+          index % 2 === 0
+            ? ({ kind: "succeeded", id: task.id, attempt: 1, outputTypeUrl: "t", output: new Uint8Array([index]) } as const)
+            : ({ kind: "failed", id: task.id, attempt: 1, error: attemptError(1, { retryable: false }) } as const),
+        );
+        const finished = await store.finishAttempts(outcomes, at(100));
+        expect(finished.map((task) => task.id)).toEqual(tasks.map((task) => task.id));
+        const byId = new Map(finished.map((task) => [task.id, task]));
+        for (const [index, task] of tasks.entries()) {
+          const after = byId.get(task.id);
+          expect(after?.state).toBe(index % 2 === 0 ? "SUCCEEDED" : "FAILED");
+          if (index % 2 === 0) expect(after?.output).toEqual(new Uint8Array([index]));
+        }
+      });
+    });
+
+    describe("saveProgress", () => {
+      it("saves the last progress of the current attempt only", async () => {
+        const store = await freshStore();
+        const running = await runningTask(store);
+        const queued = await insertOne(store);
+        const progress = (percent: number) => ({ percent, message: `${percent}%`, updateTime: at(percent).toISOString() });
+        const updated = await store.saveProgress([
+          { id: running.id, attempt: 1, progress: progress(10) },
+          { id: running.id, attempt: 1, progress: { ...progress(20), current: 2, total: 10, details: { step: "b" } } },
+          { id: running.id, attempt: 2, progress: progress(99) },
+          { id: queued.id, attempt: 0, progress: progress(50) },
+          { id: "bad", attempt: 1, progress: progress(50) },
+        ]);
+        expect(updated).toEqual([running.id]);
+        const read = await mustGet(store, running.id);
+        expect(read.progress).toEqual({ ...progress(20), current: 2, total: 10, details: { step: "b" } });
+        expect(read.transitions).toEqual(running.transitions);
+        expect((await mustGet(store, queued.id)).progress).toBeNull();
+        expect(await store.saveProgress([])).toEqual([]);
+      });
+
+      it("keeps progress on a CANCELLING task and ignores it once finished", async () => {
+        const store = await freshStore();
+        const task = await runningTask(store);
+        await store.cancelTask(task.id, "stop", at(5));
+        const progress = { percent: 30, message: "", updateTime: at(6).toISOString() };
+        expect(await store.saveProgress([{ id: task.id, attempt: 1, progress }])).toEqual([task.id]);
+        await store.finishAttempts([{ kind: "cancelled", id: task.id, attempt: 1, reason: "stop" }], at(7));
+        expect(await store.saveProgress([{ id: task.id, attempt: 1, progress: { ...progress, percent: 90 } }])).toEqual([]);
+        expect((await mustGet(store, task.id)).progress).toEqual(progress);
+      });
+    });
+
+    describe("markQueued", () => {
+      it("queues the SCHEDULED tasks that are due", async () => {
+        const store = await freshStore();
+        const due = await insertOne(store, { state: "SCHEDULED", scheduledAt: at(1000) });
+        const later = await insertOne(store, { state: "SCHEDULED", scheduledAt: at(5000) });
+        const queued = await insertOne(store);
+        const cancelled = await insertOne(store, { state: "SCHEDULED", scheduledAt: at(0) });
+        await store.cancelTask(cancelled.id, "no", at(1));
+
+        const changed = await store.markQueued([due.id, later.id, queued.id, cancelled.id, "bad"], at(1000));
+        expect(changed).toEqual([due.id]);
+        const read = await mustGet(store, due.id);
+        expect(read.state).toBe("QUEUED");
+        expect(read.transitions.at(-1)).toEqual({ state: "QUEUED", attempt: 0, time: at(1000).toISOString() });
+        expect((await mustGet(store, later.id)).state).toBe("SCHEDULED");
+        expect((await mustGet(store, cancelled.id)).state).toBe("CANCELLED");
+        expect(await store.markQueued([later.id], at(5000))).toEqual([later.id]);
+      });
+    });
+
+    describe("cancelTask", () => {
+      it("cancels queued and scheduled tasks at once", async () => {
+        const store = await freshStore();
+        for (const state of ["QUEUED", "SCHEDULED"] as const) {
+          const task = await insertOne(store, { state });
+          const outcome = await store.cancelTask(task.id, "user", at(10));
+          expect(outcome?.kind).toBe("cancelled");
+          expect(outcome?.task).toEqual({
+            ...task,
+            state: "CANCELLED",
+            finishedAt: at(10),
+            transitions: [...task.transitions, { state: "CANCELLED", attempt: 0, time: at(10).toISOString() }],
+          });
+        }
+      });
+
+      it("asks a running task to stop, and says so again while it stops", async () => {
+        const store = await freshStore();
+        const task = await runningTask(store);
+        const first = await store.cancelTask(task.id, "user", at(10));
+        expect(first?.kind).toBe("cancelling");
+        expect(first?.task.state).toBe("CANCELLING");
+        expect(first?.task.finishedAt).toBeNull();
+        expect(first?.task.transitions.at(-1)).toEqual({ state: "CANCELLING", attempt: 1, time: at(10).toISOString() });
+        const second = await store.cancelTask(task.id, "user", at(20));
+        expect(second).toEqual({ kind: "cancelling", task: first?.task });
+      });
+
+      it("refuses finished tasks unchanged, and knows nothing of unknown ones", async () => {
+        const store = await freshStore();
+        const task = await runningTask(store);
+        const [done] = await store.finishAttempts(
+          [{ kind: "succeeded", id: task.id, attempt: 1, outputTypeUrl: "t", output: new Uint8Array() }],
+          at(5),
+        );
+        expect(await store.cancelTask(task.id, "late", at(10))).toEqual({ kind: "finished", task: done });
+        const cancelled = await insertOne(store);
+        const outcome = await store.cancelTask(cancelled.id, "user", at(10));
+        expect(await store.cancelTask(cancelled.id, "again", at(20))).toEqual({ kind: "finished", task: outcome?.task });
+        expect(await store.cancelTask(uuidv7(), "who", at(10))).toBeUndefined();
+        expect(await store.cancelTask("nope", "who", at(10))).toBeUndefined();
+      });
+    });
+
+    describe("listIndexable", () => {
+      it("pages through the unfinished tasks, oldest first", async () => {
+        const store = await freshStore();
+        const queued = await insertOne(store);
+        const done = await runningTask(store);
+        await store.finishAttempts(
+          [{ kind: "succeeded", id: done.id, attempt: 1, outputTypeUrl: "t", output: new Uint8Array() }],
+          at(5),
+        );
+        const scheduled = await insertOne(store, { state: "SCHEDULED", scheduledAt: at(100_000) });
+        const running = await runningTask(store);
+        const cancelledTask = await insertOne(store);
+        await store.cancelTask(cancelledTask.id, "no", at(5));
+        const cancelling = await runningTask(store);
+        await store.cancelTask(cancelling.id, "stop", at(6));
+        const queuedAgain = await insertOne(store);
+
+        const seen: string[] = [];
+        let afterId: string | undefined;
+        for (;;) {
+          const page = await store.listIndexable(afterId, 2);
+          if (page.length === 0) break;
+          expect(page.length).toBeLessThanOrEqual(2);
+          seen.push(...page.map((task) => task.id));
+          afterId = page.at(-1)?.id;
+        }
+        expect(seen).toEqual([queued.id, scheduled.id, running.id, cancelling.id, queuedAgain.id]);
+      });
+    });
+
+    describe("task types", () => {
+      const type = (name: string, overrides: Partial<TaskTypeRecord> = {}): Omit<TaskTypeRecord, "updatedAt"> => ({
+        name,
+        inputType: "google.protobuf.Struct",
+        outputType: "google.protobuf.Struct",
+        description: `${name} things`,
+        defaults: { queue: null, priority: 0, timeoutMs: null, maxAttempts: 3, backoff: BACKOFF },
+        descriptors: new Uint8Array([10, 20, 30]),
+        ...overrides,
+      });
+
+      it("adds, replaces and lists catalog entries", async () => {
+        const store = await freshStore();
+        await store.upsertTaskTypes([type("b.report"), type("a.mirror")], at(1));
+        expect(await store.getTaskType("a.mirror")).toEqual({ ...type("a.mirror"), updatedAt: at(1) });
+        expect(await store.getTaskType("missing")).toBeUndefined();
+
+        const changed = type("b.report", {
+          outputType: "x.Report",
+          defaults: { queue: "reports", priority: 7, timeoutMs: 1000, maxAttempts: 1, backoff: BACKOFF },
+          descriptors: new Uint8Array([1]),
+        });
+        await store.upsertTaskTypes([type("b.report", { description: "first" }), changed], at(2));
+        expect((await store.listTaskTypes()).map((entry) => entry.name)).toEqual(["a.mirror", "b.report"]);
+        expect(await store.getTaskType("b.report")).toEqual({ ...changed, updatedAt: at(2) });
+        await store.upsertTaskTypes([], at(3));
+      });
+    });
+
+    describe("workers", () => {
+      const worker = (id: string, overrides: Partial<WorkerRecord> = {}): WorkerRecord => ({
+        id,
+        host: "host-1",
+        pid: 1234,
+        queues: ["high_priority", "default"],
+        slots: 4,
+        types: ["demo.echo", "demo.sleep"],
+        sdk: "taskwire-ts/0.1.0",
+        sessionId: "session-1",
+        connectedAt: at(0),
+        lastSeenAt: at(0),
+        disconnectedAt: null,
+        ...overrides,
+      });
+
+      it("counts connected workers per type, as heartbeats and disconnections come", async () => {
+        const store = await freshStore();
+        await store.upsertWorker(worker("w1"));
+        await store.upsertWorker(worker("w2", { types: ["demo.echo"] }));
+        await store.upsertWorker(worker("w,3 \"odd\"", { types: ["demo.sleep"] }));
+        expect(await store.countWorkersByType(at(0))).toEqual(new Map([["demo.echo", 2], ["demo.sleep", 2]]));
+
+        await store.touchWorkers(["w1", "w,3 \"odd\""], at(10_000));
+        expect(await store.countWorkersByType(at(5000))).toEqual(new Map([["demo.echo", 1], ["demo.sleep", 2]]));
+
+        // Another session's close does not touch the current one.
+        await store.markWorkerDisconnected("w1", "old-session", at(11_000));
+        expect((await store.countWorkersByType(at(5000))).get("demo.echo")).toBe(1);
+        await store.markWorkerDisconnected("w1", "session-1", at(11_000));
+        expect(await store.countWorkersByType(at(5000))).toEqual(new Map([["demo.sleep", 1]]));
+
+        // Reconnecting replaces the record.
+        await store.upsertWorker(worker("w1", { sessionId: "session-2", types: ["demo.other"], lastSeenAt: at(12_000) }));
+        expect(await store.countWorkersByType(at(5000))).toEqual(new Map([["demo.other", 1], ["demo.sleep", 1]]));
+        await store.touchWorkers([], at(13_000));
+      });
+    });
+
+    describe("availability", () => {
+      it("pings, closes twice, and is unavailable once closed", async () => {
+        const store = await freshStore();
+        await store.ping();
+        await store.close();
+        await store.close();
+        for (const call of [() => store.ping(), () => store.getTask(uuidv7()), () => store.insertTasks([newTask()])]) {
+          const error: unknown = await call().catch((caught: unknown) => caught);
+          expect(error).toBeInstanceOf(UnavailableError);
+          expect(error).toMatchObject({ reason: "STORE_UNAVAILABLE" });
+        }
+      });
+
+      it("keeps two stores apart", async () => {
+        const one = await freshStore();
+        const two = await freshStore();
+        const task = await insertOne(one);
+        expect(await two.getTask(task.id)).toBeUndefined();
+        expect((await two.listTasks({ limit: 10 })).total).toBe(0);
+      });
+    });
+  });
+}
