@@ -5,7 +5,8 @@
  * - deadlines: an attempt past its timeout plus the grace period fails as DEADLINE_EXCEEDED and
  *   its worker is told to stop;
  * - reaper: leases that expired on any server (its server died) are resolved from PostgreSQL;
- * - promotion: delayed tasks whose time came become runnable.
+ * - promotion: delayed tasks whose time came become runnable;
+ * - a dispatch pass every second, in case a wake-up was lost.
  */
 import type { Broker } from "../broker/broker.js";
 import type { ServerConfig } from "../config/config.js";
@@ -33,6 +34,8 @@ export function serverError(attempt: number, kind: ErrorKindName, message: strin
 const PROMOTE_BATCH = 1000;
 /** Expired leases taken per queue per reaper run. */
 const REAP_BATCH = 500;
+/** A dispatch pass runs at least this often, even without wake-ups. */
+const DISPATCH_SAFETY_TICK_MS = 1000;
 /** Longest wait between promotion runs; earlier when a delayed task is due sooner. */
 const PROMOTE_MAX_INTERVAL_MS = 1000;
 
@@ -68,6 +71,8 @@ export class Maintenance {
     every(this.config.heartbeatIntervalMs, () => this.checkSessions(), "lease renewal");
     every(Math.min(1000, this.config.heartbeatIntervalMs), () => this.checkDeadlines(), "deadline check");
     every(Math.max(500, Math.floor(this.config.leaseTimeoutMs / 3)), () => this.reap(), "reaper");
+    // Safety net: wake-ups are pub/sub, which a Redis reconnect can drop.
+    every(DISPATCH_SAFETY_TICK_MS, async () => this.dispatcher.kick(), "dispatch tick");
     this.schedulePromotion(Date.now());
   }
 
