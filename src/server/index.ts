@@ -38,7 +38,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       store = await createPgliteStore({ dataDir: mode.dataDir, logger });
       opened.push(store);
       await store.migrate();
-      broker = new MemoryBroker();
+      broker = new MemoryBroker({ logger });
       opened.push(broker);
       await rebuildIndex(store, broker, logger, { orphanRunning: true });
     }

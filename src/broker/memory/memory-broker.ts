@@ -12,7 +12,7 @@ import { UnavailableError } from "../../core/errors.js";
 import { silentLogger } from "../../core/logger.js";
 import type { Logger } from "../../core/logger.js";
 import type { Broker, DelayedEntry, LeaseRef, QueueCounts, QueueEntry, Unsubscribe } from "../broker.js";
-import { checkEntry, checkQueue, checkTime } from "./entry-checks.js";
+import { checkEntry, checkQueue, checkTime } from "../entry-checks.js";
 import { LocalPubSub } from "./local-pub-sub.js";
 import { MemoryQueue } from "./memory-queue.js";
 import type { RequeueEntry } from "./memory-queue.js";

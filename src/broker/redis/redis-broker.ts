@@ -6,8 +6,8 @@
 import { Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import { UnavailableError } from "../../core/errors.js";
-import { PRIORITY_MAX, PRIORITY_MIN, QUEUE_NAME } from "../../core/limits.js";
 import type { Logger } from "../../core/logger.js";
+import { checkEntry, checkQueue, checkTime } from "../entry-checks.js";
 import type { Broker, DelayedEntry, LeaseRef, QueueCounts, QueueEntry, Unsubscribe } from "../broker.js";
 import { createKeys } from "./keys.js";
 import type { RedisKeys } from "./keys.js";
@@ -366,26 +366,6 @@ function byQueue<T extends { readonly queue: string }>(entries: readonly T[]): [
 
 function idsOf(leases: readonly LeaseRef[]): string[] {
   return leases.map((lease) => lease.id);
-}
-
-/*
- * Entry points validate requests into domain errors; these checks only guard the index
- * against programming errors that would corrupt scores or break a key's hash tag.
- */
-function checkQueue(queue: string): void {
-  if (!QUEUE_NAME.test(queue)) throw new RangeError(`invalid queue name: ${JSON.stringify(queue)}`);
-}
-
-function checkEntry(entry: QueueEntry): void {
-  checkQueue(entry.queue);
-  if (entry.id.length === 0) throw new RangeError("empty task id");
-  if (!Number.isInteger(entry.priority) || entry.priority < PRIORITY_MIN || entry.priority > PRIORITY_MAX) {
-    throw new RangeError(`priority must be an integer in [${PRIORITY_MIN}, ${PRIORITY_MAX}]: ${entry.priority}`);
-  }
-}
-
-function checkTime(name: string, value: number): void {
-  if (!Number.isFinite(value)) throw new RangeError(`${name} must be a finite epoch-milliseconds number: ${value}`);
 }
 
 function isReplyError(error: unknown): error is Error {

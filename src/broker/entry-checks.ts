@@ -1,10 +1,10 @@
 /**
- * The argument checks of the Redis broker (`redis-broker.ts`), so that both brokers refuse the
+ * The argument checks shared by the Redis and in-process brokers, so that both refuse the
  * same calls with the same `RangeError`s. Entry points validate requests into domain errors
  * first; these only guard the index against programming errors.
  */
-import { PRIORITY_MAX, PRIORITY_MIN, QUEUE_NAME } from "../../core/limits.js";
-import type { QueueEntry } from "../broker.js";
+import { PRIORITY_MAX, PRIORITY_MIN, QUEUE_NAME } from "../core/limits.js";
+import type { QueueEntry } from "./broker.js";
 
 /** @throws RangeError unless `queue` matches `QUEUE_NAME`. */
 export function checkQueue(queue: string): void {
