@@ -5,7 +5,8 @@
 import { isMessage, type DescMessage, type JsonObject, type Registry } from "@bufbuild/protobuf";
 import { AnySchema, durationFromMs, StructSchema, type Any } from "@bufbuild/protobuf/wkt";
 import { createClient as createRpcClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createSessionManager } from "../common/http2-session.js";
 import type { Task, TaskState, TaskType } from "../../gen/taskwire/v1/task_pb.js";
 import {
   TaskService,
@@ -234,7 +235,7 @@ export function createClient(options: ClientOptions): TaskwireClient {
   let release = (): void => {};
   if (!transport) {
     if ((options.protocol ?? "grpc") === "grpc") {
-      const sessionManager = new Http2SessionManager(options.url);
+      const sessionManager = createSessionManager(options.url);
       transport = createGrpcTransport({ baseUrl: options.url, sessionManager });
       release = () => sessionManager.abort();
     } else {

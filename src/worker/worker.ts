@@ -13,7 +13,8 @@
  */
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { createClient, Code, ConnectError, type Client, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcTransport, type Http2SessionManager } from "@connectrpc/connect-node";
+import { createSessionManager } from "../common/http2-session.js";
 import { WorkerService } from "../../gen/taskwire/v1/worker_service_pb.js";
 import type { Logger } from "../core/logger.js";
 import { WorkerRejectedError, WorkerShutdownError } from "./errors.js";
@@ -91,7 +92,7 @@ export class Worker {
     let transport: Transport | undefined = this.#options.transport;
     if (!transport) {
       // Own the HTTP/2 connection so that stopping closes it; PINGs detect a dead server.
-      this.#sessionManager = new Http2SessionManager(this.#options.url, { pingIntervalMs: 15_000, pingTimeoutMs: 10_000 });
+      this.#sessionManager = createSessionManager(this.#options.url, { pingIntervalMs: 15_000, pingTimeoutMs: 10_000 });
       transport = createGrpcTransport({ baseUrl: this.#options.url, sessionManager: this.#sessionManager });
     }
     this.#client = createClient(WorkerService, transport);
