@@ -40,6 +40,8 @@ export function createDualProtocolServer(handler: HttpHandler): DualProtocolServ
 
   const net = createNetServer((socket) => {
     sockets.add(socket);
+    // Replies are small and latency-bound (assignments, acks): no Nagle delay.
+    socket.setNoDelay(true);
     socket.once("close", () => sockets.delete(socket));
     socket.once("data", (chunk: Buffer) => {
       socket.pause();
