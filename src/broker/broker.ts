@@ -26,6 +26,19 @@ export interface LeaseRef {
   queue: string;
 }
 
+/**
+ * The marker of the dispatch index's generation. An index that was lost (Redis restarted
+ * empty, `FLUSHALL`) has no marker; one server then wins the right to rebuild it from
+ * PostgreSQL (`rebuilding`, with an expiry, so a rebuilder that dies lets another try), and
+ * marks it `ready` with a new token, which the other servers adopt. See
+ * `src/server/index-guard.ts`.
+ */
+export interface IndexEpoch {
+  state: "ready" | "rebuilding";
+  /** Random per rebuild; a new token means the index was rebuilt. */
+  token: string;
+}
+
 /** Counts of one queue. */
 export interface QueueCounts {
   pending: number;
@@ -59,6 +72,13 @@ export interface Broker {
   /** Extends the leases that still exist to `leaseUntil`; leases already released stay released. */
   renew(leases: readonly LeaseRef[], leaseUntil: number): Promise<void>;
 
+  /**
+   * Creates or moves leases to `leaseUntil` (unlike `renew`, a missing lease is created): the
+   * leases of running attempts, restored by an index rebuild so that their holders keep
+   * renewing them and the reaper resolves the orphans once they expire.
+   */
+  lease(leases: readonly LeaseRef[], leaseUntil: number): Promise<void>;
+
   /** Drops leases (the attempt finished). */
   release(leases: readonly LeaseRef[]): Promise<void>;
 
@@ -80,6 +100,25 @@ export interface Broker {
    * deadline to `reclaimUntil` so that no other server's reaper takes them at the same time.
    */
   reapExpired(queue: string, now: number, limit: number, reclaimUntil: number): Promise<string[]>;
+
+  /** The index's generation marker; null when there is none (the index was lost, or never built). */
+  readEpoch(): Promise<IndexEpoch | null>;
+
+  /**
+   * Claims the rebuild of a lost index: sets the marker to `rebuilding` with `token`, expiring
+   * after `ttlMs`, unless a marker exists. @returns whether this caller won the claim.
+   */
+  beginRebuild(token: string, ttlMs: number): Promise<boolean>;
+
+  /** Pushes the expiry of this caller's `rebuilding` marker to `ttlMs` from now. @returns false when the marker is no longer its own. */
+  extendRebuild(token: string, ttlMs: number): Promise<boolean>;
+
+  /**
+   * Ends this caller's rebuild: `"ready"` makes the marker `ready` with the same token and no
+   * expiry; `"abandoned"` deletes it, so that the next check tries again.
+   * @returns false when the marker was no longer its own (the index was lost again meanwhile).
+   */
+  endRebuild(token: string, outcome: "ready" | "abandoned"): Promise<boolean>;
 
   /** Every queue that has ever held a task. */
   queues(): Promise<string[]>;

@@ -24,3 +24,8 @@ export function checkEntry(entry: QueueEntry): void {
 export function checkTime(name: string, value: number): void {
   if (!Number.isFinite(value)) throw new RangeError(`${name} must be a finite epoch-milliseconds number: ${value}`);
 }
+
+/** @throws RangeError unless `token` is 1 to 200 characters without whitespace. */
+export function checkEpochToken(token: string): void {
+  if (!/^\S{1,200}$/.test(token)) throw new RangeError(`index epoch token must be 1 to 200 non-space characters: ${JSON.stringify(token)}`);
+}

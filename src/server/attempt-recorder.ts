@@ -3,16 +3,41 @@
  * deadline, cancel) — in PostgreSQL first (batched, fenced by attempt), then brings the broker
  * in line and publishes the state events. A broker failure after the write is healed by the
  * reaper, which finds the lease and reads the truth from PostgreSQL.
+ *
+ * Outcomes that must not be dropped (a worker's result, an attempt the server ended) go
+ * through {@link AttemptRecorder.recordDurably}: while PostgreSQL is unavailable they are kept
+ * and retried with back-off, and this server keeps renewing their leases
+ * ({@link AttemptRecorder.pendingLeases}), so that no reaper takes the task meanwhile. A short
+ * PostgreSQL outage therefore loses no result and reruns no task; the worker, which keeps every
+ * result until it is acknowledged, is acknowledged once the result is recorded.
  */
-import type { Broker } from "../broker/broker.js";
+import type { Broker, LeaseRef } from "../broker/broker.js";
 import { Batcher } from "../core/batcher.js";
+import { UnavailableError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { TERMINAL_STATES, type TaskRecord } from "../core/task-types.js";
 import type { AttemptOutcome, TaskStore } from "../store/store.js";
 import { stateEvent, type TaskEvents } from "./task-events.js";
 
+/** First delay before an outcome is written again after PostgreSQL was unavailable. */
+const RETRY_INITIAL_MS = 100;
+/** Longest delay between two tries. */
+const RETRY_MAX_MS = 5_000;
+
+/** An outcome being recorded durably. */
+interface InFlight {
+  lease: LeaseRef;
+  attempt: number;
+  done: Promise<TaskRecord | undefined>;
+}
+
 export class AttemptRecorder {
   private readonly batcher: Batcher<AttemptOutcome, TaskRecord | undefined>;
+  /** Durable recordings not finished yet, by task id. */
+  private readonly inFlight = new Map<string, InFlight>();
+  /** Wakes the retry waits, so that `close()` ends them at once. */
+  private readonly wakers = new Set<() => void>();
+  private closed = false;
 
   constructor(
     private readonly store: TaskStore,
@@ -29,6 +54,52 @@ export class AttemptRecorder {
    */
   record(outcome: AttemptOutcome): Promise<TaskRecord | undefined> {
     return this.batcher.add(outcome);
+  }
+
+  /**
+   * Records one outcome, retrying with back-off (100 ms doubling to 5 s, with jitter) for as long
+   * as PostgreSQL is unavailable; meanwhile the task's lease in `queue` is listed by
+   * {@link pendingLeases}. A second call for an attempt being recorded joins the first.
+   * @returns as {@link record}.
+   * @throws UnavailableError (`SHUTTING_DOWN`) when the recorder was closed before the outcome
+   *   could be written; any error other than unavailability at once.
+   */
+  recordDurably(outcome: AttemptOutcome, queue: string): Promise<TaskRecord | undefined> {
+    const current = this.inFlight.get(outcome.id);
+    if (current !== undefined && current.attempt === outcome.attempt) return current.done;
+    const done = this.retryUntilRecorded(outcome);
+    const entry: InFlight = { lease: { id: outcome.id, queue }, attempt: outcome.attempt, done };
+    this.inFlight.set(outcome.id, entry);
+    const forget = () => {
+      if (this.inFlight.get(outcome.id) === entry) this.inFlight.delete(outcome.id);
+    };
+    done.then(forget, forget);
+    return done;
+  }
+
+  /** The pending durable recording of an attempt, if there is one. */
+  recording(taskId: string, attempt: number): Promise<TaskRecord | undefined> | undefined {
+    const current = this.inFlight.get(taskId);
+    return current?.attempt === attempt ? current.done : undefined;
+  }
+
+  /** Leases of the tasks whose outcome is being recorded durably: this server renews them. */
+  pendingLeases(): LeaseRef[] {
+    return [...this.inFlight.values()].map((entry) => entry.lease);
+  }
+
+  /** How many outcomes are being recorded durably. */
+  get pendingCount(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Stops retrying: outcomes still unrecorded, and those whose first try fails from now on,
+   * reject with `SHUTTING_DOWN` (their leases expire for a reaper to settle). Safe to call twice.
+   */
+  close(): void {
+    this.closed = true;
+    for (const wake of [...this.wakers]) wake();
   }
 
   /** Brings the broker in line with tasks whose state changed, and announces the change. */
@@ -48,6 +119,36 @@ export class AttemptRecorder {
     this.events.publish(changed.map(stateEvent));
   }
 
+  private async retryUntilRecorded(outcome: AttemptOutcome): Promise<TaskRecord | undefined> {
+    for (let failures = 0; ; failures++) {
+      try {
+        const task = await this.record(outcome);
+        if (failures > 0) this.logger.info({ taskId: outcome.id, attempt: outcome.attempt, tries: failures + 1 }, "outcome recorded after PostgreSQL came back");
+        return task;
+      } catch (error) {
+        if (!(error instanceof UnavailableError) || error.reason !== "STORE_UNAVAILABLE") throw error;
+        if (this.closed) throw new UnavailableError("SHUTTING_DOWN", "the server stopped before the outcome could be recorded", { cause: error });
+        if (failures === 0) {
+          this.logger.warn({ err: error, taskId: outcome.id, attempt: outcome.attempt }, "could not record an outcome; it is kept and retried");
+        }
+        await this.pause(retryDelay(failures));
+      }
+    }
+  }
+
+  /** Waits `ms`, or less when the recorder closes. */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
+  }
+
   private async flush(outcomes: AttemptOutcome[]): Promise<(TaskRecord | undefined)[]> {
     const changed = await this.store.finishAttempts(outcomes, new Date());
     await this.applyChanges(changed);
@@ -57,4 +158,10 @@ export class AttemptRecorder {
       return task && task.attempt === o.attempt ? task : undefined;
     });
   }
+}
+
+/** Equal jitter: between half the bound and the bound, the bound doubling from 100 ms to 5 s. */
+function retryDelay(failures: number): number {
+  const bound = Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** Math.min(failures, 16));
+  return bound / 2 + (Math.random() * bound) / 2;
 }

@@ -86,6 +86,13 @@ export class Catalog {
     }
   }
 
+  /** Every resolved entry this server knows, newest declaration first (server reflection describes them). */
+  entries(): CatalogEntry[] {
+    return [...this.cache.values()]
+      .map(({ entry }) => entry)
+      .sort((a, b) => b.record.updatedAt.getTime() - a.record.updatedAt.getTime());
+  }
+
   private remember(entry: CatalogEntry): void {
     this.cache.set(entry.record.name, { entry, loadedAt: Date.now() });
     for (const desc of entry.registry) {

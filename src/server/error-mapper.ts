@@ -1,9 +1,11 @@
 /**
- * The one error boundary: domain errors become `ConnectError`s with the right code and a clear
- * message; anything unexpected becomes `Code.Internal` with no internals in the message (the
- * full error is logged with the procedure name).
+ * The one error boundary: domain errors become `ConnectError`s with the right code, a clear
+ * message and `google.rpc` details (`error-details.ts`); anything unexpected becomes
+ * `Code.Internal` with no internals in the message (the full error is logged with the procedure
+ * name).
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { rpcDetailsOf } from "./error-details.js";
 import {
   AlreadyExistsError,
   FailedPreconditionError,
@@ -19,7 +21,7 @@ export function toConnectError(error: unknown, logger: Logger, procedure: string
   if (error instanceof ConnectError) return error;
   if (error instanceof TaskwireError) {
     const code = codeOf(error);
-    const connectError = new ConnectError(error.message, code, { "taskwire-reason": error.reason });
+    const connectError = new ConnectError(error.message, code, { "taskwire-reason": error.reason }, rpcDetailsOf(error, code));
     if (code === Code.Unavailable) logger.warn({ err: error, procedure }, "dependency unavailable");
     return connectError;
   }

@@ -1,7 +1,8 @@
 /**
  * Starting a server from its configuration: on Redis and PostgreSQL when both URLs are set,
  * else on the embedded default (PGlite in the data directory and an in-process broker rebuilt
- * from it).
+ * from it). Either way the dispatch index is checked before serving, and built from the store
+ * when it has none (`index-guard.ts`).
  */
 import { MemoryBroker } from "../broker/memory/memory-broker.js";
 import { RedisBroker } from "../broker/redis/redis-broker.js";
@@ -11,7 +12,7 @@ import type { Logger } from "../core/logger.js";
 import { createPgliteStore } from "../store/pglite-store.js";
 import { createPostgresStore } from "../store/postgres-store.js";
 import type { TaskStore } from "../store/store.js";
-import { rebuildIndex } from "./index-rebuild.js";
+import { IndexGuard } from "./index-guard.js";
 import { createTaskwireServer, type ServerState, type TaskwireServer } from "./taskwire-server.js";
 
 export { createTaskwireServer };
@@ -33,6 +34,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       await store.migrate();
       broker = await RedisBroker.connect({ url: mode.redisUrl, prefix: config.redisPrefix, logger });
       opened.push(broker);
+      // Redis may have been lost while no server ran: build the index before serving. Attempts
+      // recorded as running may be held by workers of other servers; they get their lease back.
+      await new IndexGuard(broker, store, logger, { leaseTimeoutMs: config.leaseTimeoutMs }).check();
     } else {
       logger.info({ dataDir: mode.dataDir }, "no Redis or PostgreSQL configured: running on the embedded default");
       store = await createPgliteStore({ dataDir: mode.dataDir, logger });
@@ -40,7 +44,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       await store.migrate();
       broker = new MemoryBroker({ logger });
       opened.push(broker);
-      await rebuildIndex(store, broker, logger, { orphanRunning: true });
+      // Only this process could have held attempts recorded as running: they were lost with it.
+      await new IndexGuard(broker, store, logger, { leaseTimeoutMs: config.leaseTimeoutMs, orphanRunning: true }).check();
     }
     return await createTaskwireServer(config, { broker, store, logger });
   } catch (error) {

@@ -6,7 +6,9 @@
  *   its worker is told to stop;
  * - reaper: leases that expired on any server (its server died) are resolved from PostgreSQL;
  * - promotion: delayed tasks whose time came become runnable;
- * - a dispatch pass every second, in case a wake-up was lost.
+ * - a dispatch pass every second, in case a wake-up was lost;
+ * - the index guard: a lost dispatch index (Redis restarted empty, flushed) is rebuilt from
+ *   PostgreSQL (`index-guard.ts`).
  */
 import type { Broker } from "../broker/broker.js";
 import type { ServerConfig } from "../config/config.js";
@@ -15,6 +17,7 @@ import { TERMINAL_STATES, type AttemptError, type ErrorKindName } from "../core/
 import type { TaskStore } from "../store/store.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
 import type { Dispatcher } from "./dispatcher.js";
+import { EPOCH_CHECK_MS, IndexGuard } from "./index-guard.js";
 import type { WorkerSession } from "./worker-session.js";
 
 /** The error recorded for an attempt the server ends on its own. */
@@ -44,6 +47,9 @@ export class Maintenance {
   private promoteTimer: NodeJS.Timeout | undefined;
   private nextPromoteAt = Infinity;
   private closed = false;
+  private touchFailing = false;
+  /** Rebuilds the dispatch index when it was lost; see `index-guard.ts`. */
+  readonly indexGuard: IndexGuard;
 
   constructor(
     private readonly config: Pick<ServerConfig, "heartbeatIntervalMs" | "leaseTimeoutMs" | "timeoutGraceMs">,
@@ -53,16 +59,29 @@ export class Maintenance {
     private readonly recorder: AttemptRecorder,
     private readonly loseSession: (session: WorkerSession, reason: string) => void,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.indexGuard = new IndexGuard(broker, store, logger, { leaseTimeoutMs: config.leaseTimeoutMs });
+  }
 
   start(): void {
     const every = (ms: number, task: () => Promise<void>, name: string) => {
       let busy = false;
+      // An outage fails every tick: log its first failure and the recovery, not each tick.
+      let failing = false;
       const timer = setInterval(() => {
         if (busy || this.closed) return;
         busy = true;
         task()
-          .catch((error: unknown) => this.logger.warn({ err: error }, `${name} failed; retrying on the next tick`))
+          .then(
+            () => {
+              if (failing) this.logger.info(`${name} works again`);
+              failing = false;
+            },
+            (error: unknown) => {
+              if (!failing) this.logger.warn({ err: error }, `${name} failed; retrying on every tick`);
+              failing = true;
+            },
+          )
           .finally(() => (busy = false));
       }, ms);
       timer.unref();
@@ -73,6 +92,7 @@ export class Maintenance {
     every(Math.max(500, Math.floor(this.config.leaseTimeoutMs / 3)), () => this.reap(), "reaper");
     // Safety net: wake-ups are pub/sub, which a Redis reconnect can drop.
     every(DISPATCH_SAFETY_TICK_MS, async () => this.dispatcher.kick(), "dispatch tick");
+    every(EPOCH_CHECK_MS, () => this.checkIndex(), "dispatch index check");
     this.schedulePromotion(Date.now());
   }
 
@@ -99,10 +119,21 @@ export class Maintenance {
     clearTimeout(this.promoteTimer);
   }
 
-  /** Renews the leases of live workers; workers silent past the lease timeout lose their attempts. */
+  /** Checks the dispatch index's marker; after a rebuild, dispatches and promotes at once. */
+  private async checkIndex(): Promise<void> {
+    const report = await this.indexGuard.check();
+    if (report === undefined) return;
+    this.dispatcher.kick();
+    this.schedulePromotion(Date.now());
+  }
+
+  /**
+   * Renews the leases of live workers' attempts and of outcomes still being recorded; workers
+   * silent past the lease timeout lose their attempts.
+   */
   private async checkSessions(): Promise<void> {
     const now = Date.now();
-    const leases: { id: string; queue: string }[] = [];
+    const leases: { id: string; queue: string }[] = this.recorder.pendingLeases();
     const live: string[] = [];
     for (const session of this.dispatcher.connected) {
       if (session.state === "CLOSED") continue;
@@ -115,8 +146,20 @@ export class Maintenance {
     }
     await Promise.all([
       leases.length > 0 ? this.broker.renew(leases, now + this.config.leaseTimeoutMs) : undefined,
-      live.length > 0 ? this.store.touchWorkers(live, new Date(now)) : undefined,
+      live.length > 0 ? this.touchWorkers(live, new Date(now)) : undefined,
     ]);
+  }
+
+  /** Marks workers seen; a PostgreSQL outage is logged once, not every heartbeat, and renewals go on. */
+  private async touchWorkers(ids: string[], now: Date): Promise<void> {
+    try {
+      await this.store.touchWorkers(ids, now);
+      if (this.touchFailing) this.logger.info("workers' last-seen times are written again");
+      this.touchFailing = false;
+    } catch (error) {
+      if (!this.touchFailing) this.logger.warn({ err: error }, "could not write workers' last-seen times; leases are still renewed");
+      this.touchFailing = true;
+    }
   }
 
   /** Fails attempts past their timeout plus grace, and tells their workers to stop them. */
@@ -124,18 +167,18 @@ export class Maintenance {
     const now = Date.now();
     const work: Promise<unknown>[] = [];
     for (const session of this.dispatcher.connected) {
-      const expired: { taskId: string; attempt: number }[] = [];
+      const expired: { taskId: string; attempt: number; queue: string }[] = [];
       for (const [taskId, held] of session.held) {
         if (held.deadline !== null && held.deadline + this.config.timeoutGraceMs < now) {
-          expired.push({ taskId, attempt: held.attempt });
+          expired.push({ taskId, attempt: held.attempt, queue: held.queue });
         }
       }
       if (expired.length === 0) continue;
       for (const { taskId } of expired) session.held.delete(taskId);
       session.cancel(expired, "deadline exceeded");
-      for (const { taskId, attempt } of expired) {
+      for (const { taskId, attempt, queue } of expired) {
         const error = serverError(attempt, "DEADLINE_EXCEEDED", "the attempt ran past its timeout and the grace period", session.workerId);
-        work.push(this.recorder.record({ kind: "failed", id: taskId, attempt, error }));
+        work.push(this.recorder.recordDurably({ kind: "failed", id: taskId, attempt, error }, queue));
       }
     }
     await Promise.all(work);
@@ -150,6 +193,7 @@ export class Maintenance {
     const now = Date.now();
     const heldHere = new Set<string>();
     for (const session of this.dispatcher.connected) for (const id of session.held.keys()) heldHere.add(id);
+    for (const lease of this.recorder.pendingLeases()) heldHere.add(lease.id);
     for (const queue of await this.broker.queues()) {
       const ids = await this.broker.reapExpired(queue, now, REAP_BATCH, now + this.config.leaseTimeoutMs);
       const orphans = ids.filter((id) => !heldHere.has(id));

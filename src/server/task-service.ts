@@ -14,7 +14,7 @@ import {
 } from "../../gen/taskwire/v1/task_service_pb.js";
 import type { Broker } from "../broker/broker.js";
 import { Batcher } from "../core/batcher.js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../core/errors.js";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { QUEUE_NAME, TYPE_NAME } from "../core/limits.js";
 import { TERMINAL_STATES, type NewTask, type TaskRecord } from "../core/task-types.js";
@@ -37,6 +37,11 @@ export interface TaskServiceDeps {
   sessionHolding: (taskId: string) => WorkerSession | undefined;
   /** Called with the run time of every delayed task submitted, so promotion runs in time. */
   onScheduled: (runAt: number) => void;
+  /**
+   * Called when stored tasks could not be added to the dispatch index (Redis unreachable), so
+   * that the index is repaired from PostgreSQL once Redis answers. @default log only
+   */
+  onIndexWriteFailed?: (reason: string) => void;
   /** Workers seen within this many ms count as connected in ListTypes. */
   leaseTimeoutMs: number;
 }
@@ -63,19 +68,30 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
   // Group commit: concurrent submissions are inserted by one statement.
   const inserter = new Batcher((tasks: NewTask[]) => store.insertTasks(tasks), { maxBatch: 2000, concurrency: 2 });
 
-  /** Inserts validated tasks, then indexes the new ones. */
+  /**
+   * Inserts validated tasks, then indexes the new ones. A failed insert (PostgreSQL unavailable)
+   * rejects: nothing is acknowledged that was not written. Once inserted, the tasks are
+   * acknowledged even when Redis cannot index them now: PostgreSQL is the truth, and the index
+   * is repaired from it once Redis answers.
+   */
   async function submitAll(tasks: NewTask[]): Promise<{ task: TaskRecord; existing: boolean }[]> {
     const results = tasks.length === 1 ? [await inserter.add(tasks[0] as NewTask)] : await store.insertTasks(tasks);
     const fresh = results.filter((r) => !r.existing).map((r) => r.task);
     const now = Date.now();
     const ready = fresh.filter((t) => t.scheduledAt.getTime() <= now);
     const later = fresh.filter((t) => t.scheduledAt.getTime() > now);
-    await Promise.all([
-      ready.length > 0 ? broker.enqueue(ready.map((t) => ({ id: t.id, queue: t.queue, priority: t.priority }))) : undefined,
-      later.length > 0
-        ? broker.schedule(later.map((t) => ({ id: t.id, queue: t.queue, priority: t.priority, runAt: t.scheduledAt.getTime() })))
-        : undefined,
-    ]);
+    try {
+      await Promise.all([
+        ready.length > 0 ? broker.enqueue(ready.map((t) => ({ id: t.id, queue: t.queue, priority: t.priority }))) : undefined,
+        later.length > 0
+          ? broker.schedule(later.map((t) => ({ id: t.id, queue: t.queue, priority: t.priority, runAt: t.scheduledAt.getTime() })))
+          : undefined,
+      ]);
+    } catch (error) {
+      if (!(error instanceof UnavailableError)) throw error;
+      deps.logger.warn({ err: error, tasks: fresh.length }, "submitted tasks are stored but not indexed yet; they run once Redis answers");
+      deps.onIndexWriteFailed?.("submitted tasks could not be indexed");
+    }
     for (const t of later) deps.onScheduled(t.scheduledAt.getTime());
     return results;
   }

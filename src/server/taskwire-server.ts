@@ -7,6 +7,21 @@
 import { createMutableRegistry } from "@bufbuild/protobuf";
 import { file_google_protobuf_struct, file_google_protobuf_wrappers } from "@bufbuild/protobuf/wkt";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+// Clients of every kind (issue 5): health, reflection, google.rpc error details, deadlines, CORS.
+import { file_google_rpc_error_details } from "../../gen/google/rpc/error_details_pb.js";
+import { file_google_rpc_status } from "../../gen/google/rpc/status_pb.js";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { withCors } from "./cors.js";
+import { deadlineEnforcer } from "./deadline.js";
+import { createHealthService, HealthMonitor } from "./health.js";
+import {
+  createReflectionV1AlphaService,
+  createReflectionV1Service,
+  ReflectionResponder,
+  ServerReflectionV1,
+  ServerReflectionV1Alpha,
+} from "./reflection/index.js";
+// (end of issue 5 imports)
 import { TaskService } from "../../gen/taskwire/v1/task_service_pb.js";
 import { WorkerService } from "../../gen/taskwire/v1/worker_service_pb.js";
 import type { Broker, Unsubscribe } from "../broker/broker.js";
@@ -88,20 +103,34 @@ export async function createTaskwireServer(
     logger,
     sessionHolding: workers.sessionHolding,
     onScheduled: (runAt) => maintenance.schedulePromotion(runAt),
+    onIndexWriteFailed: (reason) => maintenance.indexGuard.requestRepair(reason), // issue 3: recovery
     leaseTimeoutMs: config.leaseTimeoutMs,
+  });
+
+  // Issue 5: health and reflection.
+  const health = new HealthMonitor({ broker, store, isServing: () => state === "SERVING", logger });
+  let catalogRefresh: Promise<void> | undefined;
+  const reflection = new ReflectionResponder({
+    services: [TaskService, WorkerService, Health, ServerReflectionV1, ServerReflectionV1Alpha],
+    extraFiles: [file_google_rpc_status, file_google_rpc_error_details],
+    catalogFiles: () => catalog.entries().flatMap((entry) => [...entry.registry.files]),
+    refreshCatalog: () => (catalogRefresh ??= catalog.loadAll().finally(() => (catalogRefresh = undefined))),
   });
 
   const handler = connectNodeAdapter({
     routes: (router) => {
       router.service(TaskService, tasks);
       router.service(WorkerService, workers.impl);
+      router.service(Health, createHealthService(health));
+      router.service(ServerReflectionV1, createReflectionV1Service(reflection));
+      router.service(ServerReflectionV1Alpha, createReflectionV1AlphaService(reflection));
     },
-    interceptors: [errorMapper(logger)],
+    interceptors: [errorMapper(logger), deadlineEnforcer()],
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
     jsonOptions: { registry: jsonRegistry },
   });
-  const http = createDualProtocolServer(withMinimalGrpcMessage(handler));
+  const http = createDualProtocolServer(withCors(withMinimalGrpcMessage(handler), config.corsOrigins));
 
   let unsubscribeWake: Unsubscribe | undefined;
   let refreshTimer: NodeJS.Timeout | undefined;
@@ -126,13 +155,17 @@ export async function createTaskwireServer(
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     state = "DRAINING";
+    health.notify();
     logger.info({ workers: workers.sessions().length }, "draining: workers are asked to finish and reconnect elsewhere");
     for (const session of workers.sessions()) session.drain("the server is shutting down");
     const deadline = Date.now() + config.shutdownGraceMs;
-    while (workers.sessions().some((s) => s.held.size > 0) && Date.now() < deadline) {
+    // Issue 3 (recovery): results still being recorded (PostgreSQL unavailable) get the grace too.
+    while ((workers.sessions().some((s) => s.held.size > 0) || recorder.pendingCount > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    recorder.close();
     await Promise.all(workers.sessions().map((s) => workers.closeSession(s)));
+    health.close();
     await http.close(Math.max(0, deadline - Date.now()));
     maintenance.close();
     clearInterval(refreshTimer);

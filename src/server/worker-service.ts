@@ -14,6 +14,7 @@ import {
   type Hello,
   type LogReport,
   type ProgressReport,
+  type TaskResult,
 } from "../../gen/taskwire/v1/worker_service_pb.js";
 import { AlreadyExistsError, InvalidArgumentError, UnavailableError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
@@ -105,6 +106,33 @@ export function parseHello(hello: Hello): Omit<TaskTypeRecord, "updatedAt">[] {
   });
 }
 
+/** A worker's result as the outcome to record. */
+function outcomeOf(r: TaskResult, workerId: string): AttemptOutcome {
+  const base = { id: r.taskId, attempt: r.attempt };
+  switch (r.outcome.case) {
+    case "output":
+      return { kind: "succeeded", ...base, outputTypeUrl: r.outcome.value.typeUrl, output: r.outcome.value.value };
+    case "cancelled":
+      return { kind: "cancelled", ...base, reason: r.outcome.value };
+    default: {
+      const f = r.outcome.value;
+      return {
+        kind: "failed",
+        ...base,
+        error: {
+          attempt: r.attempt,
+          kind: f ? errorKindFromProto(f.kind) : "TASK_ERROR",
+          name: f?.name || "Error",
+          message: f?.message || "the worker reported a failure without a message",
+          retryable: f?.retryable ?? true,
+          workerId,
+          time: new Date().toISOString(),
+        },
+      };
+    }
+  }
+}
+
 /** The worker service and the handles the rest of the server needs on its sessions. */
 export interface WorkerServiceHandle {
   impl: ServiceImpl<typeof WorkerService>;
@@ -162,12 +190,15 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
     const held = [...session.held];
     session.held.clear();
     const lost = held.map(([id, h]) =>
-      deps.recorder.record({
-        kind: "failed",
-        id,
-        attempt: h.attempt,
-        error: serverError(h.attempt, "WORKER_LOST", "the worker's stream closed while the attempt ran", session.workerId),
-      }),
+      deps.recorder.recordDurably(
+        {
+          kind: "failed",
+          id,
+          attempt: h.attempt,
+          error: serverError(h.attempt, "WORKER_LOST", "the worker's stream closed while the attempt ran", session.workerId),
+        },
+        h.queue,
+      ),
     );
     const results = await Promise.allSettled([...lost, deps.store.markWorkerDisconnected(session.workerId, session.sessionId, new Date())]);
     for (const r of results) if (r.status === "rejected") session.logger.warn({ err: r.reason }, "could not record a lost worker's state");
@@ -176,44 +207,32 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
     deps.dispatcher.kick();
   }
 
+  /**
+   * Records a worker's results, each fenced by the attempt the session holds, and acknowledges
+   * them once recorded (stale ones at once). While PostgreSQL is unavailable the results are
+   * retried (`AttemptRecorder.recordDurably`) and their leases kept; the worker keeps them
+   * until acknowledged, so none is lost and no task runs again.
+   */
   async function onComplete(session: WorkerSession, report: CompleteReport): Promise<void> {
-    const outcomes: AttemptOutcome[] = [];
+    const outcomes: { outcome: AttemptOutcome; queue: string }[] = [];
+    const earlier: Promise<unknown>[] = [];
     for (const r of report.results) {
-      if (!session.holds(r.taskId, r.attempt)) {
-        session.logger.warn({ taskId: r.taskId, attempt: r.attempt }, "ignored a result for an attempt the worker does not hold");
+      const held = session.held.get(r.taskId);
+      if (held?.attempt !== r.attempt) {
+        // Sent again (e.g. after a reconnection) while the first copy is still being recorded:
+        // acknowledged once that is done.
+        const recording = deps.recorder.recording(r.taskId, r.attempt);
+        if (recording !== undefined) earlier.push(recording);
+        else session.logger.warn({ taskId: r.taskId, attempt: r.attempt }, "ignored a result for an attempt the worker does not hold");
         continue;
       }
       session.held.delete(r.taskId);
-      const base = { id: r.taskId, attempt: r.attempt };
-      switch (r.outcome.case) {
-        case "output":
-          outcomes.push({ kind: "succeeded", ...base, outputTypeUrl: r.outcome.value.typeUrl, output: r.outcome.value.value });
-          break;
-        case "cancelled":
-          outcomes.push({ kind: "cancelled", ...base, reason: r.outcome.value });
-          break;
-        default: {
-          const f = r.outcome.value;
-          outcomes.push({
-            kind: "failed",
-            ...base,
-            error: {
-              attempt: r.attempt,
-              kind: f ? errorKindFromProto(f.kind) : "TASK_ERROR",
-              name: f?.name || "Error",
-              message: f?.message || "the worker reported a failure without a message",
-              retryable: f?.retryable ?? true,
-              workerId: session.workerId,
-              time: new Date().toISOString(),
-            },
-          });
-        }
-      }
+      outcomes.push({ queue: held.queue, outcome: outcomeOf(r, session.workerId) });
     }
     // The last progress of an attempt is written before its outcome, so the final record (and
     // the terminal event) carries it.
-    await Promise.all(outcomes.map((o) => session.progressWrites.get(o.id)));
-    await Promise.all(outcomes.map((o) => deps.recorder.record(o)));
+    await Promise.all(outcomes.map((o) => session.progressWrites.get(o.outcome.id)));
+    await Promise.all([...outcomes.map((o) => deps.recorder.recordDurably(o.outcome, o.queue)), ...earlier]);
     session.ack(report.results.map((r) => ({ taskId: r.taskId, attempt: r.attempt })));
   }
 
@@ -279,6 +298,7 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
         case "complete":
           // Completions run concurrently with further reads; each is fenced on its own.
           void onComplete(session, message.value).catch((error: unknown) => {
+            // Unavailability is retried inside; this is a bug or the server stopping.
             session.logger.error({ err: error }, "could not record results; the worker resends them after reconnecting");
             void close(session, new ConnectError("results could not be recorded; reconnect and resend", Code.Unavailable));
           });

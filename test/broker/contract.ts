@@ -360,6 +360,27 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
         expect((await broker.counts("q")).leased).toBe(3);
       });
 
+      it("lease creates missing leases and moves existing ones, and lists their queue", async () => {
+        await broker.enqueue(entries("q", 1));
+        await broker.claim("q", 1, 1_000);
+        await broker.lease(
+          [
+            { id: "task-0", queue: "q" },
+            { id: "restored", queue: "q" },
+            { id: "elsewhere", queue: "other" },
+          ],
+          5_000,
+        );
+        expect(await broker.counts("q")).toEqual({ pending: 0, delayed: 0, leased: 2 });
+        expect(await broker.queues()).toEqual(expect.arrayContaining(["q", "other"]));
+        expect(await broker.reapExpired("q", 2_000, 10, 9_000)).toEqual([]);
+        expect((await broker.reapExpired("q", 6_000, 10, 9_000)).sort()).toEqual(["restored", "task-0"]);
+        // A restored lease is renewed like any other.
+        await broker.renew([{ id: "elsewhere", queue: "other" }], 7_000);
+        expect(await broker.reapExpired("other", 6_000, 10, 9_000)).toEqual([]);
+        expect(await broker.reapExpired("other", 8_000, 10, 9_000)).toEqual(["elsewhere"]);
+      });
+
       it("reapExpired takes at most `limit`, earliest deadline first", async () => {
         await broker.enqueue(entries("q", 3));
         await broker.claim("q", 1, 300);
@@ -367,6 +388,51 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
         await broker.claim("q", 1, 200);
         expect(await broker.reapExpired("q", 1_000, 2, 5_000)).toEqual(["task-1", "task-2"]);
         expect(await broker.reapExpired("q", 1_000, 2, 5_000)).toEqual(["task-0"]);
+      });
+    });
+
+    describe("index epoch", () => {
+      it("has no marker at first; one caller wins the rebuild, then marks it ready", async () => {
+        expect(await broker.readEpoch()).toBeNull();
+        expect(await broker.beginRebuild("first", 60_000)).toBe(true);
+        expect(await broker.beginRebuild("second", 60_000)).toBe(false);
+        expect(await broker.readEpoch()).toEqual({ state: "rebuilding", token: "first" });
+        expect(await broker.extendRebuild("second", 60_000)).toBe(false);
+        expect(await broker.extendRebuild("first", 60_000)).toBe(true);
+        expect(await broker.endRebuild("second", "ready")).toBe(false);
+        expect(await broker.endRebuild("first", "ready")).toBe(true);
+        expect(await broker.readEpoch()).toEqual({ state: "ready", token: "first" });
+        // Ready is final: nobody can claim, extend or end it.
+        expect(await broker.beginRebuild("third", 60_000)).toBe(false);
+        expect(await broker.extendRebuild("first", 60_000)).toBe(false);
+        expect(await broker.endRebuild("first", "abandoned")).toBe(false);
+        expect(await broker.readEpoch()).toEqual({ state: "ready", token: "first" });
+      });
+
+      it("lets another caller try once a rebuild is abandoned", async () => {
+        expect(await broker.beginRebuild("first", 60_000)).toBe(true);
+        expect(await broker.endRebuild("first", "abandoned")).toBe(true);
+        expect(await broker.readEpoch()).toBeNull();
+        expect(await broker.beginRebuild("second", 60_000)).toBe(true);
+      });
+
+      it("lets another caller try once a rebuild's claim expired", async () => {
+        expect(await broker.beginRebuild("first", 1)).toBe(true);
+        // The claim lasts 1 ms; a new claim succeeds once it is gone.
+        const won = await (async () => {
+          for (let i = 0; i < 200; i++) {
+            if (await broker.beginRebuild("second", 60_000)) return true;
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+          return false;
+        })();
+        expect(won).toBe(true);
+        expect(await broker.endRebuild("first", "ready")).toBe(false);
+        expect(await broker.readEpoch()).toEqual({ state: "rebuilding", token: "second" });
+      });
+
+      it("refuses an empty token", async () => {
+        await expect(broker.beginRebuild("", 1_000)).rejects.toThrow(RangeError);
       });
     });
 

@@ -119,6 +119,8 @@ describe("RedisBroker on Redis", () => {
       expect([...first.values()].map((script) => script.commandName).sort()).toEqual([
         "taskwireClaimV1",
         "taskwireEnqueueV1",
+        "taskwireEpochSwapV1",
+        "taskwireLeaseV1",
         "taskwirePromoteDueV1",
         "taskwireReapExpiredV1",
         "taskwireReleaseV1",

@@ -49,6 +49,7 @@ interface StreamEventJson {
 interface ConnectErrorJson {
   code: string;
   message?: string;
+  details?: { type: string; value: string; debug?: unknown }[];
 }
 
 const SERVICE = "taskwire.v1.TaskService";
@@ -280,10 +281,13 @@ describe("Connect/JSON errors", () => {
       input: structInput({ value: 3 }),
     });
     expect(status).toBe(400);
-    expect(json).toEqual({
+    expect(json).toMatchObject({
       code: "invalid_argument",
       message: 'input: task type "test.factorial" takes google.protobuf.UInt32Value, got google.protobuf.Struct',
     });
+    // The google.rpc details (errors.test.ts), with their JSON under "debug" for people reading it.
+    expect(json.details?.map((d) => d.type)).toEqual(["google.rpc.ErrorInfo", "google.rpc.BadRequest"]);
+    expect(json.details?.[0]?.debug).toEqual({ reason: "INPUT_TYPE_MISMATCH", domain: "taskwire.dev" });
   });
 
   it("an unknown id: HTTP 404; a malformed id: HTTP 400", async () => {

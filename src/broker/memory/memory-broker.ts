@@ -11,8 +11,8 @@
 import { UnavailableError } from "../../core/errors.js";
 import { silentLogger } from "../../core/logger.js";
 import type { Logger } from "../../core/logger.js";
-import type { Broker, DelayedEntry, LeaseRef, QueueCounts, QueueEntry, Unsubscribe } from "../broker.js";
-import { checkEntry, checkQueue, checkTime } from "../entry-checks.js";
+import type { Broker, DelayedEntry, IndexEpoch, LeaseRef, QueueCounts, QueueEntry, Unsubscribe } from "../broker.js";
+import { checkEntry, checkEpochToken, checkQueue, checkTime } from "../entry-checks.js";
 import { LocalPubSub } from "./local-pub-sub.js";
 import { MemoryQueue } from "./memory-queue.js";
 import type { RequeueEntry } from "./memory-queue.js";
@@ -37,6 +37,8 @@ const WAKE_CHANNEL = "wake";
 export class MemoryBroker implements Broker {
   readonly #queues = new Map<string, MemoryQueue>();
   readonly #bus: LocalPubSub<string | Uint8Array>;
+  /** The index epoch marker, and when it expires (Infinity: never). */
+  #epoch: { value: IndexEpoch; expiresAt: number } | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: MemoryBrokerOptions = {}) {
@@ -87,6 +89,13 @@ export class MemoryBroker implements Broker {
     for (const [queue, batch] of byQueue(leases)) this.#queues.get(queue)?.renew(idsOf(batch), leaseUntil);
   }
 
+  async lease(leases: readonly LeaseRef[], leaseUntil: number): Promise<void> {
+    this.#checkOpen();
+    for (const lease of leases) checkQueue(lease.queue);
+    checkTime("leaseUntil", leaseUntil);
+    for (const [queue, batch] of byQueue(leases)) this.#queue(queue).lease(idsOf(batch), leaseUntil);
+  }
+
   async release(leases: readonly LeaseRef[]): Promise<void> {
     this.#checkOpen();
     for (const lease of leases) checkQueue(lease.queue);
@@ -118,6 +127,37 @@ export class MemoryBroker implements Broker {
     checkTime("reclaimUntil", reclaimUntil);
     if (!(limit >= 1)) return [];
     return this.#queues.get(queue)?.reapExpired(now, Math.floor(limit), reclaimUntil) ?? [];
+  }
+
+  /** The marker; an in-process index is lost only with its process, so a new broker has none. */
+  async readEpoch(): Promise<IndexEpoch | null> {
+    this.#checkOpen();
+    return this.#liveEpoch()?.value ?? null;
+  }
+
+  async beginRebuild(token: string, ttlMs: number): Promise<boolean> {
+    this.#checkOpen();
+    checkEpochToken(token);
+    if (this.#liveEpoch() !== undefined) return false;
+    this.#epoch = { value: { state: "rebuilding", token }, expiresAt: Date.now() + Math.max(1, ttlMs) };
+    return true;
+  }
+
+  async extendRebuild(token: string, ttlMs: number): Promise<boolean> {
+    this.#checkOpen();
+    checkEpochToken(token);
+    const epoch = this.#ownRebuild(token);
+    if (epoch === undefined) return false;
+    epoch.expiresAt = Date.now() + Math.max(1, ttlMs);
+    return true;
+  }
+
+  async endRebuild(token: string, outcome: "ready" | "abandoned"): Promise<boolean> {
+    this.#checkOpen();
+    checkEpochToken(token);
+    if (this.#ownRebuild(token) === undefined) return false;
+    this.#epoch = outcome === "ready" ? { value: { state: "ready", token }, expiresAt: Infinity } : undefined;
+    return true;
   }
 
   /** Every queue that held a task since the broker was created, sorted. */
@@ -166,6 +206,18 @@ export class MemoryBroker implements Broker {
     this.#bus.clear();
     for (const queue of this.#queues.values()) queue.clear();
     this.#queues.clear();
+  }
+
+  /** The marker unless it expired (an expired one is dropped). */
+  #liveEpoch(): { value: IndexEpoch; expiresAt: number } | undefined {
+    if (this.#epoch !== undefined && this.#epoch.expiresAt <= Date.now()) this.#epoch = undefined;
+    return this.#epoch;
+  }
+
+  /** The marker while it is `rebuilding` with `token`. */
+  #ownRebuild(token: string): { value: IndexEpoch; expiresAt: number } | undefined {
+    const epoch = this.#liveEpoch();
+    return epoch?.value.state === "rebuilding" && epoch.value.token === token ? epoch : undefined;
   }
 
   #checkOpen(): void {

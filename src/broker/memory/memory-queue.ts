@@ -83,6 +83,16 @@ export class MemoryQueue {
     return renewed;
   }
 
+  /** `lease-1.lua`: creates or moves leases to `leaseUntil`. @returns how many were created. */
+  lease(ids: readonly string[], leaseUntil: number): number {
+    let created = 0;
+    for (const id of ids) {
+      if (!this.#leases.has(id)) created += 1;
+      this.#leases.set(id, leaseUntil);
+    }
+    return created;
+  }
+
   /** `release-1.lua`: drops leases. @returns how many existed. */
   release(ids: readonly string[]): number {
     let released = 0;

@@ -9,6 +9,7 @@
  * | `<prefix>:{q:<queue>}:leases`     | ZSET    | leased ids, score = lease deadline (epoch ms)       |
  * | `<prefix>:{q:<queue>}:seq`        | STRING  | arrival counter of the queue                        |
  * | `<prefix>:queues`                 | SET     | every queue name that ever held a task              |
+ * | `<prefix>:epoch`                  | STRING  | index generation: `ready:<token>` or `rebuilding:<token>` |
  * | `<prefix>:wake` (channel)         | pub/sub | a queue name, when tasks of it became runnable      |
  * | `<prefix>:task:<id>` (channel)    | pub/sub | binary events about one task                        |
  *
@@ -31,6 +32,11 @@ export interface RedisKeys {
   seq(queue: string): string;
   /** Every queue name that ever held a task (SET, not hash-tagged: it spans queues). */
   queues(): string;
+  /**
+   * The index's generation marker (STRING, not hash-tagged): missing when the index was lost
+   * (Redis restarted empty, flushed); see `src/server/index-guard.ts`.
+   */
+  epoch(): string;
   /** Pub/sub channel that carries queue names whose tasks became runnable. */
   wakeChannel(): string;
   /** Pub/sub channel that carries the events of one task. */
@@ -55,6 +61,7 @@ export function createKeys(prefix: string): RedisKeys {
     leases: (queue) => queueKey(queue, "leases"),
     seq: (queue) => queueKey(queue, "seq"),
     queues: () => `${prefix}:queues`,
+    epoch: () => `${prefix}:epoch`,
     wakeChannel: () => `${prefix}:wake`,
     taskChannel: (taskId) => `${prefix}:task:${taskId}`,
   };

@@ -7,8 +7,8 @@ import { Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import { UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
-import { checkEntry, checkQueue, checkTime } from "../entry-checks.js";
-import type { Broker, DelayedEntry, LeaseRef, QueueCounts, QueueEntry, Unsubscribe } from "../broker.js";
+import { checkEntry, checkEpochToken, checkQueue, checkTime } from "../entry-checks.js";
+import type { Broker, DelayedEntry, IndexEpoch, LeaseRef, QueueCounts, QueueEntry, Unsubscribe } from "../broker.js";
 import { createKeys } from "./keys.js";
 import type { RedisKeys } from "./keys.js";
 import { defineScripts } from "./scripts.js";
@@ -140,6 +140,18 @@ export class RedisBroker implements Broker {
     );
   }
 
+  async lease(leases: readonly LeaseRef[], leaseUntil: number): Promise<void> {
+    if (leases.length === 0) return;
+    for (const lease of leases) checkQueue(lease.queue);
+    checkTime("leaseUntil", leaseUntil);
+    await this.#run("lease", () =>
+      Promise.all([
+        this.#registerQueues(leases),
+        ...byQueue(leases).map(([queue, batch]) => this.#scripts.lease(queue, idsOf(batch), leaseUntil)),
+      ]),
+    );
+  }
+
   async release(leases: readonly LeaseRef[]): Promise<void> {
     if (leases.length === 0) return;
     for (const lease of leases) checkQueue(lease.queue);
@@ -170,6 +182,33 @@ export class RedisBroker implements Broker {
     checkTime("reclaimUntil", reclaimUntil);
     if (!(limit >= 1)) return [];
     return this.#run("reapExpired", () => this.#scripts.reapExpired(queue, now, Math.floor(limit), reclaimUntil));
+  }
+
+  /** Reads `<prefix>:epoch`; a value of another shape counts as no marker. */
+  async readEpoch(): Promise<IndexEpoch | null> {
+    const value = await this.#run("readEpoch", () => this.#redis.get(this.#keys.epoch()));
+    return value === null ? null : parseEpoch(value);
+  }
+
+  /** `SET <prefix>:epoch rebuilding:<token> NX PX <ttlMs>`. */
+  async beginRebuild(token: string, ttlMs: number): Promise<boolean> {
+    checkEpochToken(token);
+    const reply = await this.#run("beginRebuild", () =>
+      this.#redis.set(this.#keys.epoch(), epochValue("rebuilding", token), "PX", Math.max(1, Math.ceil(ttlMs)), "NX"),
+    );
+    return reply === "OK";
+  }
+
+  async extendRebuild(token: string, ttlMs: number): Promise<boolean> {
+    checkEpochToken(token);
+    const claim = epochValue("rebuilding", token);
+    return this.#run("extendRebuild", () => this.#scripts.epochSwap(claim, claim, Math.max(1, Math.ceil(ttlMs))));
+  }
+
+  async endRebuild(token: string, outcome: "ready" | "abandoned"): Promise<boolean> {
+    checkEpochToken(token);
+    const next = outcome === "ready" ? epochValue("ready", token) : "";
+    return this.#run("endRebuild", () => this.#scripts.epochSwap(epochValue("rebuilding", token), next, 0));
   }
 
   async queues(): Promise<string[]> {
@@ -362,6 +401,19 @@ function byQueue<T extends { readonly queue: string }>(entries: readonly T[]): [
     }
   }
   return batches;
+}
+
+/** The stored form of a marker: `<state>:<token>`. */
+function epochValue(state: IndexEpoch["state"], token: string): string {
+  return `${state}:${token}`;
+}
+
+function parseEpoch(value: string): IndexEpoch | null {
+  const colon = value.indexOf(":");
+  const state = value.slice(0, colon);
+  const token = value.slice(colon + 1);
+  if (colon < 0 || token === "" || (state !== "ready" && state !== "rebuilding")) return null;
+  return { state, token };
 }
 
 function idsOf(leases: readonly LeaseRef[]): string[] {

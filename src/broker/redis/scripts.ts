@@ -30,6 +30,8 @@ const SCRIPT_FILES = {
   requeue: "requeue-4.lua",
   remove: "remove-3.lua",
   reapExpired: "reap-expired-1.lua",
+  lease: "lease-1.lua",
+  epochSwap: "epoch-swap-1.lua",
 } as const;
 
 /** Names of the broker's scripts. */
@@ -123,6 +125,13 @@ export interface RedisScripts {
   remove(queue: string, entries: readonly ScriptEntry[]): Promise<number>;
   /** `reap-expired-1.lua`: takes up to `limit` leases expired before `now`, pushes them to `reclaimUntil`. */
   reapExpired(queue: string, now: number, limit: number, reclaimUntil: number): Promise<string[]>;
+  /** `lease-1.lua`: creates or moves leases of `queue` to `leaseUntil`. @returns how many were created. */
+  lease(queue: string, ids: readonly string[], leaseUntil: number): Promise<number>;
+  /**
+   * `epoch-swap-1.lua`: sets the epoch marker to `next` ("" deletes it; `ttlMs` 0: no expiry)
+   * while it holds `expected`. @returns whether it changed.
+   */
+  epochSwap(expected: string, next: string, ttlMs: number): Promise<boolean>;
 }
 
 type Argument = string | number;
@@ -214,6 +223,14 @@ export async function defineScripts(redis: Redis, keys: RedisKeys): Promise<Redi
 
     async reapExpired(queue, now, limit, reclaimUntil) {
       return stringArrayReply("reapExpired", await run("reapExpired", [keys.leases(queue), now, limit, reclaimUntil]));
+    },
+
+    async lease(queue, ids, leaseUntil) {
+      return integerReply("lease", await run("lease", [keys.leases(queue), leaseUntil, ...ids]));
+    },
+
+    async epochSwap(expected, next, ttlMs) {
+      return integerReply("epochSwap", await run("epochSwap", [keys.epoch(), expected, next, ttlMs])) === 1;
     },
   };
 }
