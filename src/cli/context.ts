@@ -21,6 +21,8 @@ export interface GlobalOptions {
   protocol: "grpc" | "connect";
   /** Headers sent with every call, from `--header name:value`. */
   header: Record<string, string>;
+  /** PEM file of the certificate authorities to trust for `https:` URLs, from `--tls-ca`. */
+  tlsCa: string | undefined;
 }
 
 /** The environment of one CLI run. */

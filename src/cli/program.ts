@@ -5,6 +5,7 @@ import { Command, Option } from "commander";
 import { createClient, type TaskwireClient } from "../client/index.js";
 import type { CliContext, GlobalOptions } from "./context.js";
 import { registerDevCommand } from "./commands/dev.js";
+import { registerKeysCommands } from "./commands/keys.js";
 import { registerMigrateCommand } from "./commands/migrate.js";
 import { registerServerCommand } from "./commands/server.js";
 import { registerSubmitCommand } from "./commands/submit.js";
@@ -13,6 +14,7 @@ import { registerTasksCommands } from "./commands/tasks.js";
 import { registerTypesCommand } from "./commands/types.js";
 import { registerWorkerCommands } from "./commands/worker.js";
 import { collectHeader } from "./options.js";
+import { readTlsCa } from "./tls-ca.js";
 import { SDK_VERSION } from "../worker/version.js";
 
 /** The server's URL when neither `--url` nor `TASKWIRE_URL` gives one. */
@@ -39,7 +41,8 @@ export function createProgram(ctx: CliContext): Command {
         .choices(["grpc", "connect"])
         .default("grpc"),
     )
-    .option("-H, --header <header>", 'a header sent with every call, "name: value" (repeatable)', collectHeader)
+    .option("-H, --header <header>", 'a header sent with every call, "name: value" (repeatable), like "authorization: Bearer <token>"', collectHeader)
+    .addOption(new Option("--tls-ca <file>", "PEM certificate(s) to trust for https:// URLs (a self-signed server's certificate)").env("TASKWIRE_TLS_CA"))
     .showHelpAfterError("(add --help for usage)")
     .addHelpText("after", EXIT_STATUS_HELP)
     .configureOutput({
@@ -57,6 +60,7 @@ export function createProgram(ctx: CliContext): Command {
   registerTaskCommands(program, ctx);
   registerTypesCommand(program, ctx);
   registerTasksCommands(program, ctx);
+  registerKeysCommands(program, ctx);
   return program;
 }
 
@@ -67,17 +71,23 @@ export function globalOptions(command: Command): GlobalOptions {
     url: options.url ?? DEFAULT_URL,
     protocol: options.protocol ?? "grpc",
     header: options.header ?? {},
+    tlsCa: options.tlsCa,
   };
 }
 
-/** A client factory that creates one client per run, for the global options of the first caller. */
-export function clientFactory(): { client(command: Command): TaskwireClient; close(): void } {
+/**
+ * A client factory that creates one client per run, for the global options of the first caller.
+ * @param cwd resolves a relative `--tls-ca`.
+ */
+export function clientFactory(cwd: string): { client(command: Command): TaskwireClient; close(): void } {
   let client: TaskwireClient | undefined;
   return {
     client(command) {
       if (!client) {
-        const { url, protocol, header } = globalOptions(command);
-        client = createClient({ url, protocol, headers: Object.keys(header).length > 0 ? header : undefined });
+        const globals = globalOptions(command);
+        const { url, protocol, header } = globals;
+        const headers = Object.keys(header).length > 0 ? header : undefined;
+        client = createClient({ url, protocol, headers, ca: readTlsCa(globals, cwd) });
       }
       return client;
     },

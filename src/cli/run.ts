@@ -24,7 +24,7 @@ export interface RunOptions {
  * @returns the exit status; see {@link ExitCode}.
  */
 export async function runCli(args: readonly string[], options: RunOptions): Promise<number> {
-  const clients = clientFactory();
+  const clients = clientFactory(options.cwd);
   const ctx: CliContext = {
     stdout: options.stdout,
     stderr: options.stderr,

@@ -6,7 +6,7 @@ import { isMessage, type DescMessage, type JsonObject, type Registry } from "@bu
 import { AnySchema, durationFromMs, StructSchema, type Any } from "@bufbuild/protobuf/wkt";
 import { createClient as createRpcClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { createSessionManager } from "../common/http2-session.js";
+import { createSessionManager, type CaCertificates } from "../common/http2-session.js";
 import type { Task, TaskState, TaskType } from "../../gen/taskwire/v1/task_pb.js";
 import {
   TaskService,
@@ -29,8 +29,13 @@ export interface ClientOptions {
    * HTTP/1.1, for proxies that do not pass HTTP/2. @default "grpc"
    */
   protocol?: "grpc" | "connect";
-  /** Headers sent with every call (for example `authorization`). */
+  /** Headers sent with every call, like `{ authorization: "Bearer <token>" }` (the server's API key). */
   headers?: Record<string, string>;
+  /**
+   * Certificate authorities (PEM) to trust for an `https:` URL instead of the system's: the
+   * server's own certificate when it is self-signed, or a private CA's. @default the system's
+   */
+  ca?: CaCertificates;
   /** A transport to use instead of one built from `url` and `protocol` (tests, custom TLS). */
   transport?: Transport;
   /**
@@ -235,11 +240,12 @@ export function createClient(options: ClientOptions): TaskwireClient {
   let release = (): void => {};
   if (!transport) {
     if ((options.protocol ?? "grpc") === "grpc") {
-      const sessionManager = createSessionManager(options.url);
+      const sessionManager = createSessionManager(options.url, { ca: options.ca });
       transport = createGrpcTransport({ baseUrl: options.url, sessionManager });
       release = () => sessionManager.abort();
     } else {
-      transport = createConnectTransport({ baseUrl: options.url, httpVersion: "1.1" });
+      const nodeOptions = options.ca === undefined ? undefined : { ca: options.ca };
+      transport = createConnectTransport({ baseUrl: options.url, httpVersion: "1.1", nodeOptions });
     }
   }
   if (options.headers) transport = withHeaders(transport, options.headers);

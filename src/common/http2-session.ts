@@ -5,11 +5,19 @@
  * delayed ACK (tens of milliseconds).
  */
 import { Http2SessionManager } from "@connectrpc/connect-node";
-import { connect as connectTcp } from "node:net";
-import { connect as connectTls } from "node:tls";
+import { connect as connectTcp, isIP } from "node:net";
+import { connect as connectTls, type SecureContextOptions } from "node:tls";
+
+/** PEM certificates of the authorities to trust for `https:` servers, as `tls.connect` takes them. */
+export type CaCertificates = NonNullable<SecureContextOptions["ca"]>;
 
 /** Options of {@link createSessionManager}. */
 export interface SessionOptions {
+  /**
+   * Trust these certificate authorities (PEM) instead of the system's, for `https:` URLs: the
+   * certificate of a server with a self-signed certificate, or of a private CA. @default the system's
+   */
+  ca?: CaCertificates;
   /** Ping the server this often to notice a dead connection. */
   pingIntervalMs?: number;
   /** Give up on the connection when a ping gets no answer within this time. */
@@ -18,13 +26,15 @@ export interface SessionOptions {
 
 /** A session manager for `url` whose sockets send small writes at once. */
 export function createSessionManager(url: string, options: SessionOptions = {}): Http2SessionManager {
-  return new Http2SessionManager(url, options, {
+  const { ca, ...pingOptions } = options;
+  return new Http2SessionManager(url, pingOptions, {
     createConnection(authority: URL) {
       const port = Number(authority.port) || (authority.protocol === "https:" ? 443 : 80);
       const host = authority.hostname.replace(/^\[(.*)\]$/, "$1");
       const socket =
         authority.protocol === "https:"
-          ? connectTls({ host, port, servername: host, ALPNProtocols: ["h2"] })
+          ? // SNI takes host names only (RFC 6066); an IP address is still checked against the certificate.
+            connectTls({ host, port, servername: isIP(host) === 0 ? host : undefined, ALPNProtocols: ["h2"], ca })
           : connectTcp({ host, port });
       socket.setNoDelay(true);
       return socket;

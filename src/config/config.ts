@@ -40,6 +40,20 @@ export interface ServerConfig {
   logLevel: string;
   /** Origins browsers may call from (CORS), like `https://app.example`, or `*` for any. @default none */
   corsOrigins: readonly string[];
+  // Issue 3: access control (README "Security").
+  /** File of API keys: lines `<id> <role> sha256:<hex>`, or JSON. @default none */
+  apiKeysFile: string | undefined;
+  /** API keys given inline: `<id>:<role>:<sha256 hex>` entries separated by commas. @default none */
+  apiKeys: string | undefined;
+  /**
+   * `off`: serve without keys, even on a non-loopback host (said loudly at start). `on`: require
+   * keys, even on loopback. @default on when keys are configured; off without keys, on loopback only
+   */
+  auth: "on" | "off" | undefined;
+  /** PEM certificate (chain) of TLS; with `tlsKey`, the port serves https only. @default none: cleartext */
+  tlsCert: string | undefined;
+  /** PEM private key of `tlsCert`. @default none */
+  tlsKey: string | undefined;
 }
 
 /** Defaults of every setting that has one. */
@@ -56,7 +70,7 @@ export const DEFAULTS = {
   timeoutGraceMs: 5_000,
   shutdownGraceMs: 10_000,
   logLevel: "info",
-} as const satisfies Omit<ServerConfig, "redisUrl" | "databaseUrl" | "corsOrigins">;
+} as const satisfies Omit<ServerConfig, "redisUrl" | "databaseUrl" | "corsOrigins" | "apiKeysFile" | "apiKeys" | "auth" | "tlsCert" | "tlsKey">;
 
 /** Settings given as flags, by their config names; strings as typed on the command line. */
 export type ConfigOverrides = Partial<Record<keyof ServerConfig, string | number | undefined>>;
@@ -87,6 +101,11 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
   shutdownGraceMs: { env: "TASKWIRE_SHUTDOWN_GRACE", flag: "shutdown-grace", value: "<duration>", description: "how long shutdown lets in-flight calls finish" },
   logLevel: { env: "TASKWIRE_LOG_LEVEL", flag: "log-level", value: "<level>", description: "fatal, error, warn, info, debug, trace or silent" },
   corsOrigins: { env: "TASKWIRE_CORS_ORIGINS", flag: "cors-origins", value: "<origins>", description: "comma-separated origins browsers may call from (CORS), or *" },
+  apiKeysFile: { env: "TASKWIRE_API_KEYS_FILE", flag: "api-keys-file", value: "<file>", description: "file of API keys: lines \"<id> <role> sha256:<hex>\" or JSON (taskwire keys create)" },
+  apiKeys: { env: "TASKWIRE_API_KEYS", flag: "api-keys", value: "<keys>", description: "API keys inline: <id>:<role>:<sha256 hex>, comma-separated" },
+  auth: { env: "TASKWIRE_AUTH", flag: "auth", value: "<on|off>", description: "on: require API keys; off: serve without them, even off loopback (default: on when keys are configured)" },
+  tlsCert: { env: "TASKWIRE_TLS_CERT", flag: "tls-cert", value: "<file>", description: "PEM certificate of TLS (with --tls-key): https only" },
+  tlsKey: { env: "TASKWIRE_TLS_KEY", flag: "tls-key", value: "<file>", description: "PEM private key of --tls-cert" },
 };
 
 /** Parses `"1500"`, `"1500ms"`, `"10s"`, `"5m"`, `"2h"` into milliseconds; undefined when malformed. */
@@ -167,6 +186,13 @@ export function loadServerConfig(
     return list;
   };
 
+  const choice = <T extends string>(key: keyof ServerConfig, choices: readonly T[]): T | undefined => {
+    const text = raw(key);
+    if (text === undefined) return undefined;
+    if (!(choices as readonly string[]).includes(text)) throw new ConfigError(`${name(key)} must be ${choices.join(" or ")}, got "${text}"`);
+    return text as T;
+  };
+
   const config: ServerConfig = {
     host: raw("host") ?? DEFAULTS.host,
     port: integer("port", DEFAULTS.port, 0, 65535),
@@ -183,6 +209,11 @@ export function loadServerConfig(
     shutdownGraceMs: duration("shutdownGraceMs", DEFAULTS.shutdownGraceMs, 0),
     logLevel: identifier("logLevel", DEFAULTS.logLevel, /^(fatal|error|warn|info|debug|trace|silent)$/),
     corsOrigins: origins("corsOrigins"),
+    apiKeysFile: raw("apiKeysFile"),
+    apiKeys: raw("apiKeys"),
+    auth: choice("auth", ["on", "off"] as const),
+    tlsCert: raw("tlsCert"),
+    tlsKey: raw("tlsKey"),
   };
   if (config.leaseTimeoutMs <= config.heartbeatIntervalMs) {
     throw new ConfigError(

@@ -15,7 +15,10 @@ export type ErrorReason =
   | "WORKER_ALREADY_CONNECTED"
   | "STORE_UNAVAILABLE"
   | "BROKER_UNAVAILABLE"
-  | "SHUTTING_DOWN";
+  | "SHUTTING_DOWN"
+  | "API_KEY_MISSING"
+  | "API_KEY_INVALID"
+  | "ROLE_NOT_ALLOWED";
 
 /** Base class of every error Taskwire raises on purpose. */
 export abstract class TaskwireError extends Error {
@@ -90,5 +93,29 @@ export class UnavailableError extends TaskwireError {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+// Issue 3: access control.
+
+/** The call carries no API key, a malformed `authorization` header, or a key the server does not know. */
+export class UnauthenticatedError extends TaskwireError {
+  override readonly name = "UnauthenticatedError";
+  constructor(
+    readonly reason: "API_KEY_MISSING" | "API_KEY_INVALID",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The API key is valid, but its role may not make this call. */
+export class PermissionDeniedError extends TaskwireError {
+  override readonly name = "PermissionDeniedError";
+  constructor(
+    readonly reason: "ROLE_NOT_ALLOWED",
+    message: string,
+  ) {
+    super(message);
   }
 }

@@ -97,6 +97,8 @@ export interface TaskRecord {
   startedAt: Date | null;
   finishedAt: Date | null;
   transitions: TaskTransition[];
+  /** Id of the API key that submitted the task; null when authentication was off. */
+  submittedBy: string | null;
 }
 
 /** A task to insert. */
@@ -114,6 +116,8 @@ export interface NewTask {
   idempotencyKey: string | null;
   createdAt: Date;
   scheduledAt: Date;
+  /** Id of the API key submitting the task (client keys see only their own). @default null: authentication off */
+  submittedBy?: string | null;
 }
 
 /** Defaults of a task type. */

@@ -28,6 +28,7 @@ import type {
   TaskStateName,
   TaskTypeRecord,
 } from "../core/task-types.js";
+import { shownIdempotencyKey } from "./auth/ownership.js";
 
 const STATE_TO_PROTO: Record<TaskStateName, TaskState> = {
   SCHEDULED: TaskState.SCHEDULED,
@@ -142,7 +143,7 @@ export function taskToProto(task: TaskRecord, options: TaskViewOptions = {}): Ta
     progress: task.progress ? progressToProto(task.progress) : undefined,
     timeout: task.timeoutMs === null ? undefined : durationFromMs(task.timeoutMs),
     backoff: backoffToProto(task.backoff),
-    idempotencyKey: task.idempotencyKey ?? "",
+    idempotencyKey: shownIdempotencyKey(task) ?? "", // without the scope of its key (issue 3)
     workerId: task.workerId ?? "",
     createTime: timestampFromDate(task.createdAt),
     scheduleTime: timestampFromDate(task.scheduledAt),

@@ -85,12 +85,14 @@ export class Dispatcher {
       const want = session.credits;
       session.credits -= want;
       let started = 0;
+      session.beginClaim();
       try {
         started = await this.claimInto(session, queue, want);
       } catch (error) {
         this.logger.warn({ err: error, queue }, "claim failed; retrying on the next pass");
       } finally {
-        if (session.state !== "CLOSED") session.credits += want - started;
+        if (session.state === "ACTIVE") session.credits += want - started;
+        session.endClaim();
       }
       if (started > 0) claimedAny = true;
       // The queue may hold more: look again on the next pass, strictly in queue order.

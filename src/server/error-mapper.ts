@@ -11,7 +11,9 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  PermissionDeniedError,
   TaskwireError,
+  UnauthenticatedError,
   UnavailableError,
 } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
@@ -35,6 +37,8 @@ function codeOf(error: TaskwireError): Code {
   if (error instanceof FailedPreconditionError) return Code.FailedPrecondition;
   if (error instanceof AlreadyExistsError) return Code.AlreadyExists;
   if (error instanceof UnavailableError) return Code.Unavailable;
+  if (error instanceof UnauthenticatedError) return Code.Unauthenticated;
+  if (error instanceof PermissionDeniedError) return Code.PermissionDenied;
   return Code.Internal;
 }
 

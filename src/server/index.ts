@@ -13,6 +13,7 @@ import { createPgliteStore } from "../store/pglite-store.js";
 import { createPostgresStore } from "../store/postgres-store.js";
 import type { TaskStore } from "../store/store.js";
 import { IndexGuard } from "./index-guard.js";
+import { loadServerSecurity } from "./security.js";
 import { createTaskwireServer, type ServerState, type TaskwireServer } from "./taskwire-server.js";
 
 export { createTaskwireServer };
@@ -20,10 +21,13 @@ export type { ServerState, TaskwireServer };
 
 /**
  * Connects the store (applying pending migrations) and the broker, then serves.
- * @throws ConfigError when only one of the Redis and PostgreSQL URLs is set.
+ * @throws ConfigError when only one of the Redis and PostgreSQL URLs is set, or when keys, the
+ *   authentication mode or TLS are misconfigured (`security.ts`).
  */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<TaskwireServer> {
   const mode = storageMode(config);
+  // Keys and certificates first: a bad one stops the server before any storage is opened.
+  const security = await loadServerSecurity(config);
   const opened: { close(): Promise<void> }[] = [];
   try {
     let store: TaskStore;
@@ -47,7 +51,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       // Only this process could have held attempts recorded as running: they were lost with it.
       await new IndexGuard(broker, store, logger, { leaseTimeoutMs: config.leaseTimeoutMs, orphanRunning: true }).check();
     }
-    return await createTaskwireServer(config, { broker, store, logger });
+    return await createTaskwireServer(config, { broker, store, logger, security });
   } catch (error) {
     await Promise.allSettled(opened.reverse().map((part) => part.close()));
     throw error;

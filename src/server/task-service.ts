@@ -25,6 +25,7 @@ import { buildNewTask, validDurationMs } from "./submission.js";
 import { isTerminalEvent, stateEvent, type TaskEvents } from "./task-events.js";
 import type { WorkerSession } from "./worker-session.js";
 import { AsyncQueue } from "../core/async-queue.js";
+import { callerOf, ownedBy, ownerScope, visibleTo, type Caller } from "./auth/index.js"; // issue 3: access control
 
 /** What the task service needs from the rest of the server. */
 export interface TaskServiceDeps {
@@ -96,9 +97,10 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
     return results;
   }
 
-  async function getTask(id: string): Promise<TaskRecord> {
+  /** The task, if `caller` may see it (a client key only its own): else NOT_FOUND, as for no task. */
+  async function getTask(id: string, caller: Caller | undefined): Promise<TaskRecord> {
     const task = await store.getTask(validId(id));
-    if (!task) throw notFound(id);
+    if (!task || !visibleTo(task, caller)) throw notFound(id);
     return task;
   }
 
@@ -126,34 +128,40 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
   }
 
   return {
-    async submit(request: SubmitRequest) {
-      const task = await buildNewTask(catalog, request, new Date());
+    async submit(request: SubmitRequest, context: HandlerContext) {
+      const task = ownedBy(await buildNewTask(catalog, request, new Date()), callerOf(context));
       const [result] = await submitAll([task]);
       if (!result) throw new Error("insert returned no row");
       return create(SubmitResponseSchema, { task: taskToProto(result.task), existing: result.existing });
     },
 
-    async submitBatch(request) {
+    async submitBatch(request, context: HandlerContext) {
       if (request.tasks.length === 0) throw InvalidArgumentError.field("tasks", "must hold at least one task");
       if (request.tasks.length > MAX_BATCH) throw InvalidArgumentError.field("tasks", `must hold at most ${MAX_BATCH} tasks, got ${request.tasks.length}`);
       const now = new Date();
       const tasks: NewTask[] = [];
-      for (const [i, item] of request.tasks.entries()) tasks.push(await buildNewTask(catalog, item, now, `tasks[${i}]`));
+      for (const [i, item] of request.tasks.entries()) {
+        tasks.push(ownedBy(await buildNewTask(catalog, item, now, `tasks[${i}]`), callerOf(context)));
+      }
       const results = await submitAll(tasks);
       return create(SubmitBatchResponseSchema, {
         tasks: results.map((r) => ({ id: r.task.id, state: stateToProto(r.task.state), existing: r.existing })),
       });
     },
 
-    async getStatus(request) {
-      return { task: taskToProto(await getTask(request.id)) };
+    async getStatus(request, context: HandlerContext) {
+      return { task: taskToProto(await getTask(request.id, callerOf(context))) };
     },
 
     async getResult(request, context: HandlerContext) {
       const id = validId(request.id);
+      const caller = callerOf(context);
       const waitMs = request.wait ? validDurationMs(request.wait, "wait") : 0;
-      if (waitMs > 0) await waitTerminal(id, waitMs, context.signal);
-      return { task: taskToProto(await getTask(id)) };
+      if (waitMs > 0) {
+        if (ownerScope(caller) !== undefined) await getTask(id, caller); // no waiting on others' tasks
+        await waitTerminal(id, waitMs, context.signal);
+      }
+      return { task: taskToProto(await getTask(id, caller)) };
     },
 
     async *streamProgress(request, context: HandlerContext) {
@@ -165,7 +173,7 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       context.signal.addEventListener("abort", onAbort, { once: true });
       try {
         const task = await store.getTask(id);
-        if (!task) throw notFound(id);
+        if (!task || !visibleTo(task, callerOf(context))) throw notFound(id);
         yield stateEvent(task);
         if (TERMINAL_STATES.has(task.state)) return;
         for await (const event of queue) {
@@ -179,8 +187,10 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       }
     },
 
-    async cancel(request) {
+    async cancel(request, context: HandlerContext) {
       const id = validId(request.id);
+      const caller = callerOf(context);
+      if (ownerScope(caller) !== undefined) await getTask(id, caller); // a client key cancels only its own
       const reason = request.reason.slice(0, 1000) || "cancelled by request";
       const outcome = await store.cancelTask(id, reason, new Date());
       if (!outcome) throw notFound(id);
@@ -209,7 +219,7 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       return { types: types.map((t) => taskTypeToProto(t, counts.get(t.name) ?? 0)) };
     },
 
-    async listTasks(request) {
+    async listTasks(request, context: HandlerContext) {
       const states = request.states.map((s, i) => {
         const name = stateFromProto(s);
         if (!name) throw InvalidArgumentError.field(`states[${i}]`, `${s} is not a task state`);
@@ -224,6 +234,7 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
         states,
         type: request.type || undefined,
         queue: request.queue || undefined,
+        submittedBy: ownerScope(callerOf(context)),
         limit,
         beforeId,
       });

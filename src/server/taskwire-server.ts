@@ -22,6 +22,11 @@ import {
   ServerReflectionV1Alpha,
 } from "./reflection/index.js";
 // (end of issue 5 imports)
+// Issue 3: access control (API keys, optional TLS).
+import { authInterceptor, authOffWarning } from "./auth/index.js";
+import { loadServerSecurity, type ServerSecurity } from "./security.js";
+import { createTlsServer } from "./tls-server.js";
+// (end of issue 3 access-control imports)
 import { TaskService } from "../../gen/taskwire/v1/task_service_pb.js";
 import { WorkerService } from "../../gen/taskwire/v1/worker_service_pb.js";
 import type { Broker, Unsubscribe } from "../broker/broker.js";
@@ -55,12 +60,16 @@ export interface TaskwireServer {
 /** How often the catalog is re-read, so types declared on other servers decode as JSON here too. */
 const CATALOG_REFRESH_MS = 5_000;
 
-/** Starts a server on an open broker and a migrated store. */
+/**
+ * Starts a server on an open broker and a migrated store. `parts.security` (keys and TLS) is
+ * loaded from `config` when not given.
+ */
 export async function createTaskwireServer(
   config: ServerConfig,
-  parts: { broker: Broker; store: TaskStore; logger: Logger },
+  parts: { broker: Broker; store: TaskStore; logger: Logger; security?: ServerSecurity },
 ): Promise<TaskwireServer> {
   const { broker, store, logger } = parts;
+  const security = parts.security ?? (await loadServerSecurity(config)); // issue 3: access control
   let state: ServerState = "STARTING";
 
   const jsonRegistry = createMutableRegistry(file_google_protobuf_struct.messages[0]!);
@@ -125,12 +134,14 @@ export async function createTaskwireServer(
       router.service(ServerReflectionV1, createReflectionV1Service(reflection));
       router.service(ServerReflectionV1Alpha, createReflectionV1AlphaService(reflection));
     },
-    interceptors: [errorMapper(logger), deadlineEnforcer()],
+    // The error mapper is outermost, so it also maps the auth interceptor's refusals.
+    interceptors: [errorMapper(logger), authInterceptor(security.auth, logger), deadlineEnforcer()],
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
     jsonOptions: { registry: jsonRegistry },
   });
-  const http = createDualProtocolServer(withCors(withMinimalGrpcMessage(handler), config.corsOrigins));
+  const serve = withCors(withMinimalGrpcMessage(handler), config.corsOrigins);
+  const http = security.tls ? createTlsServer(serve, security.tls) : createDualProtocolServer(serve);
 
   let unsubscribeWake: Unsubscribe | undefined;
   let refreshTimer: NodeJS.Timeout | undefined;
@@ -150,7 +161,8 @@ export async function createTaskwireServer(
     throw error;
   }
   state = "SERVING";
-  logger.info({ host: config.host, port }, "taskwire server listening");
+  logger.info({ host: config.host, port, tls: security.tls !== undefined, auth: security.auth.kind }, "taskwire server listening");
+  if (security.auth.kind === "off") logger.warn(authOffWarning(config.host, port, security.auth.exposed));
 
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
@@ -159,14 +171,18 @@ export async function createTaskwireServer(
     logger.info({ workers: workers.sessions().length }, "draining: workers are asked to finish and reconnect elsewhere");
     for (const session of workers.sessions()) session.drain("the server is shutting down");
     const deadline = Date.now() + config.shutdownGraceMs;
-    // Issue 3 (recovery): results still being recorded (PostgreSQL unavailable) get the grace too.
+    // Issue 3 (recovery): stop accepting at once (no new connection; GOAWAY on open ones, so a
+    // worker reconnects through the load balancer to another server) while open calls, the
+    // workers' streams among them, go on for the grace period.
+    const httpClosed = http.close(config.shutdownGraceMs);
+    // Results still being recorded (PostgreSQL unavailable) get the grace too.
     while ((workers.sessions().some((s) => s.held.size > 0) || recorder.pendingCount > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     recorder.close();
     await Promise.all(workers.sessions().map((s) => workers.closeSession(s)));
     health.close();
-    await http.close(Math.max(0, deadline - Date.now()));
+    await httpClosed;
     maintenance.close();
     clearInterval(refreshTimer);
     await dispatcher.close();

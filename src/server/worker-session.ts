@@ -44,6 +44,10 @@ export class WorkerSession {
   lastSeen = Date.now();
   state: SessionState = "ACTIVE";
   readonly outbox = new AsyncQueue<ConnectResponse>();
+  /** Dispatcher claims for this session in flight: their tasks may still be assigned. */
+  #claims = 0;
+  /** A Drain held back until the claims in flight have been assigned. */
+  #pendingDrain: string | undefined;
 
   constructor(
     readonly sessionId: string,
@@ -121,11 +125,31 @@ export class WorkerSession {
     });
   }
 
-  /** Asks the worker to finish what it holds and go (reconnect elsewhere, or stop in burst mode). */
+  /**
+   * Asks the worker to finish what it holds and go (reconnect elsewhere, or stop in burst mode).
+   * No task is claimed for it from now on; when a claim is in flight, the Drain waits until its
+   * tasks are assigned, so that the worker never receives an Assign after the Drain (it would
+   * close its stream on tasks it has not seen, and they would be lost and run again).
+   */
   drain(reason: string): void {
     if (this.state !== "ACTIVE") return;
     this.state = "DRAINING";
     this.credits = 0;
+    if (this.#claims > 0) this.#pendingDrain = reason;
+    else this.send({ case: "drain", value: { $typeName: "taskwire.v1.Drain", reason } });
+  }
+
+  /** The dispatcher starts claiming tasks for this session. */
+  beginClaim(): void {
+    this.#claims++;
+  }
+
+  /** The dispatcher's claim ended (its tasks, if any, are assigned): a held-back Drain goes out. */
+  endClaim(): void {
+    this.#claims = Math.max(0, this.#claims - 1);
+    if (this.#claims > 0 || this.#pendingDrain === undefined) return;
+    const reason = this.#pendingDrain;
+    this.#pendingDrain = undefined;
     this.send({ case: "drain", value: { $typeName: "taskwire.v1.Drain", reason } });
   }
 

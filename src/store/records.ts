@@ -30,6 +30,7 @@ export function toTaskRecord(row: TaskRow): TaskRecord {
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
     transitions: row.transitions,
+    submittedBy: row.submittedBy,
   };
 }
 

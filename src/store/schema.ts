@@ -98,6 +98,8 @@ export const tasks = pgTable(
     finishedAt: timestamptz("finished_at"),
     updatedAt: timestamptz("updated_at").notNull().defaultNow(),
     transitions: jsonb("transitions").$type<TaskTransition[]>().notNull().default(sql`'[]'::jsonb`),
+    /** Id of the API key that submitted the task; null when authentication was off (issue 3: access control). */
+    submittedBy: text("submitted_by"),
   },
   (table) => [
     check("tasks_state_check", STATE_CHECK),
@@ -105,6 +107,10 @@ export const tasks = pgTable(
     index("tasks_state_id_idx").on(table.state, table.id),
     index("tasks_type_id_idx").on(table.type, table.id),
     index("tasks_queue_id_idx").on(table.queue, table.id),
+    // listTasks of a client key: its own tasks, newest first; keys-off deployments leave it empty.
+    index("tasks_submitted_by_id_idx")
+      .on(table.submittedBy, table.id)
+      .where(sql`submitted_by is not null`),
     // listIndexable: only the unfinished tasks, which stay few while finished ones pile up.
     index("tasks_unfinished_id_idx")
       .on(table.id)

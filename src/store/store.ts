@@ -45,6 +45,8 @@ export interface TaskFilter {
   states?: readonly TaskStateName[];
   type?: string;
   queue?: string;
+  /** Only the tasks submitted by this API key id (a client key lists its own). */
+  submittedBy?: string;
   /** 1 to 1000. */
   limit: number;
   /** Return tasks older than this id (UUIDv7 order); absent: from the newest. */

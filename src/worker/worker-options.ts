@@ -5,6 +5,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Transport } from "@connectrpc/connect";
+import type { CaCertificates } from "../common/http2-session.js";
 import type { Hello } from "../../gen/taskwire/v1/worker_service_pb.js";
 import type { TaskDefinition } from "../common/task-definition.js";
 import { QUEUE_NAME } from "../core/limits.js";
@@ -43,8 +44,13 @@ export interface WorkerOptions {
   shutdownHardLimitMs?: number;
   /** Stop for good once the server says the queues are empty and the worker is idle. @default false */
   burst?: boolean;
-  /** Sent with every stream (authentication). @default none */
+  /** Sent with every stream, like `{ authorization: "Bearer <token>" }` (a worker or admin API key). @default none */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * Certificate authorities (PEM) to trust for an `https:` URL instead of the system's: the
+   * server's own certificate when it is self-signed, or a private CA's. @default the system's
+   */
+  ca?: CaCertificates;
   /** A ready transport (tests, custom TLS); `url` is then only used in logs. @default gRPC over HTTP/2 to `url` */
   transport?: Transport;
 }
@@ -61,6 +67,7 @@ export interface ResolvedWorkerOptions {
   shutdownHardLimitMs: number;
   burst: boolean;
   headers: Readonly<Record<string, string>> | undefined;
+  ca: CaCertificates | undefined;
   transport: Transport | undefined;
   hello: Hello;
 }
@@ -134,6 +141,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     shutdownHardLimitMs: nonNegative(options.shutdownHardLimitMs, WORKER_DEFAULTS.shutdownHardLimitMs, "shutdownHardLimitMs"),
     burst,
     headers: options.headers,
+    ca: options.ca,
     transport: options.transport,
     hello: buildHello(
       { workerId, host: hostname(), pid: process.pid, queues, slots: concurrency, burst },

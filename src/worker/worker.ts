@@ -92,7 +92,7 @@ export class Worker {
     let transport: Transport | undefined = this.#options.transport;
     if (!transport) {
       // Own the HTTP/2 connection so that stopping closes it; PINGs detect a dead server.
-      this.#sessionManager = createSessionManager(this.#options.url, { pingIntervalMs: 15_000, pingTimeoutMs: 10_000 });
+      this.#sessionManager = createSessionManager(this.#options.url, { pingIntervalMs: 15_000, pingTimeoutMs: 10_000, ca: this.#options.ca });
       transport = createGrpcTransport({ baseUrl: this.#options.url, sessionManager: this.#sessionManager });
     }
     this.#client = createClient(WorkerService, transport);

@@ -19,6 +19,11 @@ const SAMPLES: Record<keyof ServerConfig, string> = {
   shutdownGraceMs: "3s",
   logLevel: "debug",
   corsOrigins: "https://app.example",
+  apiKeysFile: "/etc/taskwire/keys",
+  apiKeys: "ci:client:0000000000000000000000000000000000000000000000000000000000000000",
+  auth: "off",
+  tlsCert: "/etc/taskwire/cert.pem",
+  tlsKey: "/etc/taskwire/key.pem",
 };
 
 describe("server flags", () => {

@@ -171,6 +171,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
           startedAt: null,
           finishedAt: null,
           transitions: [{ state: "SCHEDULED", attempt: 0, time: T0.toISOString() }],
+          submittedBy: null,
         };
         expect(result).toEqual({ task: expected, existing: false });
         const read = await mustGet(store, given.id);
@@ -287,6 +288,21 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
     });
 
     describe("getTask, getTasks and listTasks", () => {
+      it("records who submitted a task and lists one submitter's tasks", async () => {
+        const store = await freshStore();
+        const alice = [await insertOne(store, { submittedBy: "alice" }), await insertOne(store, { submittedBy: "alice" })];
+        const bob = await insertOne(store, { submittedBy: "bob" });
+        const anonymous = await insertOne(store);
+        expect(alice[0]?.submittedBy).toBe("alice");
+        expect((await store.getTask(bob.id))?.submittedBy).toBe("bob");
+        expect(anonymous.submittedBy).toBeNull();
+        const listed = await store.listTasks({ limit: 100, submittedBy: "alice" });
+        expect(listed.tasks.map((task) => task.id)).toEqual(alice.map((task) => task.id).reverse());
+        expect(listed.total).toBe(2);
+        expect((await store.listTasks({ limit: 100, submittedBy: "carol" })).total).toBe(0);
+        expect((await store.listTasks({ limit: 100 })).total).toBe(4);
+      });
+
       it("reads tasks by id, ignoring unknown and malformed ids", async () => {
         const store = await freshStore();
         const a = await insertOne(store);

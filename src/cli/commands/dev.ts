@@ -3,6 +3,8 @@
  * and terminal — the quick start in one command. On the embedded default unless both URLs are set.
  */
 import { once } from "node:events";
+import { readFile } from "node:fs/promises";
+import { rootCertificates } from "node:tls";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { loadServerConfig, storageMode } from "../../config/config.js";
@@ -10,6 +12,7 @@ import { createLogger } from "../../core/logger.js";
 import type { CliContext } from "../context.js";
 import { collect, integerIn } from "../options.js";
 import { loadTaskModules } from "../task-modules.js";
+import { readTlsCa } from "../tls-ca.js";
 import { addServerFlags, configOverrides, SERVER_FLAGS, serverAddress } from "./server.js";
 
 /** The example tasks shipped with Taskwire. */
@@ -33,7 +36,7 @@ export function registerDevCommand(program: Command, ctx: CliContext): void {
   addServerFlags(
     command,
     SERVER_FLAGS.map((flag) => flag.key),
-  ).action(async (flags: DevFlags) => {
+  ).action(async (flags: DevFlags, command: Command) => {
     const config = loadServerConfig(ctx.env, configOverrides(flags));
     storageMode(config);
     const logger = createLogger(config.logLevel);
@@ -41,13 +44,17 @@ export function registerDevCommand(program: Command, ctx: CliContext): void {
     const tasks = modules.length > 0 ? await loadTaskModules(modules, ctx.cwd) : [];
     const { startServer } = await import("../../server/index.js");
     const server = await startServer(config, logger);
-    const url = serverAddress(config.host === "0.0.0.0" ? "127.0.0.1" : config.host, server.port);
+    const url = serverAddress(config.host === "0.0.0.0" ? "127.0.0.1" : config.host, server.port, config.tlsCert !== undefined);
     ctx.stdout.write(`taskwire server listening on ${url}\n`);
     let run: Promise<void> | undefined;
     let stopWorker = async (): Promise<void> => {};
     if (tasks.length > 0) {
       const { Worker } = await import("../../worker/index.js");
-      const worker = new Worker({ url, tasks, concurrency: flags.concurrency, logger });
+      // With API keys, the worker needs one too (`taskwire -H "authorization: Bearer <token>" dev`);
+      // with TLS, it trusts --tls-ca, else the system's authorities and the server's own certificate.
+      const globals = ctx.globals(command);
+      const ca = readTlsCa(globals, ctx.cwd) ?? (config.tlsCert === undefined ? undefined : [...rootCertificates, await readFile(config.tlsCert, "utf8")]);
+      const worker = new Worker({ url, tasks, concurrency: flags.concurrency, logger, headers: globals.header, ca });
       run = worker.run();
       stopWorker = () => worker.shutdown();
       ctx.stdout.write(`worker ${worker.id} serving ${tasks.map((t) => t.name).join(", ")}\n`);

@@ -61,9 +61,9 @@ export function configOverrides(flags: Readonly<Record<string, unknown>>): Confi
   return overrides;
 }
 
-/** `http://host:port`, with brackets around an IPv6 host. */
-export function serverAddress(host: string, port: number): string {
-  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+/** `http://host:port` (`https://` with `tls`), with brackets around an IPv6 host. */
+export function serverAddress(host: string, port: number, tls = false): string {
+  return `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 /** Adds `server` to `program`. */
@@ -81,7 +81,7 @@ export function registerServerCommand(program: Command, ctx: CliContext): void {
     const logger = createLogger(config.logLevel);
     const { startServer } = await import("../../server/index.js");
     const server = await startServer(config, logger);
-    ctx.stdout.write(`taskwire server listening on ${serverAddress(config.host, server.port)}\n`);
+    ctx.stdout.write(`taskwire server listening on ${serverAddress(config.host, server.port, config.tlsCert !== undefined)}\n`);
     if (!ctx.signal.aborted) await once(ctx.signal, "abort");
     ctx.stderr.write("shutting down (signal again to stop at once)\n");
     await server.close();

@@ -6,6 +6,7 @@ import { Option, type Command } from "commander";
 import { createLogger } from "../../core/logger.js";
 import { UsageError, type CliContext } from "../context.js";
 import { collect, durationArg, integerIn, queueListArg } from "../options.js";
+import { readTlsCa } from "../tls-ca.js";
 import { loadTaskModules } from "../task-modules.js";
 
 interface StartFlags {
@@ -48,6 +49,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
       const worker = new Worker({
         url: globals.url,
         headers: globals.header,
+        ca: readTlsCa(globals, ctx.cwd),
         tasks,
         queues: flags.queues,
         concurrency: flags.concurrency,

@@ -43,6 +43,7 @@ const COLUMN_VALUES: Record<keyof typeof tasks.$inferInsert, SQL> = {
   finishedAt: sql`null`,
   updatedAt: sql`v.created_at`,
   transitions: sql`v.transitions`,
+  submittedBy: sql`v.submitted_by`,
 };
 
 // Drizzle's `insert ... select` names every column in table order: select them in that order.
@@ -68,6 +69,7 @@ const RECORDSET_COLUMNS = sql.raw(
     "created_at timestamptz",
     "scheduled_at timestamptz",
     "transitions jsonb",
+    "submitted_by text",
   ].join(", "),
 );
 
@@ -94,6 +96,7 @@ export async function insertTasks(
     created_at: task.createdAt.toISOString(),
     scheduled_at: task.scheduledAt.toISOString(),
     transitions: [{ state: task.state, attempt: 0, time: task.createdAt.toISOString() }],
+    submitted_by: task.submittedBy ?? null,
   }));
   const inserted = await db
     .insert(tasks)

@@ -1,11 +1,12 @@
 /**
- * listTasks: newest first, filtered by state, type and queue, by pages.
+ * listTasks: newest first, filtered by state, type, queue and submitter, by pages.
  *
  * Strategy: UUIDv7 ids are time ordered, so "newest first" is `order by id desc` and the page
  * cursor is the last id seen (`id < beforeId`, keyset pagination: a page costs the same however
  * deep it is, and tasks submitted meanwhile do not shift later pages). The indexes
- * `(state, id)`, `(type, id)` and `(queue, id)`, read backwards, serve each filter. The total
- * is a separate `count(*)` of the whole filter (without the cursor), run concurrently.
+ * `(state, id)`, `(type, id)`, `(queue, id)` and `(submitted_by, id)`, read backwards, serve each
+ * filter. The total is a separate `count(*)` of the whole filter (without the cursor), run
+ * concurrently.
  */
 import { and, count, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
 import { InvalidArgumentError } from "../../core/errors.js";
@@ -32,6 +33,7 @@ export async function listTasks(
   if (filter.states !== undefined && filter.states.length > 0) conditions.push(inArray(tasks.state, [...filter.states]));
   if (filter.type !== undefined) conditions.push(eq(tasks.type, filter.type));
   if (filter.queue !== undefined) conditions.push(eq(tasks.queue, filter.queue));
+  if (filter.submittedBy !== undefined) conditions.push(eq(tasks.submittedBy, filter.submittedBy));
   const matching = and(...conditions);
   const page = filter.beforeId === undefined ? matching : and(matching, lt(tasks.id, filter.beforeId));
 

@@ -1,0 +1,77 @@
+/**
+ * Who may call what: the roles of API keys, the permission every procedure needs, and the
+ * services that stay open. The one table of access rules; the interceptor (`auth-interceptor.ts`)
+ * applies it and the task service narrows client keys to their own tasks (`ownership.ts`).
+ * Keep in line with the README's "Security" section.
+ */
+
+/** The role of an API key. */
+export type Role = "client" | "worker" | "admin";
+
+/** Every role, in the order the README lists them. */
+export const ROLES: readonly Role[] = ["client", "worker", "admin"];
+
+/** What a procedure does, as far as access is concerned. */
+export type Permission =
+  /** Submit and SubmitBatch. */
+  | "tasks.submit"
+  /** GetStatus, GetResult, StreamProgress, ListTasks, ListTypes. */
+  | "tasks.read"
+  /** Cancel. */
+  | "tasks.cancel"
+  /** WorkerService.Connect: take and run tasks. */
+  | "worker.connect";
+
+/**
+ * The permissions of each role. A client key reads and cancels only the tasks it submitted
+ * (enforced by the task service); an admin key has every permission on every task.
+ */
+export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
+  client: new Set(["tasks.submit", "tasks.read", "tasks.cancel"]),
+  worker: new Set(["worker.connect"]),
+  admin: new Set(["tasks.submit", "tasks.read", "tasks.cancel", "worker.connect"]),
+};
+
+/** The permission each procedure needs, by `<service>/<method>`. */
+export const PROCEDURE_PERMISSIONS: Readonly<Record<string, Permission>> = {
+  "taskwire.v1.TaskService/Submit": "tasks.submit",
+  "taskwire.v1.TaskService/SubmitBatch": "tasks.submit",
+  "taskwire.v1.TaskService/GetStatus": "tasks.read",
+  "taskwire.v1.TaskService/GetResult": "tasks.read",
+  "taskwire.v1.TaskService/StreamProgress": "tasks.read",
+  "taskwire.v1.TaskService/ListTypes": "tasks.read",
+  "taskwire.v1.TaskService/ListTasks": "tasks.read",
+  "taskwire.v1.TaskService/Cancel": "tasks.cancel",
+  "taskwire.v1.WorkerService/Connect": "worker.connect",
+};
+
+/**
+ * Services any caller may use without a key: health (load balancers and Kubernetes probes carry
+ * no credentials) and reflection (the schema of the API, no data).
+ */
+export const OPEN_SERVICES: ReadonlySet<string> = new Set([
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+]);
+
+/** Whether `value` names a role. */
+export function isRole(value: string): value is Role {
+  return (ROLES as readonly string[]).includes(value);
+}
+
+/**
+ * What a call of `service`/`method` needs: `"open"` for the open services, the permission for
+ * the known procedures, `"admin"` for anything else (closed by default).
+ */
+export function accessOf(service: string, method: string): "open" | "admin" | Permission {
+  if (OPEN_SERVICES.has(service)) return "open";
+  return PROCEDURE_PERMISSIONS[`${service}/${method}`] ?? "admin";
+}
+
+/** Whether a key of `role` may make a call that needs `access`. */
+export function roleAllows(role: Role, access: "open" | "admin" | Permission): boolean {
+  if (access === "open" || role === "admin") return true;
+  if (access === "admin") return false;
+  return ROLE_PERMISSIONS[role].has(access);
+}

@@ -1,0 +1,82 @@
+/**
+ * One TLS port for every protocol (`TASKWIRE_TLS_CERT`/`TASKWIRE_TLS_KEY`): ALPN picks HTTP/2
+ * (gRPC, gRPC-Web, Connect) or HTTP/1.1 (Connect/JSON, gRPC-Web), both served by
+ * `http2.createSecureServer({ allowHTTP1: true })`. The cleartext counterpart, which tells the
+ * protocols apart by the HTTP/2 preface, is `http-server.ts`; both drain the same way.
+ */
+import type { Http2ServerResponse, Http2Session } from "node:http2";
+import { createSecureServer } from "node:http2";
+import type { AddressInfo, Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import type { DualProtocolServer, HttpHandler } from "./http-server.js";
+import type { TlsCredentials } from "./tls-credentials.js";
+
+/** A server of `handler` over TLS; see the file header. */
+export function createTlsServer(handler: HttpHandler, credentials: TlsCredentials): DualProtocolServer {
+  const server = createSecureServer({ cert: credentials.cert, key: credentials.key, allowHTTP1: true }, handler);
+  const sessions = new Set<Http2Session>();
+  /** TCP sockets, from accept to close (TLS handshakes included), to force them closed. */
+  const sockets = new Set<Socket>();
+  /** HTTP/1.1 connections and how many of their requests are in flight, to close the idle ones. */
+  const http1 = new Map<TLSSocket, number>();
+
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    // Replies are small and latency-bound (assignments, acks): no Nagle delay.
+    socket.setNoDelay(true);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  server.on("secureConnection", (socket: TLSSocket) => {
+    if (socket.alpnProtocol === "h2") return;
+    http1.set(socket, 0);
+    socket.once("close", () => http1.delete(socket));
+  });
+  server.on("request", (request, response: Http2ServerResponse) => {
+    if (request.httpVersionMajor !== 1) return;
+    const socket = request.socket as TLSSocket;
+    http1.set(socket, (http1.get(socket) ?? 0) + 1);
+    response.once("close", () => {
+      if (http1.has(socket)) http1.set(socket, Math.max(0, (http1.get(socket) ?? 1) - 1));
+    });
+  });
+
+  const closeIdleHttp1 = (): void => {
+    for (const [socket, inFlight] of http1) if (inFlight === 0) socket.destroy();
+  };
+
+  let closing: Promise<void> | undefined;
+  return {
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      });
+    },
+    close(graceMs) {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const session of sessions) session.close();
+        closeIdleHttp1();
+        const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+        const drained = (async () => {
+          while (sessions.size > 0 || sockets.size > 0) {
+            closeIdleHttp1();
+            await new Promise((r) => setTimeout(r, 25));
+          }
+        })();
+        await Promise.race([drained, deadline]);
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
+        await stopped;
+      })();
+      return closing;
+    },
+  };
+}
