@@ -209,7 +209,8 @@ describe.skipIf(CHROMIUM === undefined)("the example page in headless Chromium",
     } finally {
       browser.kill("SIGKILL");
       await exited;
-      await rm(profile, { recursive: true, force: true });
+      // Chromium's helper processes may still write to the profile for a moment after the kill.
+      await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   }
 
