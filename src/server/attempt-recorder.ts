@@ -31,6 +31,7 @@ interface InFlight {
   done: Promise<TaskRecord | undefined>;
 }
 
+/** Records attempt outcomes, batched and fenced; see the file header. `close()` stops its retries. */
 export class AttemptRecorder {
   private readonly batcher: Batcher<AttemptOutcome, TaskRecord | undefined>;
   /** Durable recordings not finished yet, by task id. */

@@ -142,7 +142,11 @@ export class Dispatcher {
     return started.length;
   }
 
-  /** Claimed tasks that were not started: requeue those still waiting, drop leases of finished ones. */
+  /**
+   * Claimed tasks that were not started: requeue those still waiting (a SCHEDULED one not yet
+   * due, which an index rebuild may have enqueued early, back to the delayed set), drop leases
+   * of finished ones.
+   */
   private async putBack(
     session: WorkerSession,
     queue: string,
@@ -150,15 +154,25 @@ export class Dispatcher {
   ): Promise<void> {
     const requeue = others.filter((t) => t.state === "QUEUED" || t.state === "SCHEDULED");
     const release = others.filter((t) => t.state === null || TERMINAL_STATES.has(t.state));
-    if (requeue.length > 0) {
+    const foreign = requeue.filter((t) => !session.types.has(t.type));
+    if (foreign.length > 0) {
       const skips = this.skipUntil.get(session) ?? new Map<string, number>();
       skips.set(queue, Date.now() + FOREIGN_TYPE_BACKOFF_MS);
       this.skipUntil.set(session, skips);
       this.logger.warn(
-        { queue, types: [...new Set(requeue.map((t) => t.type))] },
+        { queue, types: [...new Set(foreign.map((t) => t.type))] },
         "queue holds task types this worker does not serve; put back for other workers",
       );
-      await this.broker.requeue(requeue.map((t) => ({ id: t.id, queue, priority: t.priority })));
+    }
+    if (requeue.length > 0) {
+      await this.broker.requeue(
+        requeue.map((t) => ({
+          id: t.id,
+          queue,
+          priority: t.priority,
+          runAt: t.state === "SCHEDULED" && t.scheduledAt !== null ? t.scheduledAt.getTime() : undefined,
+        })),
+      );
     }
     if (release.length > 0) await this.broker.release(release.map((t) => ({ id: t.id, queue })));
   }

@@ -10,18 +10,18 @@
  * started it is refused by `startAttempts` (it is no longer QUEUED) and dropped; a lease given
  * back to an attempt that finished meanwhile expires and the reaper drops it.
  *
- * Speed: keyset pages of {@link PAGE} over the partial index of unfinished tasks, the next page
- * read while the current one is written to the broker (whose calls are auto-pipelined, a
- * thousand ids per script call); about 100k queued tasks in a few seconds (`npm run bench:rebuild`).
+ * Speed: keyset pages of {@link PAGE} over the partial index of unfinished tasks (only the
+ * columns the index needs), the next page read while the current one is written to the broker
+ * (whose calls are auto-pipelined, a thousand ids per script call); `npm run bench:rebuild`
+ * measures it (100k queued tasks: about a second on a 2-core machine).
  */
 import type { Broker, DelayedEntry, LeaseRef, QueueEntry } from "../broker/broker.js";
 import type { Logger } from "../core/logger.js";
-import type { TaskRecord } from "../core/task-types.js";
-import type { AttemptOutcome, TaskStore } from "../store/store.js";
+import type { AttemptOutcome, IndexableTask, TaskStore } from "../store/store.js";
 import { serverError } from "./maintenance.js";
 
 /** Tasks read per page. */
-const PAGE = 5_000;
+const PAGE = 10_000;
 
 /** What a rebuild did. */
 export interface RebuildReport {
@@ -74,7 +74,7 @@ export async function rebuildIndex(store: TaskStore, broker: Broker, logger: Log
 async function indexPage(
   store: TaskStore,
   broker: Broker,
-  page: readonly TaskRecord[],
+  page: readonly IndexableTask[],
   options: RebuildOptions,
   report: RebuildReport,
 ): Promise<void> {

@@ -42,6 +42,7 @@ const DISPATCH_SAFETY_TICK_MS = 1000;
 /** Longest wait between promotion runs; earlier when a delayed task is due sooner. */
 const PROMOTE_MAX_INTERVAL_MS = 1000;
 
+/** The server's periodic duties (see the file header); `start()` arms their timers, `close()` stops them. */
 export class Maintenance {
   private readonly timers: NodeJS.Timeout[] = [];
   private promoteTimer: NodeJS.Timeout | undefined;

@@ -25,7 +25,7 @@ import { inOrderOf, toTaskRecord } from "./records.js";
 import { tasks } from "./schema.js";
 import { anyOf, isUuid } from "./sql-helpers.js";
 import { toStoreError } from "./store-errors.js";
-import type { AttemptOutcome, CancelOutcome, StartedAttempts, TaskFilter, TaskStore } from "./store.js";
+import type { AttemptOutcome, CancelOutcome, IndexableTask, StartedAttempts, TaskFilter, TaskStore } from "./store.js";
 
 /** What a {@link DrizzleTaskStore} needs besides its database. */
 export interface DrizzleTaskStoreOptions {
@@ -102,7 +102,7 @@ export class DrizzleTaskStore implements TaskStore {
     });
   }
 
-  listIndexable(afterId: string | undefined, limit: number): Promise<TaskRecord[]> {
+  listIndexable(afterId: string | undefined, limit: number): Promise<IndexableTask[]> {
     return this.#run("listIndexable", () => listIndexable(this.#db, afterId, limit));
   }
 

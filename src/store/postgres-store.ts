@@ -33,6 +33,16 @@ export interface PostgresStoreOptions {
 const CLOSE_TIMEOUT_S = 5;
 
 /**
+ * Delay before a pool connection tries again after failing to connect, in seconds: 50 ms
+ * doubling to at most 1 s, with jitter. postgres.js's default grows to 20 s over a few failed
+ * tries, so a short PostgreSQL outage would hold queries (a worker's results among them) for
+ * up to 20 s after PostgreSQL came back; this one resumes within a second.
+ */
+function reconnectDelaySeconds(retries: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1);
+}
+
+/**
  * Creates the PostgreSQL store. Connections are opened lazily, on the first query; call
  * `migrate()` (or `ping()`) first to fail fast at start-up. `close()` ends the pool.
  */
@@ -42,6 +52,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TaskStore {
   const client = postgres(options.url, {
     max: options.maxConnections ?? 10,
     connect_timeout: (options.connectTimeoutMs ?? 10_000) / 1000,
+    backoff: reconnectDelaySeconds,
     connection: { application_name: "taskwire", search_path: quoteIdentifier(schema) },
     // postgres.js prints notices (e.g. "relation already exists, skipping") with console.log by default.
     onnotice: (notice) => logger.debug({ notice: notice.message, code: notice.code }, "postgres notice"),

@@ -32,6 +32,8 @@ export interface NotStarted {
   state: TaskStateName | null;
   priority: number;
   type: string;
+  /** When it may run (a SCHEDULED task not yet due goes back to the delayed set); null when no such task exists. */
+  scheduledAt: Date | null;
 }
 
 /** What `startAttempts` did with the ids it was given. */
@@ -39,6 +41,9 @@ export interface StartedAttempts {
   started: TaskRecord[];
   others: NotStarted[];
 }
+
+/** What the dispatch index needs of an unfinished task (`listIndexable`). */
+export type IndexableTask = Pick<TaskRecord, "id" | "queue" | "priority" | "state" | "scheduledAt" | "attempt" | "workerId">;
 
 /** Filter and page of `listTasks`. */
 export interface TaskFilter {
@@ -105,8 +110,12 @@ export interface TaskStore {
   /** Cancels a task: see {@link CancelOutcome}. Undefined when no such task. */
   cancelTask(id: string, reason: string, now: Date): Promise<CancelOutcome | undefined>;
 
-  /** Tasks the broker must index: QUEUED, SCHEDULED, RUNNING and CANCELLING, oldest first, by pages. */
-  listIndexable(afterId: string | undefined, limit: number): Promise<TaskRecord[]>;
+  /**
+   * Tasks the broker must index: QUEUED, SCHEDULED, RUNNING and CANCELLING, oldest first, by
+   * pages of ids greater than `afterId`; only the columns the index needs (a rebuild reads them
+   * all).
+   */
+  listIndexable(afterId: string | undefined, limit: number): Promise<IndexableTask[]>;
 
   /** Adds or updates catalog entries (last declaration wins). */
   upsertTaskTypes(types: readonly Omit<TaskTypeRecord, "updatedAt">[], now: Date): Promise<void>;

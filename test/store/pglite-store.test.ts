@@ -96,7 +96,16 @@ describe("PGlite store", () => {
 
     const reopened = await openStore(dataDir);
     await reopened.migrate();
-    expect(await reopened.listIndexable(undefined, 100)).toEqual([queued, scheduled]);
+    const indexable = (task: typeof queued) => ({
+      id: task.id,
+      queue: task.queue,
+      priority: task.priority,
+      state: task.state,
+      scheduledAt: task.scheduledAt,
+      attempt: task.attempt,
+      workerId: task.workerId,
+    });
+    expect(await reopened.listIndexable(undefined, 100)).toEqual([indexable(queued), indexable(scheduled)]);
     expect(await mustGet(reopened, running.id)).toEqual(done);
   });
 

@@ -401,9 +401,9 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         );
         expect(started.map((t) => t.id)).toEqual([mine.id, due.id]);
         expect(others).toEqual([
-          { id: foreign.id, state: "QUEUED", priority: 7, type: "demo.other" },
-          { id: finished.id, state: "CANCELLED", priority: 0, type: "demo.echo" },
-          { id: missingId, state: null, priority: 0, type: "" },
+          { id: foreign.id, state: "QUEUED", priority: 7, type: "demo.other", scheduledAt: foreign.scheduledAt },
+          { id: finished.id, state: "CANCELLED", priority: 0, type: "demo.echo", scheduledAt: finished.scheduledAt },
+          { id: missingId, state: null, priority: 0, type: "", scheduledAt: null },
         ]);
         expect((await mustGet(store, foreign.id)).state).toBe("QUEUED");
       });
@@ -749,6 +749,17 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
           afterId = page.at(-1)?.id;
         }
         expect(seen).toEqual([queued.id, scheduled.id, running.id, cancelling.id, queuedAgain.id]);
+        // Only what the index needs: where, in which order, and who holds a running attempt.
+        const entries = await store.listIndexable(undefined, 10);
+        expect(entries.find((entry) => entry.id === running.id)).toEqual({
+          id: running.id,
+          queue: running.queue,
+          priority: running.priority,
+          state: "RUNNING",
+          scheduledAt: running.scheduledAt,
+          attempt: 1,
+          workerId: "worker-1",
+        });
       });
     });
 

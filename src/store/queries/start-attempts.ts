@@ -53,7 +53,7 @@ export async function startAttempts(
     rest.length === 0
       ? []
       : await db
-          .select({ id: tasks.id, state: tasks.state, priority: tasks.priority, type: tasks.type })
+          .select({ id: tasks.id, state: tasks.state, priority: tasks.priority, type: tasks.type, scheduledAt: tasks.scheduledAt })
           .from(tasks)
           .where(anyOf(tasks.id, rest, "uuid"));
   const byId = new Map(found.map((r) => [r.id, r]));
@@ -61,11 +61,13 @@ export async function startAttempts(
     .filter((id) => !startedIds.has(id))
     .map((id) => {
       const row = byId.get(id);
-      return row ? { id, state: row.state as TaskStateName, priority: row.priority, type: row.type } : missing(id);
+      return row
+        ? { id, state: row.state as TaskStateName, priority: row.priority, type: row.type, scheduledAt: row.scheduledAt }
+        : missing(id);
     });
   return { started, others };
 }
 
 function missing(id: string): NotStarted {
-  return { id, state: null, priority: 0, type: "" };
+  return { id, state: null, priority: 0, type: "", scheduledAt: null };
 }
