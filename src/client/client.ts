@@ -241,7 +241,9 @@ export function createClient(options: ClientOptions): TaskwireClient {
   if (!transport) {
     if ((options.protocol ?? "grpc") === "grpc") {
       const sessionManager = createSessionManager(options.url, { ca: options.ca });
-      transport = createGrpcTransport({ baseUrl: options.url, sessionManager });
+      // No gzip of responses (a SubmitBatch answer, a page of tasks): the server's CPU is worth
+      // more than the bytes; pass a `transport` of your own to accept compression.
+      transport = createGrpcTransport({ baseUrl: options.url, sessionManager, acceptCompression: [] });
       release = () => sessionManager.abort();
     } else {
       const nodeOptions = options.ca === undefined ? undefined : { ca: options.ca };

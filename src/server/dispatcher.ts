@@ -2,7 +2,8 @@
  * Matches free worker slots to queued tasks. Each worker's queues are served strictly in its
  * order; within a queue the broker hands out the highest priority first, FIFO within a
  * priority. A pass runs when work arrives (broker wake-ups from any server), when a worker
- * grants slots, and on a slow safety tick; passes never overlap.
+ * grants slots, when a claim assigned tasks, and on a slow safety tick. Claims of one session
+ * overlap (a few chunks at a time), so a busy worker's slots refill as a pipeline.
  */
 import type { Broker } from "../broker/broker.js";
 import type { Logger } from "../core/logger.js";
@@ -15,14 +16,22 @@ import type { WorkerSession } from "./worker-session.js";
 /** How long a session skips a queue after it held only task types the worker does not serve. */
 const FOREIGN_TYPE_BACKOFF_MS = 1_000;
 
+/**
+ * Most tasks one claim takes. A larger grant is claimed in several chunks at once, so the first
+ * tasks reach the worker while the next are being started, instead of the worker and the server
+ * taking turns on one large batch.
+ */
+const CLAIM_CHUNK = 100;
+
+/** Claims in flight for one session at once (each holds a PostgreSQL connection while it starts attempts). */
+const CLAIMS_PER_SESSION = 4;
+
 export class Dispatcher {
   private readonly sessions = new Set<WorkerSession>();
-  private dirty = false;
-  private running = false;
   private closed = false;
   /** Per session and queue: epoch ms until which the queue is skipped. */
   private readonly skipUntil = new WeakMap<WorkerSession, Map<string, number>>();
-  private idle: Promise<void> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly broker: Broker,
@@ -47,61 +56,60 @@ export class Dispatcher {
     return this.sessions;
   }
 
-  /** Asks for a dispatch pass; passes requested while one runs are folded into the next. */
+  /**
+   * A dispatch pass: every session with free slots gets claims for them, in chunks, up to
+   * {@link CLAIMS_PER_SESSION} in flight. Slots granted while a session's claims are all in
+   * flight wait for the next pass, which each claim that assigned tasks asks for.
+   */
   kick(): void {
     if (this.closed) return;
-    this.dirty = true;
-    if (!this.running) this.idle = this.loop();
+    for (const session of this.sessions) {
+      while (session.acceptsWork && session.claimsInFlight < CLAIMS_PER_SESSION) {
+        const want = Math.min(session.credits, CLAIM_CHUNK);
+        session.credits -= want;
+        session.beginClaim();
+        const claim = this.fill(session, want)
+          .catch((error: unknown) => this.logger.error({ err: error }, "dispatch failed"))
+          .finally(() => this.inFlight.delete(claim));
+        this.inFlight.add(claim);
+      }
+    }
   }
 
-  /** Stops dispatching; resolves when the current pass ended. */
+  /** Stops dispatching; resolves when the claims in flight ended. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.idle;
+    await Promise.all(this.inFlight);
   }
 
-  private async loop(): Promise<void> {
-    this.running = true;
+  /**
+   * Fills up to `want` of one session's slots from its queues, in order: a queue is left for the
+   * next one only when it held fewer tasks than asked.
+   */
+  private async fill(session: WorkerSession, want: number): Promise<void> {
+    let started = 0;
     try {
-      while (this.dirty && !this.closed) {
-        this.dirty = false;
-        const ready = [...this.sessions].filter((s) => s.acceptsWork);
-        await Promise.all(ready.map((s) => this.fill(s)));
+      for (const queue of session.queues) {
+        if (started === want || session.state !== "ACTIVE") break;
+        const skip = this.skipUntil.get(session)?.get(queue);
+        if (skip !== undefined && skip > Date.now()) continue;
+        const asked = want - started;
+        try {
+          const assigned = await this.claimInto(session, queue, asked);
+          started += assigned;
+          if (assigned === asked) break;
+        } catch (error) {
+          this.logger.warn({ err: error, queue }, "claim failed; retrying on the next pass");
+        }
       }
-    } catch (error) {
-      this.logger.error({ err: error }, "dispatch pass failed");
     } finally {
-      this.running = false;
+      if (session.state === "ACTIVE") session.credits += want - started;
+      session.endClaim();
     }
-  }
-
-  /** Fills one session's free slots from its queues, in order. */
-  private async fill(session: WorkerSession): Promise<void> {
-    let claimedAny = false;
-    for (const queue of session.queues) {
-      if (!session.acceptsWork) return;
-      const skip = this.skipUntil.get(session)?.get(queue);
-      if (skip !== undefined && skip > Date.now()) continue;
-      const want = session.credits;
-      session.credits -= want;
-      let started = 0;
-      session.beginClaim();
-      try {
-        started = await this.claimInto(session, queue, want);
-      } catch (error) {
-        this.logger.warn({ err: error, queue }, "claim failed; retrying on the next pass");
-      } finally {
-        if (session.state === "ACTIVE") session.credits += want - started;
-        session.endClaim();
-      }
-      if (started > 0) claimedAny = true;
-      // The queue may hold more: look again on the next pass, strictly in queue order.
-      if (started > 0 && session.credits > 0) {
-        this.dirty = true;
-        return;
-      }
-    }
-    if (!claimedAny && session.burst && session.held.size === 0 && session.state === "ACTIVE") {
+    if (started > 0) {
+      // The queues may hold more, and slots granted meanwhile wait for a pass.
+      this.kick();
+    } else if (session.burst && session.held.size === 0 && session.claimsInFlight === 0 && session.state === "ACTIVE") {
       session.drain("burst: the worker's queues are empty");
     }
   }

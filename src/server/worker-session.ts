@@ -139,6 +139,11 @@ export class WorkerSession {
     else this.send({ case: "drain", value: { $typeName: "taskwire.v1.Drain", reason } });
   }
 
+  /** Claims of the dispatcher for this session that have not ended. */
+  get claimsInFlight(): number {
+    return this.#claims;
+  }
+
   /** The dispatcher starts claiming tasks for this session. */
   beginClaim(): void {
     this.#claims++;

@@ -43,6 +43,23 @@ function reconnectDelaySeconds(retries: number): number {
 }
 
 /**
+ * `client` with every query that has parameters sent as a prepared statement, cached per
+ * connection. Drizzle asks postgres.js for unnamed statements unless a query is built with
+ * `.prepare()`, and postgres.js then spends a round trip describing each one before it binds:
+ * two round trips per query instead of one. Taskwire's queries have fixed texts (a batch travels
+ * as one array or JSON parameter), so the cache stays small.
+ */
+function preparingStatements(client: postgres.Sql): postgres.Sql {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property !== "unsafe") return Reflect.get(target, property, receiver) as unknown;
+      return (query: string, parameters?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+        target.unsafe(query, parameters, { ...options, prepare: parameters !== undefined && parameters.length > 0 });
+    },
+  });
+}
+
+/**
  * Creates the PostgreSQL store. Connections are opened lazily, on the first query; call
  * `migrate()` (or `ping()`) first to fail fast at start-up. `close()` ends the pool.
  */
@@ -57,7 +74,7 @@ export function createPostgresStore(options: PostgresStoreOptions): TaskStore {
     // postgres.js prints notices (e.g. "relation already exists, skipping") with console.log by default.
     onnotice: (notice) => logger.debug({ notice: notice.message, code: notice.code }, "postgres notice"),
   });
-  const db = drizzle({ client });
+  const db = drizzle({ client: preparingStatements(client) });
   return new DrizzleTaskStore(db, {
     schema,
     logger,
