@@ -28,6 +28,12 @@ export interface ServerConfig {
   maxInputBytes: number;
   /** Largest accepted gRPC message. @default 8 MiB */
   maxMessageBytes: number;
+  /**
+   * Most `StreamProgress` streams and waiting `GetResult` calls one server holds open on one task;
+   * more are refused with `RESOURCE_EXHAUSTED`, so a flood of followers cannot exhaust a server.
+   * @default 1000
+   */
+  maxSubscribersPerTask: number;
   /** How often workers must send a heartbeat. @default 5 s */
   heartbeatIntervalMs: number;
   /** A worker silent this long loses its tasks; also the lease length. @default 30 s */
@@ -65,6 +71,7 @@ export const DEFAULTS = {
   dataDir: "./.taskwire",
   maxInputBytes: 1024 * 1024,
   maxMessageBytes: 8 * 1024 * 1024,
+  maxSubscribersPerTask: 1000,
   heartbeatIntervalMs: 5_000,
   leaseTimeoutMs: 30_000,
   timeoutGraceMs: 5_000,
@@ -95,6 +102,12 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
   dataDir: { env: "TASKWIRE_DATA_DIR", flag: "data-dir", value: "<dir>", description: "data directory of the embedded default (no Redis/PostgreSQL URL)" },
   maxInputBytes: { env: "TASKWIRE_MAX_INPUT_BYTES", flag: "max-input-bytes", value: "<bytes>", description: "largest accepted task input" },
   maxMessageBytes: { env: "TASKWIRE_MAX_MESSAGE_BYTES", flag: "max-message-bytes", value: "<bytes>", description: "largest accepted gRPC message" },
+  maxSubscribersPerTask: {
+    env: "TASKWIRE_MAX_SUBSCRIBERS_PER_TASK",
+    flag: "max-subscribers-per-task",
+    value: "<count>",
+    description: "most StreamProgress streams and waiting GetResult calls on one task, per server",
+  },
   heartbeatIntervalMs: { env: "TASKWIRE_HEARTBEAT_INTERVAL", flag: "heartbeat-interval", value: "<duration>", description: "how often workers must send a heartbeat" },
   leaseTimeoutMs: { env: "TASKWIRE_LEASE_TIMEOUT", flag: "lease-timeout", value: "<duration>", description: "a worker silent this long loses its tasks" },
   timeoutGraceMs: { env: "TASKWIRE_TIMEOUT_GRACE", flag: "timeout-grace", value: "<duration>", description: "wait past a task's timeout before failing the attempt" },
@@ -203,6 +216,7 @@ export function loadServerConfig(
     dataDir: raw("dataDir") ?? DEFAULTS.dataDir,
     maxInputBytes: integer("maxInputBytes", DEFAULTS.maxInputBytes, 1, 64 * 1024 * 1024),
     maxMessageBytes: integer("maxMessageBytes", DEFAULTS.maxMessageBytes, 1024, 256 * 1024 * 1024),
+    maxSubscribersPerTask: integer("maxSubscribersPerTask", DEFAULTS.maxSubscribersPerTask, 1, 1_000_000),
     heartbeatIntervalMs: duration("heartbeatIntervalMs", DEFAULTS.heartbeatIntervalMs, 10),
     leaseTimeoutMs: duration("leaseTimeoutMs", DEFAULTS.leaseTimeoutMs, 100),
     timeoutGraceMs: duration("timeoutGraceMs", DEFAULTS.timeoutGraceMs, 0),

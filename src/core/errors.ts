@@ -18,7 +18,8 @@ export type ErrorReason =
   | "SHUTTING_DOWN"
   | "API_KEY_MISSING"
   | "API_KEY_INVALID"
-  | "ROLE_NOT_ALLOWED";
+  | "ROLE_NOT_ALLOWED"
+  | "TOO_MANY_SUBSCRIBERS";
 
 /** Base class of every error Taskwire raises on purpose. */
 export abstract class TaskwireError extends Error {
@@ -78,6 +79,17 @@ export class AlreadyExistsError extends TaskwireError {
   override readonly name = "AlreadyExistsError";
   constructor(
     readonly reason: "WORKER_ALREADY_CONNECTED",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A configured limit of this server is reached (e.g. subscribers per task): try again later. */
+export class ResourceExhaustedError extends TaskwireError {
+  override readonly name = "ResourceExhaustedError";
+  constructor(
+    readonly reason: "TOO_MANY_SUBSCRIBERS",
     message: string,
   ) {
     super(message);

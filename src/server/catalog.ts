@@ -14,6 +14,7 @@ import { FileDescriptorSetSchema, type Any } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError, NotFoundError } from "../core/errors.js";
 import type { TaskTypeRecord } from "../core/task-types.js";
 import { typeNameOfUrl } from "../common/any.js";
+import { nonFiniteNumberPath } from "../common/non-finite-numbers.js";
 import type { TaskStore } from "../store/store.js";
 
 /** A catalog entry with its message descriptors resolved. */
@@ -119,7 +120,8 @@ export class Catalog {
 
   /**
    * Checks that `input` holds a well-formed message of the type's input type, within the size
-   * limit. `field` names the request field in error messages.
+   * limit, whose JSON numbers are finite (it must show as JSON). `field` names the request field
+   * in error messages.
    */
   validateInput(entry: CatalogEntry, input: Any, field: string): void {
     const expected = entry.record.inputType;
@@ -146,6 +148,10 @@ export class Catalog {
         [{ field, description: `bytes must decode as ${expected}` }],
         "INPUT_TYPE_MISMATCH",
       );
+    }
+    const nonFinite = nonFiniteNumberPath(entry.input, input.value, field);
+    if (nonFinite !== undefined) {
+      throw InvalidArgumentError.field(nonFinite, "is NaN or Infinity; JSON numbers (google.protobuf.Value) must be finite");
     }
   }
 }

@@ -12,6 +12,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
+  ResourceExhaustedError,
   TaskwireError,
   UnauthenticatedError,
   UnavailableError,
@@ -39,6 +40,7 @@ function codeOf(error: TaskwireError): Code {
   if (error instanceof UnavailableError) return Code.Unavailable;
   if (error instanceof UnauthenticatedError) return Code.Unauthenticated;
   if (error instanceof PermissionDeniedError) return Code.PermissionDenied;
+  if (error instanceof ResourceExhaustedError) return Code.ResourceExhausted;
   return Code.Internal;
 }
 

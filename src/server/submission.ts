@@ -22,6 +22,9 @@ import type { SubmitRequest } from "../../gen/taskwire/v1/task_service_pb.js";
 import type { Catalog } from "./catalog.js";
 import { durationToMs } from "./convert.js";
 
+/** Control characters (PostgreSQL cannot store NUL in text) and lone surrogates. */
+const UNPRINTABLE = /[\p{Cc}\p{Cs}]/u;
+
 /** Validates a duration field: non-negative (positive when `positive`) and at most 366 days. */
 export function validDurationMs(duration: Duration, field: string, positive = false): number {
   const { seconds, nanos } = duration;
@@ -84,6 +87,9 @@ export async function buildNewTask(catalog: Catalog, request: SubmitRequest, now
   }
   if (request.idempotencyKey.length > IDEMPOTENCY_KEY_MAX) {
     throw InvalidArgumentError.field(f("idempotency_key"), `must be at most ${IDEMPOTENCY_KEY_MAX} characters`);
+  }
+  if (UNPRINTABLE.test(request.idempotencyKey)) {
+    throw InvalidArgumentError.field(f("idempotency_key"), "must be printable: no control characters");
   }
 
   return {

@@ -12,9 +12,10 @@ import {
   type StreamProgressResponse,
   type SubmitRequest,
 } from "../../gen/taskwire/v1/task_service_pb.js";
-import type { Broker } from "../broker/broker.js";
+import type { Broker, Unsubscribe } from "../broker/broker.js";
+import { SETTINGS } from "../config/config.js";
 import { Batcher } from "../core/batcher.js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from "../core/errors.js";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError, UnavailableError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { QUEUE_NAME, TYPE_NAME } from "../core/limits.js";
 import { TERMINAL_STATES, type NewTask, type TaskRecord } from "../core/task-types.js";
@@ -45,6 +46,11 @@ export interface TaskServiceDeps {
   onIndexWriteFailed?: (reason: string) => void;
   /** Workers seen within this many ms count as connected in ListTypes. */
   leaseTimeoutMs: number;
+  /**
+   * Most `StreamProgress` streams and waiting `GetResult` calls this server holds open on one
+   * task (`ServerConfig.maxSubscribersPerTask`); more are refused with `RESOURCE_EXHAUSTED`.
+   */
+  maxSubscribersPerTask: number;
 }
 
 /** Largest SubmitBatch. */
@@ -63,11 +69,40 @@ function notFound(id: string): NotFoundError {
   return new NotFoundError("TASK_NOT_FOUND", `task ${id} does not exist`);
 }
 
+/** The refusal of one follower too many on a task. */
+function tooManySubscribers(id: string, limit: number): ResourceExhaustedError {
+  const setting = `${SETTINGS.maxSubscribersPerTask.env} (--${SETTINGS.maxSubscribersPerTask.flag})`;
+  return new ResourceExhaustedError(
+    "TOO_MANY_SUBSCRIBERS",
+    `task ${id} already has ${limit} subscribers on this server, the limit set by ${setting}; try again later or poll GetStatus`,
+  );
+}
+
 /** Builds the service implementation. */
 export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof TaskService> {
   const { store, broker, catalog, events } = deps;
   // Group commit: concurrent submissions are inserted by one statement.
   const inserter = new Batcher((tasks: NewTask[]) => store.insertTasks(tasks), { maxBatch: 2000, concurrency: 2 });
+  /** Open StreamProgress streams and waiting GetResult calls, per task id. */
+  const followers = new Map<string, number>();
+
+  /**
+   * Takes one of the task's follower places, or refuses with `RESOURCE_EXHAUSTED` when all
+   * `maxSubscribersPerTask` are taken. @returns the release of the place; safe to call twice.
+   */
+  function follow(id: string): () => void {
+    const count = followers.get(id) ?? 0;
+    if (count >= deps.maxSubscribersPerTask) throw tooManySubscribers(id, deps.maxSubscribersPerTask);
+    followers.set(id, count + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (followers.get(id) ?? 1) - 1;
+      if (left > 0) followers.set(id, left);
+      else followers.delete(id);
+    };
+  }
 
   /**
    * Inserts validated tasks, then indexes the new ones. A failed insert (PostgreSQL unavailable)
@@ -159,19 +194,28 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       const waitMs = request.wait ? validDurationMs(request.wait, "wait") : 0;
       if (waitMs > 0) {
         if (ownerScope(caller) !== undefined) await getTask(id, caller); // no waiting on others' tasks
-        await waitTerminal(id, waitMs, context.signal);
+        const unfollow = follow(id);
+        try {
+          await waitTerminal(id, waitMs, context.signal);
+        } finally {
+          unfollow();
+        }
       }
       return { task: taskToProto(await getTask(id, caller)) };
     },
 
     async *streamProgress(request, context: HandlerContext) {
       const id = validId(request.id);
+      const unfollow = follow(id);
       const queue = new AsyncQueue<StreamProgressResponse>();
-      // Subscribe before reading, so no event between the read and the subscription is lost.
-      const unsubscribe = await events.subscribe(id, (event) => queue.push(event));
       const onAbort = () => queue.end();
-      context.signal.addEventListener("abort", onAbort, { once: true });
+      let unsubscribe: Unsubscribe | undefined;
       try {
+        // Subscribe before reading, so no event between the read and the subscription is lost.
+        unsubscribe = await events.subscribe(id, (event) => queue.push(event));
+        context.signal.addEventListener("abort", onAbort, { once: true });
+        // A caller gone while subscribing would otherwise hold its place forever.
+        if (context.signal.aborted) return;
         const task = await store.getTask(id);
         if (!task || !visibleTo(task, callerOf(context))) throw notFound(id);
         yield stateEvent(task);
@@ -183,7 +227,8 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       } finally {
         context.signal.removeEventListener("abort", onAbort);
         queue.end();
-        await unsubscribe();
+        unfollow();
+        await unsubscribe?.();
       }
     },
 

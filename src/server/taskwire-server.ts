@@ -4,7 +4,7 @@
  * STOPPED. `close()` drains: new calls and workers are refused, workers are told to finish and
  * reconnect elsewhere, in-flight calls get the shutdown grace period, then everything closes.
  */
-import { createMutableRegistry } from "@bufbuild/protobuf";
+import { createMutableRegistry, type JsonReadOptions, type JsonWriteOptions } from "@bufbuild/protobuf";
 import { file_google_protobuf_struct, file_google_protobuf_wrappers } from "@bufbuild/protobuf/wkt";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 // Clients of every kind (issue 5): health, reflection, google.rpc error details, deadlines, CORS.
@@ -114,6 +114,7 @@ export async function createTaskwireServer(
     onScheduled: (runAt) => maintenance.schedulePromotion(runAt),
     onIndexWriteFailed: (reason) => maintenance.indexGuard.requestRepair(reason), // issue 3: recovery
     leaseTimeoutMs: config.leaseTimeoutMs,
+    maxSubscribersPerTask: config.maxSubscribersPerTask,
   });
 
   // Issue 5: health and reflection.
@@ -138,7 +139,12 @@ export async function createTaskwireServer(
     interceptors: [errorMapper(logger), authInterceptor(security.auth, logger), deadlineEnforcer()],
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
-    jsonOptions: { registry: jsonRegistry },
+    // Strict JSON: an unknown field or enum name is refused (INVALID_ARGUMENT) rather than
+    // dropped, since a dropped `states` filter would list every task and a dropped field of a
+    // newer client would be silently not applied; a body that is not UTF-8 is refused rather
+    // than read with U+FFFD in place of its bad bytes. (`textDecoder` is read by connect's JSON
+    // serialization though its options type does not declare it.)
+    jsonOptions: { registry: jsonRegistry, ignoreUnknownFields: false, textDecoder: new TextDecoder("utf-8", { fatal: true }) } as Partial<JsonReadOptions & JsonWriteOptions>,
   });
   const serve = withCors(withMinimalGrpcMessage(handler), config.corsOrigins);
   const http = security.tls ? createTlsServer(serve, security.tls) : createDualProtocolServer(serve);

@@ -13,6 +13,7 @@ const SAMPLES: Record<keyof ServerConfig, string> = {
   dataDir: "/tmp/other-data",
   maxInputBytes: "2048",
   maxMessageBytes: "16777216",
+  maxSubscribersPerTask: "50",
   heartbeatIntervalMs: "2s",
   leaseTimeoutMs: "40s",
   timeoutGraceMs: "1s",

@@ -35,9 +35,19 @@ describe("loadServerConfig", () => {
     [{ TASKWIRE_HEARTBEAT_INTERVAL: "10s", TASKWIRE_LEASE_TIMEOUT: "5s" }, /must be longer than/],
     [{ TASKWIRE_LOG_LEVEL: "loud" }, /TASKWIRE_LOG_LEVEL/],
     [{ TASKWIRE_DATABASE_SCHEMA: "Bad-Name" }, /TASKWIRE_DATABASE_SCHEMA/],
+    [{ TASKWIRE_MAX_SUBSCRIBERS_PER_TASK: "0" }, /TASKWIRE_MAX_SUBSCRIBERS_PER_TASK \(--max-subscribers-per-task\) must be an integer from 1 to 1000000, got "0"/],
+    [{ TASKWIRE_MAX_SUBSCRIBERS_PER_TASK: "2.5" }, /TASKWIRE_MAX_SUBSCRIBERS_PER_TASK .* got "2.5"/],
+    [{ TASKWIRE_MAX_SUBSCRIBERS_PER_TASK: "lots" }, /TASKWIRE_MAX_SUBSCRIBERS_PER_TASK .* got "lots"/],
   ])("refuses %o naming the setting", (env, message) => {
     expect(() => loadServerConfig(env)).toThrow(ConfigError);
     expect(() => loadServerConfig(env)).toThrow(message);
+  });
+
+  it("limits the subscribers per task: 1000 by default, from the environment, the flag winning", () => {
+    expect(loadServerConfig({}).maxSubscribersPerTask).toBe(1000);
+    expect(DEFAULTS.maxSubscribersPerTask).toBe(1000);
+    expect(loadServerConfig({ TASKWIRE_MAX_SUBSCRIBERS_PER_TASK: "25" }).maxSubscribersPerTask).toBe(25);
+    expect(loadServerConfig({ TASKWIRE_MAX_SUBSCRIBERS_PER_TASK: "25" }, { maxSubscribersPerTask: "7" }).maxSubscribersPerTask).toBe(7);
   });
 });
 
