@@ -10,7 +10,8 @@ import {
   type Http2ServerResponse,
   type Http2Session,
 } from "node:http2";
-import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { closeGracefully } from "./graceful-close.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -25,6 +26,17 @@ export interface DualProtocolServer {
   listen(host: string, port: number): Promise<number>;
   /** Stops accepting, lets open calls finish for `graceMs`, then closes what remains. Safe to call twice. */
   close(graceMs: number): Promise<void>;
+}
+
+/** Starts `server` listening, as {@link DualProtocolServer.listen} does; rejects when it cannot bind. */
+export function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 }
 
 export function createDualProtocolServer(handler: HttpHandler): DualProtocolServer {
@@ -62,31 +74,10 @@ export function createDualProtocolServer(handler: HttpHandler): DualProtocolServ
   let closing: Promise<void> | undefined;
   return {
     listen(host, port) {
-      return new Promise((resolve, reject) => {
-        net.once("error", reject);
-        net.listen(port, host, () => {
-          net.off("error", reject);
-          resolve((net.address() as AddressInfo).port);
-        });
-      });
+      return listen(net, host, port);
     },
     close(graceMs) {
-      closing ??= (async () => {
-        const stopped = new Promise<void>((resolve) => net.close(() => resolve()));
-        for (const session of sessions) session.close();
-        http1.closeIdleConnections();
-        const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-        const drained = (async () => {
-          while (sessions.size > 0 || sockets.size > 0) {
-            http1.closeIdleConnections();
-            await new Promise((r) => setTimeout(r, 25));
-          }
-        })();
-        await Promise.race([drained, deadline]);
-        for (const session of sessions) session.destroy();
-        for (const socket of sockets) socket.destroy();
-        await stopped;
-      })();
+      closing ??= closeGracefully({ server: net, sessions, sockets, closeIdleHttp1: () => http1.closeIdleConnections() }, graceMs);
       return closing;
     },
   };

@@ -2,13 +2,15 @@
  * One TLS port for every protocol (`TASKWIRE_TLS_CERT`/`TASKWIRE_TLS_KEY`): ALPN picks HTTP/2
  * (gRPC, gRPC-Web, Connect) or HTTP/1.1 (Connect/JSON, gRPC-Web), both served by
  * `http2.createSecureServer({ allowHTTP1: true })`. The cleartext counterpart, which tells the
- * protocols apart by the HTTP/2 preface, is `http-server.ts`; both drain the same way.
+ * protocols apart by the HTTP/2 preface, is `http-server.ts`; both drain the same way
+ * (`graceful-close.ts`).
  */
 import type { Http2ServerResponse, Http2Session } from "node:http2";
 import { createSecureServer } from "node:http2";
-import type { AddressInfo, Socket } from "node:net";
+import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import type { DualProtocolServer, HttpHandler } from "./http-server.js";
+import { closeGracefully } from "./graceful-close.js";
+import { listen, type DualProtocolServer, type HttpHandler } from "./http-server.js";
 import type { TlsCredentials } from "./tls-credentials.js";
 
 /** A server of `handler` over TLS; see the file header. */
@@ -44,6 +46,7 @@ export function createTlsServer(handler: HttpHandler, credentials: TlsCredential
     });
   });
 
+  /** Closes the HTTP/1.1 connections with no request in flight, as `closeIdleConnections()` does for `node:http`. */
   const closeIdleHttp1 = (): void => {
     for (const [socket, inFlight] of http1) if (inFlight === 0) socket.destroy();
   };
@@ -51,31 +54,10 @@ export function createTlsServer(handler: HttpHandler, credentials: TlsCredential
   let closing: Promise<void> | undefined;
   return {
     listen(host, port) {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          resolve((server.address() as AddressInfo).port);
-        });
-      });
+      return listen(server, host, port);
     },
     close(graceMs) {
-      closing ??= (async () => {
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        for (const session of sessions) session.close();
-        closeIdleHttp1();
-        const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-        const drained = (async () => {
-          while (sessions.size > 0 || sockets.size > 0) {
-            closeIdleHttp1();
-            await new Promise((r) => setTimeout(r, 25));
-          }
-        })();
-        await Promise.race([drained, deadline]);
-        for (const session of sessions) session.destroy();
-        for (const socket of sockets) socket.destroy();
-        await stopped;
-      })();
+      closing ??= closeGracefully({ server, sessions, sockets, closeIdleHttp1 }, graceMs);
       return closing;
     },
   };

@@ -9,32 +9,22 @@ import { afterEach, describe, expect, it } from "vitest";
 import { eventually } from "../support/server.js";
 import { logEntries } from "./support/processes.js";
 import { FAULT_TEST_TIMEOUT_MS, sharedScenario, type Scenario } from "./support/scenario.js";
-import { startTcpBalancer, type TcpBalancer } from "./support/tcp-balancer.js";
+import { startTwoServers, submitLoad } from "./support/two-servers.js";
 
 describe("a server drained with SIGTERM", () => {
   let scenario: Scenario | undefined;
-  let balancer: TcpBalancer | undefined;
 
   afterEach(async () => {
-    await balancer?.close();
     await scenario?.cleanup();
-    scenario = balancer = undefined;
+    scenario = undefined;
   });
 
   it("hands its workers to the other server without losing or repeating a task", { timeout: FAULT_TEST_TIMEOUT_MS }, async ({ annotate }) => {
     const s = (scenario = await sharedScenario({ shutdownGrace: "10s" }));
-    const draining = await s.startServer("server-1");
-    const other = await s.startServer("server-2");
-    balancer = await startTcpBalancer([draining.port, other.port]);
-    const client = s.client(other.url);
-    for (const name of ["w1", "w2", "w3", "w4"]) s.startWorker(balancer.url, { name });
-    await s.workersConnected(client, 4);
-    const moved = logEntries(draining, "worker connected").length;
+    const { first: draining, second: other, client, workersOnFirst: moved } = await startTwoServers(s);
     expect(moved, "the balancer gives the first server some workers").toBeGreaterThan(0);
 
-    await s.submit(client, 40, { ms: 2_000 });
-    await s.submit(client, 3000, { ms: 20 });
-    await s.finished(1000);
+    await submitLoad(s, client, 2_000);
     draining.kill("SIGTERM");
     await eventually(async () => logEntries(draining, "draining").length > 0, 10_000, "the drain to start");
 

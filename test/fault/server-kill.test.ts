@@ -8,32 +8,22 @@ import { afterEach, describe, expect, it } from "vitest";
 import { eventually } from "../support/server.js";
 import { logEntries, type ServerProcess } from "./support/processes.js";
 import { FAULT_TEST_TIMEOUT_MS, sharedScenario, type Scenario } from "./support/scenario.js";
-import { startTcpBalancer, type TcpBalancer } from "./support/tcp-balancer.js";
+import { startTwoServers, submitLoad } from "./support/two-servers.js";
 
 describe("a server killed with SIGKILL", () => {
   let scenario: Scenario | undefined;
-  let balancer: TcpBalancer | undefined;
 
   afterEach(async () => {
-    await balancer?.close();
     await scenario?.cleanup();
-    scenario = balancer = undefined;
+    scenario = undefined;
   });
 
   it("has its workers move to the other server and its leases reaped there", { timeout: FAULT_TEST_TIMEOUT_MS }, async ({ annotate }) => {
     const s = (scenario = await sharedScenario());
-    const doomed = await s.startServer("server-1");
-    const survivor = await s.startServer("server-2");
-    balancer = await startTcpBalancer([doomed.port, survivor.port]);
-    const client = s.client(survivor.url);
-    for (const name of ["w1", "w2", "w3", "w4"]) s.startWorker(balancer.url, { name });
-    await s.workersConnected(client, 4);
-    const onDoomed = logEntries(doomed, "worker connected").length;
+    const { first: doomed, second: survivor, client, workersOnFirst: onDoomed } = await startTwoServers(s);
     expect(onDoomed, "the balancer gives the first server some workers").toBeGreaterThan(0);
 
-    await s.submit(client, 40, { ms: 3_000 });
-    await s.submit(client, 3000, { ms: 20 });
-    await s.finished(1000);
+    await submitLoad(s, client, 3_000);
     doomed.kill("SIGKILL");
     expect(await doomed.exited).toBe("SIGKILL");
 

@@ -1,9 +1,9 @@
 /**
  * One fault test's world: a deployment (Redis and PostgreSQL, shared or private, with a key
- * prefix and a schema of its own), its server and worker processes, a client, the load
- * (`SubmitBatch` of 1,000), polling of the books' progress, and the clean-up. Figures are
- * attached to the test (`annotate`) and, when `TASKWIRE_FAULT_REPORT` names a file, appended to
- * it as JSON lines.
+ * prefix and a schema of its own), its server and worker processes, TCP balancers in front of
+ * its servers, a client, the load (`SubmitBatch` of 1,000), polling of the books' progress, and
+ * the clean-up. Figures are attached to the test (`annotate`) and, when `TASKWIRE_FAULT_REPORT`
+ * names a file, appended to it as JSON lines.
  */
 import { appendFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -24,6 +24,7 @@ import {
   type TestProcess,
   type WorkerProcessOptions,
 } from "./processes.js";
+import { startTcpBalancer, type TcpBalancer } from "./tcp-balancer.js";
 
 /** Time one fault test may take: processes start, a few thousand tasks, the fault, the recovery. */
 export const FAULT_TEST_TIMEOUT_MS = 120_000;
@@ -47,6 +48,7 @@ export class Scenario {
   /** Ids acknowledged by `SubmitBatch`. */
   readonly acknowledged: string[] = [];
   readonly #clients: TaskwireClient[] = [];
+  readonly #balancers: TcpBalancer[] = [];
   readonly #directory: string;
   readonly #backends: Backends;
 
@@ -81,6 +83,13 @@ export class Scenario {
     const worker = startWorkerProcess(url, { ...options, executionLog: this.executionLog });
     this.processes.push(worker);
     return worker;
+  }
+
+  /** A TCP balancer over the servers listening on `ports`, closed with the scenario. */
+  async startBalancer(ports: readonly number[]): Promise<TcpBalancer> {
+    const balancer = await startTcpBalancer(ports);
+    this.#balancers.push(balancer);
+    return balancer;
   }
 
   /** A client of `url`, closed with the scenario. */
@@ -154,10 +163,12 @@ export class Scenario {
   }
 
   /**
-   * Kills every process, closes the clients, drops the schema and the keys. When
-   * `TASKWIRE_FAULT_LOGS` names a directory, every process's output is written there first.
+   * Closes the balancers, kills every process, closes the clients, drops the schema and the
+   * keys. When `TASKWIRE_FAULT_LOGS` names a directory, every process's output is written there
+   * first.
    */
   async cleanup(): Promise<void> {
+    await Promise.all(this.#balancers.map((balancer) => balancer.close()));
     for (const process of this.processes) process.kill("SIGKILL");
     await Promise.all(this.processes.map((process) => process.exited));
     const logs = process.env.TASKWIRE_FAULT_LOGS;
