@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --quick] [--only submit,process,latency,depth,backends] [--rounds N]`
  * `npm run bench -- --render` rebuilds bench/results/latest.md from latest.json.
+ * `npm run bench -- --profile <dir>` also writes CPU profiles of the server and worker processes to <dir>.
  *
  * Taskwire (Redis + PostgreSQL, the production configuration; server and worker in their own
  * processes) against BullMQ (same Redis, its own prefix, its worker in its own process) on the
@@ -31,7 +32,7 @@ import { redisInfo } from "./systems/redis-tools.js";
 const SCENARIOS: Scenario[] = [submitScenario, processScenario, latencyScenario, depthScenario, backendsScenario];
 
 const { values: args } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, only: { type: "string" }, rounds: { type: "string" }, render: { type: "boolean", default: false } },
+  options: { quick: { type: "boolean", default: false }, only: { type: "string" }, rounds: { type: "string" }, render: { type: "boolean", default: false }, profile: { type: "string" } },
 });
 const RESULTS_DIR = join(ROOT, "bench/results");
 
@@ -43,6 +44,8 @@ if (args.render) {
   console.log(markdown);
   process.exit(0);
 }
+// Read by bench/processes.ts when it starts the server and worker processes.
+if (args.profile !== undefined) process.env.TASKWIRE_BENCH_PROFILE_DIR = join(process.cwd(), args.profile);
 const only = args.only?.split(",").map((s) => s.trim());
 const unknown = only?.filter((id) => !SCENARIOS.some((s) => s.id === id)) ?? [];
 if (unknown.length > 0) {

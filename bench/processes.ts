@@ -15,6 +15,16 @@ export const ROOT = fileURLToPath(new URL("..", import.meta.url));
  */
 const LOG_LEVEL = process.env.TASKWIRE_BENCH_LOG_LEVEL ?? "error";
 
+/**
+ * With TASKWIRE_BENCH_PROFILE_DIR set (`npm run bench -- --profile <dir>`), the server and worker
+ * processes write V8 CPU profiles there when they exit (`node --cpu-prof`; open them in Chrome
+ * DevTools or speedscope).
+ */
+function profileArgs(): string[] {
+  const dir = process.env.TASKWIRE_BENCH_PROFILE_DIR;
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+}
+
 /** Resident memory of a process, from `/proc/<pid>/status`: now (VmRSS) and its peak (VmHWM), in bytes. */
 export interface Rss {
   current: number;
@@ -53,7 +63,7 @@ export interface ServerProcess {
  * values unset a variable); resolves with its URL once it listens.
  */
 export async function startServerProcess(env: Record<string, string | undefined>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["bin/taskwire.js", "server", "--port", "0"], {
+  const child = spawn(process.execPath, [...profileArgs(), "bin/taskwire.js", "server", "--port", "0"], {
     cwd: ROOT,
     env: { ...process.env, TASKWIRE_LOG_LEVEL: LOG_LEVEL, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -117,7 +127,7 @@ export class WorkerHost {
   static start(kind: WorkerKind): WorkerHost {
     const child = fork(`bench/workers/${kind}-worker.ts`, [], {
       cwd: ROOT,
-      execArgv: ["--import", "tsx"],
+      execArgv: ["--import", "tsx", ...profileArgs()],
       env: { ...process.env, TASKWIRE_LOG_LEVEL: LOG_LEVEL },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
@@ -129,8 +139,8 @@ export class WorkerHost {
   }
 
   /** Starts a worker serving `queue`; resolves once it is connected. */
-  async startWorker(target: WorkerTarget, queue: string, concurrency: number, task: "noop" | "stamp" = "noop"): Promise<void> {
-    await this.#request({ op: "start", target, queue, concurrency, task });
+  async startWorker(target: WorkerTarget, queue: string, concurrency: number, task: "noop" | "stamp" = "noop", prefetch = 0): Promise<void> {
+    await this.#request({ op: "start", target, queue, concurrency, task, prefetch });
   }
 
   /** True once the worker finished `count` tasks since it started; false after `timeoutMs`. */

@@ -172,7 +172,9 @@ export function checkTargets(results: Results): TargetCheck[] {
   const c100 = ratio("process", "c100");
   push("processing at concurrency 100 ≥ 1.0× BullMQ", c100, times, (v) => v >= 1);
   push("… stretch: ≥ 1.5× BullMQ", c100, times, (v) => v >= 1.5);
+  push("… with Taskwire's worker prefetch (opt-in)", ratio("process", "c100-prefetch"), times, (v) => v >= 1);
   push("processing at concurrency 1 ≥ 1.0× BullMQ", ratio("process", "c1"), times, (v) => v >= 1);
+  push("… with Taskwire's worker prefetch (opt-in)", ratio("process", "c1-prefetch"), times, (v) => v >= 1);
   push("bulk submit ≥ 1.0× addBulk", ratio("submit", "bulk"), times, (v) => v >= 1);
   push("pickup p99 (submit → start) ≤ 2× BullMQ's", ratio("latency", "start-p99"), times, (v) => v <= 2);
   push("pickup p50 (submit → start) ≤ 1 ms", results.median("latency", "start-p50", "taskwire"), (v) => `${v.toFixed(2)} ms`, (v) => v <= 1);

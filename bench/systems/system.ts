@@ -24,8 +24,11 @@ export interface QueueSystem {
    * @param priorities one per task, 1 (least urgent) to 10 (most); none: the default priority.
    */
   submitBatch(queue: string, count: number, priorities?: readonly number[]): Promise<void>;
-  /** Starts the worker process's worker on `queue`; resolves once it is connected. */
-  startWorker(queue: string, concurrency: number, task?: "noop" | "stamp"): Promise<void>;
+  /**
+   * Starts the worker process's worker on `queue`; resolves once it is connected.
+   * @param prefetch Taskwire's worker `prefetch`; BullMQ, which has none, ignores it.
+   */
+  startWorker(queue: string, concurrency: number, task?: "noop" | "stamp", prefetch?: number): Promise<void>;
   /** True once the worker has finished `count` tasks since it started (its own count); false after `timeoutMs`. */
   workerFinished(count: number, timeoutMs: number): Promise<boolean>;
   /** Stops the worker gracefully; running tasks finish and their results are recorded. */
@@ -104,9 +107,10 @@ export async function processQueued(
   count: number,
   concurrency: number,
   capMs: number,
+  prefetch = 0,
 ): Promise<ProcessingRun> {
   const before = await system.completedCount(queue);
-  await system.startWorker(queue, concurrency);
+  await system.startWorker(queue, concurrency, "noop", prefetch);
   const deadline = Date.now() + capMs;
   let reached = await system.workerFinished(count, capMs);
   // The worker counts a task as it returns; its result is recorded a moment later.

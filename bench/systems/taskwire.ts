@@ -94,8 +94,8 @@ export class TaskwireSystem implements QueueSystem {
     await this.#client.submitBatch(items);
   }
 
-  startWorker(queue: string, concurrency: number, task: "noop" | "stamp" = "noop"): Promise<void> {
-    return this.host.startWorker({ url: this.server.url }, queue, concurrency, task);
+  startWorker(queue: string, concurrency: number, task: "noop" | "stamp" = "noop", prefetch = 0): Promise<void> {
+    return this.host.startWorker({ url: this.server.url }, queue, concurrency, task, prefetch);
   }
 
   workerFinished(count: number, timeoutMs: number): Promise<boolean> {

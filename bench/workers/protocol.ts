@@ -21,6 +21,8 @@ export type HostRequest =
       /** The only queue served. */
       queue: string;
       concurrency: number;
+      /** Taskwire only: the worker's `prefetch` (BullMQ has no such setting). @default 0 */
+      prefetch?: number;
       /** BullMQ only: the processor (Taskwire picks the handler by the submitted type). */
       task: "noop" | "stamp";
     }

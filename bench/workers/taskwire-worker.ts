@@ -15,7 +15,7 @@ const logger = createLogger(process.env.TASKWIRE_LOG_LEVEL ?? "warn");
 async function start(request: Extract<HostRequest, { op: "start" }>): Promise<void> {
   if (current) throw new Error("a worker is already running in this process");
   finished.reset();
-  const worker = new Worker({ url: request.target.url, tasks: [noop, stamp], queues: [request.queue], concurrency: request.concurrency, logger });
+  const worker = new Worker({ url: request.target.url, tasks: [noop, stamp], queues: [request.queue], concurrency: request.concurrency, prefetch: request.prefetch ?? 0, logger });
   const connected = new Promise<void>((resolve, reject) => {
     const stop = worker.onStateChange((state) => {
       if (state === "RUNNING") resolve();

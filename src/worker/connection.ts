@@ -28,7 +28,8 @@ export interface SessionDeps {
   client: Client<typeof WorkerService>;
   hello: Hello;
   headers: Readonly<Record<string, string>> | undefined;
-  concurrency: number;
+  /** Attempts the worker holds at most: its concurrency plus its prefetch (Hello.slots). */
+  slots: number;
   pool: TaskPool;
   outbox: Outbox;
   logger: Logger;
@@ -184,16 +185,16 @@ export class WorkerSession {
 
   #takeGrant(): number {
     if (this.#finishing || this.#deps.isStopping()) return 0;
-    const free = this.#deps.concurrency - this.#deps.pool.size - this.#outstanding;
+    const free = this.#deps.slots - this.#deps.pool.size - this.#outstanding;
     if (free <= 0) return 0;
     this.#outstanding += free;
     return free;
   }
 
   #onAssignment(assignment: Assignment): void {
-    const { pool, concurrency, logger, outbox } = this.#deps;
+    const { pool, slots, logger, outbox } = this.#deps;
     this.#outstanding = Math.max(0, this.#outstanding - 1);
-    if (pool.size >= concurrency && !pool.has(assignment.taskId, assignment.attempt)) {
+    if (pool.size >= slots && !pool.has(assignment.taskId, assignment.attempt)) {
       // The server assigned past the granted slots: hand the attempt back rather than overload.
       logger.error({ taskId: assignment.taskId, attempt: assignment.attempt }, "assignment without a free slot, refused");
       outbox.addResult(
@@ -205,7 +206,7 @@ export class WorkerSession {
             value: {
               kind: ErrorKind.WORKER_LOST,
               name: "NoFreeSlotError",
-              message: `worker has no free slot (concurrency ${concurrency})`,
+              message: `worker has no free slot (${slots} slots)`,
               retryable: true,
             },
           },

@@ -1,7 +1,10 @@
 /**
- * The attempts running on this worker: one `AbortController` each, one shared deadline timer,
- * and a way to wait until none is left. Attempts outlive streams: when a stream breaks they go
- * on running, and their results wait in the outbox for the next stream.
+ * The attempts held by this worker: one `AbortController` each, one shared deadline timer, and a
+ * way to wait until none is left. At most `concurrency` run at once; attempts assigned beyond
+ * that (prefetched) wait here in assignment order and start as running ones end. A waiting
+ * attempt that is cancelled, reaches its deadline or is aborted reports without running.
+ * Attempts outlive streams: when a stream breaks they go on running, and their results wait in
+ * the outbox for the next stream.
  */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Assignment, TaskResult } from "../../gen/taskwire/v1/worker_service_pb.js";
@@ -26,6 +29,15 @@ interface RunningAttempt {
   controller: AbortController;
 }
 
+/** A prefetched attempt waiting for a free slot. */
+interface WaitingAttempt {
+  key: string;
+  entry: RunningAttempt;
+  assignment: Assignment;
+  /** Reports the attempt without running it when its signal aborts while it waits. */
+  onAbort: () => void;
+}
+
 /** The key of an attempt in maps. */
 export function attemptKey(taskId: string, attempt: number): string {
   return `${taskId}#${attempt}`;
@@ -33,7 +45,10 @@ export function attemptKey(taskId: string, attempt: number): string {
 
 /** Runs assigned attempts and tracks them until they report. */
 export class TaskPool {
+  /** Every attempt held: running or waiting. */
   readonly #running = new Map<string, RunningAttempt>();
+  readonly #waiting: WaitingAttempt[] = [];
+  #executing = 0;
   readonly #deadlines = new DeadlineTimer();
   #idleWaiters: Array<() => void> = [];
   #abortedWith: Error | undefined;
@@ -42,28 +57,35 @@ export class TaskPool {
     private readonly tasks: ReadonlyMap<string, TaskDefinition>,
     private readonly logger: Logger,
     private readonly sinks: TaskPoolSinks,
+    /** Attempts run at once; more are held waiting. */
+    private readonly concurrency = Number.POSITIVE_INFINITY,
   ) {}
 
-  /** Number of attempts running. */
+  /** Number of attempts held: running, or prefetched and waiting for a slot. */
   get size(): number {
     return this.#running.size;
   }
 
-  /** Whether `(taskId, attempt)` is running here. */
+  /** Number of attempts running now. */
+  get runningCount(): number {
+    return this.#executing;
+  }
+
+  /** Whether `(taskId, attempt)` is held here. */
   has(taskId: string, attempt: number): boolean {
     return this.#running.has(attemptKey(taskId, attempt));
   }
 
   /**
-   * Starts an attempt. A duplicate of a running attempt is ignored. After {@link abortAll},
-   * new attempts are not run but reported at once with that reason.
+   * Starts an attempt, or holds it until a slot frees when `concurrency` attempts run. Its
+   * deadline counts from now either way. A duplicate of a held attempt is ignored. After
+   * {@link abortAll}, new attempts are not run but reported at once with that reason.
    */
   start(assignment: Assignment): void {
     const { taskId, attempt, type } = assignment;
     const key = attemptKey(taskId, attempt);
-    const logger = this.logger.child({ taskId, attempt, taskType: type });
     if (this.#running.has(key)) {
-      logger.warn("ignoring a duplicate assignment of a running attempt");
+      this.logger.warn({ taskId, attempt, taskType: type }, "ignoring a duplicate assignment of a held attempt");
       return;
     }
     const controller = new AbortController();
@@ -71,16 +93,39 @@ export class TaskPool {
     this.#running.set(key, entry);
     if (this.#abortedWith) {
       controller.abort(this.#abortedWith);
-      queueMicrotask(() => this.#finish(key, entry, taskResultOf(taskId, attempt, outcomeOfError(undefined, controller.signal))));
+      this.#reportUnrun(key, entry);
       return;
     }
     const deadline = assignment.deadline ? timestampDate(assignment.deadline) : undefined;
     if (deadline) {
       this.#deadlines.set(key, deadline, () => {
-        logger.info({ deadline: deadline.toISOString() }, "attempt reached its deadline, aborting it");
+        this.logger.info({ taskId, attempt, deadline: deadline.toISOString() }, "attempt reached its deadline, aborting it");
         controller.abort(new TaskTimeoutError(deadline));
       });
     }
+    if (this.#executing >= this.concurrency) {
+      const waiting: WaitingAttempt = {
+        key,
+        entry,
+        assignment,
+        onAbort: () => {
+          this.#waiting.splice(this.#waiting.indexOf(waiting), 1);
+          this.#reportUnrun(key, entry);
+        },
+      };
+      controller.signal.addEventListener("abort", waiting.onAbort, { once: true });
+      this.#waiting.push(waiting);
+      return;
+    }
+    this.#run(key, entry, assignment);
+  }
+
+  #run(key: string, entry: RunningAttempt, assignment: Assignment): void {
+    const { taskId, attempt, type } = assignment;
+    const { controller } = entry;
+    const logger = this.logger.child({ taskId, attempt, taskType: type });
+    const deadline = assignment.deadline ? timestampDate(assignment.deadline) : undefined;
+    this.#executing++;
     logger.debug("attempt started");
     runAttempt(this.tasks.get(type), type, assignment.input, {
       taskId,
@@ -94,17 +139,34 @@ export class TaskPool {
     }).then(
       (outcome) => {
         logger.debug({ outcome: outcome.kind }, "attempt ended");
-        this.#finish(key, entry, taskResultOf(taskId, attempt, outcome));
+        this.#ended(key, entry, taskResultOf(taskId, attempt, outcome));
       },
       (error: unknown) => {
         // runAttempt does not reject; this is a bug in a sink, reported as the task's error.
         logger.error({ err: error }, "attempt crashed");
-        this.#finish(key, entry, taskResultOf(taskId, attempt, outcomeOfError(error, controller.signal)));
+        this.#ended(key, entry, taskResultOf(taskId, attempt, outcomeOfError(error, controller.signal)));
       },
     );
   }
 
-  /** Aborts one attempt's signal with a {@link TaskCancelledError}; false when it is not running. */
+  /** A running attempt ended: its slot goes to the first waiting attempt. */
+  #ended(key: string, entry: RunningAttempt, result: TaskResult): void {
+    this.#executing--;
+    const next = this.#waiting.shift();
+    if (next) {
+      next.entry.controller.signal.removeEventListener("abort", next.onAbort);
+      this.#run(next.key, next.entry, next.assignment);
+    }
+    this.#finish(key, entry, result);
+  }
+
+  /** Reports an attempt that never ran, with the reason its signal was aborted with. */
+  #reportUnrun(key: string, entry: RunningAttempt): void {
+    const result = taskResultOf(entry.taskId, entry.attempt, outcomeOfError(undefined, entry.controller.signal));
+    queueMicrotask(() => this.#finish(key, entry, result));
+  }
+
+  /** Aborts one attempt's signal with a {@link TaskCancelledError}; false when it is not held. */
   cancel(taskId: string, attempt: number, reason: string): boolean {
     const entry = this.#running.get(attemptKey(taskId, attempt));
     if (!entry) return false;
@@ -112,7 +174,7 @@ export class TaskPool {
     return true;
   }
 
-  /** Aborts every running attempt with `reason`, and every attempt assigned from now on. */
+  /** Aborts every held attempt with `reason` (waiting ones report at once), and every attempt assigned from now on. */
   abortAll(reason: Error): void {
     this.#abortedWith = reason;
     for (const entry of this.#running.values()) entry.controller.abort(reason);
@@ -121,6 +183,8 @@ export class TaskPool {
   /** Forgets attempts that ignored their abort; their results, if they ever come, are dropped. */
   abandon(): number {
     const count = this.#running.size;
+    for (const waiting of this.#waiting) waiting.entry.controller.signal.removeEventListener("abort", waiting.onAbort);
+    this.#waiting.length = 0;
     this.#running.clear();
     this.#deadlines.clear();
     this.#notifyIdle();

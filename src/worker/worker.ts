@@ -99,14 +99,19 @@ export class Worker {
     }
     this.#client = createClient(WorkerService, transport);
     this.#outbox = new Outbox({ logger: this.#logger });
-    this.#pool = new TaskPool(this.#options.tasks, this.#logger, {
-      onProgress: (taskId, attempt, snapshot) => this.#outbox.setProgress(taskId, attempt, snapshot),
-      onLog: (taskId, attempt, level, message) => this.#outbox.addLog(taskId, attempt, level, message),
-      onFinished: (result) => {
-        this.#outbox.addResult(result);
-        this.#outbox.requestGrant();
+    this.#pool = new TaskPool(
+      this.#options.tasks,
+      this.#logger,
+      {
+        onProgress: (taskId, attempt, snapshot) => this.#outbox.setProgress(taskId, attempt, snapshot),
+        onLog: (taskId, attempt, level, message) => this.#outbox.addLog(taskId, attempt, level, message),
+        onFinished: (result) => {
+          this.#outbox.addResult(result);
+          this.#outbox.requestGrant();
+        },
       },
-    });
+      this.#options.concurrency,
+    );
   }
 
   /** The current lifecycle state. */
@@ -114,9 +119,9 @@ export class Worker {
     return this.#state;
   }
 
-  /** Number of attempts running now. */
+  /** Number of attempts running now (prefetched ones waiting for a slot not counted). */
   get runningCount(): number {
-    return this.#pool.size;
+    return this.#pool.runningCount;
   }
 
   /** Calls `listener` on every state change; returns the function that stops it. */
@@ -186,7 +191,7 @@ export class Worker {
           client: this.#client,
           hello: this.#options.hello,
           headers: this.#options.headers,
-          concurrency: this.#options.concurrency,
+          slots: this.#options.concurrency + this.#options.prefetch,
           pool: this.#pool,
           outbox: this.#outbox,
           logger: this.#logger,

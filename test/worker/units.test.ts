@@ -19,6 +19,8 @@ describe("Worker options", () => {
     ["a bad timeout", { tasks: [task("a", { timeout: "soon" })] }, /timeout/],
     ["negative retries", { tasks: [task("a", { retries: -1 })] }, /retries/],
     ["zero concurrency", { tasks: [task("a")], concurrency: 0 }, /concurrency/],
+    ["a negative prefetch", { tasks: [task("a")], prefetch: -1 }, /prefetch must be an integer from 0/],
+    ["a fractional prefetch", { tasks: [task("a")], prefetch: 1.5 }, /prefetch must be an integer from 0/],
     ["a bad queue", { tasks: [task("a")], queues: ["no spaces"] }, /queues/],
     ["a bad url", { tasks: [task("a")], url: "localhost:50051" }, /url/],
   ])("refuses %s", (_case, options, message) => {

@@ -126,6 +126,64 @@ describe("slots", () => {
     expect((await stream.nextOf("grant")).slots).toBe(5);
   });
 
+  it("with prefetch, grants concurrency + prefetch slots, holds the extra attempts and starts them in order as slots free", async () => {
+    const connected = await connectedWorker(peer, { concurrency: 1, prefetch: 2 });
+    worker = connected.worker;
+    const { stream, gates, hello, grant } = connected;
+    expect(hello.slots).toBe(3);
+    expect(grant.slots).toBe(3);
+    const ids = ["p1", "p2", "p3"];
+    stream.send({ case: "assign", value: { tasks: ids.map((id) => assignment(id, "test.gated", json({ id }))) } });
+    await gates.started("p1");
+    expect(worker.runningCount).toBe(1);
+    // A fourth is past the slots: refused, not held.
+    stream.send({ case: "assign", value: { tasks: [assignment("p4", "test.gated", json({ id: "p4" }))] } });
+    expect((await stream.nextOf("complete")).results.map((r) => [r.taskId, r.outcome.case])).toEqual([["p4", "failure"]]);
+
+    gates.open("p1");
+    await gates.started("p2");
+    expect((await stream.nextOf("complete")).results.map((r) => r.taskId)).toEqual(["p1"]);
+    expect((await stream.nextOf("grant")).slots).toBe(1);
+    gates.open("p2");
+    gates.open("p3");
+    await gates.started("p3");
+    expect(gates.maxRunning).toBe(1);
+  });
+
+  it("with prefetch, a waiting attempt that is cancelled or reaches its deadline reports without running", async () => {
+    const connected = await connectedWorker(peer, { concurrency: 1, prefetch: 2 });
+    worker = connected.worker;
+    const { stream, gates } = connected;
+    const deadline = new Date(Date.now() + 50);
+    stream.send({
+      case: "assign",
+      value: {
+        tasks: [
+          assignment("w1", "test.gated", json({ id: "w1" })),
+          assignment("w2", "test.gated", json({ id: "w2" })),
+          assignment("w3", "test.gated", json({ id: "w3" }), { deadline }),
+        ],
+      },
+    });
+    await gates.started("w1");
+    stream.send({ case: "cancel", value: { tasks: [{ taskId: "w2", attempt: 1 }], reason: "not needed" } });
+    // Each report frees a slot, so grants come between the reports.
+    const outcomes = new Map<string, unknown>();
+    while (outcomes.size < 2) {
+      const message = await stream.next();
+      if (message.case === "complete") for (const r of message.value.results) outcomes.set(r.taskId, r.outcome);
+      else expect(message.case).toBe("grant");
+    }
+    expect(outcomes.get("w2")).toEqual({ case: "cancelled", value: "not needed" });
+    expect(outcomes.get("w3")).toMatchObject({ case: "failure", value: { kind: ErrorKind.DEADLINE_EXCEEDED, retryable: true } });
+    expect(worker.runningCount).toBe(1);
+    gates.open("w1");
+    let report = await stream.next();
+    while (report.case === "grant") report = await stream.next();
+    expect(report.case === "complete" ? report.value.results.map((r) => r.taskId) : report.case).toEqual(["w1"]);
+    expect(gates.maxRunning).toBe(1);
+  });
+
   it("runs typed tasks: Int64Value in, StringValue out", async () => {
     const connected = await connectedWorker(peer);
     worker = connected.worker;

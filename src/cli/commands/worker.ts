@@ -13,6 +13,7 @@ interface StartFlags {
   tasks: string[];
   queues?: string[];
   concurrency?: number;
+  prefetch?: number;
   burst?: boolean;
   workerId?: string;
   shutdownGrace?: number;
@@ -28,6 +29,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .requiredOption("-t, --tasks <module>", "a module exporting task definitions (.ts or .js; repeatable)", collect)
     .option("-q, --queues <names>", "queues served, strictly in this order, comma-separated (default: from the tasks)", queueListArg)
     .option("-c, --concurrency <n>", "tasks run at once (default: 10)", integerIn(1, 100_000))
+    .option("--prefetch <n>", "tasks taken ahead, to start as running ones end; for short tasks (default: 0)", integerIn(0, 100_000))
     .option("--burst", "exit once the queues are empty and the worker is idle")
     .option("--worker-id <id>", "unique worker id (default: <host>-<pid>-<random>)")
     .option("--shutdown-grace <duration>", "how long running tasks may finish on shutdown before they are aborted (default: 10s)", durationArg)
@@ -53,6 +55,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         tasks,
         queues: flags.queues,
         concurrency: flags.concurrency,
+        prefetch: flags.prefetch,
         burst: flags.burst ?? false,
         workerId: flags.workerId,
         shutdownGraceMs: flags.shutdownGrace,
