@@ -3,8 +3,9 @@
  * an explicit cast, because drivers disagree on how they send JS arrays and `Date`s (drizzle's
  * postgres.js driver turns off postgres.js's date serializer), while every driver sends a string.
  */
-import { sql, type SQL } from "drizzle-orm";
+import { Placeholder, sql, type SQL } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
+import type { TaskwireDatabase } from "./database.js";
 
 /** Accepts the textual forms of a UUID PostgreSQL would accept as a task id (any version). */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -31,21 +32,39 @@ export function arrayLiteral(values: readonly string[]): string {
  * `column = any($1::type[])`: one parameter and one statement text whatever the number of
  * values, so it stays one prepared statement and never meets the 65,535-parameter limit.
  */
-export function anyOf(column: PgColumn, values: readonly string[], type: "uuid" | "text"): SQL {
-  return sql`${column} = any(${arrayLiteral(values)}::${sql.raw(type)}[])`;
+export function anyOf(column: PgColumn, values: readonly string[] | Placeholder, type: "uuid" | "text"): SQL {
+  const list = values instanceof Placeholder ? values : arrayLiteral(values);
+  return sql`${column} = any(${list}::${sql.raw(type)}[])`;
 }
 
-/** A `timestamptz` parameter (sent as ISO 8601 text). */
-export function timestampParam(date: Date): SQL {
-  return sql`${date.toISOString()}::timestamptz`;
+/** A `timestamptz` parameter (sent as ISO 8601 text; a placeholder takes that text). */
+export function timestampParam(date: Date | Placeholder): SQL {
+  return sql`${date instanceof Placeholder ? date : date.toISOString()}::timestamptz`;
 }
 
 /**
  * A `json` parameter holding rows for `json_to_recordset`: a whole batch as one parameter,
- * whatever its size.
+ * whatever its size (a placeholder takes the JSON text).
  */
 export function jsonParam(value: unknown): SQL {
-  return sql`${JSON.stringify(value)}::json`;
+  return sql`${value instanceof Placeholder ? value : JSON.stringify(value)}::json`;
+}
+
+/**
+ * A statement built once per database and run many times with new placeholder values. Building
+ * a statement with Drizzle costs about 0.35 ms of CPU, as much as PostgreSQL takes to run a
+ * small one; the hot statements (start and finish attempts, insert tasks) skip it this way.
+ */
+export function preparedOnce<T>(build: (db: TaskwireDatabase) => T): (db: TaskwireDatabase) => T {
+  const statements = new WeakMap<TaskwireDatabase, T>();
+  return (db) => {
+    let statement = statements.get(db);
+    if (statement === undefined) {
+      statement = build(db);
+      statements.set(db, statement);
+    }
+    return statement;
+  };
 }
 
 /** Bytes as base64 text, to travel inside a JSON parameter (`decode(x, 'base64')` in SQL). */
@@ -60,6 +79,7 @@ export const UNFINISHED_STATES = sql.raw(`('QUEUED', 'SCHEDULED', 'RUNNING', 'CA
 export const HELD_STATES = sql.raw(`('RUNNING', 'CANCELLING')`);
 
 /** `transitions || [{state, attempt, time}]`: the entry every state change appends. */
-export function appendTransition(transitions: PgColumn, state: SQL, attempt: SQL, now: Date): SQL {
-  return sql`${transitions} || jsonb_build_array(jsonb_build_object('state', ${state}, 'attempt', ${attempt}, 'time', ${now.toISOString()}::text))`;
+export function appendTransition(transitions: PgColumn, state: SQL, attempt: SQL, now: Date | Placeholder): SQL {
+  const time = now instanceof Placeholder ? now : now.toISOString();
+  return sql`${transitions} || jsonb_build_array(jsonb_build_object('state', ${state}, 'attempt', ${attempt}, 'time', ${time}::text))`;
 }

@@ -23,7 +23,7 @@ import type { TaskwireDatabase } from "../database.js";
 import { inOrderOf, toTaskRecord } from "../records.js";
 import { tasks } from "../schema.js";
 import type { AttemptOutcome } from "../store.js";
-import { appendTransition, HELD_STATES, isUuid, jsonParam, toBase64 } from "../sql-helpers.js";
+import { appendTransition, HELD_STATES, isUuid, jsonParam, preparedOnce, timestampParam, toBase64 } from "../sql-helpers.js";
 
 const NEXT_STATE = sql`(case
   when v.kind = 'succeeded' then 'SUCCEEDED'
@@ -49,6 +49,37 @@ end)`;
 
 const RECORDSET_COLUMNS = sql.raw(
   "id uuid, attempt int, kind text, output_type_url text, output text, error jsonb, reason text, random numeric, finished text",
+);
+
+const NOW = sql.placeholder("now");
+const SUCCEEDED = sql`v.kind = 'succeeded'`;
+
+const finishStatement = preparedOnce((db) =>
+  db
+    .update(tasks)
+    .set({
+      state: NEXT_STATE,
+      outputTypeUrl: sql`case when ${SUCCEEDED} then v.output_type_url else ${tasks.outputTypeUrl} end`,
+      output: sql`case when ${SUCCEEDED} then decode(v.output, 'base64') else ${tasks.output} end`,
+      errors: sql`case when ${SUCCEEDED} then ${tasks.errors} else ${tasks.errors} || jsonb_build_array(${ATTEMPT_ERROR}) end`,
+      scheduledAt: sql`case when ${NEXT_STATE} = 'SCHEDULED'
+        then ${timestampParam(NOW)} + make_interval(secs => (${BACKOFF_MS} / 1000)::float8)
+        else ${tasks.scheduledAt} end`,
+      finishedAt: sql`case when ${NEXT_STATE} = 'SCHEDULED' then ${tasks.finishedAt} else ${timestampParam(NOW)} end`,
+      updatedAt: timestampParam(NOW),
+      transitions: appendTransition(tasks.transitions, NEXT_STATE, sql`${tasks.attempt}`, NOW),
+    })
+    .from(sql`json_to_recordset(${jsonParam(sql.placeholder("rows"))}) as v(${RECORDSET_COLUMNS})`)
+    .where(
+      and(
+        sql`${tasks.id} = v.id`,
+        sql`${tasks.attempt} = v.attempt`,
+        sql`${tasks.state} in ${HELD_STATES}`,
+      ),
+    )
+    // Explicit columns: with an `sql` FROM, drizzle cannot type the default `returning()`.
+    .returning(getTableColumns(tasks))
+    .prepare("taskwire_finish_attempts"),
 );
 
 /** Applies the outcomes; returns the tasks that changed, after the change, in the order of `outcomes`. */
@@ -78,31 +109,7 @@ export async function finishAttempts(
     });
   }
   if (rows.length === 0) return [];
-  const succeeded = sql`v.kind = 'succeeded'`;
-  const updated = await db
-    .update(tasks)
-    .set({
-      state: NEXT_STATE,
-      outputTypeUrl: sql`case when ${succeeded} then v.output_type_url else ${tasks.outputTypeUrl} end`,
-      output: sql`case when ${succeeded} then decode(v.output, 'base64') else ${tasks.output} end`,
-      errors: sql`case when ${succeeded} then ${tasks.errors} else ${tasks.errors} || jsonb_build_array(${ATTEMPT_ERROR}) end`,
-      scheduledAt: sql`case when ${NEXT_STATE} = 'SCHEDULED'
-        then ${time}::timestamptz + make_interval(secs => (${BACKOFF_MS} / 1000)::float8)
-        else ${tasks.scheduledAt} end`,
-      finishedAt: sql`case when ${NEXT_STATE} = 'SCHEDULED' then ${tasks.finishedAt} else ${time}::timestamptz end`,
-      updatedAt: now,
-      transitions: appendTransition(tasks.transitions, NEXT_STATE, sql`${tasks.attempt}`, now),
-    })
-    .from(sql`json_to_recordset(${jsonParam(rows)}) as v(${RECORDSET_COLUMNS})`)
-    .where(
-      and(
-        sql`${tasks.id} = v.id`,
-        sql`${tasks.attempt} = v.attempt`,
-        sql`${tasks.state} in ${HELD_STATES}`,
-      ),
-    )
-    // Explicit columns: with an `sql` FROM, drizzle cannot type the default `returning()`.
-    .returning(getTableColumns(tasks));
+  const updated = await finishStatement(db).execute({ rows: JSON.stringify(rows), now: time });
   return inOrderOf(
     rows.map((row) => row.id),
     updated.map(toTaskRecord),

@@ -16,7 +16,7 @@ import type { NewTask, TaskRecord } from "../../core/task-types.js";
 import type { TaskwireDatabase } from "../database.js";
 import { toTaskRecord } from "../records.js";
 import { tasks } from "../schema.js";
-import { anyOf, jsonParam, toBase64 } from "../sql-helpers.js";
+import { anyOf, jsonParam, preparedOnce, toBase64 } from "../sql-helpers.js";
 
 /** The value of each column for a row `v` of the batch; a Record, so a new column fails to compile here. */
 const COLUMN_VALUES: Record<keyof typeof tasks.$inferInsert, SQL> = {
@@ -73,6 +73,17 @@ const RECORDSET_COLUMNS = sql.raw(
   ].join(", "),
 );
 
+const insertStatement = preparedOnce((db) =>
+  db
+    .insert(tasks)
+    .select(
+      sql`select ${SELECT_LIST} from json_to_recordset(${jsonParam(sql.placeholder("rows"))}) as v(${RECORDSET_COLUMNS}) order by v.ord`,
+    )
+    .onConflictDoNothing({ target: tasks.idempotencyKey })
+    .returning()
+    .prepare("taskwire_insert_tasks"),
+);
+
 /** Inserts the batch; see the file header. Results are in input order. */
 export async function insertTasks(
   db: TaskwireDatabase,
@@ -98,13 +109,7 @@ export async function insertTasks(
     transitions: [{ state: task.state, attempt: 0, time: task.createdAt.toISOString() }],
     submitted_by: task.submittedBy ?? null,
   }));
-  const inserted = await db
-    .insert(tasks)
-    .select(
-      sql`select ${SELECT_LIST} from json_to_recordset(${jsonParam(rows)}) as v(${RECORDSET_COLUMNS}) order by v.ord`,
-    )
-    .onConflictDoNothing({ target: tasks.idempotencyKey })
-    .returning();
+  const inserted = await insertStatement(db).execute({ rows: JSON.stringify(rows) });
 
   const byId = new Map(inserted.map((row) => [row.id, toTaskRecord(row)]));
   const skippedKeys = batch

@@ -15,7 +15,31 @@ import type { NotStarted, StartedAttempts } from "../store.js";
 import type { TaskwireDatabase } from "../database.js";
 import { inOrderOf, toTaskRecord } from "../records.js";
 import { tasks } from "../schema.js";
-import { anyOf, appendTransition, isUuid, timestampParam } from "../sql-helpers.js";
+import { anyOf, appendTransition, arrayLiteral, isUuid, preparedOnce, timestampParam } from "../sql-helpers.js";
+
+const NOW = sql.placeholder("now");
+
+const startStatement = preparedOnce((db) =>
+  db
+    .update(tasks)
+    .set({
+      state: "RUNNING",
+      attempt: sql`${tasks.attempt} + 1`,
+      workerId: sql`${sql.placeholder("workerId")}`,
+      startedAt: timestampParam(NOW),
+      updatedAt: timestampParam(NOW),
+      transitions: appendTransition(tasks.transitions, sql`'RUNNING'`, sql`${tasks.attempt} + 1`, NOW),
+    })
+    .where(
+      and(
+        anyOf(tasks.id, sql.placeholder("ids"), "uuid"),
+        anyOf(tasks.type, sql.placeholder("types"), "text"),
+        sql`(${tasks.state} = 'QUEUED' or (${tasks.state} = 'SCHEDULED' and ${tasks.scheduledAt} <= ${timestampParam(NOW)}))`,
+      ),
+    )
+    .returning()
+    .prepare("taskwire_start_attempts"),
+);
 
 /** Starts attempts of the tasks still waiting whose type the worker serves, in the order of `ids`. */
 export async function startAttempts(
@@ -27,24 +51,12 @@ export async function startAttempts(
 ): Promise<StartedAttempts> {
   const valid = ids.filter(isUuid);
   if (valid.length === 0) return { started: [], others: ids.map(missing) };
-  const rows = await db
-    .update(tasks)
-    .set({
-      state: "RUNNING",
-      attempt: sql`${tasks.attempt} + 1`,
-      workerId,
-      startedAt: now,
-      updatedAt: now,
-      transitions: appendTransition(tasks.transitions, sql`'RUNNING'`, sql`${tasks.attempt} + 1`, now),
-    })
-    .where(
-      and(
-        anyOf(tasks.id, valid, "uuid"),
-        anyOf(tasks.type, types, "text"),
-        sql`(${tasks.state} = 'QUEUED' or (${tasks.state} = 'SCHEDULED' and ${tasks.scheduledAt} <= ${timestampParam(now)}))`,
-      ),
-    )
-    .returning();
+  const rows = await startStatement(db).execute({
+    ids: arrayLiteral(valid),
+    types: arrayLiteral(types),
+    workerId,
+    now: now.toISOString(),
+  });
   const started = inOrderOf(valid, rows.map(toTaskRecord));
   if (started.length === ids.length) return { started, others: [] };
   const startedIds = new Set(started.map((t) => t.id));
