@@ -46,6 +46,12 @@ export interface QueueCounts {
   leased: number;
 }
 
+/** An encoded event about one task. */
+export interface TaskEventPayload {
+  readonly taskId: string;
+  readonly payload: Uint8Array;
+}
+
 /** Stops a subscription. */
 export type Unsubscribe = () => Promise<void>;
 
@@ -129,8 +135,8 @@ export interface Broker {
   /** Calls `listener` with a queue name whenever any server makes tasks of it runnable. */
   onWake(listener: (queue: string) => void): Promise<Unsubscribe>;
 
-  /** Sends an event about a task to its subscribers on every server. */
-  publishTaskEvent(taskId: string, payload: Uint8Array): Promise<void>;
+  /** Sends events about tasks to their subscribers on every server, in order, in one call. */
+  publishTaskEvents(events: readonly TaskEventPayload[]): Promise<void>;
 
   /** Receives the events published about one task. */
   subscribeTaskEvents(taskId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe>;

@@ -43,13 +43,16 @@ export class TaskEvents {
     private readonly logger: Logger,
   ) {}
 
-  /** Publishes events; failures are logged, never thrown (events are best effort, state is in PostgreSQL). */
+  /**
+   * Publishes events, all in one broker call; failures are logged, never thrown (events are
+   * best effort, state is in PostgreSQL).
+   */
   publish(events: readonly StreamProgressResponse[]): void {
-    for (const event of events) {
-      this.broker.publishTaskEvent(event.taskId, toBinary(StreamProgressResponseSchema, event)).catch((error: unknown) => {
-        this.logger.warn({ err: error, taskId: event.taskId }, "could not publish a task event");
-      });
-    }
+    if (events.length === 0) return;
+    const payloads = events.map((event) => ({ taskId: event.taskId, payload: toBinary(StreamProgressResponseSchema, event) }));
+    this.broker.publishTaskEvents(payloads).catch((error: unknown) => {
+      this.logger.warn({ err: error, tasks: events.length }, "could not publish task events");
+    });
   }
 
   /** Receives the events of one task. */

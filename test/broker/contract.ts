@@ -491,8 +491,8 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
           broker.subscribeTaskEvents("t1", second.push),
           broker.subscribeTaskEvents("t2", other.push),
         ]);
-        await broker.publishTaskEvent("t1", new Uint8Array([1, 2, 3]));
-        await broker.publishTaskEvent("t2", new Uint8Array([9]));
+        await broker.publishTaskEvents([{ taskId: "t1", payload: new Uint8Array([1, 2, 3]) }]);
+        await broker.publishTaskEvents([{ taskId: "t2", payload: new Uint8Array([9]) }]);
         expect(Array.from(await first.next())).toEqual([1, 2, 3]);
         expect(Array.from(await second.next())).toEqual([1, 2, 3]);
         expect(Array.from(await other.next())).toEqual([9]);
@@ -500,10 +500,28 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
         for (const stop of stops) await stop();
       });
 
+      it("delivers a batch of events about several tasks, in order per task", async () => {
+        const first = new EventLog<Uint8Array>();
+        const second = new EventLog<Uint8Array>();
+        const stops = await Promise.all([broker.subscribeTaskEvents("b1", first.push), broker.subscribeTaskEvents("b2", second.push)]);
+        await broker.publishTaskEvents([
+          { taskId: "b1", payload: new Uint8Array([1]) },
+          { taskId: "b2", payload: new Uint8Array([10]) },
+          { taskId: "b1", payload: new Uint8Array([2]) },
+          { taskId: "b2", payload: new Uint8Array([]) },
+        ]);
+        await broker.publishTaskEvents([]);
+        await first.next((payload) => payload[0] === 2);
+        await second.next((payload) => payload.length === 0);
+        expect(first.values.map((payload) => Array.from(payload))).toEqual([[1], [2]]);
+        expect(second.values.map((payload) => Array.from(payload))).toEqual([[10], []]);
+        for (const stop of stops) await stop();
+      });
+
       it("keeps the order of one task's events", async () => {
         const events = new EventLog<Uint8Array>();
         const stop = await broker.subscribeTaskEvents("t", events.push);
-        for (let i = 0; i < 20; i++) await broker.publishTaskEvent("t", new Uint8Array([i]));
+        for (let i = 0; i < 20; i++) await broker.publishTaskEvents([{ taskId: "t", payload: new Uint8Array([i]) }]);
         await events.next((payload) => payload[0] === 19);
         expect(events.values.map((payload) => payload[0])).toEqual(Array.from({ length: 20 }, (_, i) => i));
         await stop();
@@ -517,18 +535,18 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
         const barrier = new EventLog<Uint8Array>();
         const stopBarrier = await broker.subscribeTaskEvents("barrier", barrier.push);
 
-        await broker.publishTaskEvent("t", new Uint8Array([1]));
+        await broker.publishTaskEvents([{ taskId: "t", payload: new Uint8Array([1]) }]);
         await stopped.next();
         await stop();
         await stop(); // safe twice
-        await broker.publishTaskEvent("t", new Uint8Array([2]));
+        await broker.publishTaskEvents([{ taskId: "t", payload: new Uint8Array([2]) }]);
         await kept.next((payload) => payload[0] === 2);
         expect(stopped.values.map((payload) => payload[0])).toEqual([1]);
 
         // The last listener leaving ends delivery for the task; "barrier" proves nothing is in flight.
         await stopKept();
-        await broker.publishTaskEvent("t", new Uint8Array([3]));
-        await broker.publishTaskEvent("barrier", new Uint8Array([0]));
+        await broker.publishTaskEvents([{ taskId: "t", payload: new Uint8Array([3]) }]);
+        await broker.publishTaskEvents([{ taskId: "barrier", payload: new Uint8Array([0]) }]);
         await barrier.next();
         expect(kept.values.map((payload) => payload[0])).toEqual([1, 2]);
         await stopBarrier();
@@ -539,7 +557,7 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
         await stopFirst();
         const events = new EventLog<Uint8Array>();
         const stop = await broker.subscribeTaskEvents("t", events.push);
-        await broker.publishTaskEvent("t", new Uint8Array([7]));
+        await broker.publishTaskEvents([{ taskId: "t", payload: new Uint8Array([7]) }]);
         expect(Array.from(await events.next())).toEqual([7]);
         await stop();
       });

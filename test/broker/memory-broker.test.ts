@@ -205,7 +205,7 @@ describe("MemoryBroker", () => {
     const events = new EventLog<Uint8Array>();
     const stops = [await broker.onWake(wakes.push), await broker.subscribeTaskEvents("t", events.push)];
     const payload = new Uint8Array([1]);
-    const published = broker.publishTaskEvent("t", payload);
+    const published = broker.publishTaskEvents([{ taskId: "t", payload: payload }]);
     const enqueued = broker.enqueue(entries("q", 1));
     payload[0] = 99; // the broker took its own copy
     expect(wakes.values).toEqual([]);
@@ -222,9 +222,9 @@ describe("MemoryBroker", () => {
     const early = new EventLog<Uint8Array>();
     const late = new EventLog<Uint8Array>();
     await broker.subscribeTaskEvents("t", early.push);
-    await broker.publishTaskEvent("t", new Uint8Array([1]));
+    await broker.publishTaskEvents([{ taskId: "t", payload: new Uint8Array([1]) }]);
     await broker.subscribeTaskEvents("t", late.push);
-    await broker.publishTaskEvent("t", new Uint8Array([2]));
+    await broker.publishTaskEvents([{ taskId: "t", payload: new Uint8Array([2]) }]);
     await early.next((payload) => payload[0] === 2);
     expect(late.values.map((payload) => payload[0])).toEqual([2]);
     await broker.close();
@@ -255,7 +255,7 @@ describe("MemoryBroker", () => {
       () => broker.counts("q"),
       () => broker.queues(),
       () => broker.onWake(() => undefined),
-      () => broker.publishTaskEvent("t", new Uint8Array()),
+      () => broker.publishTaskEvents([{ taskId: "t", payload: new Uint8Array() }]),
     ];
     for (const call of calls) {
       const error: unknown = await call().catch((caught: unknown) => caught);

@@ -122,6 +122,7 @@ describe("RedisBroker on Redis", () => {
         "taskwireEpochSwapV1",
         "taskwireLeaseV1",
         "taskwirePromoteDueV1",
+        "taskwirePublishV1",
         "taskwireReapExpiredV1",
         "taskwireReleaseV1",
         "taskwireRemoveV1",
@@ -187,10 +188,10 @@ describe("RedisBroker on Redis", () => {
       const everyByte = Uint8Array.from({ length: 256 }, (_, i) => i);
       const invalidUtf8 = new Uint8Array([0xff, 0xfe, 0x00, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1]);
       const view = new Uint8Array(everyByte.buffer, 10, 5); // a view into a larger buffer
-      await publisher.publishTaskEvent("0190b4c2-task", everyByte);
-      await publisher.publishTaskEvent("0190b4c2-task", invalidUtf8);
-      await publisher.publishTaskEvent("0190b4c2-task", view);
-      await publisher.publishTaskEvent("0190b4c2-task", new Uint8Array(0));
+      await publisher.publishTaskEvents([{ taskId: "0190b4c2-task", payload: everyByte }]);
+      await publisher.publishTaskEvents([{ taskId: "0190b4c2-task", payload: invalidUtf8 }]);
+      await publisher.publishTaskEvents([{ taskId: "0190b4c2-task", payload: view }]);
+      await publisher.publishTaskEvents([{ taskId: "0190b4c2-task", payload: new Uint8Array(0) }]);
 
       await events.next((payload) => payload.length === 0);
       expect(events.values.map((payload) => Array.from(payload))).toEqual([

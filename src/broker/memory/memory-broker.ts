@@ -11,7 +11,7 @@
 import { UnavailableError } from "../../core/errors.js";
 import { silentLogger } from "../../core/logger.js";
 import type { Logger } from "../../core/logger.js";
-import type { Broker, DelayedEntry, IndexEpoch, LeaseRef, QueueCounts, QueueEntry, Unsubscribe } from "../broker.js";
+import type { Broker, DelayedEntry, IndexEpoch, LeaseRef, QueueCounts, QueueEntry, TaskEventPayload, Unsubscribe } from "../broker.js";
 import { checkEntry, checkEpochToken, checkQueue, checkTime } from "../entry-checks.js";
 import { LocalPubSub } from "./local-pub-sub.js";
 import { MemoryQueue } from "./memory-queue.js";
@@ -179,10 +179,10 @@ export class MemoryBroker implements Broker {
     });
   }
 
-  /** Subscribers receive a copy of `payload` taken now, so the caller may reuse its buffer. */
-  async publishTaskEvent(taskId: string, payload: Uint8Array): Promise<void> {
+  /** Subscribers receive a copy of each payload taken now, so the caller may reuse its buffer. */
+  async publishTaskEvents(events: readonly TaskEventPayload[]): Promise<void> {
     this.#checkOpen();
-    this.#bus.publish(taskChannel(taskId), payload.slice());
+    for (const { taskId, payload } of events) this.#bus.publish(taskChannel(taskId), payload.slice());
   }
 
   async subscribeTaskEvents(taskId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe> {

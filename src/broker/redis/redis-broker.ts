@@ -8,7 +8,7 @@ import type { RedisOptions } from "ioredis";
 import { UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { checkEntry, checkEpochToken, checkQueue, checkTime } from "../entry-checks.js";
-import type { Broker, DelayedEntry, IndexEpoch, LeaseRef, QueueCounts, QueueEntry, Unsubscribe } from "../broker.js";
+import type { Broker, DelayedEntry, IndexEpoch, LeaseRef, QueueCounts, QueueEntry, TaskEventPayload, Unsubscribe } from "../broker.js";
 import { createKeys } from "./keys.js";
 import type { RedisKeys } from "./keys.js";
 import { defineScripts } from "./scripts.js";
@@ -233,9 +233,14 @@ export class RedisBroker implements Broker {
     return this.#listen(this.#keys.wakeChannel(), (message) => listener(message.toString("utf8")));
   }
 
-  async publishTaskEvent(taskId: string, payload: Uint8Array): Promise<void> {
-    const message = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    await this.#run("publishTaskEvent", () => this.#redis.publish(this.#keys.taskChannel(taskId), message));
+  /** One script call for the whole batch (PUBLISH per event inside it). */
+  async publishTaskEvents(events: readonly TaskEventPayload[]): Promise<void> {
+    if (events.length === 0) return;
+    const messages = events.map(({ taskId, payload }) => ({
+      channel: this.#keys.taskChannel(taskId),
+      message: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+    }));
+    await this.#run("publishTaskEvents", () => this.#scripts.publish(messages));
   }
 
   /** Listens on `<prefix>:task:<id>`; payloads arrive as sent, byte for byte. */

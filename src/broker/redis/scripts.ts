@@ -32,6 +32,7 @@ const SCRIPT_FILES = {
   reapExpired: "reap-expired-1.lua",
   lease: "lease-1.lua",
   epochSwap: "epoch-swap-1.lua",
+  publish: "publish-0.lua",
 } as const;
 
 /** Names of the broker's scripts. */
@@ -132,9 +133,11 @@ export interface RedisScripts {
    * while it holds `expected`. @returns whether it changed.
    */
   epochSwap(expected: string, next: string, ttlMs: number): Promise<boolean>;
+  /** `publish-0.lua`: publishes each message on its channel, in order. @returns how many. */
+  publish(messages: readonly { readonly channel: string; readonly message: Buffer }[]): Promise<number>;
 }
 
-type Argument = string | number;
+type Argument = string | number | Buffer;
 type ScriptCall = (...args: Argument[]) => Promise<unknown>;
 
 /**
@@ -231,6 +234,12 @@ export async function defineScripts(redis: Redis, keys: RedisKeys): Promise<Redi
 
     async epochSwap(expected, next, ttlMs) {
       return integerReply("epochSwap", await run("epochSwap", [keys.epoch(), expected, next, ttlMs])) === 1;
+    },
+
+    async publish(messages) {
+      const args: Argument[] = [];
+      for (const { channel, message } of messages) args.push(channel, message);
+      return integerReply("publish", await run("publish", args));
     },
   };
 }
