@@ -2,7 +2,7 @@
  * Rows to domain records: the one place that knows how a row of each table becomes the
  * `TaskRecord` or `TaskTypeRecord` the rest of Taskwire sees.
  */
-import type { TaskRecord, TaskTypeRecord } from "../core/task-types.js";
+import type { NewTask, TaskRecord, TaskTransition, TaskTypeRecord } from "../core/task-types.js";
 import type { TaskRow, TaskTypeRow } from "./schema.js";
 
 /** A `tasks` row as a {@link TaskRecord}. */
@@ -32,6 +32,44 @@ export function toTaskRecord(row: TaskRow): TaskRecord {
     transitions: row.transitions,
     submittedBy: row.submittedBy,
   };
+}
+
+/**
+ * The record of a task as `insertTasks` writes it, without reading the row back: what was
+ * inserted, with the columns' starting values. Keep in line with `COLUMN_VALUES` of
+ * `queries/insert-tasks.ts`.
+ */
+export function insertedTaskRecord(task: NewTask): TaskRecord {
+  return {
+    id: task.id,
+    type: task.type,
+    queue: task.queue,
+    priority: task.priority,
+    state: task.state,
+    inputTypeUrl: task.inputTypeUrl,
+    input: task.input,
+    outputTypeUrl: null,
+    output: null,
+    errors: [],
+    attempt: 0,
+    maxAttempts: task.maxAttempts,
+    progress: null,
+    timeoutMs: task.timeoutMs,
+    backoff: task.backoff,
+    idempotencyKey: task.idempotencyKey,
+    workerId: null,
+    createdAt: task.createdAt,
+    scheduledAt: task.scheduledAt,
+    startedAt: null,
+    finishedAt: null,
+    transitions: [initialTransition(task)],
+    submittedBy: task.submittedBy ?? null,
+  };
+}
+
+/** The first entry of a task's `transitions`. */
+export function initialTransition(task: NewTask): TaskTransition {
+  return { state: task.state, attempt: 0, time: task.createdAt.toISOString() };
 }
 
 /** A `task_types` row as a {@link TaskTypeRecord}. */

@@ -14,7 +14,7 @@
 import { getTableColumns, sql, type SQL } from "drizzle-orm";
 import type { NewTask, TaskRecord } from "../../core/task-types.js";
 import type { TaskwireDatabase } from "../database.js";
-import { toTaskRecord } from "../records.js";
+import { initialTransition, insertedTaskRecord, toTaskRecord } from "../records.js";
 import { tasks } from "../schema.js";
 import { anyOf, jsonParam, preparedOnce, toBase64 } from "../sql-helpers.js";
 
@@ -80,7 +80,8 @@ const insertStatement = preparedOnce((db) =>
       sql`select ${SELECT_LIST} from json_to_recordset(${jsonParam(sql.placeholder("rows"))}) as v(${RECORDSET_COLUMNS}) order by v.ord`,
     )
     .onConflictDoNothing({ target: tasks.idempotencyKey })
-    .returning()
+    // Only the ids: the rest of an inserted row is what was sent (`insertedTaskRecord`).
+    .returning({ id: tasks.id })
     .prepare("taskwire_insert_tasks"),
 );
 
@@ -106,14 +107,14 @@ export async function insertTasks(
     idempotency_key: task.idempotencyKey,
     created_at: task.createdAt.toISOString(),
     scheduled_at: task.scheduledAt.toISOString(),
-    transitions: [{ state: task.state, attempt: 0, time: task.createdAt.toISOString() }],
+    transitions: [initialTransition(task)],
     submitted_by: task.submittedBy ?? null,
   }));
   const inserted = await insertStatement(db).execute({ rows: JSON.stringify(rows) });
 
-  const byId = new Map(inserted.map((row) => [row.id, toTaskRecord(row)]));
+  const insertedIds = new Set(inserted.map((row) => row.id));
   const skippedKeys = batch
-    .filter((task) => !byId.has(task.id) && task.idempotencyKey !== null)
+    .filter((task) => !insertedIds.has(task.id) && task.idempotencyKey !== null)
     .map((task) => task.idempotencyKey as string);
   const byKey = new Map<string, TaskRecord>();
   if (skippedKeys.length > 0) {
@@ -122,8 +123,7 @@ export async function insertTasks(
   }
 
   return batch.map((task) => {
-    const created = byId.get(task.id);
-    if (created) return { task: created, existing: false };
+    if (insertedIds.has(task.id)) return { task: insertedTaskRecord(task), existing: false };
     const existing = task.idempotencyKey === null ? undefined : byKey.get(task.idempotencyKey);
     if (!existing) {
       // Only possible if the row holding the key was deleted in between: nothing deletes tasks.
