@@ -4,6 +4,13 @@
  * priority. A pass runs when work arrives (broker wake-ups from any server), when a worker
  * grants slots, when a claim assigned tasks, and on a slow safety tick. Claims of one session
  * overlap (a few chunks at a time), so a busy worker's slots refill as a pipeline.
+ *
+ * A queue a claim emptied is skipped until a wake-up for it arrives (every broker operation
+ * that makes tasks runnable publishes one): a worker serving `high_priority, default,
+ * low_priority` would otherwise pay a Redis round trip per empty queue ahead of its work on
+ * every pass. A claim marks its queue empty only if no wake-up for it arrived while the claim
+ * was in flight, so a task enqueued meanwhile is never skipped; the safety tick (`recheck`)
+ * forgets every mark, in case a wake-up was lost with a Redis connection.
  */
 import type { Broker } from "../broker/broker.js";
 import type { Logger } from "../core/logger.js";
@@ -32,6 +39,12 @@ export class Dispatcher {
   /** Per session and queue: epoch ms until which the queue is skipped. */
   private readonly skipUntil = new WeakMap<WorkerSession, Map<string, number>>();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Queues a claim found empty, with no wake-up for them since. */
+  private readonly emptyQueues = new Set<string>();
+  /** Wake-ups seen per queue; a claim compares the count before and after. */
+  private readonly wakeCounts = new Map<string, number>();
+  /** Wake-ups seen for any queue; a pass that found nothing compares it before and after. */
+  private wakes = 0;
 
   constructor(
     private readonly broker: Broker,
@@ -64,6 +77,12 @@ export class Dispatcher {
   kick(): void {
     if (this.closed) return;
     for (const session of this.sessions) {
+      if (!session.acceptsWork) continue;
+      if (!this.hasQueueToTry(session)) {
+        // Nothing to claim: no claim would run (nor end the loop below by awaiting anything).
+        this.drainIfBurstDone(session);
+        continue;
+      }
       while (session.acceptsWork && session.claimsInFlight < CLAIMS_PER_SESSION) {
         const want = Math.min(session.credits, CLAIM_CHUNK);
         session.credits -= want;
@@ -74,6 +93,20 @@ export class Dispatcher {
         this.inFlight.add(claim);
       }
     }
+  }
+
+  /** Tasks of `queue` became runnable (on any server): claim from it again, now. */
+  wake(queue: string): void {
+    this.wakes++;
+    this.wakeCounts.set(queue, (this.wakeCounts.get(queue) ?? 0) + 1);
+    this.emptyQueues.delete(queue);
+    this.kick();
+  }
+
+  /** A pass that tries every queue again, however empty it was found (the safety tick). */
+  recheck(): void {
+    this.emptyQueues.clear();
+    this.kick();
   }
 
   /** Stops dispatching; resolves when the claims in flight ended. */
@@ -88,11 +121,11 @@ export class Dispatcher {
    */
   private async fill(session: WorkerSession, want: number): Promise<void> {
     let started = 0;
+    const wakesBefore = this.wakes;
     try {
       for (const queue of session.queues) {
         if (started === want || session.state !== "ACTIVE") break;
-        const skip = this.skipUntil.get(session)?.get(queue);
-        if (skip !== undefined && skip > Date.now()) continue;
+        if (!this.worthTrying(session, queue)) continue;
         const asked = want - started;
         try {
           const assigned = await this.claimInto(session, queue, asked);
@@ -106,10 +139,29 @@ export class Dispatcher {
       if (session.state === "ACTIVE") session.credits += want - started;
       session.endClaim();
     }
-    if (started > 0) {
-      // The queues may hold more, and slots granted meanwhile wait for a pass.
+    if (started > 0 || this.wakes !== wakesBefore) {
+      // The queues may hold more, and slots granted meanwhile wait for a pass; or tasks arrived
+      // while this claim held the slots, and the pass of their wake-up found none free.
       this.kick();
-    } else if (session.burst && session.held.size === 0 && session.claimsInFlight === 0 && session.state === "ACTIVE") {
+    } else {
+      this.drainIfBurstDone(session);
+    }
+  }
+
+  /** Whether a claim from `queue` for `session` may find work: not found empty, not skipped. */
+  private worthTrying(session: WorkerSession, queue: string): boolean {
+    if (this.emptyQueues.has(queue)) return false;
+    const skip = this.skipUntil.get(session)?.get(queue);
+    return skip === undefined || skip <= Date.now();
+  }
+
+  private hasQueueToTry(session: WorkerSession): boolean {
+    return session.queues.some((queue) => this.worthTrying(session, queue));
+  }
+
+  /** A burst worker with nothing running and nothing to claim is done: drain it. */
+  private drainIfBurstDone(session: WorkerSession): void {
+    if (session.burst && session.held.size === 0 && session.claimsInFlight === 0 && session.state === "ACTIVE") {
       session.drain("burst: the worker's queues are empty");
     }
   }
@@ -117,7 +169,9 @@ export class Dispatcher {
   /** Claims up to `count` tasks of `queue`, starts their attempts and assigns them. @returns how many were assigned. */
   private async claimInto(session: WorkerSession, queue: string, count: number): Promise<number> {
     const now = Date.now();
+    const wakesBefore = this.wakeCounts.get(queue) ?? 0;
     const ids = await this.broker.claim(queue, count, now + this.leaseTimeoutMs);
+    if (ids.length < count && (this.wakeCounts.get(queue) ?? 0) === wakesBefore) this.emptyQueues.add(queue);
     if (ids.length === 0) return 0;
     const { started, others } = await this.store.startAttempts(ids, session.workerId, new Date(now), [...session.types]);
 

@@ -92,7 +92,7 @@ export class Maintenance {
     every(Math.min(1000, this.config.heartbeatIntervalMs), () => this.checkDeadlines(), "deadline check");
     every(Math.max(500, Math.floor(this.config.leaseTimeoutMs / 3)), () => this.reap(), "reaper");
     // Safety net: wake-ups are pub/sub, which a Redis reconnect can drop.
-    every(DISPATCH_SAFETY_TICK_MS, async () => this.dispatcher.kick(), "dispatch tick");
+    every(DISPATCH_SAFETY_TICK_MS, async () => this.dispatcher.recheck(), "dispatch tick");
     every(EPOCH_CHECK_MS, () => this.checkIndex(), "dispatch index check");
     this.schedulePromotion(Date.now());
   }
@@ -124,7 +124,7 @@ export class Maintenance {
   private async checkIndex(): Promise<void> {
     const report = await this.indexGuard.check();
     if (report === undefined) return;
-    this.dispatcher.kick();
+    this.dispatcher.recheck();
     this.schedulePromotion(Date.now());
   }
 

@@ -153,7 +153,7 @@ export async function createTaskwireServer(
   let refreshTimer: NodeJS.Timeout | undefined;
   let port: number;
   try {
-    unsubscribeWake = await broker.onWake(() => dispatcher.kick());
+    unsubscribeWake = await broker.onWake((queue) => dispatcher.wake(queue));
     maintenance.start();
     refreshTimer = setInterval(() => {
       catalog.loadAll().catch((error: unknown) => logger.warn({ err: error }, "catalog refresh failed"));
