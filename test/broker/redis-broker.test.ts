@@ -1,6 +1,6 @@
 import { createServer, connect as connectTcp } from "node:net";
 import type { Server, Socket } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
 import { createKeys } from "../../src/broker/redis/keys.js";
 import { RedisBroker } from "../../src/broker/redis/redis-broker.js";
@@ -10,6 +10,7 @@ import { PRIORITY_MAX, PRIORITY_MIN } from "../../src/core/limits.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { keysWithPrefix, openTestRedis, redisTestSpace, TEST_REDIS_URL, uniquePrefix } from "../support/redis.js";
 import { describeBrokerContract, drain, entries, EventLog } from "./contract.js";
+import { cleanupsAfterEach } from "../support/cleanups.js";
 
 describeBrokerContract("RedisBroker", async () => {
   const space = redisTestSpace();
@@ -24,11 +25,7 @@ describeBrokerContract("RedisBroker", async () => {
 });
 
 describe("RedisBroker on Redis", () => {
-  const cleanups: (() => Promise<void>)[] = [];
-
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   /** A prefix of this test's own, deleted afterwards. */
   function space(): { prefix: string } {

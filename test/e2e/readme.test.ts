@@ -21,12 +21,16 @@ function shell(script: string, env: Record<string, string>) {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group, so that `stop` reaches every process it started
   });
   let output = "";
   child.stdout.on("data", (c: Buffer) => (output += c.toString()));
   child.stderr.on("data", (c: Buffer) => (output += c.toString()));
   const done = new Promise<number>((resolve) => child.once("exit", (code) => resolve(code ?? -1)));
-  return { child, done, output: () => output };
+  const stop = () => {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, "SIGTERM");
+  };
+  return { child, done, output: () => output, stop };
 }
 
 /** A port free right now. */
@@ -47,7 +51,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  dev?.child.kill("SIGTERM");
+  dev?.stop();
   await dev?.done;
   await rm(dataDir, { recursive: true, force: true });
 });
@@ -62,7 +66,8 @@ describe("README quick start", () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const env = { TASKWIRE_URL: url, TASKWIRE_PORT: String(port), TASKWIRE_DATA_DIR: dataDir, TASKWIRE_REDIS_URL: "", TASKWIRE_DATABASE_URL: "" };
-    dev = shell(`exec ${blocks[0]}`, env);
+    // Not `exec`: that would bypass the `npx` function and run the real npx.
+    dev = shell(blocks[0] ?? "", env);
     const client = createClient({ url });
     await eventually(
       async () => (await client.listTypes().catch(() => [])).some((t) => t.workerCount > 0),

@@ -2,7 +2,7 @@
  * Durable recording of outcomes: while PostgreSQL is unavailable an outcome is kept, retried
  * with back-off and its lease listed for renewal; it is recorded once PostgreSQL answers again.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MemoryBroker } from "../../src/broker/memory/memory-broker.js";
 import { UnavailableError } from "../../src/core/errors.js";
 import { silentLogger } from "../../src/core/logger.js";
@@ -11,6 +11,7 @@ import { TaskEvents } from "../../src/server/task-events.js";
 import type { AttemptOutcome, TaskStore } from "../../src/store/store.js";
 import { createTestStore } from "../support/database.js";
 import { mustGet, runningTask } from "../store/store-contract.js";
+import { cleanupsAfterEach } from "../support/cleanups.js";
 
 /** A store whose `finishAttempts` fails while `down` (as when PostgreSQL is unreachable). */
 interface FlakyStore {
@@ -49,11 +50,7 @@ function flaky(store: TaskStore): FlakyStore {
 }
 
 describe("AttemptRecorder.recordDurably", () => {
-  const cleanups: (() => Promise<void>)[] = [];
-
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   async function setup() {
     const created = await createTestStore();

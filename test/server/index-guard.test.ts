@@ -4,7 +4,7 @@
  * others adopt it; a rebuild that loses its claim does not mark the index ready; a repair
  * request re-indexes what PostgreSQL holds; the embedded default ends orphaned attempts.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Broker } from "../../src/broker/broker.js";
 import { MemoryBroker } from "../../src/broker/memory/memory-broker.js";
 import { RedisBroker } from "../../src/broker/redis/redis-broker.js";
@@ -14,15 +14,12 @@ import type { TaskStore } from "../../src/store/store.js";
 import { createTestStore } from "../support/database.js";
 import { redisTestSpace } from "../support/redis.js";
 import { insertOne, mustGet, runningTask } from "../store/store-contract.js";
+import { cleanupsAfterEach } from "../support/cleanups.js";
 
 const LEASE_MS = 30_000;
 
 describe("IndexGuard", () => {
-  const cleanups: (() => Promise<void>)[] = [];
-
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   async function store(): Promise<TaskStore> {
     const created = await createTestStore();

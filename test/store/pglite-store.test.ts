@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle } from "drizzle-orm/pglite";
 import { uuidv7 } from "uuidv7";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { UnavailableError } from "../../src/core/errors.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { acquireDataDirLock, DATA_DIR_LOCK_FILE, DataDirLockedError } from "../../src/store/data-dir-lock.js";
@@ -22,17 +22,14 @@ import { createPgliteStore, PGLITE_DATA_SUBDIR, PGLITE_IN_MEMORY } from "../../s
 import { insertTasks } from "../../src/store/queries/insert-tasks.js";
 import type { TaskStore } from "../../src/store/store.js";
 import { createTestPgliteStore } from "../support/database.js";
+import { cleanupsAfterEach } from "../support/cleanups.js";
 import { at, describeStoreContract, insertOne, mustGet, newTask, runningTask } from "./store-contract.js";
 
 describeStoreContract("PGlite", () => createTestPgliteStore());
 
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-const cleanups: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 /** An empty temporary directory, deleted after the test. */
 async function tempDir(): Promise<string> {

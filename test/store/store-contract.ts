@@ -11,7 +11,7 @@
  * this suite. The fixtures below are exported for those tests.
  */
 import { uuidv7 } from "uuidv7";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, UnavailableError } from "../../src/core/errors.js";
 import type {
   AttemptError,
@@ -22,6 +22,7 @@ import type {
   WorkerRecord,
 } from "../../src/core/task-types.js";
 import type { TaskStore } from "../../src/store/store.js";
+import { cleanupsAfterEach } from "../support/cleanups.js";
 
 /** What the suite needs from a driver: a fresh, migrated, empty store, and its clean-up. */
 export type MakeStore = () => Promise<{ store: TaskStore; cleanup: () => Promise<void> }>;
@@ -98,11 +99,7 @@ export async function mustGet(store: TaskStore, id: string): Promise<TaskRecord>
 /** Registers the store contract suite for one driver. */
 export function describeStoreContract(name: string, makeStore: MakeStore): void {
   describe(`${name} (store contract)`, () => {
-    const cleanups: (() => Promise<void>)[] = [];
-
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    });
+    const cleanups = cleanupsAfterEach();
 
     /** A migrated store of its own, cleaned up after the test. */
     async function freshStore(): Promise<TaskStore> {
