@@ -23,7 +23,7 @@ import type { TaskwireDatabase } from "../database.js";
 import { inOrderOf, toTaskRecord } from "../records.js";
 import { tasks } from "../schema.js";
 import type { AttemptOutcome } from "../store.js";
-import { appendTransition, HELD_STATES, isUuid, jsonParam, preparedOnce, timestampParam, toBase64 } from "../sql-helpers.js";
+import { anyOf, appendTransition, arrayLiteral, HELD_STATES, isUuid, jsonParam, preparedOnce, timestampParam, toBase64, unindexed } from "../sql-helpers.js";
 
 const NEXT_STATE = sql`(case
   when v.kind = 'succeeded' then 'SUCCEEDED'
@@ -72,9 +72,12 @@ const finishStatement = preparedOnce((db) =>
     .from(sql`json_to_recordset(${jsonParam(sql.placeholder("rows"))}) as v(${RECORDSET_COLUMNS})`)
     .where(
       and(
+        // The ids again, as an array: the planner then reaches the rows through the primary key
+        // rather than joining the whole table to the outcomes.
+        anyOf(tasks.id, sql.placeholder("ids"), "uuid"),
         sql`${tasks.id} = v.id`,
         sql`${tasks.attempt} = v.attempt`,
-        sql`${tasks.state} in ${HELD_STATES}`,
+        sql`${unindexed(tasks.state)} in ${HELD_STATES}`,
       ),
     )
     // Explicit columns: with an `sql` FROM, drizzle cannot type the default `returning()`.
@@ -109,7 +112,11 @@ export async function finishAttempts(
     });
   }
   if (rows.length === 0) return [];
-  const updated = await finishStatement(db).execute({ rows: JSON.stringify(rows), now: time });
+  const updated = await finishStatement(db).execute({
+    rows: JSON.stringify(rows),
+    ids: arrayLiteral(rows.map((row) => row.id)),
+    now: time,
+  });
   return inOrderOf(
     rows.map((row) => row.id),
     updated.map(toTaskRecord),

@@ -9,7 +9,7 @@
 import { and, sql } from "drizzle-orm";
 import type { TaskwireDatabase } from "../database.js";
 import { tasks } from "../schema.js";
-import { anyOf, appendTransition, isUuid, timestampParam } from "../sql-helpers.js";
+import { anyOf, appendTransition, isUuid, timestampParam, unindexed } from "../sql-helpers.js";
 
 /** Queues the due SCHEDULED tasks among `ids`; returns the ids changed. */
 export async function markQueued(db: TaskwireDatabase, ids: readonly string[], now: Date): Promise<string[]> {
@@ -25,7 +25,7 @@ export async function markQueued(db: TaskwireDatabase, ids: readonly string[], n
     .where(
       and(
         anyOf(tasks.id, valid, "uuid"),
-        sql`${tasks.state} = 'SCHEDULED'`,
+        sql`${unindexed(tasks.state)} = 'SCHEDULED'`,
         sql`${tasks.scheduledAt} <= ${timestampParam(now)}`,
       ),
     )

@@ -11,7 +11,7 @@ import { and, sql } from "drizzle-orm";
 import type { TaskProgress } from "../../core/task-types.js";
 import type { TaskwireDatabase } from "../database.js";
 import { tasks } from "../schema.js";
-import { HELD_STATES, isUuid, jsonParam } from "../sql-helpers.js";
+import { anyOf, HELD_STATES, isUuid, jsonParam, unindexed } from "../sql-helpers.js";
 
 /** Saves the progress; returns the ids of the tasks updated. */
 export async function saveProgress(
@@ -29,7 +29,12 @@ export async function saveProgress(
     .set({ progress: sql`v.progress` })
     .from(sql`json_to_recordset(${jsonParam([...latest.values()])}) as v(id uuid, attempt int, progress jsonb)`)
     .where(
-      and(sql`${tasks.id} = v.id`, sql`${tasks.attempt} = v.attempt`, sql`${tasks.state} in ${HELD_STATES}`),
+      and(
+        anyOf(tasks.id, [...latest.values()].map((u) => u.id), "uuid"),
+        sql`${tasks.id} = v.id`,
+        sql`${tasks.attempt} = v.attempt`,
+        sql`${unindexed(tasks.state)} in ${HELD_STATES}`,
+      ),
     )
     .returning({ id: tasks.id });
   return [...new Set(updated.map((row) => row.id))];

@@ -15,9 +15,11 @@ import type { NotStarted, StartedAttempts } from "../store.js";
 import type { TaskwireDatabase } from "../database.js";
 import { inOrderOf, toTaskRecord } from "../records.js";
 import { tasks } from "../schema.js";
-import { anyOf, appendTransition, arrayLiteral, isUuid, preparedOnce, timestampParam } from "../sql-helpers.js";
+import { anyOf, appendTransition, arrayLiteral, isUuid, preparedOnce, timestampParam, unindexed } from "../sql-helpers.js";
 
 const NOW = sql.placeholder("now");
+/** Guarded through an expression, so that the rows are reached by id (see `unindexed`). */
+const STATE = unindexed(tasks.state);
 
 const startStatement = preparedOnce((db) =>
   db
@@ -34,7 +36,7 @@ const startStatement = preparedOnce((db) =>
       and(
         anyOf(tasks.id, sql.placeholder("ids"), "uuid"),
         anyOf(tasks.type, sql.placeholder("types"), "text"),
-        sql`(${tasks.state} = 'QUEUED' or (${tasks.state} = 'SCHEDULED' and ${tasks.scheduledAt} <= ${timestampParam(NOW)}))`,
+        sql`(${STATE} = 'QUEUED' or (${STATE} = 'SCHEDULED' and ${tasks.scheduledAt} <= ${timestampParam(NOW)}))`,
       ),
     )
     .returning()

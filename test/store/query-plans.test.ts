@@ -1,0 +1,92 @@
+/**
+ * The plans PostgreSQL keeps for the statements on every task's path. The store prepares them
+ * once per connection, and after a few runs PostgreSQL reuses one generic plan, costed with the
+ * statistics of that moment. Those statistics typically say "hardly any task RUNNING" (taken
+ * while nothing ran), so a statement that could reach its rows through `tasks_state_id_idx`
+ * did: each one-task finish then read every RUNNING entry of that index, dead ones too, and
+ * cost milliseconds after a few thousand tasks. Each statement here must reach its rows through
+ * an index on the id, from the ids it was given, whatever the statistics say.
+ *
+ * The statements are taken off the wire (postgres.js `debug`) as the store sends them, then
+ * prepared and explained with `plan_cache_mode = force_generic_plan` on another connection.
+ */
+import { drizzle } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
+import { describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/core/logger.js";
+import { DrizzleTaskStore } from "../../src/store/drizzle-task-store.js";
+import { createTestStore } from "../support/database.js";
+import { cleanupsAfterEach } from "../support/cleanups.js";
+import { at, attemptError, newTask, startOnly } from "./store-contract.js";
+
+const cleanups = cleanupsAfterEach();
+
+/** Tasks in the table: enough that a scan of the table costs more than a few index probes. */
+const TASKS = 5_000;
+
+interface SentStatement {
+  query: string;
+  parameters: unknown[];
+}
+
+/** A literal PostgreSQL reads back as the parameter postgres.js sent. */
+function literal(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  const text = value instanceof Date ? value.toISOString() : String(value);
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+describe("generic plans of the per-task statements", () => {
+  it("reach the tasks through their ids even when the statistics say no task is running", async () => {
+    const test = await createTestStore();
+    cleanups.push(test.cleanup);
+    const sent: SentStatement[] = [];
+    const client = postgres(test.url, {
+      max: 1,
+      connection: { search_path: test.schema },
+      debug: (_connection, query, parameters) => sent.push({ query, parameters: [...(parameters as unknown[])] }),
+    });
+    const store = new DrizzleTaskStore(drizzle({ client }), { schema: test.schema, logger: silentLogger(), close: () => client.end() });
+    cleanups.push(() => store.close());
+    const admin = postgres(test.url, { max: 1, connection: { search_path: test.schema }, onnotice: () => {} });
+    cleanups.push(() => admin.end());
+
+    const tasks = Array.from({ length: TASKS }, () => newTask());
+    for (let i = 0; i < TASKS; i += 1000) await store.insertTasks(tasks.slice(i, i + 1000));
+    // Statistics of a queue where nothing runs yet.
+    await admin.unsafe("analyze tasks");
+    const running = tasks.slice(0, 100).map((task) => task.id);
+    await startOnly(store, running.slice(0, 99), "worker-1", at(1));
+
+    /** Runs `body` and returns the statement it sent that matches `pattern`. */
+    const capture = async (pattern: RegExp, body: () => Promise<unknown>): Promise<SentStatement> => {
+      sent.length = 0;
+      await body();
+      const statement = sent.find((s) => pattern.test(s.query));
+      if (!statement) throw new Error(`no statement matching ${pattern} among ${sent.length}`);
+      return statement;
+    };
+    const [last] = running.slice(99);
+    const statements = {
+      start: await capture(/^update "tasks" set "state"/, () => startOnly(store, [last!], "worker-1", at(2))),
+      progress: await capture(/^update "tasks" set "progress"/, () =>
+        store.saveProgress([{ id: last!, attempt: 1, progress: { percent: 5, message: "", updateTime: at(3).toISOString() } }]),
+      ),
+      finish: await capture(/^update "tasks" set "state"/, () =>
+        store.finishAttempts([{ kind: "failed", id: last!, attempt: 1, error: attemptError(1) }], at(4)),
+      ),
+      promote: await capture(/^update "tasks" set "state"/, () => store.markQueued([last!], at(1_000_000))),
+    };
+
+    await admin.unsafe("set plan_cache_mode = force_generic_plan");
+    for (const [name, statement] of Object.entries(statements)) {
+      await admin.unsafe(`prepare ${name} as ${statement.query}`);
+      const rows = await admin.unsafe<{ "QUERY PLAN": string }[]>(
+        `explain execute ${name}(${statement.parameters.map(literal).join(", ")})`,
+      );
+      const plan = rows.map((row) => row["QUERY PLAN"]).join("\n");
+      expect.soft(plan, `${name}:\n${plan}`).toMatch(/Index Cond: \(id = ANY/);
+      expect.soft(plan, `${name}:\n${plan}`).not.toMatch(/Seq Scan on tasks|tasks_state_id_idx/);
+    }
+  });
+});
