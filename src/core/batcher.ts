@@ -1,7 +1,9 @@
 /**
- * Group commit: callers add items one request at a time; items that arrive while a flush is in
- * flight are written together by the next one, in one statement. There is no fixed delay, so a
- * lone request is written at once and a busy server writes large batches.
+ * Group commit: callers add items one request at a time; items added in the same turn of the
+ * event loop, and items that arrive while the flushes are in flight, are written together by
+ * the next one, in one statement. There is no fixed delay (a flush starts on the microtask
+ * after the first add), so a lone request is written at once and a busy server writes large
+ * batches.
  */
 
 interface Pending<In, Out> {
@@ -22,6 +24,8 @@ export interface BatcherOptions {
 export class Batcher<In, Out> {
   private readonly queue: Pending<In, Out>[] = [];
   private running = 0;
+  /** A pump is scheduled for the end of the current turn. */
+  private scheduled = false;
   private readonly maxBatch: number;
   private readonly concurrency: number;
 
@@ -37,7 +41,7 @@ export class Batcher<In, Out> {
   add(item: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      this.pump();
+      this.schedulePump();
     });
   }
 
@@ -49,6 +53,19 @@ export class Batcher<In, Out> {
   /** Items waiting and being written. */
   get size(): number {
     return this.queue.length;
+  }
+
+  /**
+   * Pumps once the caller's synchronous work is done: the items it adds in a loop (a worker's
+   * report of many results) make one batch rather than a batch of one per free flush slot.
+   */
+  private schedulePump(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.pump();
+    });
   }
 
   private pump(): void {

@@ -26,9 +26,11 @@ const FOREIGN_TYPE_BACKOFF_MS = 1_000;
 /**
  * Most tasks one claim takes. A larger grant is claimed in several chunks at once, so the first
  * tasks reach the worker while the next are being started, instead of the worker and the server
- * taking turns on one large batch.
+ * taking turns on one large batch. With chunks of 100, a worker of 100 slots was served one
+ * batch at a time (claim, start, run, finish in lockstep); chunks of 25 keep four claims in
+ * flight and doubled its throughput in the benchmark (about 3,000 to 6,300 tasks/s).
  */
-const CLAIM_CHUNK = 100;
+const CLAIM_CHUNK = 25;
 
 /** Claims in flight for one session at once (each holds a PostgreSQL connection while it starts attempts). */
 const CLAIMS_PER_SESSION = 4;

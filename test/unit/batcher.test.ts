@@ -12,11 +12,26 @@ describe("Batcher", () => {
       return items.map((n) => n * 2);
     });
     const first = batcher.add(1);
+    await Promise.resolve(); // the first flush starts
     const rest = [batcher.add(2), batcher.add(3), batcher.add(4)];
     release();
     expect(await first).toBe(2);
     expect(await Promise.all(rest)).toEqual([4, 6, 8]);
     expect(batches).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it("writes the items added in one turn together, even with flush slots free", async () => {
+    const batches: number[][] = [];
+    const batcher = new Batcher<number, number>(
+      async (items) => {
+        batches.push(items);
+        return items;
+      },
+      { concurrency: 2 },
+    );
+    const all = [1, 2, 3, 4, 5].map((n) => batcher.add(n));
+    expect(await Promise.all(all)).toEqual([1, 2, 3, 4, 5]);
+    expect(batches).toEqual([[1, 2, 3, 4, 5]]);
   });
 
   it("splits at maxBatch", async () => {
