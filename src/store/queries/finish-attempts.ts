@@ -112,13 +112,7 @@ export async function finishAttempts(
     });
   }
   if (rows.length === 0) return [];
-  const updated = await finishStatement(db).execute({
-    rows: JSON.stringify(rows),
-    ids: arrayLiteral(rows.map((row) => row.id)),
-    now: time,
-  });
-  return inOrderOf(
-    rows.map((row) => row.id),
-    updated.map(toTaskRecord),
-  );
+  const ids = rows.map((row) => row.id);
+  const updated = await finishStatement(db).execute({ rows: JSON.stringify(rows), ids: arrayLiteral(ids), now: time });
+  return inOrderOf(ids, updated.map(toTaskRecord));
 }

@@ -24,13 +24,14 @@ export async function saveProgress(
     if (isUuid(update.id)) latest.set(`${update.id.toLowerCase()}/${update.attempt}`, update);
   }
   if (latest.size === 0) return [];
+  const rows = [...latest.values()];
   const updated = await db
     .update(tasks)
     .set({ progress: sql`v.progress` })
-    .from(sql`json_to_recordset(${jsonParam([...latest.values()])}) as v(id uuid, attempt int, progress jsonb)`)
+    .from(sql`json_to_recordset(${jsonParam(rows)}) as v(id uuid, attempt int, progress jsonb)`)
     .where(
       and(
-        anyOf(tasks.id, [...latest.values()].map((u) => u.id), "uuid"),
+        anyOf(tasks.id, rows.map((row) => row.id), "uuid"),
         sql`${tasks.id} = v.id`,
         sql`${tasks.attempt} = v.attempt`,
         sql`${unindexed(tasks.state)} in ${HELD_STATES}`,
