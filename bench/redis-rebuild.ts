@@ -19,7 +19,7 @@ import { uuidv7 } from "uuidv7";
 import { RedisBroker } from "../src/broker/redis/redis-broker.js";
 import { silentLogger } from "../src/core/logger.js";
 import type { NewTask } from "../src/core/task-types.js";
-import { IndexGuard } from "../src/server/index-guard.js";
+import { IndexGuard } from "../src/server/engine/index-guard.js";
 import { createPostgresStore } from "../src/store/postgres-store.js";
 
 const { values } = parseArgs({ options: { tasks: { type: "string", default: "100000" }, rounds: { type: "string", default: "3" } } });

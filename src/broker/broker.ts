@@ -31,7 +31,7 @@ export interface LeaseRef {
  * empty, `FLUSHALL`) has no marker; one server then wins the right to rebuild it from
  * PostgreSQL (`rebuilding`, with an expiry, so a rebuilder that dies lets another try), and
  * marks it `ready` with a new token, which the other servers adopt. See
- * `src/server/index-guard.ts`.
+ * `src/server/engine/index-guard.ts`.
  */
 export interface IndexEpoch {
   state: "ready" | "rebuilding";

@@ -1,6 +1,6 @@
 /**
  * Typed domain errors. Core code throws these; the server's one error mapper
- * (`src/server/error-mapper.ts`) turns them into `ConnectError` codes. Anything else thrown
+ * (`src/server/rpc/error-mapper.ts`) turns them into `ConnectError` codes. Anything else thrown
  * reaches clients as `Code.Internal` with no internals in the message.
  */
 

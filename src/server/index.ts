@@ -12,7 +12,7 @@ import type { Logger } from "../core/logger.js";
 import { createPgliteStore } from "../store/pglite-store.js";
 import { createPostgresStore } from "../store/postgres-store.js";
 import type { TaskStore } from "../store/store.js";
-import { IndexGuard } from "./index-guard.js";
+import { IndexGuard } from "./engine/index-guard.js";
 import { loadServerSecurity } from "./security.js";
 import { createTaskwireServer, type ServerState, type TaskwireServer } from "./taskwire-server.js";
 

@@ -6,7 +6,7 @@
  */
 import type { ServerConfig } from "../config/config.js";
 import { loadAuthMode, type AuthMode } from "./auth/index.js";
-import { loadTlsCredentials, type TlsCredentials } from "./tls-credentials.js";
+import { loadTlsCredentials, type TlsCredentials } from "./transport/tls-credentials.js";
 
 /** Authentication and transport security of a server. */
 export interface ServerSecurity {

@@ -11,21 +11,21 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { file_google_rpc_error_details } from "../../gen/google/rpc/error_details_pb.js";
 import { file_google_rpc_status } from "../../gen/google/rpc/status_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
-import { withCors } from "./cors.js";
-import { deadlineEnforcer } from "./deadline.js";
-import { createHealthService, HealthMonitor } from "./health.js";
+import { withCors } from "./transport/cors.js";
+import { deadlineEnforcer } from "./transport/deadline.js";
+import { createHealthService, HealthMonitor } from "./rpc/health-service.js";
 import {
   createReflectionV1AlphaService,
   createReflectionV1Service,
   ReflectionResponder,
   ServerReflectionV1,
   ServerReflectionV1Alpha,
-} from "./reflection/index.js";
+} from "./rpc/reflection/index.js";
 // (end of issue 5 imports)
 // Issue 3: access control (API keys, optional TLS).
 import { authInterceptor, authOffWarning } from "./auth/index.js";
 import { loadServerSecurity, type ServerSecurity } from "./security.js";
-import { createTlsServer } from "./tls-server.js";
+import { createTlsServer } from "./transport/tls-server.js";
 // (end of issue 3 access-control imports)
 import { TaskService } from "../../gen/taskwire/v1/task_service_pb.js";
 import { WorkerService } from "../../gen/taskwire/v1/worker_service_pb.js";
@@ -33,16 +33,16 @@ import type { Broker, Unsubscribe } from "../broker/broker.js";
 import type { ServerConfig } from "../config/config.js";
 import type { Logger } from "../core/logger.js";
 import type { TaskStore } from "../store/store.js";
-import { AttemptRecorder } from "./attempt-recorder.js";
-import { Catalog } from "./catalog.js";
-import { Dispatcher } from "./dispatcher.js";
-import { errorMapper } from "./error-mapper.js";
-import { withMinimalGrpcMessage } from "./grpc-message.js";
-import { createDualProtocolServer } from "./http-server.js";
-import { Maintenance } from "./maintenance.js";
-import { createTaskService } from "./task-service.js";
-import { TaskEvents } from "./task-events.js";
-import { createWorkerService } from "./worker-service.js";
+import { AttemptRecorder } from "./engine/attempt-recorder.js";
+import { Catalog } from "./engine/catalog.js";
+import { Dispatcher } from "./engine/dispatcher.js";
+import { errorMapper } from "./rpc/error-mapper.js";
+import { withMinimalGrpcMessage } from "./transport/grpc-message.js";
+import { createDualProtocolServer } from "./transport/http-server.js";
+import { Maintenance } from "./duties/maintenance.js";
+import { createTaskService } from "./rpc/task-service.js";
+import { TaskEvents } from "./engine/task-events.js";
+import { createWorkerService } from "./rpc/worker-service.js";
 import { ConnectError, Code } from "@connectrpc/connect";
 
 /** Where the server is in its lifecycle. */

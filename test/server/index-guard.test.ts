@@ -9,7 +9,7 @@ import type { Broker } from "../../src/broker/broker.js";
 import { MemoryBroker } from "../../src/broker/memory/memory-broker.js";
 import { RedisBroker } from "../../src/broker/redis/redis-broker.js";
 import { silentLogger } from "../../src/core/logger.js";
-import { IndexGuard } from "../../src/server/index-guard.js";
+import { IndexGuard } from "../../src/server/engine/index-guard.js";
 import type { TaskStore } from "../../src/store/store.js";
 import { createTestStore } from "../support/database.js";
 import { redisTestSpace } from "../support/redis.js";

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError, loadServerConfig } from "../../src/config/config.js";
-import { originAllowed, withCors } from "../../src/server/cors.js";
+import { originAllowed, withCors } from "../../src/server/transport/cors.js";
 
 describe("TASKWIRE_CORS_ORIGINS", () => {
   it("is empty by default", () => {

@@ -9,7 +9,7 @@ import {
 } from "@bufbuild/protobuf/wkt";
 import { file_grpc_health_v1_health } from "../../gen/grpc/health/v1/health_pb.js";
 import { file_taskwire_v1_task_service } from "../../gen/taskwire/v1/task_service_pb.js";
-import { DescriptorIndex } from "../../src/server/reflection/descriptor-index.js";
+import { DescriptorIndex } from "../../src/server/rpc/reflection/descriptor-index.js";
 
 /** A worker's file: message `ext.v1.Thing` and extension 50001 of MessageOptions. */
 function workerFile(fieldName: string) {

@@ -9,7 +9,7 @@ import {
   UnavailableError,
 } from "../../src/core/errors.js";
 import { silentLogger } from "../../src/core/logger.js";
-import { toConnectError } from "../../src/server/error-mapper.js";
+import { toConnectError } from "../../src/server/rpc/error-mapper.js";
 
 const logger = silentLogger();
 

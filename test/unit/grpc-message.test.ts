@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeGrpcMessage } from "../../src/server/grpc-message.js";
+import { encodeGrpcMessage } from "../../src/server/transport/grpc-message.js";
 
 describe("encodeGrpcMessage", () => {
   it("leaves printable ASCII as it is, except %", () => {

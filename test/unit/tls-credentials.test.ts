@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { ConfigError, loadServerConfig } from "../../src/config/config.js";
-import { loadTlsCredentials } from "../../src/server/tls-credentials.js";
+import { loadTlsCredentials } from "../../src/server/transport/tls-credentials.js";
 import { makeSelfSignedCertificate, type TestCertificate } from "../support/tls.js";
 
 let one: TestCertificate;

@@ -34,7 +34,7 @@ export interface RedisKeys {
   queues(): string;
   /**
    * The index's generation marker (STRING, not hash-tagged): missing when the index was lost
-   * (Redis restarted empty, flushed); see `src/server/index-guard.ts`.
+   * (Redis restarted empty, flushed); see `src/server/engine/index-guard.ts`.
    */
   epoch(): string;
   /** Pub/sub channel that carries queue names whose tasks became runnable. */

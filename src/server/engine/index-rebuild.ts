@@ -15,10 +15,10 @@
  * (whose calls are auto-pipelined, a thousand ids per script call); `npm run bench:rebuild`
  * measures it (100k queued tasks: about a second on a 2-core machine).
  */
-import type { Broker, DelayedEntry, LeaseRef, QueueEntry } from "../broker/broker.js";
-import type { Logger } from "../core/logger.js";
-import type { AttemptOutcome, IndexableTask, TaskStore } from "../store/store.js";
-import { serverError } from "./maintenance.js";
+import type { Broker, DelayedEntry, LeaseRef, QueueEntry } from "../../broker/broker.js";
+import type { Logger } from "../../core/logger.js";
+import type { AttemptOutcome, IndexableTask, TaskStore } from "../../store/store.js";
+import { serverError } from "../duties/maintenance.js";
 
 /** Tasks read per page. */
 const PAGE = 10_000;

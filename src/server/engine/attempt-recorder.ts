@@ -11,12 +11,12 @@
  * PostgreSQL outage therefore loses no result and reruns no task; the worker, which keeps every
  * result until it is acknowledged, is acknowledged once the result is recorded.
  */
-import type { Broker, LeaseRef } from "../broker/broker.js";
-import { Batcher } from "../core/batcher.js";
-import { UnavailableError } from "../core/errors.js";
-import type { Logger } from "../core/logger.js";
-import { TERMINAL_STATES, type TaskRecord } from "../core/task-types.js";
-import type { AttemptOutcome, TaskStore } from "../store/store.js";
+import type { Broker, LeaseRef } from "../../broker/broker.js";
+import { Batcher } from "../../core/batcher.js";
+import { UnavailableError } from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
+import { TERMINAL_STATES, type TaskRecord } from "../../core/task-types.js";
+import type { AttemptOutcome, TaskStore } from "../../store/store.js";
 import { stateEvent, type TaskEvents } from "./task-events.js";
 
 /** First delay before an outcome is written again after PostgreSQL was unavailable. */

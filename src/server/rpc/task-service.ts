@@ -5,28 +5,28 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type {
-  TaskService} from "../../gen/taskwire/v1/task_service_pb.js";
+  TaskService} from "../../../gen/taskwire/v1/task_service_pb.js";
 import {
   SubmitBatchResponseSchema,
   SubmitResponseSchema,
   type StreamProgressResponse,
   type SubmitRequest,
-} from "../../gen/taskwire/v1/task_service_pb.js";
-import type { Broker, Unsubscribe } from "../broker/broker.js";
-import { SETTINGS } from "../config/config.js";
-import { Batcher } from "../core/batcher.js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError, UnavailableError } from "../core/errors.js";
-import type { Logger } from "../core/logger.js";
-import { QUEUE_NAME, TYPE_NAME } from "../core/limits.js";
-import { TERMINAL_STATES, type NewTask, type TaskRecord } from "../core/task-types.js";
-import type { TaskStore } from "../store/store.js";
-import type { Catalog } from "./catalog.js";
-import { stateFromProto, stateToProto, taskToProto, taskTypeToProto } from "./convert.js";
+} from "../../../gen/taskwire/v1/task_service_pb.js";
+import type { Broker, Unsubscribe } from "../../broker/broker.js";
+import { SETTINGS } from "../../config/config.js";
+import { Batcher } from "../../core/batcher.js";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError, UnavailableError } from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
+import { QUEUE_NAME, TYPE_NAME } from "../../core/limits.js";
+import { TERMINAL_STATES, type NewTask, type TaskRecord } from "../../core/task-types.js";
+import type { TaskStore } from "../../store/store.js";
+import type { Catalog } from "../engine/catalog.js";
+import { stateFromProto, stateToProto, taskToProto, taskTypeToProto } from "../convert.js";
 import { buildNewTask, validDurationMs } from "./submission.js";
-import { isTerminalEvent, stateEvent, type TaskEvents } from "./task-events.js";
-import type { WorkerSession } from "./worker-session.js";
-import { AsyncQueue } from "../core/async-queue.js";
-import { callerOf, ownedBy, ownerScope, visibleTo, type Caller } from "./auth/index.js"; // issue 3: access control
+import { isTerminalEvent, stateEvent, type TaskEvents } from "../engine/task-events.js";
+import type { WorkerSession } from "../engine/worker-session.js";
+import { AsyncQueue } from "../../core/async-queue.js";
+import { callerOf, ownedBy, ownerScope, visibleTo, type Caller } from "../auth/index.js"; // issue 3: access control
 
 /** What the task service needs from the rest of the server. */
 export interface TaskServiceDeps {

@@ -12,10 +12,10 @@
  * was in flight, so a task enqueued meanwhile is never skipped; the safety tick (`recheck`)
  * forgets every mark, in case a wake-up was lost with a Redis connection.
  */
-import type { Broker } from "../broker/broker.js";
-import type { Logger } from "../core/logger.js";
-import { TERMINAL_STATES } from "../core/task-types.js";
-import type { NotStarted, TaskStore } from "../store/store.js";
+import type { Broker } from "../../broker/broker.js";
+import type { Logger } from "../../core/logger.js";
+import { TERMINAL_STATES } from "../../core/task-types.js";
+import type { NotStarted, TaskStore } from "../../store/store.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
 import { stateEvent, type TaskEvents } from "./task-events.js";
 import type { WorkerSession } from "./worker-session.js";

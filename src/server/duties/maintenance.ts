@@ -10,15 +10,15 @@
  * - the index guard: a lost dispatch index (Redis restarted empty, flushed) is rebuilt from
  *   PostgreSQL (`index-guard.ts`).
  */
-import type { Broker } from "../broker/broker.js";
-import type { ServerConfig } from "../config/config.js";
-import type { Logger } from "../core/logger.js";
-import { TERMINAL_STATES, type AttemptError, type ErrorKindName } from "../core/task-types.js";
-import type { TaskStore } from "../store/store.js";
-import type { AttemptRecorder } from "./attempt-recorder.js";
-import type { Dispatcher } from "./dispatcher.js";
-import { EPOCH_CHECK_MS, IndexGuard } from "./index-guard.js";
-import type { WorkerSession } from "./worker-session.js";
+import type { Broker } from "../../broker/broker.js";
+import type { ServerConfig } from "../../config/config.js";
+import type { Logger } from "../../core/logger.js";
+import { TERMINAL_STATES, type AttemptError, type ErrorKindName } from "../../core/task-types.js";
+import type { TaskStore } from "../../store/store.js";
+import type { AttemptRecorder } from "../engine/attempt-recorder.js";
+import type { Dispatcher } from "../engine/dispatcher.js";
+import { EPOCH_CHECK_MS, IndexGuard } from "../engine/index-guard.js";
+import type { WorkerSession } from "../engine/worker-session.js";
 
 /** The error recorded for an attempt the server ends on its own. */
 export function serverError(attempt: number, kind: ErrorKindName, message: string, workerId: string): AttemptError {

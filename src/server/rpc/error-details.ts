@@ -7,8 +7,8 @@
  * Keep in line with the README's "Errors" section.
  */
 import { Code, type ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { InvalidArgumentError, type TaskwireError } from "../core/errors.js";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { InvalidArgumentError, type TaskwireError } from "../../core/errors.js";
 
 /** The `ErrorInfo.domain` of every Taskwire error; reasons are unique within it. */
 export const ERROR_DOMAIN = "taskwire.dev";

@@ -11,11 +11,11 @@ import {
   type MutableRegistry,
 } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema, type Any } from "@bufbuild/protobuf/wkt";
-import { InvalidArgumentError, NotFoundError } from "../core/errors.js";
-import type { TaskTypeRecord } from "../core/task-types.js";
-import { typeNameOfUrl } from "../common/any.js";
-import { nonFiniteNumberPath } from "../common/non-finite-numbers.js";
-import type { TaskStore } from "../store/store.js";
+import { InvalidArgumentError, NotFoundError } from "../../core/errors.js";
+import type { TaskTypeRecord } from "../../core/task-types.js";
+import { typeNameOfUrl } from "../../common/any.js";
+import { nonFiniteNumberPath } from "../../common/non-finite-numbers.js";
+import type { TaskStore } from "../../store/store.js";
 
 /** A catalog entry with its message descriptors resolved. */
 export interface CatalogEntry {

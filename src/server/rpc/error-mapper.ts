@@ -16,8 +16,8 @@ import {
   TaskwireError,
   UnauthenticatedError,
   UnavailableError,
-} from "../core/errors.js";
-import type { Logger } from "../core/logger.js";
+} from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
 
 /** Maps one thrown value to the error the client sees. */
 export function toConnectError(error: unknown, logger: Logger, procedure: string): ConnectError {

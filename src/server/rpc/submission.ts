@@ -6,7 +6,7 @@
 import { anyPack, StructSchema, timestampMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { create } from "@bufbuild/protobuf";
 import { uuidv7 } from "uuidv7";
-import { InvalidArgumentError } from "../core/errors.js";
+import { InvalidArgumentError } from "../../core/errors.js";
 import {
   conventionalQueue,
   IDEMPOTENCY_KEY_MAX,
@@ -16,11 +16,11 @@ import {
   PRIORITY_MIN,
   QUEUE_NAME,
   TYPE_NAME,
-} from "../core/limits.js";
-import type { NewTask } from "../core/task-types.js";
-import type { SubmitRequest } from "../../gen/taskwire/v1/task_service_pb.js";
-import type { Catalog } from "./catalog.js";
-import { durationToMs } from "./convert.js";
+} from "../../core/limits.js";
+import type { NewTask } from "../../core/task-types.js";
+import type { SubmitRequest } from "../../../gen/taskwire/v1/task_service_pb.js";
+import type { Catalog } from "../engine/catalog.js";
+import { durationToMs } from "../convert.js";
 
 /** Control characters (PostgreSQL cannot store NUL in text) and lone surrogates. */
 const UNPRINTABLE = /[\p{Cc}\p{Cs}]/u;

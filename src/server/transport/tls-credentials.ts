@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { createSecureContext } from "node:tls";
-import { ConfigError, SETTINGS, type ServerConfig } from "../config/config.js";
+import { ConfigError, SETTINGS, type ServerConfig } from "../../config/config.js";
 
 /** PEM contents of the certificate (chain) and its private key. */
 export interface TlsCredentials {

@@ -10,11 +10,11 @@ import {
   type Assignment,
   type ConnectResponse,
   type Hello,
-} from "../../gen/taskwire/v1/worker_service_pb.js";
-import { AsyncQueue } from "../core/async-queue.js";
-import type { Logger } from "../core/logger.js";
-import type { TaskRecord } from "../core/task-types.js";
-import { progressToProto } from "./convert.js";
+} from "../../../gen/taskwire/v1/worker_service_pb.js";
+import { AsyncQueue } from "../../core/async-queue.js";
+import type { Logger } from "../../core/logger.js";
+import type { TaskRecord } from "../../core/task-types.js";
+import { progressToProto } from "../convert.js";
 
 /** An attempt held by a session. */
 export interface HeldAttempt {

@@ -6,7 +6,7 @@
 import { ConnectError, Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
 import type {
-  WorkerService} from "../../gen/taskwire/v1/worker_service_pb.js";
+  WorkerService} from "../../../gen/taskwire/v1/worker_service_pb.js";
 import {
   type CompleteReport,
   type ConnectRequest,
@@ -15,22 +15,22 @@ import {
   type LogReport,
   type ProgressReport,
   type TaskResult,
-} from "../../gen/taskwire/v1/worker_service_pb.js";
-import { AlreadyExistsError, InvalidArgumentError, UnavailableError } from "../core/errors.js";
-import type { Logger } from "../core/logger.js";
-import { Batcher } from "../core/batcher.js";
-import { QUEUE_NAME, TYPE_NAME, MAX_ATTEMPTS_LIMIT, PRIORITY_MAX, PRIORITY_MIN } from "../core/limits.js";
-import type { TaskProgress, TaskTypeRecord } from "../core/task-types.js";
+} from "../../../gen/taskwire/v1/worker_service_pb.js";
+import { AlreadyExistsError, InvalidArgumentError, UnavailableError } from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
+import { Batcher } from "../../core/batcher.js";
+import { QUEUE_NAME, TYPE_NAME, MAX_ATTEMPTS_LIMIT, PRIORITY_MAX, PRIORITY_MIN } from "../../core/limits.js";
+import type { TaskProgress, TaskTypeRecord } from "../../core/task-types.js";
 import { toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { TaskStore, AttemptOutcome } from "../store/store.js";
-import type { AttemptRecorder } from "./attempt-recorder.js";
-import { resolveDescriptors, type Catalog } from "./catalog.js";
-import { errorKindFromProto, progressFromProto, stateToProto } from "./convert.js";
-import type { Dispatcher } from "./dispatcher.js";
-import { serverError } from "./maintenance.js";
-import type { TaskEvents } from "./task-events.js";
-import { WorkerSession } from "./worker-session.js";
+import type { TaskStore, AttemptOutcome } from "../../store/store.js";
+import type { AttemptRecorder } from "../engine/attempt-recorder.js";
+import { resolveDescriptors, type Catalog } from "../engine/catalog.js";
+import { errorKindFromProto, progressFromProto, stateToProto } from "../convert.js";
+import type { Dispatcher } from "../engine/dispatcher.js";
+import { serverError } from "../duties/maintenance.js";
+import type { TaskEvents } from "../engine/task-events.js";
+import { WorkerSession } from "../engine/worker-session.js";
 import { validDurationMs } from "./submission.js";
 
 /** What the worker service needs from the rest of the server. */

@@ -7,11 +7,11 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   StreamProgressResponseSchema,
   type StreamProgressResponse,
-} from "../../gen/taskwire/v1/task_service_pb.js";
-import type { Broker, Unsubscribe } from "../broker/broker.js";
-import type { Logger } from "../core/logger.js";
-import { TERMINAL_STATES, type TaskRecord } from "../core/task-types.js";
-import { errorToProto, progressToProto, stateToProto } from "./convert.js";
+} from "../../../gen/taskwire/v1/task_service_pb.js";
+import type { Broker, Unsubscribe } from "../../broker/broker.js";
+import type { Logger } from "../../core/logger.js";
+import { TERMINAL_STATES, type TaskRecord } from "../../core/task-types.js";
+import { errorToProto, progressToProto, stateToProto } from "../convert.js";
 
 /** The event describing a task's current state (the first event of a stream, and every state change). */
 export function stateEvent(task: TaskRecord): StreamProgressResponse {

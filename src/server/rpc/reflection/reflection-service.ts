@@ -17,12 +17,12 @@ import {
   ServerReflectionResponseSchema as ResponseV1Schema,
   type ServerReflectionRequest,
   type ServerReflectionResponse,
-} from "../../../gen/grpc/reflection/v1/reflection_pb.js";
+} from "../../../../gen/grpc/reflection/v1/reflection_pb.js";
 import {
   ServerReflection as ServerReflectionV1Alpha,
   ServerReflectionRequestSchema as RequestV1AlphaSchema,
   ServerReflectionResponseSchema as ResponseV1AlphaSchema,
-} from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+} from "../../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { DescriptorIndex } from "./descriptor-index.js";
 
 /** Where reflection finds what it describes. */

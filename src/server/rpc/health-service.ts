@@ -13,12 +13,12 @@ import {
   HealthCheckResponseSchema,
   type Health,
   type HealthCheckResponse,
-} from "../../gen/grpc/health/v1/health_pb.js";
-import { TaskService } from "../../gen/taskwire/v1/task_service_pb.js";
-import { WorkerService } from "../../gen/taskwire/v1/worker_service_pb.js";
-import type { Broker } from "../broker/broker.js";
-import type { Logger } from "../core/logger.js";
-import type { TaskStore } from "../store/store.js";
+} from "../../../gen/grpc/health/v1/health_pb.js";
+import { TaskService } from "../../../gen/taskwire/v1/task_service_pb.js";
+import { WorkerService } from "../../../gen/taskwire/v1/worker_service_pb.js";
+import type { Broker } from "../../broker/broker.js";
+import type { Logger } from "../../core/logger.js";
+import type { TaskStore } from "../../store/store.js";
 
 export { ServingStatus };
 

@@ -22,9 +22,9 @@
  * Keep in line with the README's "Operations" section.
  */
 import { randomUUID } from "node:crypto";
-import type { Broker } from "../broker/broker.js";
-import type { Logger } from "../core/logger.js";
-import type { TaskStore } from "../store/store.js";
+import type { Broker } from "../../broker/broker.js";
+import type { Logger } from "../../core/logger.js";
+import type { TaskStore } from "../../store/store.js";
 import { rebuildIndex, type RebuildReport } from "./index-rebuild.js";
 
 /** How often servers look at the index's marker. */
