@@ -3,18 +3,9 @@
  * camelCase; the server converts them to and from the generated protobuf messages.
  */
 
-/** Lifecycle states, as stored. See `TaskState` in `proto/taskwire/v1/task.proto`. */
-export type TaskStateName =
-  | "SCHEDULED"
-  | "QUEUED"
-  | "RUNNING"
-  | "CANCELLING"
-  | "SUCCEEDED"
-  | "FAILED"
-  | "CANCELLED";
-
-/** States a task never leaves. */
-export const TERMINAL_STATES: ReadonlySet<TaskStateName> = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+export { TERMINAL_STATES } from "./task-states.js";
+export type { TaskStateName } from "./task-states.js";
+import type { TaskStateName } from "./task-states.js";
 
 /** Why an attempt ended without an output. See `ErrorKind` in the proto. */
 export type ErrorKindName = "TASK_ERROR" | "DEADLINE_EXCEEDED" | "WORKER_LOST" | "CANCELLED" | "UNSUPPORTED";

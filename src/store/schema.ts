@@ -8,8 +8,9 @@
  * sets `search_path` to the configured schema, so the same migrations build the tables in any
  * schema, one per test.
  *
- * Column names are snake_case in SQL and camelCase in TypeScript. Only type imports from the
- * rest of Taskwire: drizzle-kit loads this file on its own.
+ * Column names are snake_case in SQL and camelCase in TypeScript. Besides types, it imports only
+ * the table of task states (`core/task-states.ts`, which imports nothing): drizzle-kit loads this
+ * file on its own.
  */
 import { sql } from "drizzle-orm";
 import {
@@ -24,11 +25,12 @@ import {
   timestamp,
   uuid,
 } from "drizzle-orm/pg-core";
+import { ALL_STATES, sqlStateList, TERMINAL_STATE_LIST, UNFINISHED_STATE_LIST } from "../core/task-states.js";
+import type { TaskStateName } from "../core/task-states.js";
 import type {
   AttemptError,
   BackoffPolicy,
   TaskProgress,
-  TaskStateName,
   TaskTransition,
   TaskTypeDefaults,
 } from "../core/task-types.js";
@@ -60,7 +62,7 @@ function timestamptz(name: string) {
 }
 
 /** The states a task row may hold (checked by a constraint; see `TaskStateName`). */
-const STATE_CHECK = sql`state in ('SCHEDULED', 'QUEUED', 'RUNNING', 'CANCELLING', 'SUCCEEDED', 'FAILED', 'CANCELLED')`;
+const STATE_CHECK = sql.raw(`state in ${sqlStateList(ALL_STATES)}`);
 
 /**
  * Every task ever submitted, the source of truth the broker's index is rebuilt from.
@@ -114,7 +116,12 @@ export const tasks = pgTable(
     // listIndexable: only the unfinished tasks, which stay few while finished ones pile up.
     index("tasks_unfinished_id_idx")
       .on(table.id)
-      .where(sql`state in ('QUEUED', 'SCHEDULED', 'RUNNING', 'CANCELLING')`),
+      .where(sql.raw(`state in ${sqlStateList(UNFINISHED_STATE_LIST)}`)),
+    // Retention, DeleteTasks and the per-queue figures of the last hour: finished tasks by the
+    // time they finished. Partial: unfinished tasks (the hot rows) are not in it.
+    index("tasks_finished_at_idx")
+      .on(table.finishedAt)
+      .where(sql.raw(`state in ${sqlStateList(TERMINAL_STATE_LIST)}`)),
   ],
 );
 
@@ -147,6 +154,39 @@ export const workers = pgTable("workers", {
   connectedAt: timestamptz("connected_at").notNull(),
   lastSeenAt: timestamptz("last_seen_at").notNull(),
   disconnectedAt: timestamptz("disconnected_at"),
+  /** The server holding the stream (its `servers.id`); empty for rows of older versions. */
+  serverId: text("server_id").notNull().default(""),
+  /** `CONNECTED` or `DRAINING` while the stream is open (see `WorkerState` in the proto). */
+  state: text("state").$type<"CONNECTED" | "DRAINING">().notNull().default("CONNECTED"),
+});
+
+/**
+ * Server processes of the fleet, each registered at start and heart-beating; a server silent for
+ * three heartbeat intervals is not listed, and its row is pruned later.
+ */
+export const servers = pgTable("servers", {
+  /** Random per process start. */
+  id: text("id").primaryKey(),
+  host: text("host").notNull(),
+  pid: integer("pid").notNull(),
+  version: text("version").notNull(),
+  /** host:port it listens on. */
+  address: text("address").notNull(),
+  state: text("state").$type<"SERVING" | "DRAINING">().notNull(),
+  startedAt: timestamptz("started_at").notNull(),
+  lastHeartbeatAt: timestamptz("last_heartbeat_at").notNull(),
+  workerCount: integer("worker_count").notNull().default(0),
+});
+
+/**
+ * Per-queue settings an operator changed. A queue has a row only once it was paused (or, later,
+ * given limits); no row means the defaults: not paused.
+ */
+export const queueSettings = pgTable("queue_settings", {
+  queue: text("queue").primaryKey(),
+  /** When the queue was paused; null: dispatching. */
+  pausedAt: timestamptz("paused_at"),
+  updatedAt: timestamptz("updated_at").notNull().defaultNow(),
 });
 
 /** A `tasks` row as Drizzle reads it. */
@@ -155,3 +195,7 @@ export type TaskRow = typeof tasks.$inferSelect;
 export type TaskTypeRow = typeof taskTypes.$inferSelect;
 /** A `workers` row as Drizzle reads it. */
 export type WorkerRow = typeof workers.$inferSelect;
+/** A `servers` row as Drizzle reads it. */
+export type ServerRow = typeof servers.$inferSelect;
+/** A `queue_settings` row as Drizzle reads it. */
+export type QueueSettingsRow = typeof queueSettings.$inferSelect;

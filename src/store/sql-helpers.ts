@@ -5,6 +5,7 @@
  */
 import { Placeholder, sql, type SQL } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
+import { HELD_STATE_LIST, sqlStateList, TERMINAL_STATE_LIST, UNFINISHED_STATE_LIST, WAITING_STATE_LIST } from "../core/task-states.js";
 import type { TaskwireDatabase } from "./database.js";
 
 /** Accepts the textual forms of a UUID PostgreSQL would accept as a task id (any version). */
@@ -73,10 +74,16 @@ export function toBase64(bytes: Uint8Array): string {
 }
 
 /** States a task is not finished in: the broker indexes them. Inlined, so partial indexes apply. */
-export const UNFINISHED_STATES = sql.raw(`('QUEUED', 'SCHEDULED', 'RUNNING', 'CANCELLING')`);
+export const SQL_UNFINISHED = sql.raw(sqlStateList(UNFINISHED_STATE_LIST));
 
 /** States in which a worker holds the task's current attempt. */
-export const HELD_STATES = sql.raw(`('RUNNING', 'CANCELLING')`);
+export const SQL_HELD = sql.raw(sqlStateList(HELD_STATE_LIST));
+
+/** States in which a task waits for a slot. */
+export const SQL_WAITING = sql.raw(sqlStateList(WAITING_STATE_LIST));
+
+/** States a task never leaves. */
+export const SQL_TERMINAL = sql.raw(sqlStateList(TERMINAL_STATE_LIST));
 
 /**
  * A column as an expression no index matches (`column || ''`). The statements that reach their

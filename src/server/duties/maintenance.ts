@@ -10,6 +10,7 @@
  * - the index guard: a lost dispatch index (Redis restarted empty, flushed) is rebuilt from
  *   PostgreSQL (`index-guard.ts`).
  */
+import { WAITING_STATES } from "../../core/task-states.js";
 import type { Broker } from "../../broker/broker.js";
 import type { ServerConfig } from "../../config/config.js";
 import type { Logger } from "../../core/logger.js";
@@ -206,7 +207,7 @@ export class Maintenance {
       const lost: Promise<unknown>[] = [];
       for (const task of tasks) {
         if (TERMINAL_STATES.has(task.state)) release.push({ id: task.id, queue: task.queue });
-        else if (task.state === "QUEUED" || task.state === "SCHEDULED") {
+        else if (WAITING_STATES.has(task.state)) {
           requeue.push({ id: task.id, queue: task.queue, priority: task.priority, runAt: task.scheduledAt.getTime() });
         } else {
           const error = serverError(task.attempt, "WORKER_LOST", "the lease expired: the worker or its server stopped answering", task.workerId ?? "");

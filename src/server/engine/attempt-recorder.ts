@@ -11,6 +11,7 @@
  * PostgreSQL outage therefore loses no result and reruns no task; the worker, which keeps every
  * result until it is acknowledged, is acknowledged once the result is recorded.
  */
+import { WAITING_STATES } from "../../core/task-states.js";
 import type { Broker, LeaseRef } from "../../broker/broker.js";
 import { Batcher } from "../../core/batcher.js";
 import { UnavailableError } from "../../core/errors.js";
@@ -106,7 +107,7 @@ export class AttemptRecorder {
   /** Brings the broker in line with tasks whose state changed, and announces the change. */
   async applyChanges(changed: readonly TaskRecord[]): Promise<void> {
     const requeue = changed
-      .filter((t) => t.state === "SCHEDULED" || t.state === "QUEUED")
+      .filter((t) => WAITING_STATES.has(t.state))
       .map((t) => ({ id: t.id, queue: t.queue, priority: t.priority, runAt: t.scheduledAt.getTime() }));
     const release = changed.filter((t) => TERMINAL_STATES.has(t.state)).map((t) => ({ id: t.id, queue: t.queue }));
     try {

@@ -12,6 +12,7 @@
  * was in flight, so a task enqueued meanwhile is never skipped; the safety tick (`recheck`)
  * forgets every mark, in case a wake-up was lost with a Redis connection.
  */
+import { WAITING_STATES } from "../../core/task-states.js";
 import type { Broker } from "../../broker/broker.js";
 import type { Logger } from "../../core/logger.js";
 import { TERMINAL_STATES } from "../../core/task-types.js";
@@ -216,7 +217,7 @@ export class Dispatcher {
     queue: string,
     others: readonly NotStarted[],
   ): Promise<void> {
-    const requeue = others.filter((t) => t.state === "QUEUED" || t.state === "SCHEDULED");
+    const requeue = others.filter((t) => WAITING_STATES.has(t.state));
     const release = others.filter((t) => t.state === null || TERMINAL_STATES.has(t.state));
     const foreign = requeue.filter((t) => !session.types.has(t.type));
     if (foreign.length > 0) {

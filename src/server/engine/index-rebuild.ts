@@ -15,6 +15,7 @@
  * (whose calls are auto-pipelined, a thousand ids per script call); `npm run bench:rebuild`
  * measures it (100k queued tasks: about a second on a 2-core machine).
  */
+import { WAITING_STATES } from "../../core/task-states.js";
 import type { Broker, DelayedEntry, LeaseRef, QueueEntry } from "../../broker/broker.js";
 import type { Logger } from "../../core/logger.js";
 import type { AttemptOutcome, IndexableTask, TaskStore } from "../../store/store.js";
@@ -79,7 +80,7 @@ async function indexPage(
   report: RebuildReport,
 ): Promise<void> {
   const running = page.filter((t) => t.state === "RUNNING" || t.state === "CANCELLING");
-  let waiting = page.filter((t) => t.state === "QUEUED" || t.state === "SCHEDULED");
+  let waiting = page.filter((t) => WAITING_STATES.has(t.state));
   const leases: LeaseRef[] = [];
   if (options.orphanRunning && running.length > 0) {
     const outcomes: AttemptOutcome[] = running.map((t) => ({
@@ -90,7 +91,7 @@ async function indexPage(
     }));
     const changed = await store.finishAttempts(outcomes, new Date());
     report.orphaned += running.length;
-    waiting = [...waiting, ...changed.filter((t) => t.state === "QUEUED" || t.state === "SCHEDULED")];
+    waiting = [...waiting, ...changed.filter((t) => WAITING_STATES.has(t.state))];
   } else {
     for (const t of running) leases.push({ id: t.id, queue: t.queue });
   }

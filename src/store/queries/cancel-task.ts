@@ -13,9 +13,13 @@ import type { TaskwireDatabase } from "../database.js";
 import { toTaskRecord } from "../records.js";
 import { tasks } from "../schema.js";
 import type { CancelOutcome } from "../store.js";
-import { appendTransition, isUuid } from "../sql-helpers.js";
+import { sqlStateList, WAITING_STATE_LIST } from "../../core/task-states.js";
+import { appendTransition, isUuid, SQL_WAITING } from "../sql-helpers.js";
 
-const NEXT_STATE = sql`(case when ${tasks.state} in ('QUEUED', 'SCHEDULED') then 'CANCELLED' else 'CANCELLING' end)`;
+/** A CANCELLING task is already cancelled: only waiting and RUNNING tasks change. */
+const CANCELLABLE = sql.raw(sqlStateList([...WAITING_STATE_LIST, "RUNNING"]));
+
+const NEXT_STATE = sql`(case when ${tasks.state} in ${SQL_WAITING} then 'CANCELLED' else 'CANCELLING' end)`;
 
 /** Cancels the task; undefined when there is no such task. */
 export async function cancelTask(db: TaskwireDatabase, id: string, now: Date): Promise<CancelOutcome | undefined> {
@@ -28,7 +32,7 @@ export async function cancelTask(db: TaskwireDatabase, id: string, now: Date): P
       updatedAt: now,
       transitions: appendTransition(tasks.transitions, NEXT_STATE, sql`${tasks.attempt}`, now),
     })
-    .where(and(eq(tasks.id, id), sql`${tasks.state} in ('QUEUED', 'SCHEDULED', 'RUNNING')`))
+    .where(and(eq(tasks.id, id), sql`${tasks.state} in ${CANCELLABLE}`))
     .returning();
   if (changed) {
     const task = toTaskRecord(changed);

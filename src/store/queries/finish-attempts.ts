@@ -23,7 +23,7 @@ import type { TaskwireDatabase } from "../database.js";
 import { inOrderOf, toTaskRecord } from "../records.js";
 import { tasks } from "../schema.js";
 import type { AttemptOutcome } from "../store.js";
-import { anyOf, appendTransition, arrayLiteral, HELD_STATES, isUuid, jsonParam, preparedOnce, timestampParam, toBase64, unindexed } from "../sql-helpers.js";
+import { anyOf, appendTransition, arrayLiteral, SQL_HELD, isUuid, jsonParam, preparedOnce, timestampParam, toBase64, unindexed } from "../sql-helpers.js";
 
 const NEXT_STATE = sql`(case
   when v.kind = 'succeeded' then 'SUCCEEDED'
@@ -77,7 +77,7 @@ const finishStatement = preparedOnce((db) =>
         anyOf(tasks.id, sql.placeholder("ids"), "uuid"),
         sql`${tasks.id} = v.id`,
         sql`${tasks.attempt} = v.attempt`,
-        sql`${unindexed(tasks.state)} in ${HELD_STATES}`,
+        sql`${unindexed(tasks.state)} in ${SQL_HELD}`,
       ),
     )
     // Explicit columns: with an `sql` FROM, drizzle cannot type the default `returning()`.

@@ -13,7 +13,7 @@ import { and, asc, gt, sql } from "drizzle-orm";
 import type { IndexableTask } from "../store.js";
 import type { TaskwireDatabase } from "../database.js";
 import { tasks } from "../schema.js";
-import { isUuid, UNFINISHED_STATES } from "../sql-helpers.js";
+import { isUuid, SQL_UNFINISHED } from "../sql-helpers.js";
 
 /** A page of unfinished tasks with ids greater than `afterId`. */
 export async function listIndexable(
@@ -22,7 +22,7 @@ export async function listIndexable(
   limit: number,
 ): Promise<IndexableTask[]> {
   if (afterId !== undefined && !isUuid(afterId)) throw new TypeError(`listIndexable: afterId is not a UUID: ${afterId}`);
-  const unfinished = sql`${tasks.state} in ${UNFINISHED_STATES}`;
+  const unfinished = sql`${tasks.state} in ${SQL_UNFINISHED}`;
   return db
     .select({
       id: tasks.id,

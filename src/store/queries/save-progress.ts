@@ -11,7 +11,7 @@ import { and, sql } from "drizzle-orm";
 import type { TaskProgress } from "../../core/task-types.js";
 import type { TaskwireDatabase } from "../database.js";
 import { tasks } from "../schema.js";
-import { anyOf, HELD_STATES, isUuid, jsonParam, unindexed } from "../sql-helpers.js";
+import { anyOf, SQL_HELD, isUuid, jsonParam, unindexed } from "../sql-helpers.js";
 
 /** Saves the progress; returns the ids of the tasks updated. */
 export async function saveProgress(
@@ -34,7 +34,7 @@ export async function saveProgress(
         anyOf(tasks.id, rows.map((row) => row.id), "uuid"),
         sql`${tasks.id} = v.id`,
         sql`${tasks.attempt} = v.attempt`,
-        sql`${unindexed(tasks.state)} in ${HELD_STATES}`,
+        sql`${unindexed(tasks.state)} in ${SQL_HELD}`,
       ),
     )
     .returning({ id: tasks.id });
