@@ -217,7 +217,7 @@ export class Dispatcher {
     queue: string,
     others: readonly NotStarted[],
   ): Promise<void> {
-    const requeue = others.filter((t) => WAITING_STATES.has(t.state));
+    const requeue = others.filter((t) => t.state !== null && WAITING_STATES.has(t.state));
     const release = others.filter((t) => t.state === null || TERMINAL_STATES.has(t.state));
     const foreign = requeue.filter((t) => !session.types.has(t.type));
     if (foreign.length > 0) {
