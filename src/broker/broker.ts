@@ -11,6 +11,11 @@
 export interface QueueEntry {
   id: string;
   queue: string;
+  /**
+   * The task's type. A queue's index is kept per type, so that a claim takes the best task of
+   * the types its worker serves and a task of any other type never blocks the ones behind it.
+   */
+  type: string;
   /** Higher runs first; within one priority, first in first out. */
   priority: number;
 }
@@ -52,6 +57,9 @@ export interface TaskEventPayload {
   readonly payload: Uint8Array;
 }
 
+/** Where a control message goes: one server, or every server. */
+export type ControlTarget = { server: string } | "fleet";
+
 /** Stops a subscription. */
 export type Unsubscribe = () => Promise<void>;
 
@@ -70,10 +78,12 @@ export interface Broker {
   promoteDue(queue: string, now: number, limit: number): Promise<{ promoted: string[]; nextRunAt: number | null }>;
 
   /**
-   * Atomically takes up to `count` runnable tasks of `queue` (highest priority first, FIFO
-   * within a priority) and leases each until `leaseUntil` (epoch ms).
+   * Atomically takes up to `count` runnable tasks of `queue` whose type is one of `types`
+   * (highest priority first, FIFO within a priority across those types) and leases each until
+   * `leaseUntil` (epoch ms). Tasks of other types are neither taken nor passed over one by one:
+   * they wait, in their own order, for a worker that serves them.
    */
-  claim(queue: string, count: number, leaseUntil: number): Promise<string[]>;
+  claim(queue: string, types: readonly string[], count: number, leaseUntil: number): Promise<string[]>;
 
   /** Extends the leases that still exist to `leaseUntil`; leases already released stay released. */
   renew(leases: readonly LeaseRef[], leaseUntil: number): Promise<void>;
@@ -140,6 +150,34 @@ export interface Broker {
 
   /** Receives the events published about one task. */
   subscribeTaskEvents(taskId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe>;
+
+  /**
+   * Indexes the tasks that are in none of the index's sets (runnable, delayed, leased): runnable
+   * at once when `runAt` is absent or due, else delayed. Tasks already indexed anywhere are
+   * left as they are (no lease is disturbed, no place in line lost). Wakes dispatchers for what
+   * became runnable. Used by the reconciler, which finds stored tasks the index lost.
+   * @returns how many tasks were added.
+   */
+  indexMissing(entries: readonly (QueueEntry & { runAt?: number })[]): Promise<number>;
+
+  /**
+   * Control plane: sends a message to one server (`{ server: id }`) or to every server
+   * (`"fleet"`). Delivery is at most once (pub/sub): senders that need certainty re-check state.
+   */
+  publishControl(target: ControlTarget, payload: Uint8Array): Promise<void>;
+
+  /** Receives the control messages sent to `serverId` and to the whole fleet. */
+  onControl(serverId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe>;
+
+  /**
+   * Takes or keeps the lease of a periodic duty that one server at a time runs (retention,
+   * reconciler, schedules): true when `holder` holds it for `ttlMs` from now, false when
+   * another holder does.
+   */
+  holdDutyLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+
+  /** Gives a duty lease up, if `holder` holds it. */
+  releaseDutyLease(name: string, holder: string): Promise<void>;
 
   /** Answers when the broker can be reached; throws otherwise. */
   ping(): Promise<void>;

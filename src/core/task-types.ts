@@ -37,7 +37,16 @@ export interface AttemptError {
   workerId: string;
   /** ISO 8601. */
   time: string;
+  /** The stack trace the worker reported, at most {@link MAX_ERROR_STACK_BYTES}; absent: none. */
+  stack?: string;
+  /** Structured details of the error (a JSON object); absent: none. */
+  details?: JsonObject;
 }
+
+/** Most bytes of an error's stack kept per attempt (longer ones are cut, keeping the top). */
+export const MAX_ERROR_STACK_BYTES = 16 * 1024;
+/** Most bytes of an error's details (as JSON) kept per attempt; larger details are dropped with a note. */
+export const MAX_ERROR_DETAILS_BYTES = 16 * 1024;
 
 /** The last progress of a task. */
 export interface TaskProgress {
@@ -118,6 +127,11 @@ export interface TaskTypeDefaults {
   timeoutMs: number | null;
   maxAttempts: number;
   backoff: BackoffPolicy;
+  /**
+   * Finished tasks of the type are deleted this long after they finish; null (or absent, in
+   * rows written by older versions): the server's `--retain-finished` applies.
+   */
+  retentionMs?: number | null;
 }
 
 /** A task type of the catalog. */
@@ -147,4 +161,32 @@ export interface WorkerRecord {
   connectedAt: Date;
   lastSeenAt: Date;
   disconnectedAt: Date | null;
+  /** The server holding its stream (`ServerRecord.id`). */
+  serverId: string;
+  /** While the stream is open: taking tasks, or finishing what it holds. */
+  state: "CONNECTED" | "DRAINING";
+}
+
+/** A server process of the fleet (`servers` table). */
+export interface ServerRecord {
+  /** Random per process start. */
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  /** host:port it listens on. */
+  address: string;
+  state: "SERVING" | "DRAINING";
+  startedAt: Date;
+  lastHeartbeatAt: Date;
+  /** Worker streams it holds. */
+  workerCount: number;
+}
+
+/** Settings an operator gave a queue. */
+export interface QueueSettingsRecord {
+  queue: string;
+  /** When it was paused; null: dispatching. */
+  pausedAt: Date | null;
+  updatedAt: Date;
 }

@@ -12,6 +12,8 @@ import type {
   TaskStateName,
   TaskTypeRecord,
   WorkerRecord,
+  ServerRecord,
+  QueueSettingsRecord,
 } from "../core/task-types.js";
 
 /** How one attempt ended, as reported by its worker or decided by the server. */
@@ -43,7 +45,65 @@ export interface StartedAttempts {
 }
 
 /** What the dispatch index needs of an unfinished task (`listIndexable`). */
-export type IndexableTask = Pick<TaskRecord, "id" | "queue" | "priority" | "state" | "scheduledAt" | "attempt" | "workerId">;
+export type IndexableTask = Pick<TaskRecord, "id" | "type" | "queue" | "priority" | "state" | "scheduledAt" | "attempt" | "workerId">;
+
+/**
+ * Which tasks a count or a bulk action takes (AdminService's `TaskSelector`, or ids). Every
+ * field narrows the selection; `ids` (at most 10,000) may be combined with the rest.
+ */
+export interface TaskSelection {
+  ids?: readonly string[];
+  states?: readonly TaskStateName[];
+  type?: string;
+  queue?: string;
+  /** Finished at or after. */
+  finishedAfter?: Date;
+  /** Finished strictly before. */
+  finishedBefore?: Date;
+  /** Created strictly before. */
+  createdBefore?: Date;
+  /** Tasks of none of these types (the server-wide retention skips types with their own). */
+  excludeTypes?: readonly string[];
+}
+
+/** One group of `countTasks`. */
+export interface TaskCountRow {
+  state: TaskStateName;
+  /** Set when grouped by type. */
+  type?: string;
+  /** Set when grouped by queue. */
+  queue?: string;
+  count: number;
+}
+
+/** A task a worker runs now (`WorkerView.running`). */
+export interface RunningRef {
+  taskId: string;
+  attempt: number;
+  type: string;
+  queue: string;
+  startedAt: Date | null;
+}
+
+/** A worker as the fleet sees it: its record and the attempts it runs (from the tasks table). */
+export interface WorkerView extends WorkerRecord {
+  running: RunningRef[];
+}
+
+/** Figures of one queue, from PostgreSQL (`queueStats`). */
+export interface QueueStatsRecord {
+  queue: string;
+  scheduled: number;
+  queued: number;
+  /** RUNNING and CANCELLING. */
+  running: number;
+  /** Creation time of the oldest QUEUED task; null when none. */
+  oldestQueuedAt: Date | null;
+  succeededLastMinute: number;
+  failedLastMinute: number;
+  succeededLastHour: number;
+  failedLastHour: number;
+}
 
 /** Filter and page of `listTasks`. */
 export interface TaskFilter {
@@ -112,10 +172,66 @@ export interface TaskStore {
 
   /**
    * Tasks the broker must index: QUEUED, SCHEDULED, RUNNING and CANCELLING, oldest first, by
-   * pages of ids greater than `afterId`; only the columns the index needs (a rebuild reads them
-   * all).
+   * pages of ids greater than `afterId` (and less than `beforeId` when given); only the columns
+   * the index needs (a rebuild reads them all).
    */
-  listIndexable(afterId: string | undefined, limit: number): Promise<IndexableTask[]>;
+  listIndexable(afterId: string | undefined, limit: number, beforeId?: string): Promise<IndexableTask[]>;
+
+  // --- Operator views and bulk actions (AdminService). Each bulk call acts on at most `limit`
+  // tasks in one short transaction, skipping rows locked by a concurrent call (`for update
+  // skip locked`), so two servers running the same action split the work; callers loop until a
+  // call returns fewer than `limit`.
+
+  /** Counts by state, and by type and/or queue when asked. Non-zero groups only. */
+  countTasks(selection: TaskSelection, groupBy: { type: boolean; queue: boolean }): Promise<TaskCountRow[]>;
+
+  /**
+   * FAILED or CANCELLED tasks of the selection back to QUEUED, runnable now, with a fresh
+   * attempt budget (`max_attempts = attempt + original budget`), output and finish
+   * time cleared, the errors kept. @returns the tasks changed, to index.
+   */
+  retryTasks(selection: TaskSelection, limit: number, now: Date): Promise<TaskRecord[]>;
+
+  /** QUEUED or SCHEDULED tasks of the selection to CANCELLED. @returns the tasks changed, to remove from the index. */
+  cancelWaiting(selection: TaskSelection, limit: number, now: Date): Promise<TaskRecord[]>;
+
+  /** RUNNING tasks of the selection to CANCELLING. @returns the tasks changed, whose workers are to be told. */
+  markCancelling(selection: TaskSelection, limit: number, now: Date): Promise<TaskRecord[]>;
+
+  /** Deletes finished tasks of the selection (only terminal states are ever deleted). @returns how many. */
+  deleteFinished(selection: TaskSelection, limit: number): Promise<number>;
+
+  /** Figures per queue: every queue with an unfinished task or one finished in the last hour, or only `queues`. */
+  queueStats(now: Date, queues?: readonly string[]): Promise<QueueStatsRecord[]>;
+
+  /** Every queue that has settings (paused ones among them). */
+  listQueueSettings(): Promise<QueueSettingsRecord[]>;
+
+  /** Pauses (`pausedAt` set) or resumes (`null`) a queue. @returns its settings after the change. */
+  setQueuePaused(queue: string, pausedAt: Date | null, now: Date): Promise<QueueSettingsRecord>;
+
+  /** Workers, connected ones only unless `includeDisconnected`; only those serving `queue` when given. */
+  listWorkers(filter: { includeDisconnected: boolean; queue?: string }): Promise<WorkerView[]>;
+
+  getWorker(id: string): Promise<WorkerView | undefined>;
+
+  /** Marks a connected worker DRAINING (fenced by its session, as `markWorkerDisconnected`). */
+  markWorkerDraining(id: string, sessionId: string): Promise<void>;
+
+  /** Deletes workers whose stream closed before `before`. @returns how many. */
+  pruneWorkers(before: Date, limit: number): Promise<number>;
+
+  /** Registers a server or records its heartbeat (state, worker count, time). */
+  upsertServer(server: ServerRecord): Promise<void>;
+
+  /** Servers that heart-beat at or after `seenSince`, oldest start first. */
+  listServers(seenSince: Date): Promise<ServerRecord[]>;
+
+  /** Deletes servers whose last heartbeat is before `before` (and the row of a server that stopped: `id`). @returns how many. */
+  pruneServers(before: Date): Promise<number>;
+
+  /** Deletes one server's row (it stopped cleanly). */
+  deleteServer(id: string): Promise<void>;
 
   /** Adds or updates catalog entries (last declaration wins). */
   upsertTaskTypes(types: readonly Omit<TaskTypeRecord, "updatedAt">[], now: Date): Promise<void>;

@@ -9,23 +9,31 @@
  * seven columns the index needs are read: inputs, errors and transitions would triple the time
  * of a rebuild (100k tasks: about 0.9 s instead of 3 s), for nothing.
  */
-import { and, asc, gt, sql } from "drizzle-orm";
+import { and, asc, gt, lt, sql } from "drizzle-orm";
 import type { IndexableTask } from "../store.js";
 import type { TaskwireDatabase } from "../database.js";
 import { tasks } from "../schema.js";
 import { isUuid, SQL_UNFINISHED } from "../sql-helpers.js";
 
-/** A page of unfinished tasks with ids greater than `afterId`. */
+/**
+ * A page of unfinished tasks with ids greater than `afterId` and, when given, less than
+ * `beforeId` (the reconciler reads one window of submission time at a time).
+ */
 export async function listIndexable(
   db: TaskwireDatabase,
   afterId: string | undefined,
   limit: number,
+  beforeId?: string,
 ): Promise<IndexableTask[]> {
   if (afterId !== undefined && !isUuid(afterId)) throw new TypeError(`listIndexable: afterId is not a UUID: ${afterId}`);
-  const unfinished = sql`${tasks.state} in ${SQL_UNFINISHED}`;
+  if (beforeId !== undefined && !isUuid(beforeId)) throw new TypeError(`listIndexable: beforeId is not a UUID: ${beforeId}`);
+  const bounds = [sql`${tasks.state} in ${SQL_UNFINISHED}`];
+  if (afterId !== undefined) bounds.push(gt(tasks.id, afterId));
+  if (beforeId !== undefined) bounds.push(lt(tasks.id, beforeId));
   return db
     .select({
       id: tasks.id,
+      type: tasks.type,
       queue: tasks.queue,
       priority: tasks.priority,
       state: tasks.state,
@@ -34,7 +42,7 @@ export async function listIndexable(
       workerId: tasks.workerId,
     })
     .from(tasks)
-    .where(afterId === undefined ? unfinished : and(unfinished, gt(tasks.id, afterId)))
+    .where(and(...bounds))
     .orderBy(asc(tasks.id))
     .limit(Math.max(1, Math.trunc(limit)));
 }
