@@ -78,7 +78,7 @@ describe("keys file and environment formats", () => {
 
   it.each([
     [`alice client sha256:${sha256("a")} extra`, /keys.txt line 1: expected "<id> <role> sha256:<hex>", got 4 fields/],
-    [`alice root sha256:${sha256("a")}`, /keys.txt line 1: key "alice" has role "root"; roles are client, worker, admin/],
+    [`alice root sha256:${sha256("a")}`, /keys.txt line 1: key "alice" has role "root"; roles are client, worker, viewer, admin/],
     ["alice client tw_plaintexttoken", /keys.txt line 1: key "alice" must give the SHA-256 of its token as 64 hex digits/],
     [`\nal/ice client sha256:${sha256("a")}`, /keys.txt line 2: key id "al\/ice"/],
     ['{"keys": [{"id": "a"}]}', /keys.txt keys\[0\]: expected \{"id": string/],

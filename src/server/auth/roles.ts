@@ -6,10 +6,10 @@
  */
 
 /** The role of an API key. */
-export type Role = "client" | "worker" | "admin";
+export type Role = "client" | "worker" | "viewer" | "admin";
 
 /** Every role, in the order the README lists them. */
-export const ROLES: readonly Role[] = ["client", "worker", "admin"];
+export const ROLES: readonly Role[] = ["client", "worker", "viewer", "admin"];
 
 /** What a procedure does, as far as access is concerned. */
 export type Permission =
@@ -20,16 +20,22 @@ export type Permission =
   /** Cancel. */
   | "tasks.cancel"
   /** WorkerService.Connect: take and run tasks. */
-  | "worker.connect";
+  | "worker.connect"
+  /** AdminService reads: workers, servers, queues, counts. */
+  | "fleet.read"
+  /** AdminService actions: drain, pause/resume, purge, bulk retry/cancel/delete. */
+  | "fleet.act";
 
 /**
  * The permissions of each role. A client key reads and cancels only the tasks it submitted
- * (enforced by the task service); an admin key has every permission on every task.
+ * (enforced by the task service); a viewer key reads every task and the whole fleet and can act
+ * on nothing (the dashboard's read-only sign-in); an admin key has every permission on every task.
  */
 export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
   client: new Set(["tasks.submit", "tasks.read", "tasks.cancel"]),
   worker: new Set(["worker.connect"]),
-  admin: new Set(["tasks.submit", "tasks.read", "tasks.cancel", "worker.connect"]),
+  viewer: new Set(["tasks.read", "fleet.read"]),
+  admin: new Set(["tasks.submit", "tasks.read", "tasks.cancel", "worker.connect", "fleet.read", "fleet.act"]),
 };
 
 /** The permission each procedure needs, by `<service>/<method>`. */
@@ -43,6 +49,19 @@ export const PROCEDURE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   "taskwire.v1.TaskService/ListTasks": "tasks.read",
   "taskwire.v1.TaskService/Cancel": "tasks.cancel",
   "taskwire.v1.WorkerService/Connect": "worker.connect",
+  "taskwire.v1.AdminService/ListWorkers": "fleet.read",
+  "taskwire.v1.AdminService/GetWorker": "fleet.read",
+  "taskwire.v1.AdminService/ListServers": "fleet.read",
+  "taskwire.v1.AdminService/ListQueues": "fleet.read",
+  "taskwire.v1.AdminService/GetQueue": "fleet.read",
+  "taskwire.v1.AdminService/CountTasks": "fleet.read",
+  "taskwire.v1.AdminService/DrainWorker": "fleet.act",
+  "taskwire.v1.AdminService/PauseQueue": "fleet.act",
+  "taskwire.v1.AdminService/ResumeQueue": "fleet.act",
+  "taskwire.v1.AdminService/PurgeQueue": "fleet.act",
+  "taskwire.v1.AdminService/RetryTasks": "fleet.act",
+  "taskwire.v1.AdminService/CancelTasks": "fleet.act",
+  "taskwire.v1.AdminService/DeleteTasks": "fleet.act",
 };
 
 /**
