@@ -60,6 +60,11 @@ export interface ServerConfig {
   tlsCert: string | undefined;
   /** PEM private key of `tlsCert`. @default none */
   tlsKey: string | undefined;
+  /**
+   * Finished tasks are deleted this long after they finish (a task type may declare its own);
+   * workers gone this long are forgotten. @default undefined: kept forever
+   */
+  retainFinishedMs: number | undefined;
 }
 
 /** Defaults of every setting that has one. */
@@ -77,7 +82,10 @@ export const DEFAULTS = {
   timeoutGraceMs: 5_000,
   shutdownGraceMs: 10_000,
   logLevel: "info",
-} as const satisfies Omit<ServerConfig, "redisUrl" | "databaseUrl" | "corsOrigins" | "apiKeysFile" | "apiKeys" | "auth" | "tlsCert" | "tlsKey">;
+} as const satisfies Omit<ServerConfig, "redisUrl" | "databaseUrl" | "corsOrigins" | "apiKeysFile" | "apiKeys" | "auth" | "tlsCert" | "tlsKey" | "retainFinishedMs">;
+
+/** Shortest `retainFinishedMs` accepted: one minute. */
+export const MIN_RETENTION_MS = 60_000;
 
 /** Settings given as flags, by their config names; strings as typed on the command line. */
 export type ConfigOverrides = Partial<Record<keyof ServerConfig, string | number | undefined>>;
@@ -119,6 +127,12 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
   auth: { env: "TASKWIRE_AUTH", flag: "auth", value: "<on|off>", description: "on: require API keys; off: serve without them, even off loopback (default: on when keys are configured)" },
   tlsCert: { env: "TASKWIRE_TLS_CERT", flag: "tls-cert", value: "<file>", description: "PEM certificate of TLS (with --tls-key): https only" },
   tlsKey: { env: "TASKWIRE_TLS_KEY", flag: "tls-key", value: "<file>", description: "PEM private key of --tls-cert" },
+  retainFinishedMs: {
+    env: "TASKWIRE_RETAIN_FINISHED",
+    flag: "retain-finished",
+    value: "<duration>",
+    description: "delete finished tasks this long after they finish, like 7d (default: keep them)",
+  },
 };
 
 /** Parses `"1500"`, `"1500ms"`, `"10s"`, `"5m"`, `"2h"` into milliseconds; undefined when malformed. */
@@ -228,6 +242,7 @@ export function loadServerConfig(
     auth: choice("auth", ["on", "off"] as const),
     tlsCert: raw("tlsCert"),
     tlsKey: raw("tlsKey"),
+    retainFinishedMs: raw("retainFinishedMs") === undefined ? undefined : duration("retainFinishedMs", 0, MIN_RETENTION_MS),
   };
   if (config.leaseTimeoutMs <= config.heartbeatIntervalMs) {
     throw new ConfigError(

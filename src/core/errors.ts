@@ -8,6 +8,8 @@
 export type ErrorReason =
   | "TASK_NOT_FOUND"
   | "TASK_TYPE_NOT_FOUND"
+  | "WORKER_NOT_FOUND"
+  | "WORKER_NOT_CONNECTED"
   | "INVALID_ARGUMENT"
   | "INPUT_TYPE_MISMATCH"
   | "INPUT_TOO_LARGE"
@@ -33,7 +35,7 @@ export abstract class TaskwireError extends Error {
 export class NotFoundError extends TaskwireError {
   override readonly name = "NotFoundError";
   constructor(
-    readonly reason: "TASK_NOT_FOUND" | "TASK_TYPE_NOT_FOUND",
+    readonly reason: "TASK_NOT_FOUND" | "TASK_TYPE_NOT_FOUND" | "WORKER_NOT_FOUND",
     message: string,
   ) {
     super(message);
@@ -63,11 +65,11 @@ export class InvalidArgumentError extends TaskwireError {
   }
 }
 
-/** The request is valid but the task is in a state that does not allow it. */
+/** The request is valid but the task (or worker) is in a state that does not allow it. */
 export class FailedPreconditionError extends TaskwireError {
   override readonly name = "FailedPreconditionError";
   constructor(
-    readonly reason: "TASK_FINISHED",
+    readonly reason: "TASK_FINISHED" | "WORKER_NOT_CONNECTED",
     message: string,
   ) {
     super(message);

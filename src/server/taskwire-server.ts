@@ -1,7 +1,8 @@
 /**
- * The Taskwire server: the task and worker services on one port, the dispatcher and the
- * periodic duties, over a broker and a store. Lifecycle: STARTING → SERVING → DRAINING →
- * STOPPED. `close()` drains: new calls and workers are refused, workers are told to finish and
+ * The Taskwire server, its composition root: the task, worker and admin services on one port,
+ * the dispatcher, the control plane and the periodic duties (`duties/`), over a broker and a
+ * store. Each server has a random id, registers itself (`servers` table) and answers for the
+ * whole fleet. Lifecycle: STARTING → SERVING → DRAINING → STOPPED. `close()` drains: new calls and workers are refused, workers are told to finish and
  * reconnect elsewhere, in-flight calls get the shutdown grace period, then everything closes.
  */
 import { createMutableRegistry, type JsonReadOptions, type JsonWriteOptions } from "@bufbuild/protobuf";
@@ -27,23 +28,41 @@ import { authInterceptor, authOffWarning } from "./auth/index.js";
 import { loadServerSecurity, type ServerSecurity } from "./security.js";
 import { createTlsServer } from "./transport/tls-server.js";
 // (end of issue 3 access-control imports)
+import { AdminService } from "../../gen/taskwire/v1/admin_service_pb.js";
 import { TaskService } from "../../gen/taskwire/v1/task_service_pb.js";
 import { WorkerService } from "../../gen/taskwire/v1/worker_service_pb.js";
 import type { Broker, Unsubscribe } from "../broker/broker.js";
 import type { ServerConfig } from "../config/config.js";
 import type { Logger } from "../core/logger.js";
 import type { TaskStore } from "../store/store.js";
+import { cancelSweep } from "./duties/cancel-sweep.js";
+import { catalogRefresh } from "./duties/catalog-refresh.js";
+import { deadlines } from "./duties/deadlines.js";
+import { dispatchTick } from "./duties/dispatch-tick.js";
+import type { Duty } from "./duties/duty.js";
+import { indexCheck } from "./duties/index-check.js";
+import { leaseRenewal } from "./duties/lease-renewal.js";
+import { promoter } from "./duties/promoter.js";
+import { queueSettings } from "./duties/queue-settings.js";
+import { reaper } from "./duties/reaper.js";
+import { reconciler } from "./duties/reconciler.js";
+import { retention } from "./duties/retention.js";
+import { serverHeartbeat } from "./duties/server-heartbeat.js";
 import { AttemptRecorder } from "./engine/attempt-recorder.js";
 import { Catalog } from "./engine/catalog.js";
+import { ControlPlane } from "./engine/control-plane.js";
 import { Dispatcher } from "./engine/dispatcher.js";
+import { IndexGuard } from "./engine/index-guard.js";
+import { SessionRegistry } from "./engine/session-registry.js";
+import { TaskEvents } from "./engine/task-events.js";
+import { createAdminService } from "./rpc/admin-service.js";
 import { errorMapper } from "./rpc/error-mapper.js";
+import { createTaskService } from "./rpc/task-service.js";
+import { createWorkerService } from "./rpc/worker-service.js";
 import { withMinimalGrpcMessage } from "./transport/grpc-message.js";
 import { createDualProtocolServer } from "./transport/http-server.js";
-import { Maintenance } from "./duties/maintenance.js";
-import { createTaskService } from "./rpc/task-service.js";
-import { TaskEvents } from "./engine/task-events.js";
-import { createWorkerService } from "./rpc/worker-service.js";
 import { ConnectError, Code } from "@connectrpc/connect";
+import { randomUUID } from "node:crypto";
 
 /** Where the server is in its lifecycle. */
 export type ServerState = "STARTING" | "SERVING" | "DRAINING" | "STOPPED";
@@ -57,9 +76,6 @@ export interface TaskwireServer {
   close(): Promise<void>;
 }
 
-/** How often the catalog is re-read, so types declared on other servers decode as JSON here too. */
-const CATALOG_REFRESH_MS = 5_000;
-
 /**
  * Starts a server on an open broker and a migrated store. `parts.security` (keys and TLS) is
  * loaded from `config` when not given.
@@ -68,9 +84,12 @@ export async function createTaskwireServer(
   config: ServerConfig,
   parts: { broker: Broker; store: TaskStore; logger: Logger; security?: ServerSecurity },
 ): Promise<TaskwireServer> {
-  const { broker, store, logger } = parts;
+  const { broker, store } = parts;
   const security = parts.security ?? (await loadServerSecurity(config)); // issue 3: access control
   let state: ServerState = "STARTING";
+  const serverId = randomUUID();
+  const startedAt = new Date();
+  const logger = parts.logger.child({ serverId });
 
   const jsonRegistry = createMutableRegistry(file_google_protobuf_struct.messages[0]!);
   for (const file of [file_google_protobuf_struct, file_google_protobuf_wrappers]) {
@@ -80,9 +99,20 @@ export async function createTaskwireServer(
   await catalog.loadAll();
   const events = new TaskEvents(broker, logger);
   const recorder = new AttemptRecorder(store, broker, events, logger);
-  const dispatcher = new Dispatcher(broker, store, recorder, events, config.leaseTimeoutMs, logger);
+  const sessions = new SessionRegistry();
+  const dispatcher = new Dispatcher(sessions, broker, store, recorder, events, config.leaseTimeoutMs, logger);
+  const guard = new IndexGuard(broker, store, logger, { leaseTimeoutMs: config.leaseTimeoutMs });
+  const promotion = promoter({ broker, store, logger });
+  const settings = queueSettings({ store, dispatcher, logger });
+  const control = new ControlPlane(broker, serverId, sessions, store, {
+    queuesChanged: () => void settings.refresh().catch((error: unknown) => logger.warn({ err: error }, "could not read queue settings")),
+    workerDraining: (workerId, sessionId) =>
+      void store.markWorkerDraining(workerId, sessionId).catch((error: unknown) => logger.warn({ err: error, workerId }, "could not record the worker as draining")),
+  }, logger);
   const workers = createWorkerService({
     store,
+    sessions,
+    serverId,
     catalog,
     dispatcher,
     recorder,
@@ -92,45 +122,73 @@ export async function createTaskwireServer(
     leaseTimeoutMs: config.leaseTimeoutMs,
     isDraining: () => state !== "SERVING",
   });
-  const maintenance = new Maintenance(
-    config,
-    broker,
-    store,
-    dispatcher,
-    recorder,
-    (session, reason) => {
-      session.logger.warn({ reason }, "worker stalled; its attempts are requeued");
-      void workers.closeSession(session, new ConnectError(`stalled: ${reason}`, Code.DeadlineExceeded));
-    },
-    logger,
-  );
   const tasks = createTaskService({
     store,
     broker,
     catalog,
     events,
     logger,
-    sessionHolding: workers.sessionHolding,
-    onScheduled: (runAt) => maintenance.schedulePromotion(runAt),
-    onIndexWriteFailed: (reason) => maintenance.indexGuard.requestRepair(reason), // issue 3: recovery
+    control,
+    onScheduled: (runAt) => promotion.schedule(runAt),
+    onIndexWriteFailed: (reason) => guard.requestRepair(reason), // issue 3: recovery
     leaseTimeoutMs: config.leaseTimeoutMs,
     maxSubscribersPerTask: config.maxSubscribersPerTask,
   });
+  const admin = createAdminService({ store, broker, events, control, onQueuesChanged: () => settings.refresh(), leaseTimeoutMs: config.leaseTimeoutMs, logger });
+
+  let address = "";
+  const heartbeat = serverHeartbeat({
+    serverId,
+    address: () => address,
+    state: () => (state === "SERVING" || state === "STARTING" ? "SERVING" : "DRAINING"),
+    startedAt,
+    store,
+    sessions,
+    logger,
+  });
+  // The periodic duties (one file each in duties/); see duty.ts.
+  const duties: Duty[] = [
+    leaseRenewal({
+      broker,
+      store,
+      sessions,
+      recorder,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      leaseTimeoutMs: config.leaseTimeoutMs,
+      loseSession: (session, reason) => {
+        session.logger.warn({ reason }, "worker stalled; its attempts are requeued");
+        void workers.closeSession(session, new ConnectError(`stalled: ${reason}`, Code.DeadlineExceeded));
+      },
+      logger,
+    }),
+    deadlines({ sessions, recorder, heartbeatIntervalMs: config.heartbeatIntervalMs, timeoutGraceMs: config.timeoutGraceMs, logger }),
+    reaper({ broker, store, sessions, recorder, leaseTimeoutMs: config.leaseTimeoutMs, logger }),
+    promotion,
+    dispatchTick({ dispatcher, logger }),
+    indexCheck({ guard, dispatcher, promoter: promotion, logger }),
+    reconciler({ broker, store, serverId, logger, onIndexed: () => promotion.schedule(Date.now()) }),
+    catalogRefresh({ catalog, logger }),
+    settings,
+    cancelSweep({ store, sessions, logger }),
+    retention({ store, broker, serverId, retainFinishedMs: config.retainFinishedMs, logger }),
+    heartbeat,
+  ];
 
   // Issue 5: health and reflection.
   const health = new HealthMonitor({ broker, store, isServing: () => state === "SERVING", logger });
-  let catalogRefresh: Promise<void> | undefined;
+  let catalogReload: Promise<void> | undefined;
   const reflection = new ReflectionResponder({
-    services: [TaskService, WorkerService, Health, ServerReflectionV1, ServerReflectionV1Alpha],
+    services: [TaskService, WorkerService, AdminService, Health, ServerReflectionV1, ServerReflectionV1Alpha],
     extraFiles: [file_google_rpc_status, file_google_rpc_error_details],
     catalogFiles: () => catalog.entries().flatMap((entry) => [...entry.registry.files]),
-    refreshCatalog: () => (catalogRefresh ??= catalog.loadAll().finally(() => (catalogRefresh = undefined))),
+    refreshCatalog: () => (catalogReload ??= catalog.loadAll().finally(() => (catalogReload = undefined))),
   });
 
   const handler = connectNodeAdapter({
     routes: (router) => {
       router.service(TaskService, tasks);
       router.service(WorkerService, workers.impl);
+      router.service(AdminService, admin);
       router.service(Health, createHealthService(health));
       router.service(ServerReflectionV1, createReflectionV1Service(reflection));
       router.service(ServerReflectionV1Alpha, createReflectionV1AlphaService(reflection));
@@ -150,19 +208,19 @@ export async function createTaskwireServer(
   const http = security.tls ? createTlsServer(serve, security.tls) : createDualProtocolServer(serve);
 
   let unsubscribeWake: Unsubscribe | undefined;
-  let refreshTimer: NodeJS.Timeout | undefined;
   let port: number;
   try {
     unsubscribeWake = await broker.onWake((queue) => dispatcher.wake(queue));
-    maintenance.start();
-    refreshTimer = setInterval(() => {
-      catalog.loadAll().catch((error: unknown) => logger.warn({ err: error }, "catalog refresh failed"));
-    }, CATALOG_REFRESH_MS);
-    refreshTimer.unref();
+    await control.start();
+    // Paused queues apply before the first worker can connect.
+    await settings.refresh();
+    for (const duty of duties) duty.start();
     port = await http.listen(config.host, config.port);
+    address = `${config.host}:${port}`;
+    await heartbeat.beat();
   } catch (error) {
-    maintenance.close();
-    clearInterval(refreshTimer);
+    await Promise.all(duties.map((duty) => duty.close()));
+    await control.close();
     await unsubscribeWake?.();
     throw error;
   }
@@ -174,24 +232,25 @@ export async function createTaskwireServer(
   const close = async (): Promise<void> => {
     state = "DRAINING";
     health.notify();
-    logger.info({ workers: workers.sessions().length }, "draining: workers are asked to finish and reconnect elsewhere");
-    for (const session of workers.sessions()) session.drain("the server is shutting down");
+    void heartbeat.beat().catch(() => undefined);
+    logger.info({ workers: sessions.size }, "draining: workers are asked to finish and reconnect elsewhere");
+    for (const session of sessions.all()) session.drain("the server is shutting down");
     const deadline = Date.now() + config.shutdownGraceMs;
     // Issue 3 (recovery): stop accepting at once (no new connection; GOAWAY on open ones, so a
     // worker reconnects through the load balancer to another server) while open calls, the
     // workers' streams among them, go on for the grace period.
     const httpClosed = http.close(config.shutdownGraceMs);
     // Results still being recorded (PostgreSQL unavailable) get the grace too.
-    while ((workers.sessions().some((s) => s.held.size > 0) || recorder.pendingCount > 0) && Date.now() < deadline) {
+    while ((sessions.anyHeld() || recorder.pendingCount > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     recorder.close();
-    await Promise.all(workers.sessions().map((s) => workers.closeSession(s)));
+    await Promise.all(sessions.all().map((s) => workers.closeSession(s)));
     health.close();
     await httpClosed;
-    maintenance.close();
-    clearInterval(refreshTimer);
+    await Promise.all(duties.map((duty) => duty.close()));
     await dispatcher.close();
+    await control.close();
     await unsubscribeWake?.();
     await broker.close();
     await store.close();

@@ -233,6 +233,13 @@ export interface TaskStore {
   /** Deletes one server's row (it stopped cleanly). */
   deleteServer(id: string): Promise<void>;
 
+  /**
+   * Of the given task ids, those in CANCELLING, with their current attempt: the cancel sweep
+   * asks about the attempts its workers hold, in case a control message was lost. By primary
+   * key, only the two columns.
+   */
+  cancellingAmong(ids: readonly string[]): Promise<{ id: string; attempt: number }[]>;
+
   /** Adds or updates catalog entries (last declaration wins). */
   upsertTaskTypes(types: readonly Omit<TaskTypeRecord, "updatedAt">[], now: Date): Promise<void>;
 

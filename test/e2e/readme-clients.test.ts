@@ -88,6 +88,7 @@ describe("README clients: buf curl and curl", () => {
       "grpc.health.v1.Health",
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
+      "taskwire.v1.AdminService",
       "taskwire.v1.TaskService",
       "taskwire.v1.WorkerService",
     ]);

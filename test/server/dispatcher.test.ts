@@ -133,7 +133,7 @@ describe("Dispatcher", () => {
 
     for (let i = 0; i < 5; i++) {
       const task = await submit(t.store, t.broker, "default");
-      t.session.held.clear();
+      t.session.takeAll();
       t.session.grant(1);
       t.dispatcher.kick();
       expect(await t.nextAssigned()).toBe(task.id);
@@ -144,7 +144,7 @@ describe("Dispatcher", () => {
     // Work in it wakes it up, and it comes first again.
     const urgent = await submit(t.store, t.broker, "high_priority");
     await submit(t.store, t.broker, "default");
-    t.session.held.clear();
+    t.session.takeAll();
     t.session.grant(1);
     t.dispatcher.kick();
     expect(await t.nextAssigned()).toBe(urgent.id);
@@ -158,7 +158,7 @@ describe("Dispatcher", () => {
     const first = await submit(t.store, t.broker, "default");
     expect(await t.nextAssigned()).toBe(first.id);
     const before = t.claimsOf("high_priority");
-    t.session.held.clear();
+    t.session.takeAll();
     t.session.grant(1);
     t.dispatcher.recheck();
     const next = await submit(t.store, t.broker, "default");

@@ -19,6 +19,7 @@ import { TERMINAL_STATES } from "../../core/task-types.js";
 import type { NotStarted, TaskStore } from "../../store/store.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
 import { stateEvent, type TaskEvents } from "./task-events.js";
+import type { SessionRegistry } from "./session-registry.js";
 import type { WorkerSession } from "./worker-session.js";
 
 /** How long a session skips a queue after it held only task types the worker does not serve. */
@@ -37,8 +38,9 @@ const CLAIM_CHUNK = 25;
 const CLAIMS_PER_SESSION = 4;
 
 export class Dispatcher {
-  private readonly sessions = new Set<WorkerSession>();
   private closed = false;
+  /** Queues an operator paused (fleet-wide, from PostgreSQL): nothing is claimed from them. */
+  private paused: ReadonlySet<string> = new Set();
   /** Per session and queue: epoch ms until which the queue is skipped. */
   private readonly skipUntil = new WeakMap<WorkerSession, Map<string, number>>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -50,6 +52,7 @@ export class Dispatcher {
   private wakes = 0;
 
   constructor(
+    private readonly sessions: SessionRegistry,
     private readonly broker: Broker,
     private readonly store: TaskStore,
     private readonly recorder: AttemptRecorder,
@@ -58,18 +61,19 @@ export class Dispatcher {
     private readonly logger: Logger,
   ) {}
 
-  add(session: WorkerSession): void {
-    this.sessions.add(session);
-    this.kick();
+  /**
+   * Sets the paused queues. A queue resumed is tried again at once; a queue paused is not
+   * claimed from by any pass that starts from now on (claims in flight finish).
+   */
+  setPaused(queues: ReadonlySet<string>): void {
+    const resumed = [...this.paused].some((queue) => !queues.has(queue));
+    this.paused = queues;
+    if (resumed) this.recheck();
   }
 
-  remove(session: WorkerSession): void {
-    this.sessions.delete(session);
-  }
-
-  /** Sessions connected to this server. */
-  get connected(): ReadonlySet<WorkerSession> {
-    return this.sessions;
+  /** Whether dispatch from `queue` is paused. */
+  isPaused(queue: string): boolean {
+    return this.paused.has(queue);
   }
 
   /**
@@ -79,7 +83,7 @@ export class Dispatcher {
    */
   kick(): void {
     if (this.closed) return;
-    for (const session of this.sessions) {
+    for (const session of this.sessions.all()) {
       if (!session.acceptsWork) continue;
       if (!this.hasQueueToTry(session)) {
         // Nothing to claim: no claim would run (nor end the loop below by awaiting anything).
@@ -87,8 +91,7 @@ export class Dispatcher {
         continue;
       }
       while (session.acceptsWork && session.claimsInFlight < CLAIMS_PER_SESSION) {
-        const want = Math.min(session.credits, CLAIM_CHUNK);
-        session.credits -= want;
+        const want = session.reserve(CLAIM_CHUNK);
         session.beginClaim();
         const claim = this.fill(session, want)
           .catch((error: unknown) => this.logger.error({ err: error }, "dispatch failed"))
@@ -139,7 +142,7 @@ export class Dispatcher {
         }
       }
     } finally {
-      if (session.state === "ACTIVE") session.credits += want - started;
+      session.unreserve(want - started);
       session.endClaim();
     }
     if (started > 0 || this.wakes !== wakesBefore) {
@@ -153,7 +156,7 @@ export class Dispatcher {
 
   /** Whether a claim from `queue` for `session` may find work: not found empty, not skipped. */
   private worthTrying(session: WorkerSession, queue: string): boolean {
-    if (this.emptyQueues.has(queue)) return false;
+    if (this.emptyQueues.has(queue) || this.paused.has(queue)) return false;
     const skip = this.skipUntil.get(session)?.get(queue);
     return skip === undefined || skip <= Date.now();
   }
@@ -164,7 +167,7 @@ export class Dispatcher {
 
   /** A burst worker with nothing running and nothing to claim is done: drain it. */
   private drainIfBurstDone(session: WorkerSession): void {
-    if (session.burst && session.held.size === 0 && session.claimsInFlight === 0 && session.state === "ACTIVE") {
+    if (session.burst && session.heldCount === 0 && session.claimsInFlight === 0 && session.state === "ACTIVE") {
       session.drain("burst: the worker's queues are empty");
     }
   }

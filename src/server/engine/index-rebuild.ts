@@ -19,7 +19,7 @@ import { WAITING_STATES } from "../../core/task-states.js";
 import type { Broker, DelayedEntry, LeaseRef, QueueEntry } from "../../broker/broker.js";
 import type { Logger } from "../../core/logger.js";
 import type { AttemptOutcome, IndexableTask, TaskStore } from "../../store/store.js";
-import { serverError } from "../duties/maintenance.js";
+import { serverError } from "./server-error.js";
 
 /** Tasks read per page. */
 const PAGE = 10_000;

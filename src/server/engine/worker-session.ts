@@ -2,6 +2,10 @@
  * One worker's stream on this server: who it is, its free slots (credits), the attempts it
  * holds, and the messages waiting to be sent to it. Every report is checked against the
  * attempts it holds: a report for anything else is ignored and logged (fencing).
+ *
+ * Slots and held attempts change only through this class's methods (the dispatcher reserves
+ * and returns credits, the worker service takes reported attempts, the duties take expired
+ * ones); sessions themselves are owned by the `SessionRegistry`.
  */
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -35,9 +39,11 @@ export class WorkerSession {
   readonly types: ReadonlySet<string>;
   readonly burst: boolean;
   /** Slots the worker granted that hold no task yet. */
-  credits = 0;
+  #credits = 0;
   /** Attempts assigned and not yet reported. */
-  readonly held = new Map<string, HeldAttempt>();
+  readonly #held = new Map<string, HeldAttempt>();
+  /** Held attempts the worker was told to stop (`id:attempt`): each is told once. */
+  readonly #cancelSent = new Set<string>();
   /** The pending write of each held attempt's last progress, awaited before its outcome. */
   readonly progressWrites = new Map<string, Promise<void>>();
   /** Epoch ms of the last message from the worker. */
@@ -63,21 +69,91 @@ export class WorkerSession {
 
   /** True while the dispatcher may assign tasks to it. */
   get acceptsWork(): boolean {
-    return this.state === "ACTIVE" && this.credits > 0;
+    return this.state === "ACTIVE" && this.#credits > 0;
+  }
+
+  /** Free slots no claim has reserved. */
+  get credits(): number {
+    return this.#credits;
   }
 
   /** Adds granted slots, capped so that held + credits never exceeds the declared slots. */
   grant(slots: number): void {
-    const room = Math.max(0, this.slots - this.held.size - this.credits);
+    const room = Math.max(0, this.slots - this.#held.size - this.#credits);
     if (slots > room) {
       this.logger.warn({ granted: slots, room }, "worker granted more slots than it has; capped");
     }
-    this.credits += Math.max(0, Math.min(slots, room));
+    this.#credits += Math.max(0, Math.min(slots, room));
+  }
+
+  /** Reserves up to `wanted` free slots for a claim. @returns how many were reserved. */
+  reserve(wanted: number): number {
+    const taken = Math.max(0, Math.min(wanted, this.#credits));
+    this.#credits -= taken;
+    return taken;
+  }
+
+  /** Gives back reserved slots a claim did not fill (none once the session stopped taking work). */
+  unreserve(slots: number): void {
+    if (this.state === "ACTIVE" && slots > 0) this.#credits += slots;
+  }
+
+  /** Attempts held now. */
+  get heldCount(): number {
+    return this.#held.size;
   }
 
   /** Whether the session holds this attempt. */
   holds(taskId: string, attempt: number): boolean {
-    return this.held.get(taskId)?.attempt === attempt;
+    return this.#held.get(taskId)?.attempt === attempt;
+  }
+
+  /** Whether the session holds any attempt of this task. */
+  holdsTask(taskId: string): boolean {
+    return this.#held.has(taskId);
+  }
+
+  /** The attempt held of a task, if any. */
+  heldAttempt(taskId: string): HeldAttempt | undefined {
+    return this.#held.get(taskId);
+  }
+
+  /** The held attempts, as task id and attempt (read only). */
+  heldEntries(): IterableIterator<[string, Readonly<HeldAttempt>]> {
+    return this.#held.entries();
+  }
+
+  /**
+   * Takes a reported attempt out of the held ones, if it is the one held (fencing).
+   * @returns the attempt taken, or undefined when the session does not hold it.
+   */
+  take(taskId: string, attempt: number): HeldAttempt | undefined {
+    const held = this.#held.get(taskId);
+    if (held?.attempt !== attempt) return undefined;
+    this.#held.delete(taskId);
+    this.#cancelSent.delete(`${taskId}:${attempt}`);
+    return held;
+  }
+
+  /** Takes the attempts whose deadline plus `graceMs` passed before `now`. */
+  takeExpired(now: number, graceMs: number): { taskId: string; attempt: number; queue: string }[] {
+    const expired: { taskId: string; attempt: number; queue: string }[] = [];
+    for (const [taskId, held] of this.#held) {
+      if (held.deadline !== null && held.deadline + graceMs < now) expired.push({ taskId, attempt: held.attempt, queue: held.queue });
+    }
+    for (const { taskId, attempt } of expired) {
+      this.#held.delete(taskId);
+      this.#cancelSent.delete(`${taskId}:${attempt}`);
+    }
+    return expired;
+  }
+
+  /** Takes every held attempt (the stream closed: they are lost). */
+  takeAll(): [string, HeldAttempt][] {
+    const all = [...this.#held];
+    this.#held.clear();
+    this.#cancelSent.clear();
+    return all;
   }
 
   /** Sends started tasks to the worker; each takes one credit (reserved by the dispatcher). */
@@ -85,7 +161,7 @@ export class WorkerSession {
     const assignments: Assignment[] = [];
     for (const task of tasks) {
       const deadline = task.timeoutMs === null ? null : now + task.timeoutMs;
-      this.held.set(task.id, { attempt: task.attempt, queue: task.queue, type: task.type, deadline });
+      this.#held.set(task.id, { attempt: task.attempt, queue: task.queue, type: task.type, deadline });
       assignments.push({
         $typeName: "taskwire.v1.Assignment",
         taskId: task.id,
@@ -100,8 +176,19 @@ export class WorkerSession {
     this.send({ case: "assign", value: { $typeName: "taskwire.v1.Assign", tasks: assignments } });
   }
 
-  /** Tells the worker to stop attempts (cancel or deadline). */
+  /**
+   * Tells the worker to stop attempts (cancel or deadline). An attempt it holds is told once,
+   * however many paths ask (the control plane, the cancel sweep); one it no longer holds (a
+   * deadline took it) is told regardless.
+   */
   cancel(refs: readonly { taskId: string; attempt: number }[], reason: string): void {
+    refs = refs.filter((r) => {
+      if (!this.holds(r.taskId, r.attempt)) return true;
+      const key = `${r.taskId}:${r.attempt}`;
+      if (this.#cancelSent.has(key)) return false;
+      this.#cancelSent.add(key);
+      return true;
+    });
     if (refs.length === 0) return;
     this.send({
       case: "cancel",
@@ -134,7 +221,7 @@ export class WorkerSession {
   drain(reason: string): void {
     if (this.state !== "ACTIVE") return;
     this.state = "DRAINING";
-    this.credits = 0;
+    this.#credits = 0;
     if (this.#claims > 0) this.#pendingDrain = reason;
     else this.send({ case: "drain", value: { $typeName: "taskwire.v1.Drain", reason } });
   }
@@ -161,7 +248,7 @@ export class WorkerSession {
   /** The worker said it takes no more work. */
   markDraining(): void {
     if (this.state === "ACTIVE") this.state = "DRAINING";
-    this.credits = 0;
+    this.#credits = 0;
   }
 
   /** Sends the Welcome that opens the stream. */
@@ -181,7 +268,7 @@ export class WorkerSession {
   close(error?: unknown): void {
     if (this.state === "CLOSED") return;
     this.state = "CLOSED";
-    this.credits = 0;
+    this.#credits = 0;
     if (error === undefined) this.outbox.end();
     else this.outbox.fail(error);
   }

@@ -14,6 +14,7 @@ import {
   type Health,
   type HealthCheckResponse,
 } from "../../../gen/grpc/health/v1/health_pb.js";
+import { AdminService } from "../../../gen/taskwire/v1/admin_service_pb.js";
 import { TaskService } from "../../../gen/taskwire/v1/task_service_pb.js";
 import { WorkerService } from "../../../gen/taskwire/v1/worker_service_pb.js";
 import type { Broker } from "../../broker/broker.js";
@@ -23,7 +24,7 @@ import type { TaskStore } from "../../store/store.js";
 export { ServingStatus };
 
 /** The services health reports on: the server as a whole (`""`) and each Taskwire service. */
-export const HEALTH_SERVICES: readonly string[] = ["", TaskService.typeName, WorkerService.typeName];
+export const HEALTH_SERVICES: readonly string[] = ["", TaskService.typeName, WorkerService.typeName, AdminService.typeName];
 
 /** What health checks and how often. */
 export interface HealthMonitorOptions {

@@ -18,13 +18,14 @@ import { Batcher } from "../../core/batcher.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError, UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { QUEUE_NAME, TYPE_NAME } from "../../core/limits.js";
-import { TERMINAL_STATES, type NewTask, type TaskRecord } from "../../core/task-types.js";
+import { TERMINAL_STATES, WAITING_STATES } from "../../core/task-states.js";
+import type { NewTask, TaskRecord } from "../../core/task-types.js";
 import type { TaskStore } from "../../store/store.js";
 import type { Catalog } from "../engine/catalog.js";
 import { stateFromProto, stateToProto, taskToProto, taskTypeToProto } from "../convert.js";
 import { buildNewTask, validDurationMs } from "./submission.js";
 import { isTerminalEvent, stateEvent, type TaskEvents } from "../engine/task-events.js";
-import type { WorkerSession } from "../engine/worker-session.js";
+import type { ControlPlane } from "../engine/control-plane.js";
 import { AsyncQueue } from "../../core/async-queue.js";
 import { callerOf, ownedBy, ownerScope, visibleTo, type Caller } from "../auth/index.js"; // issue 3: access control
 
@@ -35,8 +36,8 @@ export interface TaskServiceDeps {
   catalog: Catalog;
   events: TaskEvents;
   logger: Logger;
-  /** The local session holding a running task, to forward a cancel. */
-  sessionHolding: (taskId: string) => WorkerSession | undefined;
+  /** Reaches the worker running a task, on whichever server holds its stream. */
+  control: ControlPlane;
   /** Called with the run time of every delayed task submitted, so promotion runs in time. */
   onScheduled: (runAt: number) => void;
   /**
@@ -113,11 +114,26 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
   async function submitAll(tasks: NewTask[]): Promise<{ task: TaskRecord; existing: boolean }[]> {
     const results = tasks.length === 1 ? [await inserter.add(tasks[0] as NewTask)] : await store.insertTasks(tasks);
     const fresh = results.filter((r) => !r.existing).map((r) => r.task);
+    // A resubmission of a task that is still waiting re-indexes it, in case the first
+    // submission's server died between its commit and its index write (the retry is the
+    // client's way to make sure; `indexMissing` leaves an indexed task as it is).
+    const unfinished = results.filter((r) => r.existing && WAITING_STATES.has(r.task.state)).map((r) => r.task);
     const now = Date.now();
     const ready = fresh.filter((t) => t.scheduledAt.getTime() <= now);
     const later = fresh.filter((t) => t.scheduledAt.getTime() > now);
     try {
       await Promise.all([
+        unfinished.length > 0
+          ? broker.indexMissing(
+              unfinished.map((t) => ({
+                id: t.id,
+                queue: t.queue,
+                type: t.type,
+                priority: t.priority,
+                runAt: t.scheduledAt.getTime() > now ? t.scheduledAt.getTime() : undefined,
+              })),
+            )
+          : undefined,
         ready.length > 0 ? broker.enqueue(ready.map((t) => ({ id: t.id, queue: t.queue, priority: t.priority }))) : undefined,
         later.length > 0
           ? broker.schedule(later.map((t) => ({ id: t.id, queue: t.queue, priority: t.priority, runAt: t.scheduledAt.getTime() })))
@@ -248,7 +264,10 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
           events.publish([stateEvent(task)]);
           break;
         case "cancelling": {
-          deps.sessionHolding(id)?.cancel([{ taskId: id, attempt: task.attempt }], reason);
+          // Recorded CANCELLING first: the holder's cancel sweep acts on it even if this message is lost.
+          await deps.control.cancel([{ taskId: id, attempt: task.attempt, workerId: task.workerId }], reason).catch((error: unknown) => {
+            deps.logger.warn({ err: error, taskId: id }, "could not send the cancel to the worker's server; its cancel sweep will");
+          });
           events.publish([stateEvent(task)]);
           break;
         }

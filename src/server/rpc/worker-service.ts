@@ -28,14 +28,19 @@ import type { AttemptRecorder } from "../engine/attempt-recorder.js";
 import { resolveDescriptors, type Catalog } from "../engine/catalog.js";
 import { errorKindFromProto, progressFromProto, stateToProto } from "../convert.js";
 import type { Dispatcher } from "../engine/dispatcher.js";
-import { serverError } from "../duties/maintenance.js";
+import { serverError } from "../engine/server-error.js";
 import type { TaskEvents } from "../engine/task-events.js";
+import type { SessionRegistry } from "../engine/session-registry.js";
 import { WorkerSession } from "../engine/worker-session.js";
 import { validDurationMs } from "./submission.js";
 
 /** What the worker service needs from the rest of the server. */
 export interface WorkerServiceDeps {
   store: TaskStore;
+  /** The sessions of this server (the worker service adds and removes them). */
+  sessions: SessionRegistry;
+  /** This server's id, recorded with each worker it holds. */
+  serverId: string;
   catalog: Catalog;
   dispatcher: Dispatcher;
   recorder: AttemptRecorder;
@@ -138,15 +143,10 @@ export interface WorkerServiceHandle {
   impl: ServiceImpl<typeof WorkerService>;
   /** Ends a session (stalled worker, shutdown); its attempts are lost and retried. */
   closeSession(session: WorkerSession, error?: unknown): Promise<void>;
-  /** The session of a connected worker holding a task, if any on this server. */
-  sessionHolding(taskId: string): WorkerSession | undefined;
-  /** Connected sessions. */
-  sessions(): WorkerSession[];
 }
 
 /** Builds the service implementation. */
 export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandle {
-  const liveWorkers = new Map<string, WorkerSession>();
   const progressWriter = new Batcher(
     async (updates: { id: string; attempt: number; progress: TaskProgress }[]) => {
       const saved = new Set(await deps.store.saveProgress(updates));
@@ -158,13 +158,23 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
   async function open(hello: Hello): Promise<WorkerSession> {
     if (deps.isDraining()) throw new UnavailableError("SHUTTING_DOWN", "the server is draining; connect to another server");
     const types = parseHello(hello);
-    if (liveWorkers.has(hello.workerId)) {
-      throw new AlreadyExistsError("WORKER_ALREADY_CONNECTED", `worker id "${hello.workerId}" is already connected to this server`);
-    }
+    const alreadyConnected = () =>
+      new AlreadyExistsError("WORKER_ALREADY_CONNECTED", `worker id "${hello.workerId}" is already connected to this server`);
+    if (deps.sessions.has(hello.workerId)) throw alreadyConnected();
     const now = new Date();
     await deps.catalog.declare(types, now);
     const session = new WorkerSession(randomUUID(), hello, deps.logger.child({ workerId: hello.workerId }));
-    liveWorkers.set(hello.workerId, session);
+    if (!deps.sessions.add(session)) throw alreadyConnected();
+    try {
+      await recordConnection(session, hello, types, now);
+    } catch (error) {
+      deps.sessions.remove(session);
+      throw error;
+    }
+    return session;
+  }
+
+  async function recordConnection(session: WorkerSession, hello: Hello, types: readonly { name: string }[], now: Date): Promise<void> {
     await deps.store.upsertWorker({
       id: hello.workerId,
       host: hello.host,
@@ -177,18 +187,16 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
       connectedAt: now,
       lastSeenAt: now,
       disconnectedAt: null,
+      serverId: deps.serverId,
+      state: "CONNECTED",
     });
-    return session;
   }
 
   /** Ends a session: its attempts are lost (and retried per their policy). Safe to call twice. */
   async function close(session: WorkerSession, error?: unknown): Promise<void> {
-    if (liveWorkers.get(session.workerId) !== session) return;
-    liveWorkers.delete(session.workerId);
+    if (!deps.sessions.remove(session)) return;
     session.close(error);
-    deps.dispatcher.remove(session);
-    const held = [...session.held];
-    session.held.clear();
+    const held = session.takeAll();
     const lost = held.map(([id, h]) =>
       deps.recorder.recordDurably(
         {
@@ -217,8 +225,8 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
     const outcomes: { outcome: AttemptOutcome; queue: string }[] = [];
     const earlier: Promise<unknown>[] = [];
     for (const r of report.results) {
-      const held = session.held.get(r.taskId);
-      if (held?.attempt !== r.attempt) {
+      const held = session.take(r.taskId, r.attempt);
+      if (held === undefined) {
         // Sent again (e.g. after a reconnection) while the first copy is still being recorded:
         // acknowledged once that is done.
         const recording = deps.recorder.recording(r.taskId, r.attempt);
@@ -226,7 +234,6 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
         else session.logger.warn({ taskId: r.taskId, attempt: r.attempt }, "ignored a result for an attempt the worker does not hold");
         continue;
       }
-      session.held.delete(r.taskId);
       outcomes.push({ queue: held.queue, outcome: outcomeOf(r, session.workerId) });
     }
     // The last progress of an attempt is written before its outcome, so the final record (and
@@ -305,6 +312,9 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
           break;
         case "draining":
           session.markDraining();
+          void deps.store
+            .markWorkerDraining(session.workerId, session.sessionId)
+            .catch((error: unknown) => session.logger.warn({ err: error }, "could not record the worker as draining"));
           break;
         case "hello":
           throw new ConnectError("hello may only be the first message of the stream", Code.InvalidArgument);
@@ -328,7 +338,7 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
         "worker connected",
       );
       session.welcome(deps.heartbeatIntervalMs, deps.leaseTimeoutMs);
-      deps.dispatcher.add(session);
+      deps.dispatcher.kick();
       const onAbort = () => void close(session);
       context.signal.addEventListener("abort", onAbort, { once: true });
       readLoop(session, iterator).then(
@@ -347,7 +357,5 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
   return {
     impl,
     closeSession: close,
-    sessionHolding: (taskId) => [...liveWorkers.values()].find((s) => s.held.has(taskId)),
-    sessions: () => [...liveWorkers.values()],
   };
 }

@@ -1,0 +1,66 @@
+/**
+ * The reaper, every third of the lease timeout: leases that expired on any server (their server
+ * died, or a worker's stream was lost without a close) are settled from PostgreSQL, the truth:
+ * a running attempt whose worker is not here is lost (and retried); a queued or scheduled task
+ * goes back to the index; a finished one loses its lease. `reapExpired` pushes each taken
+ * lease forward, so no two servers' reapers settle the same one.
+ */
+import type { Broker, LeaseRef, QueueEntry } from "../../broker/broker.js";
+import type { Logger } from "../../core/logger.js";
+import { TERMINAL_STATES, WAITING_STATES } from "../../core/task-states.js";
+import type { TaskStore } from "../../store/store.js";
+import type { AttemptRecorder } from "../engine/attempt-recorder.js";
+import { serverError } from "../engine/server-error.js";
+import type { SessionRegistry } from "../engine/session-registry.js";
+import { periodic, type Duty } from "./duty.js";
+
+/** Expired leases taken per queue per run. */
+const REAP_BATCH = 500;
+
+export interface ReaperDeps {
+  broker: Broker;
+  store: TaskStore;
+  sessions: SessionRegistry;
+  recorder: AttemptRecorder;
+  leaseTimeoutMs: number;
+  logger: Logger;
+}
+
+export function reaper(deps: ReaperDeps): Duty {
+  const { broker, store, recorder, logger } = deps;
+  return periodic({
+    name: "reaper",
+    intervalMs: Math.max(500, Math.floor(deps.leaseTimeoutMs / 3)),
+    logger,
+    async run() {
+      const now = Date.now();
+      const heldHere = deps.sessions.heldTaskIds();
+      for (const lease of recorder.pendingLeases()) heldHere.add(lease.id);
+      for (const queue of await broker.queues()) {
+        const ids = await broker.reapExpired(queue, now, REAP_BATCH, now + deps.leaseTimeoutMs);
+        const orphans = ids.filter((id) => !heldHere.has(id));
+        if (orphans.length === 0) continue;
+        const tasks = await store.getTasks(orphans);
+        const found = new Set(tasks.map((t) => t.id));
+        const release: LeaseRef[] = orphans.filter((id) => !found.has(id)).map((id) => ({ id, queue }));
+        const requeue: (QueueEntry & { runAt: number })[] = [];
+        const lost: Promise<unknown>[] = [];
+        for (const task of tasks) {
+          if (TERMINAL_STATES.has(task.state)) release.push({ id: task.id, queue: task.queue });
+          else if (WAITING_STATES.has(task.state)) {
+            requeue.push({ id: task.id, queue: task.queue, type: task.type, priority: task.priority, runAt: task.scheduledAt.getTime() });
+          } else {
+            const error = serverError(task.attempt, "WORKER_LOST", "the lease expired: the worker or its server stopped answering", task.workerId ?? "");
+            lost.push(recorder.record({ kind: "failed", id: task.id, attempt: task.attempt, error }));
+          }
+        }
+        logger.info({ queue, released: release.length, requeued: requeue.length, lost: lost.length }, "reaped expired leases");
+        await Promise.all([
+          release.length > 0 ? broker.release(release) : undefined,
+          requeue.length > 0 ? broker.requeue(requeue) : undefined,
+          ...lost,
+        ]);
+      }
+    },
+  });
+}
