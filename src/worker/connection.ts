@@ -39,8 +39,8 @@ export interface SessionDeps {
   isStopping(): boolean;
   /** The server welcomed the worker. */
   onWelcome(welcome: Welcome): void;
-  /** The server asked the worker to drain. */
-  onDrain(reason: string): void;
+  /** The server asked the worker to drain; `stop`: an operator did, and the worker stops after it. */
+  onDrain(reason: string, stop: boolean): void;
 }
 
 /** How a session ended. */
@@ -150,8 +150,8 @@ export class WorkerSession {
         }
         break;
       case "drain":
-        this.#deps.logger.info({ reason: message.value.reason }, "server asked to drain");
-        this.#deps.onDrain(message.value.reason);
+        this.#deps.logger.info({ reason: message.value.reason, stop: message.value.stop }, "server asked to drain");
+        this.#deps.onDrain(message.value.reason, message.value.stop);
         this.#finish();
         break;
       case "completeAck":

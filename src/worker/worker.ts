@@ -75,6 +75,8 @@ export class Worker {
   #state: WorkerState = "INITIALIZED";
   #session: WorkerSession | undefined;
   #drained = false;
+  /** An operator drained the worker (`Drain.stop`): it stops once drained instead of reconnecting. */
+  #stopAfterDrain = false;
   #stopping = false;
   #wake: (() => void) | undefined;
   /** When a reconnection was first refused as ALREADY_EXISTS (our old stream not yet noticed gone). */
@@ -204,8 +206,9 @@ export class Worker {
             if (welcome.leaseTimeout) this.#leaseTimeoutMs = durationMs(welcome.leaseTimeout);
             if (!this.#stopping) this.#setState("RUNNING");
           },
-          onDrain: () => {
+          onDrain: (_reason, stop) => {
             this.#drained = true;
+            if (stop) this.#stopAfterDrain = true;
             if (!this.#stopping) this.#setState("DRAINING");
           },
         });
@@ -216,6 +219,10 @@ export class Worker {
         if (end.kind === "finished") {
           if (this.#options.burst && this.#drained) {
             this.#logger.info("burst done: queues empty");
+            break;
+          }
+          if (this.#stopAfterDrain) {
+            this.#logger.info("drained by an operator: stopping");
             break;
           }
           // Drained by a server going away: come back through the load balancer, spread out.

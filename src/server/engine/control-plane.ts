@@ -146,7 +146,7 @@ export class ControlPlane {
         const session = this.sessions.get(message.workerId);
         if (!session) return;
         session.logger.info({ reason: message.reason }, "worker asked to drain by an operator");
-        session.drain(message.reason);
+        session.drain(message.reason, true);
         this.handlers.workerDraining(session.workerId, session.sessionId);
         return;
       }

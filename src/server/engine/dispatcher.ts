@@ -67,7 +67,9 @@ export class Dispatcher {
    */
   setPaused(queues: ReadonlySet<string>): void {
     const resumed = [...this.paused].some((queue) => !queues.has(queue));
+    const changed = resumed || [...queues].some((queue) => !this.paused.has(queue));
     this.paused = queues;
+    if (changed) this.logger.info({ paused: [...queues].sort() }, "paused queues changed");
     if (resumed) this.recheck();
   }
 

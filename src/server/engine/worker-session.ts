@@ -13,6 +13,7 @@ import {
   ConnectResponseSchema,
   type Assignment,
   type ConnectResponse,
+  type Drain,
   type Hello,
 } from "../../../gen/taskwire/v1/worker_service_pb.js";
 import { AsyncQueue } from "../../core/async-queue.js";
@@ -53,7 +54,7 @@ export class WorkerSession {
   /** Dispatcher claims for this session in flight: their tasks may still be assigned. */
   #claims = 0;
   /** A Drain held back until the claims in flight have been assigned. */
-  #pendingDrain: string | undefined;
+  #pendingDrain: Drain | undefined;
 
   constructor(
     readonly sessionId: string,
@@ -218,12 +219,13 @@ export class WorkerSession {
    * tasks are assigned, so that the worker never receives an Assign after the Drain (it would
    * close its stream on tasks it has not seen, and they would be lost and run again).
    */
-  drain(reason: string): void {
+  drain(reason: string, stop = false): void {
     if (this.state !== "ACTIVE") return;
     this.state = "DRAINING";
     this.#credits = 0;
-    if (this.#claims > 0) this.#pendingDrain = reason;
-    else this.send({ case: "drain", value: { $typeName: "taskwire.v1.Drain", reason } });
+    const drain: Drain = { $typeName: "taskwire.v1.Drain", reason, stop };
+    if (this.#claims > 0) this.#pendingDrain = drain;
+    else this.send({ case: "drain", value: drain });
   }
 
   /** Claims of the dispatcher for this session that have not ended. */
@@ -240,9 +242,9 @@ export class WorkerSession {
   endClaim(): void {
     this.#claims = Math.max(0, this.#claims - 1);
     if (this.#claims > 0 || this.#pendingDrain === undefined) return;
-    const reason = this.#pendingDrain;
+    const drain = this.#pendingDrain;
     this.#pendingDrain = undefined;
-    this.send({ case: "drain", value: { $typeName: "taskwire.v1.Drain", reason } });
+    this.send({ case: "drain", value: drain });
   }
 
   /** The worker said it takes no more work. */
