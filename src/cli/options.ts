@@ -36,6 +36,28 @@ export function dateArg(text: string): Date {
   return date;
 }
 
+/**
+ * A point in the past or future given as an ISO 8601 time (`2030-01-31T12:00:00Z`), or as a
+ * duration ago with its unit (`7d`, `2h`, `30m`, `90s`; the grammar of {@link durationArg}).
+ * A flag parser: commander calls it with the text alone.
+ */
+export function timeArg(text: string): Date {
+  return timeAt(text, Date.now());
+}
+
+/** {@link timeArg} with "ago" counted back from `nowMs`. */
+export function timeAt(text: string, nowMs: number): Date {
+  const trimmed = text.trim();
+  // A bare number would be milliseconds ago, which nobody means: the unit is required.
+  const ago = /[a-z]$/i.test(trimmed) ? parseDuration(trimmed) : undefined;
+  if (ago !== undefined) return new Date(nowMs - ago);
+  try {
+    return dateArg(trimmed);
+  } catch {
+    throw new InvalidArgumentError("expected an ISO 8601 time like 2030-01-31T12:00:00Z, or a duration ago like 7d, 2h or 30m");
+  }
+}
+
 /** A queue name (letters, digits, `_`, `-`, `.`). */
 export function queueArg(text: string): string {
   if (!QUEUE_NAME.test(text)) throw new InvalidArgumentError(`expected a queue name matching ${QUEUE_NAME}`);

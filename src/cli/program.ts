@@ -7,12 +7,16 @@ import type { CliContext, GlobalOptions } from "./context.js";
 import { registerDevCommand } from "./commands/dev.js";
 import { registerKeysCommands } from "./commands/keys.js";
 import { registerMigrateCommand } from "./commands/migrate.js";
+import { registerQueueCommands } from "./commands/queues.js";
+import { registerServersCommand } from "./commands/servers.js";
 import { registerServerCommand } from "./commands/server.js";
 import { registerSubmitCommand } from "./commands/submit.js";
 import { registerTaskCommands } from "./commands/task.js";
+import { registerTaskBulkCommands } from "./commands/tasks-bulk.js";
 import { registerTasksCommands } from "./commands/tasks.js";
 import { registerTypesCommand } from "./commands/types.js";
 import { registerWorkerCommands } from "./commands/worker.js";
+import { registerWorkersCommands } from "./commands/workers.js";
 import { collectHeader } from "./options.js";
 import { readTlsCa } from "./tls-ca.js";
 import { SDK_VERSION } from "../worker/version.js";
@@ -59,7 +63,10 @@ export function createProgram(ctx: CliContext): Command {
   registerSubmitCommand(program, ctx);
   registerTaskCommands(program, ctx);
   registerTypesCommand(program, ctx);
-  registerTasksCommands(program, ctx);
+  registerTaskBulkCommands(registerTasksCommands(program, ctx), ctx);
+  registerWorkersCommands(program, ctx);
+  registerServersCommand(program, ctx);
+  registerQueueCommands(program, ctx);
   registerKeysCommands(program, ctx);
   return program;
 }

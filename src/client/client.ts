@@ -1,6 +1,6 @@
 /**
  * The typed client: submit tasks, wait for their results, follow their progress, cancel them,
- * list what exists. Refusals from the server reach callers as `ConnectError`s with their code.
+ * list what exists; and, through `client.admin`, operate the fleet. Refusals from the server reach callers as `ConnectError`s with their code.
  */
 import { isMessage, type DescMessage, type JsonObject, type Registry } from "@bufbuild/protobuf";
 import { AnySchema, durationFromMs, StructSchema, type Any } from "@bufbuild/protobuf/wkt";
@@ -8,6 +8,7 @@ import { createClient as createRpcClient, type CallOptions, type Client, type Tr
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { createSessionManager, type CaCertificates } from "../common/http2-session.js";
 import type { Task, TaskState, TaskType } from "../../gen/taskwire/v1/task_pb.js";
+import { AdminService } from "../../gen/taskwire/v1/admin_service_pb.js";
 import {
   TaskService,
   type ListTasksResponse,
@@ -19,6 +20,7 @@ import { durationToMs } from "./durations.js";
 import { anyValueToJson, createTaskwireRegistry } from "./json.js";
 import { buildSubmitRequest, type SubmitOptions } from "./submit-request.js";
 import { TaskHandle, type TaskCalls, type TaskOutput } from "./task-handle.js";
+import { AdminClient } from "./admin-client.js";
 
 /** How to reach a Taskwire server. */
 export interface ClientOptions {
@@ -94,12 +96,20 @@ export function batchItem<I extends DescMessage, O extends DescMessage>(
 export class TaskwireClient implements TaskCalls {
   /**
    * @param rpc The generated TaskService client.
+   * @param admin The fleet's operations, on the same transport.
    * @param registry Resolves the output types of untyped handles.
    * @param release Releases the connection; see {@link close}.
    * @internal Use {@link createClient}.
    */
   constructor(
     private readonly rpc: Client<typeof TaskService>,
+    /**
+     * The operator's calls (AdminService): workers, servers, queues, counts, bulk retry, cancel
+     * and delete. Reads need a `viewer` or `admin` key, actions an `admin` key.
+     * @example
+     * const { retried } = await client.admin.retryTasks({ selector: { states: ["FAILED"], queue: "emails" } });
+     */
+    readonly admin: AdminClient,
     private readonly registry: Registry,
     private readonly release: () => void = () => {},
   ) {}
@@ -251,7 +261,12 @@ export function createClient(options: ClientOptions): TaskwireClient {
     }
   }
   if (options.headers) transport = withHeaders(transport, options.headers);
-  return new TaskwireClient(createRpcClient(TaskService, transport), options.registry ?? createTaskwireRegistry(), release);
+  return new TaskwireClient(
+    createRpcClient(TaskService, transport),
+    new AdminClient(createRpcClient(AdminService, transport)),
+    options.registry ?? createTaskwireRegistry(),
+    release,
+  );
 }
 
 /** Adds `headers` to every call of `transport`; headers given to a call win. */

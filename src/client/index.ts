@@ -1,7 +1,19 @@
 /**
  * The Taskwire client SDK: submit typed tasks, wait for their results, follow their progress,
- * cancel them, list what exists.
+ * cancel them, list what exists; operate the fleet (`client.admin`).
  */
+export {
+  AdminClient,
+  buildTaskSelector,
+  type CancelTasksOptions,
+  type CountGroupName,
+  type CountTasksOptions,
+  type ListWorkersOptions,
+  type PurgeQueueOptions,
+  type TaskSelectorInput,
+  type TaskStateLike,
+  type TaskTargets,
+} from "./admin-client.js";
 export {
   batchItem,
   createClient,
@@ -21,3 +33,18 @@ export { TaskHandle, type TaskOutput, type WaitOptions } from "./task-handle.js"
 export { ErrorKind, TaskState } from "../../gen/taskwire/v1/task_pb.js";
 export type { Progress, Task, TaskError, TaskType } from "../../gen/taskwire/v1/task_pb.js";
 export type { ListTasksResponse, StreamProgressResponse } from "../../gen/taskwire/v1/task_service_pb.js";
+export { CountGroup, ServerState, WorkerState } from "../../gen/taskwire/v1/admin_service_pb.js";
+export type {
+  CancelTasksResponse,
+  CountTasksResponse,
+  DeleteTasksResponse,
+  PurgeQueueResponse,
+  Queue,
+  RetryTasksResponse,
+  Server,
+  TaskCount,
+  TaskSelector,
+  Worker,
+  WorkerTaskRef,
+} from "../../gen/taskwire/v1/admin_service_pb.js";
+export type { TaskStateName } from "../core/task-states.js";

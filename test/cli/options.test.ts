@@ -13,6 +13,8 @@ import {
   jsonArg,
   queueArg,
   queueListArg,
+  timeArg,
+  timeAt,
 } from "../../src/cli/options.js";
 
 describe("flag parsers", () => {
@@ -37,6 +39,22 @@ describe("flag parsers", () => {
     expect(() => dateArg("tomorrow")).toThrow(/ISO 8601/);
     expect(() => dateArg("March 7, 2030")).toThrow(InvalidArgumentError);
     expect(() => dateArg("2030-13-45")).toThrow(InvalidArgumentError);
+  });
+
+  it("parses times as ISO 8601 or as a duration ago", () => {
+    const now = Date.parse("2030-01-31T12:00:00Z");
+    expect(timeAt("7d", now).toISOString()).toBe("2030-01-24T12:00:00.000Z");
+    expect(timeAt(" 2h ", now).toISOString()).toBe("2030-01-31T10:00:00.000Z");
+    expect(timeAt("90s", now).toISOString()).toBe("2030-01-31T11:58:30.000Z");
+    expect(timeAt("1.5h", now).toISOString()).toBe("2030-01-31T10:30:00.000Z");
+    expect(timeAt("2030-01-01T00:00:00Z", now).toISOString()).toBe("2030-01-01T00:00:00.000Z");
+    expect(timeAt("2030-01-01", now).toISOString()).toBe("2030-01-01T00:00:00.000Z");
+    // A bare number is neither: milliseconds ago is never what anyone means.
+    for (const bad of ["1500", "yesterday", "7 days", "-2h", "", "2030-13-45"]) {
+      expect(() => timeAt(bad, now)).toThrow(/ISO 8601 time .* or a duration ago like 7d/);
+    }
+    expect(() => timeArg("soon")).toThrow(InvalidArgumentError);
+    expect(Math.abs(timeArg("1h").getTime() - (Date.now() - 3_600_000))).toBeLessThan(60_000);
   });
 
   it("checks queue names and lists", () => {

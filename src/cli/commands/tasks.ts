@@ -16,9 +16,12 @@ interface ListFlags {
   json?: boolean;
 }
 
-/** Adds `tasks list` to `program`. */
-export function registerTasksCommands(program: Command, ctx: CliContext): void {
-  const tasks = program.command("tasks").description("inspect tasks");
+/**
+ * Adds `tasks list` to `program`.
+ * @returns the `tasks` command, for the bulk commands (`tasks-bulk.ts`) to join.
+ */
+export function registerTasksCommands(program: Command, ctx: CliContext): Command {
+  const tasks = program.command("tasks").description("inspect tasks, count them, and act on many at once");
   tasks
     .command("list")
     .description("list tasks, newest first")
@@ -41,4 +44,5 @@ export function registerTasksCommands(program: Command, ctx: CliContext): void {
       const more = page.nextPageToken ? `; next page: --page-token ${page.nextPageToken}` : "";
       ctx.stdout.write(`${page.tasks.length} of ${page.totalCount} tasks${more}\n`);
     });
+  return tasks;
 }

@@ -1,6 +1,7 @@
 /**
  * `taskwire worker start`: serves the task definitions of a module until SIGINT/SIGTERM (or,
- * with `--burst`, until the queues are empty).
+ * with `--burst`, until the queues are empty). `taskwire worker status` lists the workers
+ * (`workers.ts`).
  */
 import { Option, type Command } from "commander";
 import { createLogger } from "../../core/logger.js";
@@ -8,6 +9,7 @@ import { UsageError, type CliContext } from "../context.js";
 import { collect, durationArg, integerIn, queueListArg } from "../options.js";
 import { readTlsCa } from "../tls-ca.js";
 import { loadTaskModules } from "../task-modules.js";
+import { addWorkerListing } from "./workers.js";
 
 interface StartFlags {
   tasks: string[];
@@ -20,9 +22,9 @@ interface StartFlags {
   logLevel: string;
 }
 
-/** Adds `worker start` to `program`. */
+/** Adds `worker start` and `worker status` to `program`. */
 export function registerWorkerCommands(program: Command, ctx: CliContext): void {
-  const worker = program.command("worker").description("run workers");
+  const worker = program.command("worker").description("run workers, and list them");
   worker
     .command("start")
     .description("serve the tasks a module exports until SIGINT/SIGTERM")
@@ -73,4 +75,5 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         ctx.signal.removeEventListener("abort", shutdown);
       }
     });
+  addWorkerListing(worker.command("status").description("list the workers (same as `taskwire workers`)"), ctx);
 }
