@@ -18,6 +18,7 @@ const SAMPLES: Record<keyof ServerConfig, string> = {
   leaseTimeoutMs: "40s",
   timeoutGraceMs: "1s",
   shutdownGraceMs: "3s",
+  retainFinishedMs: "30d",
   logLevel: "debug",
   corsOrigins: "https://app.example",
   apiKeysFile: "/etc/taskwire/keys",

@@ -13,6 +13,7 @@ import { silentLogger } from "../../src/core/logger.js";
 import type { TaskRecord } from "../../src/core/task-types.js";
 import { AttemptRecorder } from "../../src/server/engine/attempt-recorder.js";
 import { Dispatcher } from "../../src/server/engine/dispatcher.js";
+import { SessionRegistry } from "../../src/server/engine/session-registry.js";
 import { TaskEvents } from "../../src/server/engine/task-events.js";
 import { WorkerSession } from "../../src/server/engine/worker-session.js";
 import type { TaskStore } from "../../src/store/store.js";
@@ -83,7 +84,8 @@ describe("Dispatcher", () => {
     const events = new TaskEvents(broker, logger);
     const recorder = new AttemptRecorder(created.store, broker, events, logger);
     cleanups.push(async () => recorder.close());
-    const dispatcher = new Dispatcher(broker, created.store, recorder, events, 60_000, logger);
+    const sessions = new SessionRegistry();
+    const dispatcher = new Dispatcher(sessions, broker, created.store, recorder, events, 60_000, logger);
     cleanups.push(() => dispatcher.close());
     const unsubscribe = await broker.onWake((queue) => dispatcher.wake(queue));
     cleanups.push(unsubscribe);
@@ -91,7 +93,8 @@ describe("Dispatcher", () => {
     const connect = (workerId: string, burst = false) => {
       const hello = create(HelloSchema, { workerId, queues: QUEUES, slots: 1, types: [{ name: "demo.echo" }], burst });
       const session = new WorkerSession(`session-${workerId}`, hello, logger);
-      dispatcher.add(session);
+      sessions.add(session);
+      dispatcher.kick();
       return session;
     };
     const session = connect("worker-1");

@@ -197,14 +197,21 @@ describe("roles", () => {
     ["types", "taskwire.v1.TaskService", "ListTypes"],
     ["cancel", "taskwire.v1.TaskService", "Cancel"],
     ["work", "taskwire.v1.WorkerService", "Connect"],
+    ["workers", "taskwire.v1.AdminService", "ListWorkers"],
+    ["queues", "taskwire.v1.AdminService", "ListQueues"],
+    ["count", "taskwire.v1.AdminService", "CountTasks"],
+    ["pause", "taskwire.v1.AdminService", "PauseQueue"],
+    ["retry", "taskwire.v1.AdminService", "RetryTasks"],
+    ["delete", "taskwire.v1.AdminService", "DeleteTasks"],
   ];
   const expected: Record<Role, string[]> = {
     client: ["submit", "batch", "read", "wait", "follow", "list", "types", "cancel"],
     worker: ["work"],
+    viewer: ["read", "wait", "follow", "list", "types", "workers", "queues", "count"],
     admin: families.map(([name]) => name),
   };
 
-  it.each(["client", "worker", "admin"] as const)("%s may call exactly its procedures", (role) => {
+  it.each(["client", "worker", "viewer", "admin"] as const)("%s may call exactly its procedures", (role) => {
     const allowed = families.filter(([, service, method]) => roleAllows(role, accessOf(service, method))).map(([name]) => name);
     expect(allowed).toEqual(expected[role]);
   });
