@@ -21,7 +21,7 @@ export function registerKeysCommands(program: Command, ctx: CliContext): void {
     .command("create")
     .description("make a new API key: prints its token once, and the line the server's keys file needs")
     .argument("<id>", "the key's id: names it in logs and owns the tasks it submits", keyIdArg)
-    .addOption(new Option("-r, --role <role>", "client: submit, read and cancel its own tasks; worker: connect as a worker; admin: everything").choices(ROLES).makeOptionMandatory())
+    .addOption(new Option("-r, --role <role>", "client: submit, read and cancel its own tasks; worker: connect as a worker; viewer: read every task and the fleet; admin: everything").choices(ROLES).makeOptionMandatory())
     .option("--json", "print id, role, token, keys-file line and environment entry as JSON")
     .addHelpText(
       "after",

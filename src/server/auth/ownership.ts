@@ -1,6 +1,6 @@
 /**
  * Tasks belong to the API key that submitted them. A client key sees, waits for, follows,
- * cancels and lists only its own tasks; admin keys (and every caller when authentication is off)
+ * cancels and lists only its own tasks; viewer and admin keys (and every caller when authentication is off)
  * see all of them. Another key's task answers `NOT_FOUND`, exactly like a task that does not
  * exist, so task ids (UUIDv7, partly guessable from their time) do not reveal what other keys
  * submitted.
