@@ -8,24 +8,60 @@
  */
 import { eq, sql } from "drizzle-orm";
 import type { Logger } from "../core/logger.js";
-import type { NewTask, TaskProgress, TaskRecord, TaskTypeRecord, WorkerRecord } from "../core/task-types.js";
+import type {
+  NewTask,
+  QueueSettingsRecord,
+  ServerRecord,
+  TaskProgress,
+  TaskRecord,
+  TaskTypeRecord,
+  WorkerRecord,
+} from "../core/task-types.js";
 import type { TaskwireDatabase } from "./database.js";
 import { migrate } from "./migrate.js";
 import { cancelTask } from "./queries/cancel-task.js";
+import { cancelWaiting, markCancelling } from "./queries/cancel-tasks.js";
+import { cancellingAmong } from "./queries/cancelling-among.js";
+import { countTasks } from "./queries/count-tasks.js";
+import { deleteFinished } from "./queries/delete-finished.js";
 import { finishAttempts } from "./queries/finish-attempts.js";
 import { insertTasks } from "./queries/insert-tasks.js";
 import { listIndexable } from "./queries/list-indexable.js";
 import { listTasks } from "./queries/list-tasks.js";
 import { markQueued } from "./queries/mark-queued.js";
+import { listQueueSettings, setQueuePaused } from "./queries/queue-settings.js";
+import { queueStats } from "./queries/queue-stats.js";
+import { retryTasks } from "./queries/retry-tasks.js";
 import { saveProgress } from "./queries/save-progress.js";
+import { deleteServer, listServers, pruneServers, upsertServer } from "./queries/servers.js";
 import { startAttempts } from "./queries/start-attempts.js";
 import { getTaskType, listTaskTypes, upsertTaskTypes } from "./queries/task-types.js";
-import { countWorkersByType, markWorkerDisconnected, touchWorkers, upsertWorker } from "./queries/workers.js";
+import {
+  countWorkersByType,
+  getWorker,
+  listWorkers,
+  markWorkerDisconnected,
+  markWorkerDraining,
+  pruneWorkers,
+  touchWorkers,
+  upsertWorker,
+} from "./queries/workers.js";
 import { inOrderOf, toTaskRecord } from "./records.js";
 import { tasks } from "./schema.js";
 import { anyOf, isUuid } from "./sql-helpers.js";
 import { toStoreError } from "./store-errors.js";
-import type { AttemptOutcome, CancelOutcome, IndexableTask, StartedAttempts, TaskFilter, TaskStore } from "./store.js";
+import type {
+  AttemptOutcome,
+  CancelOutcome,
+  IndexableTask,
+  QueueStatsRecord,
+  StartedAttempts,
+  TaskCountRow,
+  TaskFilter,
+  TaskSelection,
+  TaskStore,
+  WorkerView,
+} from "./store.js";
 
 /** What a {@link DrizzleTaskStore} needs besides its database. */
 export interface DrizzleTaskStoreOptions {
@@ -102,8 +138,44 @@ export class DrizzleTaskStore implements TaskStore {
     });
   }
 
-  listIndexable(afterId: string | undefined, limit: number): Promise<IndexableTask[]> {
-    return this.#run("listIndexable", () => listIndexable(this.#db, afterId, limit));
+  listIndexable(afterId: string | undefined, limit: number, beforeId?: string): Promise<IndexableTask[]> {
+    return this.#run("listIndexable", () => listIndexable(this.#db, afterId, limit, beforeId));
+  }
+
+  countTasks(selection: TaskSelection, groupBy: { type: boolean; queue: boolean }): Promise<TaskCountRow[]> {
+    return this.#run("countTasks", () => countTasks(this.#db, selection, groupBy));
+  }
+
+  retryTasks(selection: TaskSelection, limit: number, now: Date): Promise<TaskRecord[]> {
+    return this.#run("retryTasks", () => retryTasks(this.#db, selection, limit, now));
+  }
+
+  cancelWaiting(selection: TaskSelection, limit: number, now: Date): Promise<TaskRecord[]> {
+    return this.#run("cancelWaiting", () => cancelWaiting(this.#db, selection, limit, now));
+  }
+
+  markCancelling(selection: TaskSelection, limit: number, now: Date): Promise<TaskRecord[]> {
+    return this.#run("markCancelling", () => markCancelling(this.#db, selection, limit, now));
+  }
+
+  deleteFinished(selection: TaskSelection, limit: number): Promise<number> {
+    return this.#run("deleteFinished", () => deleteFinished(this.#db, selection, limit));
+  }
+
+  queueStats(now: Date, queues?: readonly string[]): Promise<QueueStatsRecord[]> {
+    return this.#run("queueStats", () => queueStats(this.#db, now, queues));
+  }
+
+  listQueueSettings(): Promise<QueueSettingsRecord[]> {
+    return this.#run("listQueueSettings", () => listQueueSettings(this.#db));
+  }
+
+  setQueuePaused(queue: string, pausedAt: Date | null, now: Date): Promise<QueueSettingsRecord> {
+    return this.#run("setQueuePaused", () => setQueuePaused(this.#db, queue, pausedAt, now));
+  }
+
+  cancellingAmong(ids: readonly string[]): Promise<{ id: string; attempt: number }[]> {
+    return this.#run("cancellingAmong", () => cancellingAmong(this.#db, ids));
   }
 
   upsertTaskTypes(types: readonly Omit<TaskTypeRecord, "updatedAt">[], now: Date): Promise<void> {
@@ -132,6 +204,38 @@ export class DrizzleTaskStore implements TaskStore {
 
   countWorkersByType(seenSince: Date): Promise<Map<string, number>> {
     return this.#run("countWorkersByType", () => countWorkersByType(this.#db, seenSince));
+  }
+
+  listWorkers(filter: { includeDisconnected: boolean; queue?: string }): Promise<WorkerView[]> {
+    return this.#run("listWorkers", () => listWorkers(this.#db, filter));
+  }
+
+  getWorker(id: string): Promise<WorkerView | undefined> {
+    return this.#run("getWorker", () => getWorker(this.#db, id));
+  }
+
+  markWorkerDraining(id: string, sessionId: string): Promise<void> {
+    return this.#run("markWorkerDraining", () => markWorkerDraining(this.#db, id, sessionId));
+  }
+
+  pruneWorkers(before: Date, limit: number): Promise<number> {
+    return this.#run("pruneWorkers", () => pruneWorkers(this.#db, before, limit));
+  }
+
+  upsertServer(server: ServerRecord): Promise<void> {
+    return this.#run("upsertServer", () => upsertServer(this.#db, server));
+  }
+
+  listServers(seenSince: Date): Promise<ServerRecord[]> {
+    return this.#run("listServers", () => listServers(this.#db, seenSince));
+  }
+
+  pruneServers(before: Date): Promise<number> {
+    return this.#run("pruneServers", () => pruneServers(this.#db, before));
+  }
+
+  deleteServer(id: string): Promise<void> {
+    return this.#run("deleteServer", () => deleteServer(this.#db, id));
   }
 
   ping(): Promise<void> {

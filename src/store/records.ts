@@ -1,9 +1,18 @@
 /**
  * Rows to domain records: the one place that knows how a row of each table becomes the
- * `TaskRecord` or `TaskTypeRecord` the rest of Taskwire sees.
+ * `TaskRecord`, `TaskTypeRecord`, `WorkerRecord`, `ServerRecord` or `QueueSettingsRecord` the
+ * rest of Taskwire sees.
  */
-import type { NewTask, TaskRecord, TaskTransition, TaskTypeRecord } from "../core/task-types.js";
-import type { TaskRow, TaskTypeRow } from "./schema.js";
+import type {
+  NewTask,
+  QueueSettingsRecord,
+  ServerRecord,
+  TaskRecord,
+  TaskTransition,
+  TaskTypeRecord,
+  WorkerRecord,
+} from "../core/task-types.js";
+import type { QueueSettingsRow, ServerRow, TaskRow, TaskTypeRow, WorkerRow } from "./schema.js";
 
 /** A `tasks` row as a {@link TaskRecord}. */
 export function toTaskRecord(row: TaskRow): TaskRecord {
@@ -85,6 +94,44 @@ export function toTaskTypeRecord(row: TaskTypeRow): TaskTypeRecord {
   };
 }
 
+/** A `workers` row as a {@link WorkerRecord}. */
+export function toWorkerRecord(row: WorkerRow): WorkerRecord {
+  return {
+    id: row.id,
+    host: row.host,
+    pid: row.pid,
+    queues: row.queues,
+    slots: row.slots,
+    types: row.types,
+    sdk: row.sdk,
+    sessionId: row.sessionId,
+    connectedAt: row.connectedAt,
+    lastSeenAt: row.lastSeenAt,
+    disconnectedAt: row.disconnectedAt,
+    serverId: row.serverId,
+    state: row.state,
+  };
+}
+
+/** A `servers` row as a {@link ServerRecord}. */
+export function toServerRecord(row: ServerRow): ServerRecord {
+  return {
+    id: row.id,
+    host: row.host,
+    pid: row.pid,
+    version: row.version,
+    address: row.address,
+    state: row.state,
+    startedAt: row.startedAt,
+    lastHeartbeatAt: row.lastHeartbeatAt,
+    workerCount: row.workerCount,
+  };
+}
+
+/** A `queue_settings` row as a {@link QueueSettingsRecord}. */
+export function toQueueSettingsRecord(row: QueueSettingsRow): QueueSettingsRecord {
+  return { queue: row.queue, pausedAt: row.pausedAt, updatedAt: row.updatedAt };
+}
 
 /** `records` in the order of `ids` (as asked by the caller), whatever order PostgreSQL returned them in. */
 export function inOrderOf<T extends { id: string }>(ids: readonly string[], records: T[]): T[] {
@@ -94,4 +141,9 @@ export function inOrderOf<T extends { id: string }>(ids: readonly string[], reco
     if (!position.has(key)) position.set(key, index);
   });
   return records.sort((a, b) => (position.get(a.id) ?? 0) - (position.get(b.id) ?? 0));
+}
+
+/** Compares records by id: UUIDv7 order, which is submission order. */
+export function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

@@ -49,7 +49,9 @@ export type IndexableTask = Pick<TaskRecord, "id" | "type" | "queue" | "priority
 
 /**
  * Which tasks a count or a bulk action takes (AdminService's `TaskSelector`, or ids). Every
- * field narrows the selection; `ids` (at most 10,000) may be combined with the rest.
+ * field narrows the selection; `ids` (at most 10,000) may be combined with the rest. An empty
+ * list (`ids`, `states`, `excludeTypes`) narrows nothing, as an absent one; ids that are not
+ * UUIDs match no task. A bulk action's own states always bound `states` (see each action).
  */
 export interface TaskSelection {
   ids?: readonly string[];
@@ -201,13 +203,20 @@ export interface TaskStore {
   /** Deletes finished tasks of the selection (only terminal states are ever deleted). @returns how many. */
   deleteFinished(selection: TaskSelection, limit: number): Promise<number>;
 
-  /** Figures per queue: every queue with an unfinished task or one finished in the last hour, or only `queues`. */
+  /**
+   * Figures per queue: every queue with an unfinished task or one finished in the last hour, by
+   * name; or exactly `queues`, in the order given, each once, with zeros for a queue without tasks.
+   */
   queueStats(now: Date, queues?: readonly string[]): Promise<QueueStatsRecord[]>;
 
   /** Every queue that has settings (paused ones among them). */
   listQueueSettings(): Promise<QueueSettingsRecord[]>;
 
-  /** Pauses (`pausedAt` set) or resumes (`null`) a queue. @returns its settings after the change. */
+  /**
+   * Pauses (`pausedAt` set) or resumes (`null`) a queue. Pausing a paused queue keeps the time
+   * of the first pause; resuming a queue that has no settings writes nothing.
+   * @returns its settings after the change.
+   */
   setQueuePaused(queue: string, pausedAt: Date | null, now: Date): Promise<QueueSettingsRecord>;
 
   /** Workers, connected ones only unless `includeDisconnected`; only those serving `queue` when given. */

@@ -9,6 +9,11 @@
  *
  * The statements are taken off the wire (postgres.js `debug`) as the store sends them, then
  * prepared and explained with `plan_cache_mode = force_generic_plan` on another connection.
+ *
+ * The operator views and bulk actions are explained the same way (with the plans PostgreSQL
+ * picks for their parameters): the figures of the last hour and retention must read the
+ * finished tasks through `tasks_finished_at_idx`, never the whole table, and each bulk batch
+ * must be locked once and changed through the primary key.
  */
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
@@ -87,6 +92,78 @@ describe("generic plans of the per-task statements", () => {
       const plan = rows.map((row) => row["QUERY PLAN"]).join("\n");
       expect.soft(plan, `${name}:\n${plan}`).toMatch(/Index Cond: \(id = ANY/);
       expect.soft(plan, `${name}:\n${plan}`).not.toMatch(/Seq Scan on tasks|tasks_state_id_idx/);
+    }
+  });
+});
+
+describe("plans of the operator views and bulk actions", () => {
+  it("read recent finishes through tasks_finished_at_idx, and change each batch through the primary key", async () => {
+    const test = await createTestStore();
+    cleanups.push(test.cleanup);
+    const sent: SentStatement[] = [];
+    const client = postgres(test.url, {
+      max: 1,
+      connection: { search_path: test.schema },
+      debug: (_connection, query, parameters) => sent.push({ query, parameters: [...(parameters as unknown[])] }),
+    });
+    const store = new DrizzleTaskStore(drizzle({ client }), { schema: test.schema, logger: silentLogger(), close: () => client.end() });
+    cleanups.push(() => store.close());
+    const admin = postgres(test.url, { max: 1, connection: { search_path: test.schema }, onnotice: () => {} });
+    cleanups.push(() => admin.end());
+
+    // A day of finished tasks, the last thousand of them in the last hour, and a short backlog.
+    const hour = 3_600_000;
+    const now = at(24 * hour);
+    const tasks = Array.from({ length: TASKS }, (_, i) => newTask({ queue: `queue-${i % 5}` }));
+    for (let i = 0; i < TASKS; i += 1000) await store.insertTasks(tasks.slice(i, i + 1000));
+    const finishing = tasks.slice(0, TASKS - 100);
+    await startOnly(store, finishing.map((task) => task.id), "worker-1", at(1));
+    for (let i = 0; i < finishing.length; i += 1000) {
+      const slice = finishing.slice(i, i + 1000);
+      const recent = i + 1000 >= finishing.length;
+      await store.finishAttempts(
+        slice.map((task) => ({ kind: "succeeded", id: task.id, attempt: 1, outputTypeUrl: "t", output: new Uint8Array([1]) }) as const),
+        recent ? new Date(now.getTime() - 10 * 60_000) : at(hour + i * 1000),
+      );
+    }
+    const backlog = tasks.slice(TASKS - 100);
+    await startOnly(store, backlog.slice(0, 10).map((task) => task.id), "worker-1", at(2));
+    await admin.unsafe("analyze tasks");
+
+    /** Runs `body` and returns the plan of the statement it sent that matches `pattern`. */
+    let statements = 0;
+    const planOf = async (pattern: RegExp, body: () => Promise<unknown>): Promise<string> => {
+      sent.length = 0;
+      await body();
+      const statement = sent.find((s) => pattern.test(s.query));
+      if (!statement) throw new Error(`no statement matching ${pattern} among ${sent.length}`);
+      const name = `statement_${statements++}`;
+      await admin.unsafe(`prepare ${name} as ${statement.query}`);
+      const rows = await admin.unsafe<{ "QUERY PLAN": string }[]>(
+        `explain execute ${name}(${statement.parameters.map(literal).join(", ")})`,
+      );
+      return rows.map((row) => row["QUERY PLAN"]).join("\n");
+    };
+
+    const lastHour = {
+      all: await planOf(/union all/, () => store.queueStats(now)),
+      some: await planOf(/union all/, () => store.queueStats(now, ["queue-1", "queue-9"])),
+      retention: await planOf(/^delete from "tasks"/, () => store.deleteFinished({ finishedBefore: at(hour + 2_000_000) }, 1000)),
+    };
+    for (const [name, plan] of Object.entries(lastHour)) {
+      expect.soft(plan, `${name}:\n${plan}`).toMatch(/Index Scan using tasks_finished_at_idx/);
+      expect.soft(plan, `${name}:\n${plan}`).not.toMatch(/Seq Scan on tasks/);
+    }
+
+    const bulk = {
+      markCancelling: await planOf(/^update "tasks"/, () => store.markCancelling({ states: ["RUNNING"] }, 1000, now)),
+      cancelWaiting: await planOf(/^update "tasks"/, () => store.cancelWaiting({ queue: "queue-1" }, 1000, now)),
+      retry: await planOf(/^update "tasks"/, () => store.retryTasks({ states: ["CANCELLED"] }, 1000, now)),
+      delete: await planOf(/^delete from "tasks"/, () => store.deleteFinished({ type: "demo.echo" }, 1000)),
+    };
+    for (const [name, plan] of Object.entries(bulk)) {
+      expect.soft(plan, `${name}:\n${plan}`).toMatch(/Index Scan using tasks_pkey on tasks\s+\(.*\n\s+Index Cond: \(id = ANY \(\$\d+\)\)/);
+      expect.soft(plan, `${name}:\n${plan}`).toMatch(/LockRows/);
     }
   });
 });

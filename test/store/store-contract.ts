@@ -6,95 +6,28 @@
  * describeStoreContract("PostgreSQL", async () => { ...; return { store, cleanup } });
  * ```
  *
+ * The operator views and bulk actions on tasks (`./admin-contract.ts`) and the fleet's records
+ * (`./fleet-contract.ts`) have suites of their own, registered from here, so every driver runs
+ * all three.
+ *
  * What only one driver can show (PostgreSQL: a closed port, two connection pools, statement
  * counts; PGlite: its data directory) stays in that driver's test file, next to its call of
- * this suite. The fixtures below are exported for those tests.
+ * this suite. The fixtures (`./fixtures.ts`) are exported again here for those tests.
  */
 import { uuidv7 } from "uuidv7";
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, UnavailableError } from "../../src/core/errors.js";
-import type {
-  AttemptError,
-  BackoffPolicy,
-  NewTask,
-  TaskRecord,
-  TaskTypeRecord,
-  WorkerRecord,
-} from "../../src/core/task-types.js";
+import type { BackoffPolicy, TaskRecord, TaskTypeRecord } from "../../src/core/task-types.js";
 import type { TaskStore } from "../../src/store/store.js";
 import { cleanupsAfterEach } from "../support/cleanups.js";
+import { describeAdminContract } from "./admin-contract.js";
+import { describeFleetContract } from "./fleet-contract.js";
+import { at, attemptError, BACKOFF, insertOne, mustGet, newTask, runningTask, startOnly, T0, worker } from "./fixtures.js";
+
+export { at, attemptError, BACKOFF, insertOne, mustGet, newTask, runningTask, startOnly, T0, worker };
 
 /** What the suite needs from a driver: a fresh, migrated, empty store, and its clean-up. */
 export type MakeStore = () => Promise<{ store: TaskStore; cleanup: () => Promise<void> }>;
-
-export const BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.2 };
-export const T0 = new Date("2030-01-01T00:00:00.000Z");
-
-/** `ms` after T0. */
-export function at(ms: number): Date {
-  return new Date(T0.getTime() + ms);
-}
-
-/** A new task of type `demo.echo`, QUEUED at T0, with a fresh id. */
-export function newTask(overrides: Partial<NewTask> = {}): NewTask {
-  return {
-    id: uuidv7(),
-    type: "demo.echo",
-    queue: "default",
-    priority: 0,
-    state: "QUEUED",
-    inputTypeUrl: "type.googleapis.com/google.protobuf.Struct",
-    input: new Uint8Array([1, 2, 3]),
-    maxAttempts: 3,
-    timeoutMs: 60_000,
-    backoff: BACKOFF,
-    idempotencyKey: null,
-    createdAt: T0,
-    scheduledAt: T0,
-    ...overrides,
-  };
-}
-
-/** The error of a failed attempt, retryable unless overridden. */
-export function attemptError(attempt: number, overrides: Partial<AttemptError> = {}): AttemptError {
-  return {
-    attempt,
-    kind: "TASK_ERROR",
-    name: "Error",
-    message: `attempt ${attempt} failed`,
-    retryable: true,
-    workerId: "worker-1",
-    time: at(attempt * 10).toISOString(),
-    ...overrides,
-  };
-}
-
-/** Inserts one task and returns its record. */
-export async function insertOne(store: TaskStore, overrides: Partial<NewTask> = {}): Promise<TaskRecord> {
-  const [result] = await store.insertTasks([newTask(overrides)]);
-  if (!result) throw new Error("nothing inserted");
-  return result.task;
-}
-
-/** Starts attempts of tasks of the fixture's type and returns those started. */
-export async function startOnly(store: TaskStore, ids: readonly string[], workerId: string, now: Date): Promise<TaskRecord[]> {
-  return (await store.startAttempts(ids, workerId, now, ["demo.echo"])).started;
-}
-
-/** Inserts one task and starts its first attempt. */
-export async function runningTask(store: TaskStore, overrides: Partial<NewTask> = {}): Promise<TaskRecord> {
-  const task = await insertOne(store, overrides);
-  const [started] = await startOnly(store, [task.id], "worker-1", at(1));
-  if (!started) throw new Error("not started");
-  return started;
-}
-
-/** The task, which must exist. */
-export async function mustGet(store: TaskStore, id: string): Promise<TaskRecord> {
-  const task = await store.getTask(id);
-  if (!task) throw new Error(`no task ${id}`);
-  return task;
-}
 
 /** Registers the store contract suite for one driver. */
 export function describeStoreContract(name: string, makeStore: MakeStore): void {
@@ -750,6 +683,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const entries = await store.listIndexable(undefined, 10);
         expect(entries.find((entry) => entry.id === running.id)).toEqual({
           id: running.id,
+          type: running.type,
           queue: running.queue,
           priority: running.priority,
           state: "RUNNING",
@@ -757,6 +691,21 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
           attempt: 1,
           workerId: "worker-1",
         });
+      });
+
+      it("reads one window of ids when given beforeId as well", async () => {
+        const store = await freshStore();
+        const tasks = (await store.insertTasks(Array.from({ length: 6 }, () => newTask()))).map((result) => result.task);
+        const [t0, t1, t2, t3, t4, t5] = tasks.map((task) => task.id);
+        await store.cancelTask(t2!, "no", at(1));
+        const ids = async (afterId: string | undefined, limit: number, beforeId?: string) =>
+          (await store.listIndexable(afterId, limit, beforeId)).map((task) => task.id);
+        expect(await ids(t0, 10, t4)).toEqual([t1, t3]);
+        expect(await ids(undefined, 10, t3)).toEqual([t0, t1]);
+        expect(await ids(t0, 1, t5)).toEqual([t1]);
+        expect(await ids(t3, 10, t4)).toEqual([]);
+        expect(await ids(t4, 10)).toEqual([t5]);
+        await expect(store.listIndexable(undefined, 10, "nope")).rejects.toThrow(/beforeId/);
       });
     });
 
@@ -790,21 +739,6 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
     });
 
     describe("workers", () => {
-      const worker = (id: string, overrides: Partial<WorkerRecord> = {}): WorkerRecord => ({
-        id,
-        host: "host-1",
-        pid: 1234,
-        queues: ["high_priority", "default"],
-        slots: 4,
-        types: ["demo.echo", "demo.sleep"],
-        sdk: "taskwire-ts/0.1.0",
-        sessionId: "session-1",
-        connectedAt: at(0),
-        lastSeenAt: at(0),
-        disconnectedAt: null,
-        ...overrides,
-      });
-
       it("counts connected workers per type, as heartbeats and disconnections come", async () => {
         const store = await freshStore();
         await store.upsertWorker(worker("w1"));
@@ -826,6 +760,14 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         expect(await store.countWorkersByType(at(5000))).toEqual(new Map([["demo.other", 1], ["demo.sleep", 1]]));
         await store.touchWorkers([], at(13_000));
       });
+    });
+
+    describe("operator views and bulk actions", () => {
+      describeAdminContract(freshStore);
+    });
+
+    describe("fleet", () => {
+      describeFleetContract(freshStore);
     });
 
     describe("availability", () => {

@@ -1,13 +1,23 @@
 /**
- * Worker processes: recorded when their stream opens, touched by heartbeats, marked when it
- * closes. The catalog's "workers serving this type" count comes from here, so it is right on
- * every server, not only the one holding the stream.
+ * Worker processes: recorded when their stream opens, touched by heartbeats, marked DRAINING and
+ * then closed, pruned some time after. The catalog's "workers serving this type" count and the
+ * fleet's worker list come from here, so they are right on every server, not only the one
+ * holding the stream.
+ *
+ * Strategy: draining and closing are fenced by the connection's session (`session_id`), so a
+ * late drain or close of an old stream never touches the row of the worker's new connection.
+ * What a worker runs is not stored with the worker: it is read from the tasks it holds
+ * (RUNNING or CANCELLING with its `worker_id`), in one query for all the workers listed, through
+ * `tasks_state_id_idx`: as many rows as attempts run in the fleet, however many tasks there are.
  */
-import { and, eq, gte, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, gte, inArray, isNull, sql, type SQL } from "drizzle-orm";
 import type { WorkerRecord } from "../../core/task-types.js";
 import type { TaskwireDatabase } from "../database.js";
-import { workers } from "../schema.js";
-import { anyOf } from "../sql-helpers.js";
+import { toWorkerRecord } from "../records.js";
+import { tasks, workers } from "../schema.js";
+import type { RunningRef, WorkerView } from "../store.js";
+import { anyOf, SQL_HELD, timestampParam } from "../sql-helpers.js";
+import { batchLimit } from "./task-selection.js";
 
 /** Records a worker's connection, replacing what an earlier connection of the same id left. */
 export async function upsertWorker(db: TaskwireDatabase, worker: WorkerRecord): Promise<void> {
@@ -27,6 +37,8 @@ export async function upsertWorker(db: TaskwireDatabase, worker: WorkerRecord): 
         connectedAt: sql`excluded.connected_at`,
         lastSeenAt: sql`excluded.last_seen_at`,
         disconnectedAt: sql`excluded.disconnected_at`,
+        serverId: sql`excluded.server_id`,
+        state: sql`excluded.state`,
       },
     });
 }
@@ -61,4 +73,79 @@ export async function countWorkersByType(db: TaskwireDatabase, seenSince: Date):
     .where(and(isNull(workers.disconnectedAt), gte(workers.lastSeenAt, seenSince)))
     .groupBy(sql`served.type`);
   return new Map(rows.map((row) => [row.type, row.workers]));
+}
+
+/**
+ * Workers by connection time, connected ones only unless `includeDisconnected`, only those
+ * serving `queue` when given; each with the attempts it runs.
+ */
+export async function listWorkers(
+  db: TaskwireDatabase,
+  filter: { includeDisconnected: boolean; queue?: string },
+): Promise<WorkerView[]> {
+  const conditions: SQL[] = [];
+  if (!filter.includeDisconnected) conditions.push(isNull(workers.disconnectedAt));
+  if (filter.queue !== undefined) conditions.push(sql`${filter.queue} = any(${workers.queues})`);
+  const rows = await db
+    .select()
+    .from(workers)
+    .where(and(...conditions))
+    .orderBy(asc(workers.connectedAt), asc(workers.id));
+  return withRunning(db, rows.map(toWorkerRecord));
+}
+
+/** One worker, connected or not, with the attempts it runs. */
+export async function getWorker(db: TaskwireDatabase, id: string): Promise<WorkerView | undefined> {
+  const rows = await db.select().from(workers).where(eq(workers.id, id));
+  const [view] = await withRunning(db, rows.map(toWorkerRecord));
+  return view;
+}
+
+/** The workers, each with the tasks it holds (oldest start first), read in one query. */
+async function withRunning(db: TaskwireDatabase, records: WorkerRecord[]): Promise<WorkerView[]> {
+  if (records.length === 0) return [];
+  const held = await db
+    .select({
+      workerId: tasks.workerId,
+      taskId: tasks.id,
+      attempt: tasks.attempt,
+      type: tasks.type,
+      queue: tasks.queue,
+      startedAt: tasks.startedAt,
+    })
+    .from(tasks)
+    .where(and(sql`${tasks.state} in ${SQL_HELD}`, anyOf(tasks.workerId, records.map((record) => record.id), "text")))
+    .orderBy(asc(tasks.startedAt), asc(tasks.id));
+  const running = new Map<string, RunningRef[]>();
+  for (const { workerId, ...ref } of held) {
+    if (workerId === null) continue;
+    let refs = running.get(workerId);
+    if (refs === undefined) running.set(workerId, (refs = []));
+    refs.push(ref);
+  }
+  return records.map((record) => ({ ...record, running: running.get(record.id) ?? [] }));
+}
+
+/** Marks a connected worker DRAINING, fenced by its session (see `markWorkerDisconnected`). */
+export async function markWorkerDraining(db: TaskwireDatabase, id: string, sessionId: string): Promise<void> {
+  await db
+    .update(workers)
+    .set({ state: "DRAINING" })
+    .where(and(eq(workers.id, id), eq(workers.sessionId, sessionId), isNull(workers.disconnectedAt)));
+}
+
+/**
+ * Deletes at most `limit` workers whose stream closed before `before`, oldest close first;
+ * `skip locked`, so two servers pruning at once split the rows. Returns how many.
+ */
+export async function pruneWorkers(db: TaskwireDatabase, before: Date, limit: number): Promise<number> {
+  const batch = db
+    .select({ id: workers.id })
+    .from(workers)
+    .where(sql`${workers.disconnectedAt} < ${timestampParam(before)}`)
+    .orderBy(asc(workers.disconnectedAt))
+    .limit(batchLimit(limit))
+    .for("update", { skipLocked: true });
+  const deleted = await db.delete(workers).where(inArray(workers.id, batch)).returning({ id: workers.id });
+  return deleted.length;
 }
