@@ -31,6 +31,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator, Optional
 
@@ -205,12 +206,17 @@ class ShapesWorker:
                     name=type(error).__name__,
                     message=str(error),
                     retryable=False,
+                    stack=traceback.format_exc(),
                 )
             )
         except Exception as error:  # anything else may work on another attempt
             result.failure.CopyFrom(
                 ws.TaskFailure(
-                    kind=task_pb2.ERROR_KIND_TASK_ERROR, name=type(error).__name__, message=str(error), retryable=True
+                    kind=task_pb2.ERROR_KIND_TASK_ERROR,
+                    name=type(error).__name__,
+                    message=str(error),
+                    retryable=True,
+                    stack=traceback.format_exc(),
                 )
             )
         self.send(complete=ws.CompleteReport(results=[result]))

@@ -3,7 +3,7 @@
  */
 import { toJson, type JsonObject, type JsonValue, type Registry } from "@bufbuild/protobuf";
 import { durationMs, timestampDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { TaskSchema, TaskState, type Progress, type Task, type TaskType } from "../../gen/taskwire/v1/task_pb.js";
+import { TaskSchema, TaskState, type Progress, type Task, type TaskError, type TaskType } from "../../gen/taskwire/v1/task_pb.js";
 import {
   ListTasksResponseSchema,
   ListTypesResponseSchema,
@@ -92,15 +92,40 @@ export function formatTaskDetails(task: Task): string {
   return task.errors.length === 0 ? text : `${text}errors:\n${formatTaskErrors(task)}`;
 }
 
-/** One line per failed attempt, indented. */
+/**
+ * One line per failed attempt, indented; the last one is followed by its stack and its
+ * details as JSON, indented under it.
+ */
 export function formatTaskErrors(task: Task): string {
   return task.errors
-    .map((error) => {
+    .map((error, index) => {
       const what = error.name ? `${error.name}: ${error.message}` : error.message;
       const notes = [error.retryable ? "retryable" : "not retryable", error.workerId && `worker ${error.workerId}`, formatTime(error.time)];
-      return `  attempt ${error.attempt}  ${errorKindName(error.kind)}  ${what}  (${notes.filter((n) => n).join(", ")})\n`;
+      const line = `  attempt ${error.attempt}  ${errorKindName(error.kind)}  ${what}  (${notes.filter((n) => n).join(", ")})\n`;
+      return index === task.errors.length - 1 ? line + formatErrorStackAndDetails(error, what) : line;
     })
     .join("");
+}
+
+/** Lines indented by four spaces. */
+function indented(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => (line ? `    ${line}` : ""))
+    .join("\n");
+}
+
+/**
+ * An error's stack (without its first line when that only repeats the name and message, as a
+ * JavaScript stack does) and its details as indented JSON; "" when it has neither.
+ */
+function formatErrorStackAndDetails(error: TaskError, what: string): string {
+  let text = "";
+  const lines = error.stack.replace(/\s+$/, "").split("\n");
+  if (lines[0] !== undefined && lines[0] !== "" && what.startsWith(lines[0].trim())) lines.shift();
+  if (lines.some((line) => line.trim() !== "")) text += `${indented(lines.join("\n"))}\n`;
+  if (error.details) text += `${indented(`details: ${JSON.stringify(error.details, null, 2)}`)}\n`;
+  return text;
 }
 
 /** The table of `taskwire tasks list`. */

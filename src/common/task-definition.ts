@@ -43,6 +43,12 @@ export interface TaskSpec<I extends DescMessage, O extends DescMessage> {
   retries?: number;
   /** Back-off between attempts. */
   backoff?: BackoffOptions;
+  /**
+   * How long finished tasks of the type are kept, in milliseconds or as "30d": the server
+   * deletes them this long after they finish. From 1 minute to 3650 days.
+   * @default none: the server's `--retain-finished` applies (and without it, tasks are kept)
+   */
+  retention?: number | string;
   /** Shown by `ListTypes`. */
   description?: string;
 }

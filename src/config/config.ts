@@ -3,6 +3,7 @@
  * variables and command-line flags (flags win). Nothing else in the code reads `process.env`.
  * Keep in line with the README's "Configuration" section.
  */
+import { MIN_RETENTION_MS } from "../core/limits.js";
 
 /** A setting that is missing or malformed; the message names it. */
 export class ConfigError extends Error {
@@ -84,8 +85,8 @@ export const DEFAULTS = {
   logLevel: "info",
 } as const satisfies Omit<ServerConfig, "redisUrl" | "databaseUrl" | "corsOrigins" | "apiKeysFile" | "apiKeys" | "auth" | "tlsCert" | "tlsKey" | "retainFinishedMs">;
 
-/** Shortest `retainFinishedMs` accepted: one minute. */
-export const MIN_RETENTION_MS = 60_000;
+/** Shortest `retainFinishedMs` accepted: one minute, the same as a task type's own retention. */
+export { MIN_RETENTION_MS };
 
 /** Settings given as flags, by their config names; strings as typed on the command line. */
 export type ConfigOverrides = Partial<Record<keyof ServerConfig, string | number | undefined>>;

@@ -29,3 +29,13 @@ export function conventionalQueue(priority: number): string {
 export const MAX_DURATION_MS = 366 * 24 * 3600 * 1000;
 /** The largest number of attempts accepted. */
 export const MAX_ATTEMPTS_LIMIT = 1000;
+
+/**
+ * The shortest retention a task type may declare: one minute (a shorter one would delete a
+ * result before a client that polls once a minute has read it).
+ */
+export const MIN_RETENTION_MS = 60_000;
+/** The longest retention a task type may declare: 3,650 days (10 years). */
+export const MAX_RETENTION_MS = 3650 * 86_400_000;
+/** {@link MIN_RETENTION_MS} to {@link MAX_RETENTION_MS} in words, for error messages. */
+export const RETENTION_RANGE = `from ${MIN_RETENTION_MS / 60_000} minute to ${MAX_RETENTION_MS / 86_400_000} days`;

@@ -92,6 +92,8 @@ export function errorToProto(error: AttemptError): TaskError {
     retryable: error.retryable,
     workerId: error.workerId,
     time: timestampFromDate(new Date(error.time)),
+    stack: error.stack ?? "",
+    details: error.details,
   });
 }
 
@@ -173,6 +175,7 @@ export function taskTypeToProto(type: TaskTypeRecord, workerCount: number): Task
       timeout: type.defaults.timeoutMs === null ? undefined : durationFromMs(type.defaults.timeoutMs),
       maxAttempts: type.defaults.maxAttempts,
       backoff: backoffToProto(type.defaults.backoff),
+      retention: typeof type.defaults.retentionMs === "number" ? durationFromMs(type.defaults.retentionMs) : undefined,
     },
     updateTime: timestampFromDate(type.updatedAt),
   });

@@ -1,8 +1,9 @@
 /**
  * The errors of the worker SDK. Three of them are `AbortSignal` reasons, so task code can tell
- * why its signal fired (`ctx.signal.reason instanceof TaskCancelledError`); one is thrown by
- * task code to stop retries; the last two end `Worker.run()`.
+ * why its signal fired (`ctx.signal.reason instanceof TaskCancelledError`); two are thrown by
+ * task code (to stop retries, to attach details); the last two end `Worker.run()`.
  */
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { Code } from "@connectrpc/connect";
 
 /**
@@ -16,6 +17,40 @@ export class NonRetryableError extends Error {
   readonly retryable = false;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+  }
+}
+
+/** Options of {@link DetailedError}. */
+export interface DetailedErrorOptions {
+  /** The error this one wraps; its stack is reported after this one's (`Caused by: ...`). */
+  cause?: unknown;
+  /**
+   * Structured facts about the failure, recorded with the attempt and returned by `GetStatus`
+   * as `TaskError.details` (a `google.protobuf.Struct`). Kept as `JSON.stringify` makes them;
+   * details that do not convert, nest deeper than 32 levels or exceed 16 KiB of JSON are
+   * dropped with a note in the message, and the failure is still reported.
+   */
+  details?: JsonObject;
+  /** False: the task fails at once instead of being retried. @default true */
+  retryable?: boolean;
+}
+
+/**
+ * Thrown by task code to attach structured details to a failure, e.g.
+ * `throw new DetailedError("upstream refused the invoice", { details: { status: 409 }, cause })`.
+ * Any thrown error whose own `details` property is a plain JSON object is reported the same way,
+ * so code that cannot import this class can still attach details.
+ */
+export class DetailedError extends Error {
+  override readonly name: string = "DetailedError";
+  /** Reported as `TaskError.details`; undefined: none. */
+  readonly details: JsonObject | undefined;
+  /** Read by the worker when it reports the failure (see {@link isNonRetryable}). */
+  readonly retryable: boolean;
+  constructor(message: string, options: DetailedErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.details = options.details;
+    this.retryable = options.retryable ?? true;
   }
 }
 

@@ -15,7 +15,17 @@ import {
 import { descriptorSetOf } from "../common/descriptors.js";
 import type { BackoffOptions, TaskDefinition } from "../common/task-definition.js";
 import { parseDuration } from "../config/config.js";
-import { MAX_ATTEMPTS_LIMIT, MAX_DURATION_MS, PRIORITY_MAX, PRIORITY_MIN, QUEUE_NAME, TYPE_NAME } from "../core/limits.js";
+import {
+  MAX_ATTEMPTS_LIMIT,
+  MAX_DURATION_MS,
+  MAX_RETENTION_MS,
+  MIN_RETENTION_MS,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
+  QUEUE_NAME,
+  RETENTION_RANGE,
+  TYPE_NAME,
+} from "../core/limits.js";
 import { WorkerConfigError } from "./errors.js";
 import { SDK_NAME } from "./version.js";
 
@@ -40,6 +50,14 @@ function duration(value: number | string, what: string): Duration {
   return durationFromMs(durationMsOf(value, what));
 }
 
+function retentionOf(value: number | string, what: string): Duration {
+  const ms = typeof value === "number" ? value : parseDuration(value);
+  if (ms === undefined || !Number.isFinite(ms) || ms < MIN_RETENTION_MS || ms > MAX_RETENTION_MS) {
+    throw new WorkerConfigError(`${what} must be a duration ${RETENTION_RANGE} (ms, or like "12h", "30d"), got ${JSON.stringify(value)}`);
+  }
+  return durationFromMs(Math.round(ms));
+}
+
 function backoffOf(options: BackoffOptions | undefined, what: string): Backoff {
   const multiplier = options?.multiplier ?? DEFAULT_BACKOFF.multiplier;
   const jitter = options?.jitter ?? DEFAULT_BACKOFF.jitter;
@@ -59,7 +77,7 @@ function backoffOf(options: BackoffOptions | undefined, what: string): Backoff {
 
 /**
  * The declaration of one task type, with its defaults filled in.
- * @throws WorkerConfigError when the definition has a bad name, queue, priority, timeout, retries or backoff.
+ * @throws WorkerConfigError when the definition has a bad name, queue, priority, timeout, retries, backoff or retention.
  */
 export function taskDeclaration(definition: TaskDefinition): TaskTypeDeclaration {
   const { spec } = definition;
@@ -87,6 +105,7 @@ export function taskDeclaration(definition: TaskDefinition): TaskTypeDeclaration
       timeout: spec.timeout === undefined ? undefined : duration(spec.timeout, `${what}: timeout`),
       maxAttempts: retries + 1,
       backoff: backoffOf(spec.backoff, `${what}: backoff`),
+      retention: spec.retention === undefined ? undefined : retentionOf(spec.retention, `${what}: retention`),
     }),
   });
 }

@@ -7,6 +7,7 @@ export type { WorkerState, WorkerStateListener } from "./worker.js";
 export { WORKER_DEFAULTS } from "./worker-options.js";
 export type { WorkerOptions } from "./worker-options.js";
 export {
+  DetailedError,
   NonRetryableError,
   TaskCancelledError,
   TaskTimeoutError,
@@ -15,6 +16,7 @@ export {
   WorkerShutdownError,
   isNonRetryable,
 } from "./errors.js";
+export type { DetailedErrorOptions } from "./errors.js";
 export { runTask } from "./testing.js";
 export type { RunTaskOptions, TaskLogEntry, TaskRunResult } from "./testing.js";
 export type { ProgressSnapshot } from "./progress.js";

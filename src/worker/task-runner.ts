@@ -2,16 +2,17 @@
  * Running one attempt of a task: decode the input, build the `TaskContext`, call the handler,
  * and turn what happened into an outcome. The reason of the attempt's `AbortSignal` decides how
  * an error is reported: a cancel ends the task `CANCELLED`, a deadline is `DEADLINE_EXCEEDED`, a
- * shutdown is `WORKER_LOST`; any other error is the task's own (`TASK_ERROR`). An output returned
- * despite an abort is still the output.
+ * shutdown is `WORKER_LOST`; any other error is the task's own (`TASK_ERROR`), reported with its
+ * stack and details (`error-report.ts`). An output returned despite an abort is still the output.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, type JsonObject } from "@bufbuild/protobuf";
 import { AnySchema, type Any } from "@bufbuild/protobuf/wkt";
 import { ErrorKind } from "../../gen/taskwire/v1/task_pb.js";
 import { TaskResultSchema, type TaskResult } from "../../gen/taskwire/v1/worker_service_pb.js";
 import { packValue, unpackValue } from "../common/any.js";
 import type { ProgressUpdate, TaskContext, TaskDefinition } from "../common/task-definition.js";
 import type { Logger } from "../core/logger.js";
+import { reportOfError } from "./error-report.js";
 import { TaskCancelledError, TaskTimeoutError, WorkerShutdownError, isNonRetryable } from "./errors.js";
 import { mergeProgress, type ProgressSnapshot } from "./progress.js";
 
@@ -24,6 +25,10 @@ export interface AttemptFailure {
   name: string;
   message: string;
   retryable: boolean;
+  /** The stack with its causes, bounded (`reportOfError`); task errors only. */
+  stack?: string;
+  /** Details attached by task code; task errors only. */
+  details?: JsonObject;
 }
 
 /** How an attempt ended. */
@@ -114,7 +119,7 @@ export function outcomeOfError(error: unknown, signal: AbortSignal): AttemptOutc
       failure: { kind: ErrorKind.WORKER_LOST, name: reason.name, message: reason.message, retryable: true },
     };
   }
-  return { kind: "failure", failure: { kind: ErrorKind.TASK_ERROR, ...describe(error), retryable: !isNonRetryable(error) } };
+  return { kind: "failure", failure: { kind: ErrorKind.TASK_ERROR, ...reportOfError(error), retryable: !isNonRetryable(error) } };
 }
 
 /**

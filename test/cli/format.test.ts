@@ -75,6 +75,59 @@ describe("tables and fields", () => {
     );
   });
 
+  it("shows the last error's stack under its message, and its details as JSON", () => {
+    const [first, second] = failed.errors;
+    const detailed = create(TaskSchema, {
+      ...failed,
+      progress: undefined,
+      errors: [
+        { ...first!, stack: "Error: boom 1\n    at older (a.ts:1:1)" },
+        {
+          ...second!,
+          name: "DetailedError",
+          message: "quota exceeded",
+          retryable: false,
+          stack: "DetailedError: quota exceeded\n    at run (tasks.ts:10:11)\nCaused by: Error: 429\n    at call (http.ts:3:5)\n",
+          details: { limit: 10, used: [7, 3] },
+        },
+      ],
+    });
+    expect(formatTaskDetails(detailed).split("errors:\n")[1]).toBe(
+      [
+        "  attempt 1  TASK_ERROR  Error: boom 1  (retryable, worker w1, 2030-01-02T03:04:06Z)",
+        "  attempt 2  TASK_ERROR  DetailedError: quota exceeded  (not retryable, worker w1, 2030-01-02T03:04:07Z)",
+        "        at run (tasks.ts:10:11)",
+        "    Caused by: Error: 429",
+        "        at call (http.ts:3:5)",
+        "    details: {",
+        '      "limit": 10,',
+        '      "used": [',
+        "        7,",
+        "        3",
+        "      ]",
+        "    }",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("shows a stack whose first line is not the message (a Python traceback) whole", () => {
+    const [, second] = failed.errors;
+    const python = create(TaskSchema, {
+      ...failed,
+      errors: [{ ...second!, name: "ValueError", message: "bad", stack: 'Traceback (most recent call last):\n  File "w.py", line 3\nValueError: bad\n' }],
+    });
+    expect(formatTaskDetails(python)).toContain(
+      [
+        "  attempt 2  TASK_ERROR  ValueError: bad  (retryable, worker w1, 2030-01-02T03:04:07Z)",
+        "    Traceback (most recent call last):",
+        '      File "w.py", line 3',
+        "    ValueError: bad",
+        "",
+      ].join("\n"),
+    );
+  });
+
   it("lists tasks", () => {
     expect(formatTaskTable([failed])).toBe(
       "ID         TYPE            STATE   QUEUE    PRIORITY  ATTEMPT  PROGRESS  CREATED\n" +

@@ -97,13 +97,14 @@ describe.skipIf(!pythonReady && !inCi)("the Python example", () => {
     });
   });
 
-  it("records the worker's failure of an input it cannot use, without retrying", async () => {
+  it("records the worker's failure of an input it cannot use, without retrying, with its traceback", async () => {
     const input = anyPack(polygon, create(polygon, { name: "line", vertices: [{ x: 0, y: 0 }, { x: 1, y: 1 }] }));
     const handle = await client.submitByName("shapes.area", input);
     await expect(handle.result({ timeout: "20s" })).rejects.toThrow(/at least 3 vertices/);
     const task = await handle.status();
     expect(task.state).toBe(TaskState.FAILED);
     expect(task.attempt).toBe(1);
+    expect(task.error?.stack).toMatch(/^Traceback \(most recent call last\):\n[\s\S]*worker\.py[\s\S]*\nValueError: a polygon needs at least 3 vertices, got 2\n$/);
   });
 
   it("serves the Python client: types, typed submit with progress, a refusal's details, cancel", async () => {

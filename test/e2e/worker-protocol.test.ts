@@ -200,4 +200,61 @@ describe.each(BACKENDS)("on %s", (backend) => {
       await handle.cancel();
     });
   });
+
+  describe("failures and declared retention", () => {
+    it("cuts a failure's huge stack to 16 KiB and drops oversize details with a note; the stream goes on", async () => {
+      const w = rawWorker("big-failure", { type: "raw.big" });
+      w.send(w.hello());
+      await w.nextOf("welcome");
+      w.send({ case: "grant", value: { slots: 1 } });
+      const first = await client.submitByName("raw.big", {}, { queue: "raw-big-failure" });
+      const [assigned] = (await w.nextOf("assign")).tasks;
+      // 1 MiB: a top line, then frames of 3-byte characters (a cut must not split one), and a
+      // NUL, which PostgreSQL's jsonb cannot hold.
+      const stack = `Error: runaway\u0000\n${"    at f€€€ (x.ts:1:1)\n".repeat(40_000)}`;
+      expect(Buffer.byteLength(stack)).toBeGreaterThan(1024 * 1024);
+      const failure = { kind: 1, name: "Error", message: "runaway", retryable: false, stack, details: { blob: "b".repeat(20_000) } };
+      w.send({ case: "complete", value: { results: [{ taskId: assigned!.taskId, attempt: assigned!.attempt, outcome: { case: "failure", value: failure } }] } });
+      await w.nextOf("completeAck");
+      const failed = await first.status();
+      expect(failed.state).toBe(TaskState.FAILED);
+      const error = failed.error!;
+      expect(Buffer.byteLength(error.stack)).toBeLessThanOrEqual(16 * 1024);
+      expect(error.stack.startsWith("Error: runaway\uFFFD\n    at f€€€ (x.ts:1:1)\n")).toBe(true);
+      expect(error.stack).toMatch(/\(x\.ts:1:1\)\n\[stack cut to 16384 of \d+ bytes\]$/);
+      expect(error.stack.lastIndexOf("\uFFFD")).toBe("Error: runaway".length); // the NUL's; no character split
+      expect(error.message).toBe("runaway [details dropped: 20011 bytes of JSON, over the limit of 16384]");
+      expect(error.details).toBeUndefined();
+
+      // The same stream takes and reports the next task.
+      w.send({ case: "grant", value: { slots: 1 } });
+      const second = await client.submitByName("raw.big", {}, { queue: "raw-big-failure" });
+      const [next] = (await w.nextOf("assign")).tasks;
+      expect(next?.taskId).toBe(second.id);
+      const small = { message: "small", retryable: false, details: { code: 7, nested: { ok: true } } };
+      w.send({ case: "complete", value: { results: [{ taskId: next!.taskId, attempt: next!.attempt, outcome: { case: "failure", value: small } }] } });
+      await w.nextOf("completeAck");
+      expect((await second.status()).error).toMatchObject({ message: "small", stack: "", details: { code: 7, nested: { ok: true } } });
+      w.end();
+    });
+
+    it("refuses a declared retention under a minute: INVALID_ARGUMENT naming the field", async () => {
+      const w = rawWorker("short-retention");
+      const types = [{ name: "raw.short", inputType: StructSchema.typeName, outputType: StructSchema.typeName, defaults: { retention: { seconds: 1n } } }];
+      w.send(w.hello({ types }));
+      const error = await w.next().catch((e: unknown) => ConnectError.from(e));
+      expect((error as ConnectError).code).toBe(Code.InvalidArgument);
+      expect((error as ConnectError).rawMessage).toBe("hello.types[0].defaults.retention: must be from 1 minute to 3650 days, got 1s");
+    });
+
+    it("keeps a declared retention and shows it in ListTypes", async () => {
+      const w = rawWorker("long-retention");
+      const types = [{ name: "raw.kept", inputType: StructSchema.typeName, outputType: StructSchema.typeName, defaults: { retention: { seconds: 3650n * 86_400n } } }];
+      w.send(w.hello({ types }));
+      await w.nextOf("welcome");
+      const kept = (await client.listTypes()).find((t) => t.name === "raw.kept");
+      expect(kept?.defaults?.retention?.seconds).toBe(3650n * 86_400n);
+      w.end();
+    });
+  });
 });

@@ -9,7 +9,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { AssignmentSchema } from "../../gen/taskwire/v1/worker_service_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { packValue, typeUrlOf } from "../../src/common/any.js";
-import { defineTask, NonRetryableError, type TaskContext } from "../../src/worker/index.js";
+import { defineTask, DetailedError, NonRetryableError, type TaskContext } from "../../src/worker/index.js";
 import { deferred } from "./scripted-peer.js";
 
 /** Opens attempts of `gated` tasks by id, and tells when they start. */
@@ -66,7 +66,7 @@ export class Gates {
 /** The tasks of one test, sharing its gates. */
 export function testTasks(gates: Gates) {
   const gated = defineTask(
-    { name: "test.gated", input: StructSchema, output: StructSchema, queue: "gated", timeout: "30s", retries: 4 },
+    { name: "test.gated", input: StructSchema, output: StructSchema, queue: "gated", timeout: "30s", retries: 4, retention: "30d" },
     async (input, ctx) => gates.wait(String(input["id"]), ctx, { ignoreAbort: input["ignoreAbort"] === true }),
   );
   const square = defineTask(
@@ -76,6 +76,10 @@ export function testTasks(gates: Gates) {
   const fail = defineTask({ name: "test.fail", input: StructSchema, output: StructSchema }, async (input) => {
     if (input["mode"] === "nonRetryable") throw new NonRetryableError("bad input, do not retry");
     if (input["mode"] === "retryableFalse") throw Object.assign(new RangeError("flagged"), { retryable: false });
+    if (input["mode"] === "detailed") {
+      throw new DetailedError("quota exceeded", { details: { limit: 10, used: [7, 3] }, cause: new Error("429 from upstream") });
+    }
+    if (input["mode"] === "badDetails") throw Object.assign(new Error("odd details"), { details: { count: 1n } });
     throw new TypeError("transient failure");
   });
   const chatty = defineTask({ name: "test.chatty", input: StructSchema, output: StructSchema }, async (input, ctx) => {

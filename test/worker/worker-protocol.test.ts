@@ -48,12 +48,14 @@ describe("Hello", () => {
     expect(gated?.defaults?.maxAttempts).toBe(5);
     expect(durationMs(gated!.defaults!.timeout!)).toBe(30_000);
     expect(durationMs(gated!.defaults!.backoff!.initial!)).toBe(1_000);
+    expect(durationMs(gated!.defaults!.retention!)).toBe(30 * 86_400_000);
     const square = hello.types[1];
     expect(square?.inputType).toBe("google.protobuf.Int64Value");
     expect(square?.outputType).toBe("google.protobuf.StringValue");
     expect(square?.description).toBe("n² as text");
     expect(square?.defaults?.maxAttempts).toBe(3);
     expect(square?.defaults?.timeout).toBeUndefined();
+    expect(square?.defaults?.retention).toBeUndefined();
 
     const registry = createFileRegistry(hello.descriptors!);
     for (const schema of [StructSchema, Int64ValueSchema, StringValueSchema]) {
@@ -285,6 +287,32 @@ describe("how attempts end", () => {
     const result = (await stream.nextOf("complete")).results[0];
     expect(result?.outcome.case).toBe("failure");
     expect(result?.outcome.value).toMatchObject({ kind: ErrorKind.TASK_ERROR, name, retryable });
+  });
+
+  it("a handler error reports its stack with its causes, and its details", async () => {
+    const connected = await connectedWorker(peer);
+    worker = connected.worker;
+    const { stream } = connected;
+    stream.send({ case: "assign", value: { tasks: [assignment("e2", "test.fail", json({ mode: "detailed" }))] } });
+    const outcome = (await stream.nextOf("complete")).results[0]?.outcome;
+    expect(outcome?.case).toBe("failure");
+    const failure = outcome?.case === "failure" ? outcome.value : undefined;
+    expect(failure).toMatchObject({ kind: ErrorKind.TASK_ERROR, name: "DetailedError", message: "quota exceeded", retryable: true });
+    expect(failure?.stack).toMatch(/^DetailedError: quota exceeded\n {4}at .*fixtures\.ts/);
+    expect(failure?.stack).toMatch(/\nCaused by: Error: 429 from upstream\n {4}at .*fixtures\.ts/);
+    expect(failure?.details).toEqual({ limit: 10, used: [7, 3] });
+  });
+
+  it("details that are not JSON are dropped with a note; the failure is still reported", async () => {
+    const connected = await connectedWorker(peer);
+    worker = connected.worker;
+    const { stream } = connected;
+    stream.send({ case: "assign", value: { tasks: [assignment("e3", "test.fail", json({ mode: "badDetails" }))] } });
+    const outcome = (await stream.nextOf("complete")).results[0]?.outcome;
+    const failure = outcome?.case === "failure" ? outcome.value : undefined;
+    expect(failure?.message).toMatch(/^odd details \[details dropped: not JSON \(.*BigInt.*\)\]$/);
+    expect(failure?.details).toBeUndefined();
+    expect(failure?.stack).toMatch(/^Error: odd details\n/);
   });
 
   it.each([

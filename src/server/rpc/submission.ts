@@ -12,9 +12,12 @@ import {
   IDEMPOTENCY_KEY_MAX,
   MAX_ATTEMPTS_LIMIT,
   MAX_DURATION_MS,
+  MAX_RETENTION_MS,
+  MIN_RETENTION_MS,
   PRIORITY_MAX,
   PRIORITY_MIN,
   QUEUE_NAME,
+  RETENTION_RANGE,
   TYPE_NAME,
 } from "../../core/limits.js";
 import type { NewTask } from "../../core/task-types.js";
@@ -25,15 +28,31 @@ import { durationToMs } from "../convert.js";
 /** Control characters (PostgreSQL cannot store NUL in text) and lone surrogates. */
 const UNPRINTABLE = /[\p{Cc}\p{Cs}]/u;
 
-/** Validates a duration field: non-negative (positive when `positive`) and at most 366 days. */
-export function validDurationMs(duration: Duration, field: string, positive = false): number {
+/** Refuses a Duration that is malformed (nanos out of range or of the wrong sign) or negative. */
+function checkDurationForm(duration: Duration, field: string): void {
   const { seconds, nanos } = duration;
   const badNanos = nanos < -999_999_999 || nanos > 999_999_999 || (seconds > 0n && nanos < 0) || (seconds < 0n && nanos > 0);
   if (badNanos) throw InvalidArgumentError.field(field, "is not a valid google.protobuf.Duration (nanos out of range or of the wrong sign)");
   if (seconds < 0n || nanos < 0) throw InvalidArgumentError.field(field, "must not be negative");
-  if (seconds > BigInt(MAX_DURATION_MS / 1000)) throw InvalidArgumentError.field(field, "must be at most 366 days");
+}
+
+/** Validates a duration field: non-negative (positive when `positive`) and at most 366 days. */
+export function validDurationMs(duration: Duration, field: string, positive = false): number {
+  checkDurationForm(duration, field);
+  if (duration.seconds > BigInt(MAX_DURATION_MS / 1000)) throw InvalidArgumentError.field(field, "must be at most 366 days");
   const ms = durationToMs(duration);
   if (positive && ms <= 0) throw InvalidArgumentError.field(field, "must be at least 1 ms");
+  return ms;
+}
+
+/** Validates a task type's retention: {@link MIN_RETENTION_MS} to {@link MAX_RETENTION_MS}. */
+export function validRetentionMs(duration: Duration, field: string): number {
+  checkDurationForm(duration, field);
+  const ms = durationToMs(duration);
+  if (duration.seconds > BigInt(MAX_RETENTION_MS / 1000) || ms < MIN_RETENTION_MS || ms > MAX_RETENTION_MS) {
+    const got = duration.nanos === 0 ? `${duration.seconds}s` : `${ms}ms`;
+    throw InvalidArgumentError.field(field, `must be ${RETENTION_RANGE}, got ${got}`);
+  }
   return ms;
 }
 

@@ -26,13 +26,14 @@ import { FileDescriptorSetSchema, timestampFromDate } from "@bufbuild/protobuf/w
 import type { TaskStore, AttemptOutcome } from "../../store/store.js";
 import type { AttemptRecorder } from "../engine/attempt-recorder.js";
 import { resolveDescriptors, type Catalog } from "../engine/catalog.js";
-import { errorKindFromProto, progressFromProto, stateToProto } from "../convert.js";
+import { progressFromProto, stateToProto } from "../convert.js";
 import type { Dispatcher } from "../engine/dispatcher.js";
 import { serverError } from "../engine/server-error.js";
 import type { TaskEvents } from "../engine/task-events.js";
 import type { SessionRegistry } from "../engine/session-registry.js";
 import { WorkerSession } from "../engine/worker-session.js";
-import { validDurationMs } from "./submission.js";
+import { validDurationMs, validRetentionMs } from "./submission.js";
+import { attemptErrorOf } from "./task-failure.js";
 
 /** What the worker service needs from the rest of the server. */
 export interface WorkerServiceDeps {
@@ -104,6 +105,7 @@ export function parseHello(hello: Hello): Omit<TaskTypeRecord, "updatedAt">[] {
         timeoutMs: d?.timeout ? validDurationMs(d.timeout, `hello.${field}.defaults.timeout`, true) : null,
         maxAttempts,
         backoff,
+        retentionMs: d?.retention ? validRetentionMs(d.retention, `hello.${field}.defaults.retention`) : null,
       },
     };
     resolveDescriptors(record);
@@ -119,22 +121,8 @@ function outcomeOf(r: TaskResult, workerId: string): AttemptOutcome {
       return { kind: "succeeded", ...base, outputTypeUrl: r.outcome.value.typeUrl, output: r.outcome.value.value };
     case "cancelled":
       return { kind: "cancelled", ...base, reason: r.outcome.value };
-    default: {
-      const f = r.outcome.value;
-      return {
-        kind: "failed",
-        ...base,
-        error: {
-          attempt: r.attempt,
-          kind: f ? errorKindFromProto(f.kind) : "TASK_ERROR",
-          name: f?.name || "Error",
-          message: f?.message || "the worker reported a failure without a message",
-          retryable: f?.retryable ?? true,
-          workerId,
-          time: new Date().toISOString(),
-        },
-      };
-    }
+    default:
+      return { kind: "failed", ...base, error: attemptErrorOf(r.outcome.value, r.attempt, workerId) };
   }
 }
 
