@@ -106,8 +106,9 @@ export interface Broker {
 
   /**
    * Removes tasks from the runnable and delayed sets and drops their leases (cancel).
-   * Each entry carries the priority the task was queued with: the Redis broker keeps it inside
-   * the delayed member (`"<priority>|<id>"`), so it needs it to find that member.
+   * Each entry carries the type and priority the task was queued with: the Redis broker keeps a
+   * task in its type's runnable set and both inside the delayed member
+   * (`"<priority>|<type>|<id>"`), so it needs them to find the task.
    */
   remove(entries: readonly QueueEntry[]): Promise<void>;
 

@@ -19,6 +19,9 @@ export type MakeBroker = () => Promise<{ broker: Broker; cleanup: () => Promise<
 
 const HOUR = 3_600_000;
 
+/** The task type of entries that do not name another. */
+export const T = "job";
+
 /** Values pushed by a listener, with a way to await the one you expect (never a sleep). */
 export class EventLog<T> {
   readonly values: T[] = [];
@@ -56,16 +59,16 @@ export class EventLog<T> {
   }
 }
 
-/** `count` entries of one queue with ids `<prefix>-0`, `<prefix>-1`, … */
-export function entries(queue: string, count: number, priority = 0, prefix = "task"): QueueEntry[] {
-  return Array.from({ length: count }, (_, i) => ({ id: `${prefix}-${i}`, queue, priority }));
+/** `count` entries of one queue with ids `<prefix>-0`, `<prefix>-1`, …, of type `type`. */
+export function entries(queue: string, count: number, priority = 0, prefix = "task", type = T): QueueEntry[] {
+  return Array.from({ length: count }, (_, i) => ({ id: `${prefix}-${i}`, queue, type, priority }));
 }
 
-/** Claims until the queue is empty, `batch` at a time. */
-export async function drain(broker: Broker, queue: string, batch = 100, leaseUntil = 10_000): Promise<string[]> {
+/** Claims tasks of `types` until there are none left, `batch` at a time. */
+export async function drain(broker: Broker, queue: string, batch = 100, leaseUntil = 10_000, types: readonly string[] = [T]): Promise<string[]> {
   const claimed: string[] = [];
   for (;;) {
-    const ids = await broker.claim(queue, batch, leaseUntil);
+    const ids = await broker.claim(queue, types, batch, leaseUntil);
     if (ids.length === 0) return claimed;
     claimed.push(...ids);
   }
@@ -88,20 +91,20 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
     describe("order", () => {
       it("claims the highest priority first, FIFO within a priority", async () => {
         await broker.enqueue([
-          { id: "a", queue: "q", priority: 0 },
-          { id: "b", queue: "q", priority: 5 },
-          { id: "c", queue: "q", priority: -3 },
-          { id: "d", queue: "q", priority: 5 },
-          { id: "e", queue: "q", priority: 10 },
-          { id: "f", queue: "q", priority: 0 },
+          { id: "a", queue: "q", type: T, priority: 0 },
+          { id: "b", queue: "q", type: T, priority: 5 },
+          { id: "c", queue: "q", type: T, priority: -3 },
+          { id: "d", queue: "q", type: T, priority: 5 },
+          { id: "e", queue: "q", type: T, priority: 10 },
+          { id: "f", queue: "q", type: T, priority: 0 },
         ]);
         expect(await drain(broker, "q")).toEqual(["e", "b", "d", "a", "f", "c"]);
       });
 
       it("keeps FIFO within a priority across separate enqueue calls", async () => {
         const ids = Array.from({ length: 50 }, (_, i) => `t${i}`);
-        for (const id of ids) await broker.enqueue([{ id, queue: "q", priority: 3 }]);
-        await broker.enqueue([{ id: "urgent", queue: "q", priority: 4 }]);
+        for (const id of ids) await broker.enqueue([{ id, queue: "q", type: T, priority: 3 }]);
+        await broker.enqueue([{ id: "urgent", queue: "q", type: T, priority: 4 }]);
         expect(await drain(broker, "q", 7)).toEqual(["urgent", ...ids]);
       });
 
@@ -109,7 +112,7 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
         const priorities = [PRIORITY_MIN, PRIORITY_MAX, PRIORITY_MIN + 1, PRIORITY_MAX - 1, 0, -1, 1];
         const batch: QueueEntry[] = [];
         for (let round = 0; round < 3; round++) {
-          for (const priority of priorities) batch.push({ id: `p${priority}-r${round}`, queue: "q", priority });
+          for (const priority of priorities) batch.push({ id: `p${priority}-r${round}`, queue: "q", type: T, priority });
         }
         await broker.enqueue(batch.slice(0, 10));
         await broker.enqueue(batch.slice(10));
@@ -122,9 +125,9 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
 
       it("keeps each queue of a multi-queue batch separate", async () => {
         await broker.enqueue([
-          { id: "a1", queue: "alpha", priority: 0 },
-          { id: "b1", queue: "beta", priority: 0 },
-          { id: "a2", queue: "alpha", priority: 1 },
+          { id: "a1", queue: "alpha", type: T, priority: 0 },
+          { id: "b1", queue: "beta", type: T, priority: 0 },
+          { id: "a2", queue: "alpha", type: T, priority: 1 },
         ]);
         expect(await drain(broker, "alpha")).toEqual(["a2", "a1"]);
         expect(await drain(broker, "beta")).toEqual(["b1"]);
@@ -132,8 +135,8 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
       });
 
       it("does not queue an id twice when it is enqueued twice", async () => {
-        await broker.enqueue([{ id: "a", queue: "q", priority: 0 }]);
-        await broker.enqueue([{ id: "a", queue: "q", priority: 0 }]);
+        await broker.enqueue([{ id: "a", queue: "q", type: T, priority: 0 }]);
+        await broker.enqueue([{ id: "a", queue: "q", type: T, priority: 0 }]);
         expect(await broker.counts("q")).toEqual({ pending: 1, delayed: 0, leased: 0 });
       });
     });
@@ -141,21 +144,21 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
     describe("claim", () => {
       it("takes at most `count`, then what is left, then nothing", async () => {
         await broker.enqueue(entries("q", 5));
-        expect(await broker.claim("q", 3, 1_000)).toEqual(["task-0", "task-1", "task-2"]);
-        expect(await broker.claim("q", 10, 1_000)).toEqual(["task-3", "task-4"]);
-        expect(await broker.claim("q", 10, 1_000)).toEqual([]);
+        expect(await broker.claim("q", [T], 3, 1_000)).toEqual(["task-0", "task-1", "task-2"]);
+        expect(await broker.claim("q", [T], 10, 1_000)).toEqual(["task-3", "task-4"]);
+        expect(await broker.claim("q", [T], 10, 1_000)).toEqual([]);
       });
 
       it("returns nothing for an empty or unknown queue", async () => {
-        expect(await broker.claim("never-used", 5, 1_000)).toEqual([]);
+        expect(await broker.claim("never-used", [T], 5, 1_000)).toEqual([]);
         await broker.enqueue(entries("q", 1));
-        await broker.claim("q", 1, 1_000);
-        expect(await broker.claim("q", 1, 1_000)).toEqual([]);
+        await broker.claim("q", [T], 1, 1_000);
+        expect(await broker.claim("q", [T], 1, 1_000)).toEqual([]);
       });
 
       it("leases what it claims", async () => {
         await broker.enqueue(entries("q", 4));
-        await broker.claim("q", 3, 1_000);
+        await broker.claim("q", [T], 3, 1_000);
         expect(await broker.counts("q")).toEqual({ pending: 1, delayed: 0, leased: 3 });
       });
 
@@ -164,7 +167,7 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
         const { promoted, nextRunAt } = await broker.promoteDue("q", 10_000, 1_500);
         expect(promoted).toHaveLength(1_500);
         expect(nextRunAt).toBeNull();
-        const claimed = await broker.claim("q", 1_500, 1_000);
+        const claimed = await broker.claim("q", [T], 1_500, 1_000);
         expect(claimed).toEqual(entries("q", 1_500).map((entry) => entry.id));
         await broker.renew(claimed.map((id) => ({ id, queue: "q" })), 5_000);
         expect(await broker.reapExpired("q", 6_000, 1_500, 9_000)).toHaveLength(1_500);
@@ -183,12 +186,185 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
       });
     });
 
+    describe("types", () => {
+      it("claims across the served types by priority, FIFO within a priority across them", async () => {
+        await broker.enqueue([
+          { id: "a1", queue: "q", type: "a", priority: 0 },
+          { id: "b1", queue: "q", type: "b", priority: 0 },
+          { id: "a2", queue: "q", type: "a", priority: 5 },
+          { id: "c1", queue: "q", type: "c", priority: 0 },
+        ]);
+        await broker.enqueue([
+          { id: "b2", queue: "q", type: "b", priority: 5 },
+          { id: "a3", queue: "q", type: "a", priority: 0 },
+          { id: "c2", queue: "q", type: "c", priority: 9 },
+        ]);
+        expect(await drain(broker, "q", 2, 1_000, ["a", "b"])).toEqual(["a2", "b2", "a1", "b1", "a3"]);
+        expect(await drain(broker, "q", 2, 1_000, ["c"])).toEqual(["c2", "c1"]);
+      });
+
+      it("neither takes nor is blocked by an unserved type of higher priority", async () => {
+        await broker.enqueue(entries("q", 3, 50, "foreign", "unserved"));
+        await broker.enqueue(entries("q", 4, 0, "mine", "served"));
+        expect(await broker.claim("q", ["served"], 2, 1_000)).toEqual(["mine-0", "mine-1"]);
+        expect(await broker.claim("q", ["served", "never-queued"], 10, 1_000)).toEqual(["mine-2", "mine-3"]);
+        expect(await broker.claim("q", ["served"], 10, 1_000)).toEqual([]);
+        expect(await broker.counts("q")).toEqual({ pending: 3, delayed: 0, leased: 4 });
+        expect(await broker.claim("q", [], 10, 1_000)).toEqual([]);
+        expect(await drain(broker, "q", 10, 1_000, ["unserved"])).toEqual(["foreign-0", "foreign-1", "foreign-2"]);
+      });
+
+      it("takes only what `count` allows from the merged types, leaving the rest in order", async () => {
+        await broker.enqueue([...entries("q", 30, 1, "a", "a"), ...entries("q", 30, 1, "b", "b")]);
+        const first = await broker.claim("q", ["a", "b"], 25, 1_000);
+        expect(first).toEqual([...entries("q", 25, 1, "a", "a")].map((entry) => entry.id));
+        expect(await drain(broker, "q", 25, 1_000, ["b", "a"])).toEqual([
+          ...entries("q", 30, 1, "a", "a").slice(25).map((entry) => entry.id),
+          ...entries("q", 30, 1, "b", "b").map((entry) => entry.id),
+        ]);
+      });
+
+      it("claims random subsets of types in the order of a model", async () => {
+        let state = 12345;
+        const next = (n: number): number => {
+          state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+          return (state >>> 16) % n;
+        };
+        const types = ["t0", "t1", "t2", "t3", "t4"];
+        const queued = Array.from({ length: 600 }, (_, i) => ({
+          id: `r${i}`,
+          queue: "q",
+          type: types[next(types.length)] ?? T,
+          priority: next(4) - 1,
+          arrival: i,
+        }));
+        for (let start = 0; start < queued.length; start += 150) {
+          await broker.enqueue(queued.slice(start, start + 150).map(({ id, queue, type, priority }) => ({ id, queue, type, priority })));
+        }
+        let left = [...queued];
+        while (left.length > 0) {
+          const served = types.filter(() => next(2) === 0);
+          const count = 1 + next(30);
+          const expected = left
+            .filter((entry) => served.includes(entry.type))
+            .sort((x, y) => y.priority - x.priority || x.arrival - y.arrival)
+            .slice(0, count)
+            .map((entry) => entry.id);
+          expect(await broker.claim("q", served, count, 1_000)).toEqual(expected);
+          left = left.filter((entry) => !expected.includes(entry.id));
+        }
+      });
+
+      it("counts runnable tasks over every type", async () => {
+        await broker.enqueue([...entries("q", 2, 0, "a", "a"), ...entries("q", 3, 0, "b", "b")]);
+        await broker.schedule([{ id: "later", queue: "q", type: "c", priority: 0, runAt: 50 }]);
+        await broker.claim("q", ["b"], 1, 1_000);
+        expect(await broker.counts("q")).toEqual({ pending: 4, delayed: 1, leased: 1 });
+      });
+
+      it("promotes delayed tasks into their own type, with their priority", async () => {
+        await broker.schedule([
+          { id: "a-late", queue: "q", type: "a", priority: 0, runAt: 20 },
+          { id: "b-high", queue: "q", type: "b", priority: 7, runAt: 10 },
+          { id: "a-high", queue: "q", type: "a", priority: 7, runAt: 30 },
+        ]);
+        await broker.enqueue([{ id: "a-now", queue: "q", type: "a", priority: 0 }]);
+        expect((await broker.promoteDue("q", 100, 10)).promoted).toEqual(["b-high", "a-late", "a-high"]);
+        expect(await drain(broker, "q", 10, 1_000, ["a"])).toEqual(["a-high", "a-now", "a-late"]);
+        expect(await drain(broker, "q", 10, 1_000, ["b"])).toEqual(["b-high"]);
+      });
+
+      it("requeues a task into its type, at once or for later", async () => {
+        await broker.enqueue([
+          { id: "x", queue: "q", type: "a", priority: 1 },
+          { id: "y", queue: "q", type: "b", priority: 1 },
+        ]);
+        expect(await broker.claim("q", ["a", "b"], 2, 1_000)).toEqual(["x", "y"]);
+        const now = Date.now();
+        await broker.requeue([
+          { id: "x", queue: "q", type: "a", priority: 1 },
+          { id: "y", queue: "q", type: "b", priority: 1, runAt: now + HOUR },
+        ]);
+        expect(await broker.claim("q", ["b"], 10, 1_000)).toEqual([]);
+        expect(await broker.claim("q", ["a"], 10, 1_000)).toEqual(["x"]);
+        await broker.promoteDue("q", now + HOUR, 10);
+        expect(await broker.claim("q", ["b"], 10, 1_000)).toEqual(["y"]);
+      });
+
+      it("removes delayed members of several types and priorities", async () => {
+        await broker.schedule([
+          { id: "d1", queue: "q", type: "a", priority: -4, runAt: 50 },
+          { id: "d2", queue: "q", type: "b", priority: 9, runAt: 60 },
+          { id: "d3", queue: "q", type: "b", priority: 0, runAt: 70 },
+        ]);
+        await broker.remove([
+          { id: "d1", queue: "q", type: "a", priority: -4 },
+          { id: "d2", queue: "q", type: "b", priority: 9 },
+        ]);
+        expect(await broker.counts("q")).toEqual({ pending: 0, delayed: 1, leased: 0 });
+        expect(await broker.promoteDue("q", 1_000, 10)).toEqual({ promoted: ["d3"], nextRunAt: null });
+      });
+
+      it("refuses a type name outside TYPE_NAME", async () => {
+        await expect(broker.enqueue([{ id: "a", queue: "q", type: "bad|type", priority: 0 }])).rejects.toThrow(RangeError);
+        await expect(broker.claim("q", ["bad}type"], 1, 1_000)).rejects.toThrow(RangeError);
+      });
+    });
+
+    describe("indexMissing", () => {
+      it("adds only the tasks in none of the sets, and counts them", async () => {
+        await broker.enqueue([
+          { id: "queued", queue: "q", type: "a", priority: 0 },
+          { id: "leased", queue: "q", type: "a", priority: 5 },
+          { id: "behind", queue: "q", type: "a", priority: 0 },
+        ]);
+        expect(await broker.claim("q", ["a"], 1, 1_000)).toEqual(["leased"]);
+        await broker.schedule([{ id: "delayed", queue: "q", type: "b", priority: 0, runAt: Date.now() + HOUR }]);
+
+        const added = await broker.indexMissing([
+          { id: "queued", queue: "q", type: "a", priority: 9 },
+          { id: "leased", queue: "q", type: "a", priority: 5 },
+          { id: "delayed", queue: "q", type: "b", priority: 0 },
+          { id: "lost", queue: "q", type: "a", priority: 0 },
+          { id: "lost-later", queue: "q", type: "b", priority: 0, runAt: Date.now() + HOUR },
+          { id: "elsewhere", queue: "other", type: "a", priority: 0, runAt: Date.now() - HOUR },
+        ]);
+        expect(added).toBe(3);
+        expect(await broker.counts("q")).toEqual({ pending: 3, delayed: 2, leased: 1 });
+        // The queued task kept its place (its priority was not raised to 9); the lost one queued last.
+        expect(await drain(broker, "q", 10, 1_000, ["a"])).toEqual(["queued", "behind", "lost"]);
+        // The lease was not disturbed: it still expires at its own deadline.
+        expect(await broker.reapExpired("q", 500, 10, 2_000)).toEqual([]);
+        expect(await drain(broker, "other", 10, 1_000, ["a"])).toEqual(["elsewhere"]);
+        expect(await broker.queues()).toEqual(expect.arrayContaining(["q", "other"]));
+      });
+
+      it("adds nothing the second time, and wakes dispatchers only for runnable additions", async () => {
+        const wakes = new EventLog<string>();
+        const stop = await broker.onWake(wakes.push);
+        const lost = [
+          { id: "l1", queue: "woken", type: "a", priority: 0 },
+          { id: "l2", queue: "woken", type: "a", priority: 0 },
+        ];
+        expect(await broker.indexMissing(lost)).toBe(2);
+        await wakes.next((queue) => queue === "woken");
+        expect(await broker.indexMissing(lost)).toBe(0);
+        expect(await broker.indexMissing([{ id: "l3", queue: "quiet", type: "a", priority: 0, runAt: Date.now() + HOUR }])).toBe(1);
+        expect(await broker.indexMissing([])).toBe(0);
+        // Events arrive in order: once "barrier" is seen, any other wake would have been too.
+        await broker.enqueue([{ id: "x", queue: "barrier", type: T, priority: 0 }]);
+        await wakes.next((queue) => queue === "barrier");
+        expect(wakes.values).toEqual(["woken", "barrier"]);
+        await stop();
+      });
+    });
+
     describe("delayed tasks", () => {
       it("promotes due tasks in run-time order and reports the next run time", async () => {
         await broker.schedule([
-          { id: "late", queue: "q", priority: 0, runAt: 3_000 },
-          { id: "early", queue: "q", priority: 0, runAt: 1_000 },
-          { id: "middle", queue: "q", priority: 0, runAt: 2_000 },
+          { id: "late", queue: "q", type: T, priority: 0, runAt: 3_000 },
+          { id: "early", queue: "q", type: T, priority: 0, runAt: 1_000 },
+          { id: "middle", queue: "q", type: T, priority: 0, runAt: 2_000 },
         ]);
         expect(await broker.promoteDue("q", 999, 10)).toEqual({ promoted: [], nextRunAt: 1_000 });
         expect(await broker.promoteDue("q", 2_000, 10)).toEqual({ promoted: ["early", "middle"], nextRunAt: 3_000 });
@@ -198,7 +374,7 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
       });
 
       it("promotes at most `limit`", async () => {
-        await broker.schedule([1, 2, 3, 4].map((n) => ({ id: `t${n}`, queue: "q", priority: 0, runAt: n })));
+        await broker.schedule([1, 2, 3, 4].map((n) => ({ id: `t${n}`, queue: "q", type: T, priority: 0, runAt: n })));
         expect(await broker.promoteDue("q", 100, 2)).toEqual({ promoted: ["t1", "t2"], nextRunAt: 3 });
         expect(await broker.promoteDue("q", 100, 2)).toEqual({ promoted: ["t3", "t4"], nextRunAt: null });
       });
@@ -208,19 +384,19 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
       });
 
       it("restores each task's priority on promotion, behind what is pending", async () => {
-        await broker.enqueue([{ id: "pending-high", queue: "q", priority: 7 }]);
+        await broker.enqueue([{ id: "pending-high", queue: "q", type: T, priority: 7 }]);
         await broker.schedule([
-          { id: "low", queue: "q", priority: PRIORITY_MIN, runAt: 10 },
-          { id: "high", queue: "q", priority: 7, runAt: 20 },
-          { id: "top", queue: "q", priority: PRIORITY_MAX, runAt: 30 },
-          { id: "mid", queue: "q", priority: 0, runAt: 40 },
+          { id: "low", queue: "q", type: T, priority: PRIORITY_MIN, runAt: 10 },
+          { id: "high", queue: "q", type: T, priority: 7, runAt: 20 },
+          { id: "top", queue: "q", type: T, priority: PRIORITY_MAX, runAt: 30 },
+          { id: "mid", queue: "q", type: T, priority: 0, runAt: 40 },
         ]);
         await broker.promoteDue("q", 100, 10);
         expect(await drain(broker, "q")).toEqual(["top", "pending-high", "high", "mid", "low"]);
       });
 
       it("counts delayed tasks and lists their queue", async () => {
-        await broker.schedule([{ id: "a", queue: "later", priority: 0, runAt: 10 }]);
+        await broker.schedule([{ id: "a", queue: "later", type: T, priority: 0, runAt: 10 }]);
         expect(await broker.counts("later")).toEqual({ pending: 0, delayed: 1, leased: 0 });
         expect(await broker.queues()).toContain("later");
       });
@@ -229,12 +405,12 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
     describe("requeue", () => {
       it("makes tasks runnable at once without runAt or when due, and delays them otherwise", async () => {
         await broker.enqueue(entries("q", 3));
-        await broker.claim("q", 3, 1_000);
+        await broker.claim("q", [T], 3, 1_000);
         const now = Date.now();
         await broker.requeue([
-          { id: "task-0", queue: "q", priority: 0 },
-          { id: "task-1", queue: "q", priority: 0, runAt: now - HOUR },
-          { id: "task-2", queue: "q", priority: 0, runAt: now + HOUR },
+          { id: "task-0", queue: "q", type: T, priority: 0 },
+          { id: "task-1", queue: "q", type: T, priority: 0, runAt: now - HOUR },
+          { id: "task-2", queue: "q", type: T, priority: 0, runAt: now + HOUR },
         ]);
         expect(await broker.counts("q")).toEqual({ pending: 2, delayed: 1, leased: 0 });
         expect(await drain(broker, "q")).toEqual(["task-0", "task-1"]);
@@ -243,22 +419,22 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
       });
 
       it("keeps the task's priority", async () => {
-        await broker.enqueue([{ id: "important", queue: "q", priority: 9 }]);
-        await broker.claim("q", 1, 1_000);
+        await broker.enqueue([{ id: "important", queue: "q", type: T, priority: 9 }]);
+        await broker.claim("q", [T], 1, 1_000);
         await broker.enqueue([
-          { id: "low", queue: "q", priority: 1 },
-          { id: "higher", queue: "q", priority: 9 },
+          { id: "low", queue: "q", type: T, priority: 1 },
+          { id: "higher", queue: "q", type: T, priority: 9 },
         ]);
-        await broker.requeue([{ id: "important", queue: "q", priority: 9 }]);
+        await broker.requeue([{ id: "important", queue: "q", type: T, priority: 9 }]);
         expect(await drain(broker, "q")).toEqual(["higher", "important", "low"]);
       });
 
       it("keeps the priority of a task requeued for later", async () => {
-        await broker.enqueue([{ id: "retry", queue: "q", priority: PRIORITY_MAX }]);
-        await broker.claim("q", 1, 1_000);
+        await broker.enqueue([{ id: "retry", queue: "q", type: T, priority: PRIORITY_MAX }]);
+        await broker.claim("q", [T], 1, 1_000);
         const runAt = Date.now() + HOUR;
-        await broker.requeue([{ id: "retry", queue: "q", priority: PRIORITY_MAX, runAt }]);
-        await broker.enqueue([{ id: "other", queue: "q", priority: PRIORITY_MAX - 1 }]);
+        await broker.requeue([{ id: "retry", queue: "q", type: T, priority: PRIORITY_MAX, runAt }]);
+        await broker.enqueue([{ id: "other", queue: "q", type: T, priority: PRIORITY_MAX - 1 }]);
         await broker.promoteDue("q", runAt, 10);
         expect(await drain(broker, "q")).toEqual(["retry", "other"]);
       });
@@ -267,18 +443,18 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
     describe("remove", () => {
       it("removes tasks from pending, delayed and leases", async () => {
         await broker.enqueue([
-          { id: "leased", queue: "q", priority: 2 },
-          { id: "pending", queue: "q", priority: 2 },
-          { id: "stays", queue: "q", priority: 0 },
+          { id: "leased", queue: "q", type: T, priority: 2 },
+          { id: "pending", queue: "q", type: T, priority: 2 },
+          { id: "stays", queue: "q", type: T, priority: 0 },
         ]);
-        expect(await broker.claim("q", 1, 1_000)).toEqual(["leased"]);
-        await broker.schedule([{ id: "delayed", queue: "q", priority: -4, runAt: 50 }]);
+        expect(await broker.claim("q", [T], 1, 1_000)).toEqual(["leased"]);
+        await broker.schedule([{ id: "delayed", queue: "q", type: T, priority: -4, runAt: 50 }]);
         expect(await broker.counts("q")).toEqual({ pending: 2, delayed: 1, leased: 1 });
 
         await broker.remove([
-          { id: "pending", queue: "q", priority: 2 },
-          { id: "delayed", queue: "q", priority: -4 },
-          { id: "leased", queue: "q", priority: 2 },
+          { id: "pending", queue: "q", type: T, priority: 2 },
+          { id: "delayed", queue: "q", type: T, priority: -4 },
+          { id: "leased", queue: "q", type: T, priority: 2 },
         ]);
         expect(await broker.counts("q")).toEqual({ pending: 1, delayed: 0, leased: 0 });
         expect(await drain(broker, "q")).toEqual(["stays"]);
@@ -286,24 +462,24 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
 
       it("makes removed tasks unclaimable, unpromotable and unreapable", async () => {
         await broker.enqueue([
-          { id: "p", queue: "q", priority: 0 },
-          { id: "l", queue: "q", priority: 0 },
+          { id: "p", queue: "q", type: T, priority: 0 },
+          { id: "l", queue: "q", type: T, priority: 0 },
         ]);
-        expect(await broker.claim("q", 1, 100)).toEqual(["p"]);
-        await broker.schedule([{ id: "d", queue: "q", priority: 3, runAt: 10 }]);
+        expect(await broker.claim("q", [T], 1, 100)).toEqual(["p"]);
+        await broker.schedule([{ id: "d", queue: "q", type: T, priority: 3, runAt: 10 }]);
         await broker.remove([
-          { id: "p", queue: "q", priority: 0 },
-          { id: "l", queue: "q", priority: 0 },
-          { id: "d", queue: "q", priority: 3 },
+          { id: "p", queue: "q", type: T, priority: 0 },
+          { id: "l", queue: "q", type: T, priority: 0 },
+          { id: "d", queue: "q", type: T, priority: 3 },
         ]);
         expect(await broker.counts("q")).toEqual({ pending: 0, delayed: 0, leased: 0 });
-        expect(await broker.claim("q", 10, 1_000)).toEqual([]);
+        expect(await broker.claim("q", [T], 10, 1_000)).toEqual([]);
         expect(await broker.promoteDue("q", 1_000, 10)).toEqual({ promoted: [], nextRunAt: null });
         expect(await broker.reapExpired("q", 1_000, 10, 2_000)).toEqual([]);
       });
 
       it("ignores tasks it does not know", async () => {
-        await broker.remove([{ id: "ghost", queue: "q", priority: 0 }]);
+        await broker.remove([{ id: "ghost", queue: "q", type: T, priority: 0 }]);
         expect(await broker.counts("q")).toEqual({ pending: 0, delayed: 0, leased: 0 });
       });
     });
@@ -311,7 +487,7 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
     describe("leases", () => {
       it("renew extends existing leases", async () => {
         await broker.enqueue(entries("q", 2));
-        await broker.claim("q", 2, 1_000);
+        await broker.claim("q", [T], 2, 1_000);
         await broker.renew([{ id: "task-0", queue: "q" }], 5_000);
         expect(await broker.reapExpired("q", 2_000, 10, 9_000)).toEqual(["task-1"]);
         expect(await broker.reapExpired("q", 6_000, 10, 9_000)).toEqual(["task-0"]);
@@ -319,7 +495,7 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
 
       it("renew does not resurrect released leases", async () => {
         await broker.enqueue(entries("q", 2));
-        await broker.claim("q", 2, 1_000);
+        await broker.claim("q", [T], 2, 1_000);
         await broker.release([{ id: "task-0", queue: "q" }]);
         await broker.renew(
           [
@@ -335,8 +511,8 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
 
       it("release drops leases across queues in one call", async () => {
         await broker.enqueue([...entries("a", 2, 0, "a"), ...entries("b", 2, 0, "b")]);
-        await broker.claim("a", 2, 1_000);
-        await broker.claim("b", 2, 1_000);
+        await broker.claim("a", [T], 2, 1_000);
+        await broker.claim("b", [T], 2, 1_000);
         await broker.release([
           { id: "a-0", queue: "a" },
           { id: "b-1", queue: "b" },
@@ -347,9 +523,9 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
 
       it("reapExpired takes only leases whose deadline passed, and pushes their deadline", async () => {
         await broker.enqueue(entries("q", 3));
-        await broker.claim("q", 1, 1_000);
-        await broker.claim("q", 1, 2_000);
-        await broker.claim("q", 1, 3_000);
+        await broker.claim("q", [T], 1, 1_000);
+        await broker.claim("q", [T], 1, 2_000);
+        await broker.claim("q", [T], 1, 3_000);
 
         expect(await broker.reapExpired("q", 1_000, 10, 10_000)).toEqual([]); // deadline == now: not passed
         expect(await broker.reapExpired("q", 2_500, 10, 10_000)).toEqual(["task-0", "task-1"]);
@@ -362,7 +538,7 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
 
       it("lease creates missing leases and moves existing ones, and lists their queue", async () => {
         await broker.enqueue(entries("q", 1));
-        await broker.claim("q", 1, 1_000);
+        await broker.claim("q", [T], 1, 1_000);
         await broker.lease(
           [
             { id: "task-0", queue: "q" },
@@ -383,9 +559,9 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
 
       it("reapExpired takes at most `limit`, earliest deadline first", async () => {
         await broker.enqueue(entries("q", 3));
-        await broker.claim("q", 1, 300);
-        await broker.claim("q", 1, 100);
-        await broker.claim("q", 1, 200);
+        await broker.claim("q", [T], 1, 300);
+        await broker.claim("q", [T], 1, 100);
+        await broker.claim("q", [T], 1, 200);
         expect(await broker.reapExpired("q", 1_000, 2, 5_000)).toEqual(["task-1", "task-2"]);
         expect(await broker.reapExpired("q", 1_000, 2, 5_000)).toEqual(["task-0"]);
       });
@@ -449,20 +625,20 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
         const wakes = new EventLog<string>();
         const stop = await broker.onWake(wakes.push);
 
-        await broker.schedule([{ id: "d", queue: "promoted", priority: 0, runAt: 10 }]);
+        await broker.schedule([{ id: "d", queue: "promoted", type: T, priority: 0, runAt: 10 }]);
         await broker.promoteDue("promoted", 100, 10);
         await wakes.next((queue) => queue === "promoted");
 
         await broker.enqueue(entries("setup", 2));
         await wakes.next((queue) => queue === "setup");
-        await broker.claim("setup", 2, 1_000);
-        await broker.requeue([{ id: "task-0", queue: "setup", priority: 0, runAt: Date.now() + HOUR }]);
+        await broker.claim("setup", [T], 2, 1_000);
+        await broker.requeue([{ id: "task-0", queue: "setup", type: T, priority: 0, runAt: Date.now() + HOUR }]);
         // Events arrive in order: once "barrier" is seen, a wake for "setup" would have been too.
-        await broker.enqueue([{ id: "x", queue: "barrier", priority: 0 }]);
+        await broker.enqueue([{ id: "x", queue: "barrier", type: T, priority: 0 }]);
         await wakes.next((queue) => queue === "barrier");
         expect(wakes.values.filter((queue) => queue === "setup")).toHaveLength(1);
 
-        await broker.requeue([{ id: "task-1", queue: "setup", priority: 0 }]);
+        await broker.requeue([{ id: "task-1", queue: "setup", type: T, priority: 0 }]);
         await wakes.next((queue) => queue === "setup" && wakes.values.filter((q) => q === "setup").length === 2);
         await stop();
       });
@@ -560,6 +736,69 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
         await broker.publishTaskEvents([{ taskId: "t", payload: new Uint8Array([7]) }]);
         expect(Array.from(await events.next())).toEqual([7]);
         await stop();
+      });
+    });
+
+    describe("control plane", () => {
+      it("delivers a message for one server to that server's listeners only", async () => {
+        const a = new EventLog<Uint8Array>();
+        const b = new EventLog<Uint8Array>();
+        const stops = [await broker.onControl("server-a", a.push), await broker.onControl("server-b", b.push)];
+        await broker.publishControl({ server: "server-a" }, new Uint8Array([1, 2]));
+        await broker.publishControl({ server: "server-b" }, new Uint8Array([3]));
+        await broker.publishControl({ server: "nobody" }, new Uint8Array([4]));
+        expect(Array.from(await a.next())).toEqual([1, 2]);
+        expect(Array.from(await b.next())).toEqual([3]);
+        // In order: once the fleet message is seen, any other would have been too.
+        await broker.publishControl("fleet", new Uint8Array([9]));
+        await a.next((payload) => payload[0] === 9);
+        await b.next((payload) => payload[0] === 9);
+        expect(a.values.map((payload) => Array.from(payload))).toEqual([[1, 2], [9]]);
+        expect(b.values.map((payload) => Array.from(payload))).toEqual([[3], [9]]);
+        for (const stop of stops) await stop();
+      });
+
+      it("stops delivery of both channels after unsubscribe", async () => {
+        const stopped = new EventLog<Uint8Array>();
+        const kept = new EventLog<Uint8Array>();
+        const stop = await broker.onControl("s", stopped.push);
+        const stopKept = await broker.onControl("s", kept.push);
+        await stop();
+        await stop(); // safe twice
+        await broker.publishControl({ server: "s" }, new Uint8Array([1]));
+        await broker.publishControl("fleet", new Uint8Array([2]));
+        await kept.next((payload) => payload[0] === 2);
+        expect(stopped.values).toEqual([]);
+        await stopKept();
+      });
+    });
+
+    describe("duty leases", () => {
+      it("is held by one holder at a time, extended by its holder, released only by it", async () => {
+        expect(await broker.holdDutyLease("retention", "server-a", 60_000)).toBe(true);
+        expect(await broker.holdDutyLease("retention", "server-b", 60_000)).toBe(false);
+        expect(await broker.holdDutyLease("retention", "server-a", 60_000)).toBe(true);
+        expect(await broker.holdDutyLease("reconciler", "server-b", 60_000)).toBe(true);
+        await broker.releaseDutyLease("retention", "server-b");
+        expect(await broker.holdDutyLease("retention", "server-b", 60_000)).toBe(false);
+        await broker.releaseDutyLease("retention", "server-a");
+        expect(await broker.holdDutyLease("retention", "server-b", 60_000)).toBe(true);
+        expect(await broker.holdDutyLease("retention", "server-a", 60_000)).toBe(false);
+      });
+
+      it("lets another holder take it once it expired, and then stays the new holder's", async () => {
+        expect(await broker.holdDutyLease("schedules", "server-a", 1)).toBe(true);
+        // The lease lasts 1 ms; another holder gets it once it is gone.
+        const won = await (async () => {
+          for (let i = 0; i < 200; i++) {
+            if (await broker.holdDutyLease("schedules", "server-b", 60_000)) return true;
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+          return false;
+        })();
+        expect(won).toBe(true);
+        await broker.releaseDutyLease("schedules", "server-a");
+        expect(await broker.holdDutyLease("schedules", "server-a", 60_000)).toBe(false);
       });
     });
 

@@ -8,7 +8,7 @@ import { CompactHeap } from "../../src/broker/memory/compact-heap.js";
 import { MemoryBroker } from "../../src/broker/memory/memory-broker.js";
 import { OrderedIdSet } from "../../src/broker/memory/ordered-id-set.js";
 import { UnavailableError } from "../../src/core/errors.js";
-import { describeBrokerContract, drain, entries, EventLog } from "./contract.js";
+import { describeBrokerContract, drain, entries, EventLog, T } from "./contract.js";
 
 describeBrokerContract("MemoryBroker", async () => {
   const broker = new MemoryBroker();
@@ -29,7 +29,7 @@ function random(seed: number): () => number {
 
 /** Priorities drawn from a few values, so that FIFO within a priority is exercised too. */
 function randomEntries(count: number, next: () => number, queue = "q"): QueueEntry[] {
-  return Array.from({ length: count }, (_, i) => ({ id: `t${i}`, queue, priority: Math.floor(next() * 21) - 10 }));
+  return Array.from({ length: count }, (_, i) => ({ id: `t${i}`, queue, type: T, priority: Math.floor(next() * 21) - 10 }));
 }
 
 /** The order the broker must claim `batch` in: priority descending, then arrival. */
@@ -178,7 +178,7 @@ describe("MemoryBroker", () => {
   it("renews leases many times without losing their order", async () => {
     const broker = new MemoryBroker();
     await broker.enqueue(entries("q", 100));
-    const leases = (await broker.claim("q", 100, 1_000)).map((id) => ({ id, queue: "q" }));
+    const leases = (await broker.claim("q", [T], 100, 1_000)).map((id) => ({ id, queue: "q" }));
     for (let round = 1; round <= 100; round++) await broker.renew(leases, 1_000 + round);
     await broker.renew(leases.slice(50), 500);
     expect(await broker.reapExpired("q", 1_000, 100, 5_000)).toEqual(leases.slice(50).map((lease) => lease.id));
@@ -188,13 +188,13 @@ describe("MemoryBroker", () => {
 
   it("moves a delayed task when it is scheduled again, and removes it whatever priority is given", async () => {
     const broker = new MemoryBroker();
-    await broker.schedule([{ id: "d", queue: "q", priority: 1, runAt: 100 }]);
-    await broker.schedule([{ id: "d", queue: "q", priority: 2, runAt: 50 }]);
+    await broker.schedule([{ id: "d", queue: "q", type: T, priority: 1, runAt: 100 }]);
+    await broker.schedule([{ id: "d", queue: "q", type: T, priority: 2, runAt: 50 }]);
     expect(await broker.counts("q")).toEqual({ pending: 0, delayed: 1, leased: 0 });
     expect(await broker.promoteDue("q", 60, 10)).toEqual({ promoted: ["d"], nextRunAt: null });
-    await broker.claim("q", 1, 1_000);
-    await broker.requeue([{ id: "d", queue: "q", priority: 2, runAt: Date.now() + 60_000 }]);
-    await broker.remove([{ id: "d", queue: "q", priority: 0 }]);
+    await broker.claim("q", [T], 1, 1_000);
+    await broker.requeue([{ id: "d", queue: "q", type: T, priority: 2, runAt: Date.now() + 60_000 }]);
+    await broker.remove([{ id: "d", queue: "q", type: T, priority: 0 }]);
     expect(await broker.counts("q")).toEqual({ pending: 0, delayed: 0, leased: 0 });
     await broker.close();
   });
@@ -251,7 +251,7 @@ describe("MemoryBroker", () => {
     const calls: (() => Promise<unknown>)[] = [
       () => broker.ping(),
       () => broker.enqueue(entries("q", 1)),
-      () => broker.claim("q", 1, 1_000),
+      () => broker.claim("q", [T], 1, 1_000),
       () => broker.counts("q"),
       () => broker.queues(),
       () => broker.onWake(() => undefined),
@@ -268,9 +268,9 @@ describe("MemoryBroker", () => {
 
   it("refuses malformed entries as the Redis broker does", async () => {
     const broker = new MemoryBroker();
-    await expect(broker.enqueue([{ id: "a", queue: "bad queue", priority: 0 }])).rejects.toBeInstanceOf(RangeError);
-    await expect(broker.enqueue([{ id: "a", queue: "q", priority: 0.5 }])).rejects.toBeInstanceOf(RangeError);
-    await expect(broker.schedule([{ id: "a", queue: "q", priority: 0, runAt: Number.NaN }])).rejects.toBeInstanceOf(RangeError);
+    await expect(broker.enqueue([{ id: "a", queue: "bad queue", type: T, priority: 0 }])).rejects.toBeInstanceOf(RangeError);
+    await expect(broker.enqueue([{ id: "a", queue: "q", type: T, priority: 0.5 }])).rejects.toBeInstanceOf(RangeError);
+    await expect(broker.schedule([{ id: "a", queue: "q", type: T, priority: 0, runAt: Number.NaN }])).rejects.toBeInstanceOf(RangeError);
     expect(await broker.queues()).toEqual([]);
     await broker.close();
   });

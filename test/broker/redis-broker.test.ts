@@ -9,7 +9,7 @@ import { UnavailableError } from "../../src/core/errors.js";
 import { PRIORITY_MAX, PRIORITY_MIN } from "../../src/core/limits.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { keysWithPrefix, openTestRedis, redisTestSpace, TEST_REDIS_URL, uniquePrefix } from "../support/redis.js";
-import { describeBrokerContract, drain, entries, EventLog } from "./contract.js";
+import { describeBrokerContract, drain, entries, EventLog, T } from "./contract.js";
 import { cleanupsAfterEach } from "../support/cleanups.js";
 
 describeBrokerContract("RedisBroker", async () => {
@@ -60,23 +60,29 @@ describe("RedisBroker on Redis", () => {
       const { prefix } = space();
       const broker = await brokerOn(prefix);
       await broker.enqueue([
-        { id: "e1", queue: "emails", priority: 3 },
-        { id: "e2", queue: "emails", priority: 0 },
-        { id: "r1", queue: "reports.daily", priority: 0 },
+        { id: "e1", queue: "emails", type: "send", priority: 3 },
+        { id: "e2", queue: "emails", type: "send", priority: 0 },
+        { id: "e4", queue: "emails", type: "bounce.check", priority: 0 },
+        { id: "r1", queue: "reports.daily", type: "report", priority: 0 },
       ]);
-      await broker.schedule([{ id: "e3", queue: "emails", priority: -7, runAt: 1_000 }]);
-      await broker.claim("emails", 1, 5_000);
+      await broker.schedule([{ id: "e3", queue: "emails", type: "send", priority: -7, runAt: 1_000 }]);
+      await broker.claim("emails", ["send"], 1, 5_000);
+      await broker.holdDutyLease("retention", "server-a", 60_000);
 
       const redis = testRedis();
       const keys = await keysWithPrefix(redis, prefix);
       expect(keys.sort()).toEqual(
         [
           `${prefix}:queues`,
-          `${prefix}:{q:emails}:delayed`,
+          `${prefix}:duty:retention`,
+          `${prefix}:{q:emails}:delayed:v2`,
           `${prefix}:{q:emails}:leases`,
-          `${prefix}:{q:emails}:pending`,
+          `${prefix}:{q:emails}:pending:send`,
+          `${prefix}:{q:emails}:pending:bounce.check`,
+          `${prefix}:{q:emails}:types`,
           `${prefix}:{q:emails}:seq`,
-          `${prefix}:{q:reports.daily}:pending`,
+          `${prefix}:{q:reports.daily}:pending:report`,
+          `${prefix}:{q:reports.daily}:types`,
           `${prefix}:{q:reports.daily}:seq`,
         ].sort(),
       );
@@ -84,28 +90,49 @@ describe("RedisBroker on Redis", () => {
       for (const key of keys.filter((key) => key.includes("{q:reports.daily}"))) expect(hashTag(key)).toBe("q:reports.daily");
 
       const k = createKeys(prefix);
-      expect(await redis.zrange(k.pending("emails"), 0, -1)).toEqual(["e2"]);
+      expect(await redis.zrange(k.pending("emails", "send"), 0, -1)).toEqual(["e2"]);
+      expect(await redis.zrange(k.pending("emails", "bounce.check"), 0, -1)).toEqual(["e4"]);
+      expect((await redis.smembers(k.types("emails"))).sort()).toEqual(["bounce.check", "send"]);
       expect(await redis.zrange(k.leases("emails"), 0, -1, "WITHSCORES")).toEqual(["e1", "5000"]);
-      expect(await redis.zrange(k.delayed("emails"), 0, -1, "WITHSCORES")).toEqual(["-7|e3", "1000"]);
+      expect(await redis.zrange(k.delayed("emails"), 0, -1, "WITHSCORES")).toEqual(["-7|send|e3", "1000"]);
       expect((await redis.smembers(k.queues())).sort()).toEqual(["emails", "reports.daily"]);
-      expect(await redis.type(k.pending("emails"))).toBe("zset");
+      expect(await redis.type(k.pending("emails", "send"))).toBe("zset");
+      expect(await redis.get(k.dutyLease("retention"))).toBe("server-a");
+    });
+
+    it("keeps one arrival counter per queue, so scores compare across its types", async () => {
+      const { prefix } = space();
+      const broker = await brokerOn(prefix);
+      await broker.enqueue([
+        { id: "a", queue: "q", type: "x", priority: 0 },
+        { id: "b", queue: "q", type: "y", priority: 0 },
+      ]);
+      await broker.enqueue([{ id: "c", queue: "q", type: "x", priority: 0 }]);
+      const redis = testRedis();
+      const k = createKeys(prefix);
+      const base = BigInt(PRIORITY_MAX) * 2n ** 32n;
+      expect(await redis.zrange(k.pending("q", "x"), 0, -1, "WITHSCORES")).toEqual(["a", String(base + 1n), "c", String(base + 3n)]);
+      expect(await redis.zrange(k.pending("q", "y"), 0, -1, "WITHSCORES")).toEqual(["b", String(base + 2n)]);
     });
 
     it("stores the extreme priorities as exact scores", async () => {
       const { prefix } = space();
       const broker = await brokerOn(prefix);
       await broker.enqueue([
-        { id: "min", queue: "q", priority: PRIORITY_MIN },
-        { id: "max", queue: "q", priority: PRIORITY_MAX },
+        { id: "min", queue: "q", type: T, priority: PRIORITY_MIN },
+        { id: "max", queue: "q", type: T, priority: PRIORITY_MAX },
       ]);
-      const scores = await testRedis().zrange(createKeys(prefix).pending("q"), 0, -1, "WITHSCORES");
+      const scores = await testRedis().zrange(createKeys(prefix).pending("q", T), 0, -1, "WITHSCORES");
       expect(scores).toEqual(["max", "2", "min", (BigInt(PRIORITY_MAX - PRIORITY_MIN) * 2n ** 32n + 1n).toString()]);
     });
 
     it("refuses a prefix with braces, which would replace the queue hash tag", () => {
       expect(() => createKeys("a{}")).toThrow(RangeError);
-      expect(createKeys("taskwire").pending("emails")).toBe("taskwire:{q:emails}:pending");
+      expect(createKeys("taskwire").pending("emails", "send")).toBe("taskwire:{q:emails}:pending:send");
+      expect(createKeys("taskwire").pendingPrefix("emails")).toBe("taskwire:{q:emails}:pending:");
       expect(createKeys("taskwire").taskChannel("0190")).toBe("taskwire:task:0190");
+      expect(createKeys("taskwire").serverControlChannel("s1")).toBe("taskwire:control:server:s1");
+      expect(createKeys("taskwire").fleetControlChannel()).toBe("taskwire:control:fleet");
     });
   });
 
@@ -114,18 +141,22 @@ describe("RedisBroker on Redis", () => {
       const first = await loadScriptSources();
       expect(await loadScriptSources()).toBe(first);
       expect([...first.values()].map((script) => script.commandName).sort()).toEqual([
-        "taskwireClaimV1",
-        "taskwireEnqueueV1",
-        "taskwireEpochSwapV1",
-        "taskwireLeaseV1",
-        "taskwirePromoteDueV1",
-        "taskwirePublishV1",
-        "taskwireReapExpiredV1",
-        "taskwireReleaseV1",
-        "taskwireRemoveV1",
-        "taskwireRenewV1",
-        "taskwireRequeueV1",
-        "taskwireScheduleV1",
+        "taskwireClaimV2",
+        "taskwireCountsV2",
+        "taskwireEnqueueV2",
+        "taskwireEpochSwapV2",
+        "taskwireHoldDutyLeaseV2",
+        "taskwireIndexMissingV2",
+        "taskwireLeaseV2",
+        "taskwirePromoteDueV2",
+        "taskwirePublishV2",
+        "taskwireReapExpiredV2",
+        "taskwireReleaseDutyLeaseV2",
+        "taskwireReleaseV2",
+        "taskwireRemoveV2",
+        "taskwireRenewV2",
+        "taskwireRequeueV2",
+        "taskwireScheduleV2",
       ]);
       for (const script of first.values()) {
         expect(script.lua).not.toContain("@include");
@@ -145,11 +176,11 @@ describe("RedisBroker on Redis", () => {
       });
 
       const broker = await brokerOn(prefix);
-      for (let i = 0; i < 10; i++) await broker.enqueue([{ id: `t${i}`, queue: "q", priority: 0 }]);
-      await Promise.all(Array.from({ length: 10 }, () => broker.claim("q", 1, 1_000)));
-      // MONITOR reports in execution order: once the ZCARD shows up, every script call has.
-      await broker.counts("marker");
-      await seen.next((args) => args[0]?.toLowerCase() === "zcard" && args[1] === createKeys(prefix).pending("marker"));
+      for (let i = 0; i < 10; i++) await broker.enqueue([{ id: `t${i}`, queue: "q", type: T, priority: 0 }]);
+      await Promise.all(Array.from({ length: 10 }, () => broker.claim("q", [T], 1, 1_000)));
+      // MONITOR reports in execution order: once the SMEMBERS shows up, every script call has.
+      await broker.queues();
+      await seen.next((args) => args[0]?.toLowerCase() === "smembers" && args[1] === createKeys(prefix).queues());
 
       const calls = seen.values.filter((args) => /^eval/i.test(args[0] ?? ""));
       const evals = calls.filter((args) => args[0]?.toLowerCase() === "eval");
@@ -170,10 +201,10 @@ describe("RedisBroker on Redis", () => {
 
       await sender.enqueue(entries("emails", 3));
       expect(await wakes.next()).toBe("emails");
-      await elsewhere.enqueue([{ id: "x", queue: "barrier", priority: 0 }]);
+      await elsewhere.enqueue([{ id: "x", queue: "barrier", type: T, priority: 0 }]);
       await otherWakes.next();
       expect(otherWakes.values).toEqual(["barrier"]);
-      expect(await elsewhere.claim("emails", 10, 1_000)).toEqual([]);
+      expect(await elsewhere.claim("emails", [T], 10, 1_000)).toEqual([]);
     });
 
     it("delivers task events to a subscriber on another instance, binary intact", async () => {
@@ -197,6 +228,26 @@ describe("RedisBroker on Redis", () => {
         [10, 11, 12, 13, 14],
         [],
       ]);
+    });
+
+    it("delivers control messages to the addressed server's instance, and fleet messages to all", async () => {
+      const { prefix } = space();
+      const [sender, serverA, serverB] = await Promise.all([brokerOn(prefix), brokerOn(prefix), brokerOn(prefix)]);
+      const elsewhere = await brokerOn(space().prefix);
+      const [a, b, other] = [new EventLog<Uint8Array>(), new EventLog<Uint8Array>(), new EventLog<Uint8Array>()];
+      await serverA.onControl("server-a", a.push);
+      await serverB.onControl("server-b", b.push);
+      await elsewhere.onControl("server-a", other.push);
+
+      await sender.publishControl({ server: "server-a" }, new Uint8Array([0xff, 0x00, 1]));
+      await sender.publishControl("fleet", new Uint8Array([2]));
+      await a.next((payload) => payload[0] === 2);
+      await b.next((payload) => payload[0] === 2);
+      expect(a.values.map((payload) => Array.from(payload))).toEqual([[0xff, 0x00, 1], [2]]);
+      expect(b.values.map((payload) => Array.from(payload))).toEqual([[2]]);
+      await elsewhere.publishControl("fleet", new Uint8Array([3]));
+      await other.next();
+      expect(other.values.map((payload) => Array.from(payload))).toEqual([[3]]);
     });
 
     it("never hands out one id twice to two instances claiming in parallel", async () => {
@@ -248,14 +299,14 @@ describe("RedisBroker on Redis", () => {
       await broker.onWake(() => undefined);
       await Promise.all([broker.close(), broker.close()]);
       await expect(broker.ping()).rejects.toMatchObject({ reason: "SHUTTING_DOWN" });
-      await expect(broker.claim("q", 1, 1_000)).rejects.toMatchObject({ reason: "SHUTTING_DOWN" });
+      await expect(broker.claim("q", [T], 1, 1_000)).rejects.toMatchObject({ reason: "SHUTTING_DOWN" });
     });
 
     it("refuses priorities that would break the score", async () => {
       const broker = await brokerOn(space().prefix);
-      await expect(broker.enqueue([{ id: "a", queue: "q", priority: PRIORITY_MAX + 1 }])).rejects.toThrow(RangeError);
-      await expect(broker.enqueue([{ id: "a", queue: "q", priority: 1.5 }])).rejects.toThrow(RangeError);
-      await expect(broker.enqueue([{ id: "a", queue: "bad}queue", priority: 0 }])).rejects.toThrow(RangeError);
+      await expect(broker.enqueue([{ id: "a", queue: "q", type: T, priority: PRIORITY_MAX + 1 }])).rejects.toThrow(RangeError);
+      await expect(broker.enqueue([{ id: "a", queue: "q", type: T, priority: 1.5 }])).rejects.toThrow(RangeError);
+      await expect(broker.enqueue([{ id: "a", queue: "bad}queue", type: T, priority: 0 }])).rejects.toThrow(RangeError);
     });
   });
 });

@@ -100,7 +100,7 @@ describe("a server that died holding a lease (Redis and PostgreSQL: several serv
     const ghostBroker = await RedisBroker.connect({ url: config.redisUrl!, prefix: config.redisPrefix, logger });
     const ghostStore = createPostgresStore({ url: config.databaseUrl!, schema: config.databaseSchema, logger });
     const handle = await client.submit(fixtures.echo, { n: 1 }, { queue: "orphans" });
-    const claimed = await ghostBroker.claim("orphans", 1, Date.now() + 200);
+    const claimed = await ghostBroker.claim("orphans", ["test.echo"], 1, Date.now() + 200);
     expect(claimed).toEqual([handle.id]);
     const { started } = await ghostStore.startAttempts(claimed, "ghost-worker", new Date(), ["test.echo"]);
     expect(started).toHaveLength(1);

@@ -39,9 +39,9 @@ function observed(broker: Broker) {
   const proxy = new Proxy<Broker>(broker, {
     get(target, property) {
       if (property === "claim") {
-        return async (queue: string, count: number, leaseUntil: number) => {
+        return async (queue: string, types: readonly string[], count: number, leaseUntil: number) => {
           claims.set(queue, (claims.get(queue) ?? 0) + 1);
-          const ids = await target.claim(queue, count, leaseUntil);
+          const ids = await target.claim(queue, types, count, leaseUntil);
           const held = gate;
           if (held && held.queue === queue) {
             gate = undefined;
@@ -90,8 +90,8 @@ describe("Dispatcher", () => {
     const unsubscribe = await broker.onWake((queue) => dispatcher.wake(queue));
     cleanups.push(unsubscribe);
 
-    const connect = (workerId: string, burst = false) => {
-      const hello = create(HelloSchema, { workerId, queues: QUEUES, slots: 1, types: [{ name: "demo.echo" }], burst });
+    const connect = (workerId: string, burst = false, types: readonly string[] = ["demo.echo"]) => {
+      const hello = create(HelloSchema, { workerId, queues: QUEUES, slots: 1, types: types.map((name) => ({ name })), burst });
       const session = new WorkerSession(`session-${workerId}`, hello, logger);
       sessions.add(session);
       dispatcher.kick();
@@ -119,9 +119,9 @@ describe("Dispatcher", () => {
   }
 
   /** Inserts a QUEUED task in `queue` and makes it runnable, as Submit does. */
-  async function submit(store: TaskStore, broker: Broker, queue: string): Promise<TaskRecord> {
-    const task = await insertOne(store, { queue });
-    await broker.enqueue([{ id: task.id, queue, priority: 0 }]);
+  async function submit(store: TaskStore, broker: Broker, queue: string, type = "demo.echo"): Promise<TaskRecord> {
+    const task = await insertOne(store, { queue, type });
+    await broker.enqueue([{ id: task.id, queue, type: task.type, priority: 0 }]);
     return task;
   }
 
@@ -152,6 +152,30 @@ describe("Dispatcher", () => {
     t.dispatcher.kick();
     expect(await t.nextAssigned()).toBe(urgent.id);
     expect(t.claimsOf("high_priority")).toBeGreaterThan(emptyClaims);
+  });
+
+  it("claims from a queue found empty of one worker's types for a worker of other types", async () => {
+    const t = await setup();
+    let wokenUp!: () => void;
+    const seen = new Promise<void>((resolve) => (wokenUp = resolve));
+    cleanups.push(await t.broker.onWake((queue) => queue === "high_priority" && wokenUp()));
+    const other = await submit(t.store, t.broker, "high_priority", "demo.other");
+    await seen;
+    // worker-1 (demo.echo) claims high_priority, finds none of its types, and moves on to default.
+    const gate = t.holdNextClaim("default");
+    t.session.grant(1);
+    t.dispatcher.kick();
+    await gate.reached;
+    const emptyClaims = t.claimsOf("high_priority");
+    // No wake-up and no tick from here: the mark worker-1 left must not hide the queue from worker-2.
+    const second = t.connect("worker-2", false, ["demo.other"]);
+    second.grant(1);
+    t.dispatcher.kick();
+    const { value } = (await second.outbox[Symbol.asyncIterator]().next()) as IteratorResult<ConnectResponse, undefined>;
+    if (value?.message.case !== "assign") throw new Error(`expected an Assign, got ${String(value?.message.case)}`);
+    expect(value.message.value.tasks.map((task) => task.taskId)).toEqual([other.id]);
+    expect(t.claimsOf("high_priority")).toBe(emptyClaims + 1);
+    gate.open();
   });
 
   it("forgets every empty queue on recheck", async () => {

@@ -57,7 +57,7 @@ describe("IndexGuard", () => {
     expect(report).toMatchObject({ queued: 1, scheduled: 1, leased: 1, orphaned: 0 });
     expect(await broker.readEpoch()).toEqual({ state: "ready", token: guard.epoch });
     expect(await broker.counts(queued.queue)).toEqual({ pending: 1, delayed: 1, leased: 1 });
-    expect(await broker.claim(queued.queue, 10, Date.now() + LEASE_MS)).toEqual([queued.id]);
+    expect(await broker.claim(queued.queue, [queued.type], 10, Date.now() + LEASE_MS)).toEqual([queued.id]);
     // The running attempt's lease is its own again: its holder renews it, a reaper finds it once expired.
     expect(await broker.reapExpired(running.queue, Date.now() + LEASE_MS + 1_000, 10, Date.now() + 2 * LEASE_MS)).toContain(running.id);
     // Nothing more to do on the next check.
@@ -114,7 +114,7 @@ describe("IndexGuard", () => {
 
     guard.requestRepair("a submission could not be indexed");
     expect(await guard.check()).toMatchObject({ queued: 1 });
-    expect(await broker.claim(stranded.queue, 10, Date.now() + LEASE_MS)).toEqual([stranded.id]);
+    expect(await broker.claim(stranded.queue, [stranded.type], 10, Date.now() + LEASE_MS)).toEqual([stranded.id]);
     expect(await guard.check()).toBeUndefined();
   });
 

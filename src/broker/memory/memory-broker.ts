@@ -1,18 +1,29 @@
 /**
  * The in-process broker of the embedded default: the dispatch index of one server, in memory,
  * rebuilt from the store at start. Same semantics as `RedisBroker` (both pass
- * `test/broker/contract.ts`): per queue a runnable set ordered by priority then arrival, a
- * delayed set by run time and leases by deadline (`./memory-queue.ts`); wake-ups and task
- * events delivered asynchronously and in order (`./local-pub-sub.ts`).
+ * `test/broker/contract.ts`): per queue and type a runnable set ordered by priority then
+ * arrival, per queue a delayed set by run time and leases by deadline (`./memory-queue.ts`);
+ * wake-ups, task events and control messages delivered asynchronously and in order
+ * (`./local-pub-sub.ts`); duty leases in a map with expiry times.
  *
- * Costs: `enqueue`, `schedule`, `renew` O(log n) per entry, `claim` O(k log n) for k tasks;
- * roughly 130 bytes per queued task with its id (see `./compact-heap.ts`).
+ * Costs: `enqueue`, `schedule`, `renew` O(log n) per entry, `claim` O(k (t + log n)) for k tasks
+ * over t types; roughly 130 bytes per queued task with its id (see `./compact-heap.ts`).
  */
 import { UnavailableError } from "../../core/errors.js";
 import { silentLogger } from "../../core/logger.js";
 import type { Logger } from "../../core/logger.js";
-import type { Broker, DelayedEntry, IndexEpoch, LeaseRef, QueueCounts, QueueEntry, TaskEventPayload, Unsubscribe } from "../broker.js";
-import { checkEntry, checkEpochToken, checkQueue, checkTime } from "../entry-checks.js";
+import type {
+  Broker,
+  ControlTarget,
+  DelayedEntry,
+  IndexEpoch,
+  LeaseRef,
+  QueueCounts,
+  QueueEntry,
+  TaskEventPayload,
+  Unsubscribe,
+} from "../broker.js";
+import { checkDuration, checkEntry, checkEpochToken, checkName, checkQueue, checkTime, checkType } from "../entry-checks.js";
 import { LocalPubSub } from "./local-pub-sub.js";
 import { MemoryQueue } from "./memory-queue.js";
 import type { RequeueEntry } from "./memory-queue.js";
@@ -26,8 +37,13 @@ export interface MemoryBrokerOptions {
   logger?: Logger;
 }
 
-/** Channel of wake-ups; task channels are `task:<id>`, which cannot clash with it. */
+/**
+ * Channel of wake-ups; task channels are `task:<id>` and control channels `control:server:<id>`
+ * and {@link FLEET_CONTROL_CHANNEL}, which cannot clash with it or with each other.
+ */
 const WAKE_CHANNEL = "wake";
+/** Channel of the control messages for every server. */
+const FLEET_CONTROL_CHANNEL = "control:fleet";
 
 /**
  * {@link Broker} in this process's memory; see the file header. Each call is atomic as a
@@ -39,6 +55,8 @@ export class MemoryBroker implements Broker {
   readonly #bus: LocalPubSub<string | Uint8Array>;
   /** The index epoch marker, and when it expires (Infinity: never). */
   #epoch: { value: IndexEpoch; expiresAt: number } | undefined;
+  /** Duty leases by name: holder, and when the lease expires. */
+  readonly #dutyLeases = new Map<string, { holder: string; expiresAt: number }>();
   #closing: Promise<void> | undefined;
 
   constructor(options: MemoryBrokerOptions = {}) {
@@ -74,12 +92,13 @@ export class MemoryBroker implements Broker {
     return result;
   }
 
-  async claim(queue: string, count: number, leaseUntil: number): Promise<string[]> {
+  async claim(queue: string, types: readonly string[], count: number, leaseUntil: number): Promise<string[]> {
     this.#checkOpen();
     checkQueue(queue);
+    for (const type of types) checkType(type);
     checkTime("leaseUntil", leaseUntil);
     if (!(count >= 1)) return [];
-    return this.#queues.get(queue)?.claim(Math.floor(count), leaseUntil) ?? [];
+    return this.#queues.get(queue)?.claim(types, Math.floor(count), leaseUntil) ?? [];
   }
 
   async renew(leases: readonly LeaseRef[], leaseUntil: number): Promise<void> {
@@ -117,7 +136,23 @@ export class MemoryBroker implements Broker {
   async remove(entries: readonly QueueEntry[]): Promise<void> {
     this.#checkOpen();
     for (const entry of entries) checkEntry(entry);
-    for (const [queue, batch] of byQueue(entries)) this.#queues.get(queue)?.remove(idsOf(batch));
+    for (const [queue, batch] of byQueue(entries)) this.#queues.get(queue)?.remove(batch);
+  }
+
+  async indexMissing(entries: readonly RequeueEntry[]): Promise<number> {
+    this.#checkOpen();
+    for (const entry of entries) {
+      checkEntry(entry);
+      if (entry.runAt !== undefined) checkTime("runAt", entry.runAt);
+    }
+    const now = Date.now();
+    let added = 0;
+    for (const [queue, batch] of byQueue(entries)) {
+      const result = this.#queue(queue).indexMissing(batch, now);
+      added += result.added;
+      if (result.runnable > 0) this.#wake(queue);
+    }
+    return added;
   }
 
   async reapExpired(queue: string, now: number, limit: number, reclaimUntil: number): Promise<string[]> {
@@ -191,6 +226,45 @@ export class MemoryBroker implements Broker {
     });
   }
 
+  /** Listeners receive a copy of the payload taken now, asynchronously, in publication order. */
+  async publishControl(target: ControlTarget, payload: Uint8Array): Promise<void> {
+    this.#checkOpen();
+    if (target !== "fleet") checkName("server id", target.server);
+    this.#bus.publish(target === "fleet" ? FLEET_CONTROL_CHANNEL : serverControlChannel(target.server), payload.slice());
+  }
+
+  async onControl(serverId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe> {
+    checkName("server id", serverId);
+    const deliver = (message: string | Uint8Array): void => {
+      if (typeof message !== "string") listener(message);
+    };
+    this.#checkOpen();
+    const stops = [this.#bus.subscribe(serverControlChannel(serverId), deliver), this.#bus.subscribe(FLEET_CONTROL_CHANNEL, deliver)];
+    return async () => {
+      for (const stop of stops) stop();
+    };
+  }
+
+  async holdDutyLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    this.#checkOpen();
+    checkName("duty name", name);
+    checkName("duty holder", holder);
+    checkDuration("ttlMs", ttlMs);
+    const now = Date.now();
+    const lease = this.#dutyLeases.get(name);
+    if (lease !== undefined && lease.expiresAt > now && lease.holder !== holder) return false;
+    this.#dutyLeases.set(name, { holder, expiresAt: now + Math.ceil(ttlMs) });
+    return true;
+  }
+
+  async releaseDutyLease(name: string, holder: string): Promise<void> {
+    this.#checkOpen();
+    checkName("duty name", name);
+    checkName("duty holder", holder);
+    const lease = this.#dutyLeases.get(name);
+    if (lease !== undefined && lease.holder === holder && lease.expiresAt > Date.now()) this.#dutyLeases.delete(name);
+  }
+
   /** @throws UnavailableError (`SHUTTING_DOWN`) once closed. */
   async ping(): Promise<void> {
     this.#checkOpen();
@@ -204,6 +278,7 @@ export class MemoryBroker implements Broker {
 
   async #shutdown(): Promise<void> {
     this.#bus.clear();
+    this.#dutyLeases.clear();
     for (const queue of this.#queues.values()) queue.clear();
     this.#queues.clear();
   }
@@ -247,6 +322,10 @@ export class MemoryBroker implements Broker {
 
 function taskChannel(taskId: string): string {
   return `task:${taskId}`;
+}
+
+function serverControlChannel(serverId: string): string {
+  return `control:server:${serverId}`;
 }
 
 /** Groups entries by queue, keeping their order within each. */

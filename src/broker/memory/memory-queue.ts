@@ -1,35 +1,46 @@
 /**
- * The dispatch index of one queue in the in-process broker: the same three sets as the Redis
- * broker keeps per queue (`src/broker/redis/keys.ts`), with the semantics of its Lua scripts
+ * The dispatch index of one queue in the in-process broker: the same sets as the Redis broker
+ * keeps per queue (`src/broker/redis/keys.ts`), with the semantics of its Lua scripts
  * (`src/broker/redis/lua/`), one method per script. Every method runs synchronously, so each
  * is atomic without locks.
  *
+ * Runnable tasks are kept per type, like Redis's `pending:<type>` sets, so that a claim reads
+ * only the types its worker serves. The runnable sets of one queue take their stamps from one
+ * source, the counterpart of the queue's arrival counter in Redis: their first members compare
+ * by `(minus priority, stamp)`, so a claim over several types merges them in exact
+ * priority-then-FIFO order.
+ *
  * Differences from Redis, where Redis's behaviour comes from its encoding rather than a choice:
- * - The delayed set is keyed by id alone (Redis keys it by `"<priority>|<id>"`), so `remove`
- *   and `requeue` find a delayed task whatever priority they are given, and scheduling an id
- *   again moves it (Redis would add a second member when the priority differs).
+ * - The delayed set is keyed by id alone (Redis keys it by `"<priority>|<type>|<id>"`), so
+ *   `remove`, `requeue` and `indexMissing` find a delayed task whatever priority they are given,
+ *   and scheduling an id again moves it (Redis would add a second member when the priority differs).
  * - Equal run times and equal lease deadlines keep the order the tasks were scheduled or
  *   leased in (Redis orders them by member bytes).
  */
 import type { QueueCounts, QueueEntry } from "../broker.js";
-import { OrderedIdSet } from "./ordered-id-set.js";
+import { OrderedIdSet, stampSource } from "./ordered-id-set.js";
+import type { OrderedMember } from "./ordered-id-set.js";
 
-/** An entry of `requeue`: runnable when `runAt` is absent or due, else delayed. */
+/** An entry of `requeue` and `indexMissing`: runnable when `runAt` is absent or due, else delayed. */
 export type RequeueEntry = QueueEntry & { runAt?: number };
 
 /** The runnable, delayed and leased tasks of one queue. */
 export class MemoryQueue {
-  /** Runnable ids; rank `-priority`, FIFO within a priority. */
-  readonly #pending = new OrderedIdSet();
+  /** The queue's arrival order, shared by the runnable sets of its types. */
+  readonly #arrivals = stampSource();
+  /** Runnable ids per type (a type without any has no set); rank `-priority`, FIFO across types. */
+  readonly #pending = new Map<string, OrderedIdSet>();
   /** Ids runnable later; rank = run time, aux = priority. */
   readonly #delayed = new OrderedIdSet();
+  /** The type of each delayed id. */
+  readonly #delayedTypes = new Map<string, string>();
   /** Leased ids; rank = lease deadline. */
   readonly #leases = new OrderedIdSet();
 
   /** `enqueue-2.lua`: adds runnable ids; an id already runnable keeps its place. @returns how many were new. */
   enqueue(entries: readonly QueueEntry[]): number {
     let added = 0;
-    for (const entry of entries) if (this.#pending.add(entry.id, -entry.priority)) added += 1;
+    for (const entry of entries) if (this.#addRunnable(entry.id, entry.type, entry.priority)) added += 1;
     return added;
   }
 
@@ -38,14 +49,14 @@ export class MemoryQueue {
     let added = 0;
     for (const entry of entries) {
       if (!this.#delayed.has(entry.id)) added += 1;
-      this.#delayed.set(entry.id, entry.runAt, entry.priority);
+      this.#delay(entry, entry.runAt);
     }
     return added;
   }
 
   /**
-   * `promote-due-3.lua`: moves up to `limit` ids whose run time is `<= now` to the runnable set,
-   * in run-time order, behind what is runnable at their priority.
+   * `promote-due-3.lua`: moves up to `limit` ids whose run time is `<= now` to their type's
+   * runnable set, in run-time order, behind what is runnable at their priority.
    * @returns the moved ids, and the run time of the earliest id still delayed (null: none).
    */
   promoteDue(now: number, limit: number): { promoted: string[]; nextRunAt: number | null } {
@@ -54,20 +65,43 @@ export class MemoryQueue {
       const due = this.#delayed.peek();
       if (due === undefined || due.rank > now) break;
       this.#delayed.pop();
-      this.#pending.add(due.id, -due.aux);
+      const type = this.#delayedTypes.get(due.id) ?? "";
+      this.#delayedTypes.delete(due.id);
+      this.#addRunnable(due.id, type, due.aux);
       promoted.push(due.id);
     }
     return { promoted, nextRunAt: this.#delayed.peek()?.rank ?? null };
   }
 
-  /** `claim-2.lua`: takes up to `count` runnable ids in dispatch order and leases them until `leaseUntil`. */
-  claim(count: number, leaseUntil: number): string[] {
+  /**
+   * `claim-1.lua`: takes up to `count` runnable ids of the given types in dispatch order (the
+   * best first member of their sets, one at a time) and leases them until `leaseUntil`.
+   * Cost: O(count * types) comparisons plus O(log n) per id taken.
+   */
+  claim(types: readonly string[], count: number, leaseUntil: number): string[] {
+    const sets = new Map<string, OrderedIdSet>();
+    for (const type of types) {
+      const set = this.#pending.get(type);
+      if (set !== undefined) sets.set(type, set);
+    }
     const claimed: string[] = [];
-    while (claimed.length < count) {
-      const next = this.#pending.pop();
-      if (next === undefined) break;
-      this.#leases.set(next.id, leaseUntil);
-      claimed.push(next.id);
+    while (claimed.length < count && sets.size > 0) {
+      let best: { type: string; set: OrderedIdSet; head: OrderedMember } | undefined;
+      for (const [type, set] of sets) {
+        const head = set.peek();
+        if (head === undefined) continue;
+        if (best === undefined || head.rank < best.head.rank || (head.rank === best.head.rank && head.stamp < best.head.stamp)) {
+          best = { type, set, head };
+        }
+      }
+      if (best === undefined) break;
+      best.set.pop();
+      if (best.set.size === 0) {
+        sets.delete(best.type);
+        this.#pending.delete(best.type);
+      }
+      this.#leases.set(best.head.id, leaseUntil);
+      claimed.push(best.head.id);
     }
     return claimed;
   }
@@ -102,7 +136,7 @@ export class MemoryQueue {
 
   /**
    * `requeue-4.lua`: drops each lease and puts the id back, runnable when `runAt` is absent or
-   * `<= now`, else delayed; an id ends up in exactly one of the two sets.
+   * `<= now`, else delayed; an id ends up in exactly one of its runnable set and the delayed set.
    * @returns how many became runnable (an id runnable already keeps its place and is not counted).
    */
   requeue(entries: readonly RequeueEntry[], now: number): number {
@@ -110,25 +144,46 @@ export class MemoryQueue {
     for (const entry of entries) {
       this.#leases.delete(entry.id);
       if (entry.runAt === undefined || entry.runAt <= now) {
-        this.#delayed.delete(entry.id);
-        if (this.#pending.add(entry.id, -entry.priority)) added += 1;
+        this.#undelay(entry.id);
+        if (this.#addRunnable(entry.id, entry.type, entry.priority)) added += 1;
       } else {
-        this.#pending.delete(entry.id);
-        this.#delayed.set(entry.id, entry.runAt, entry.priority);
+        this.#deleteRunnable(entry.id, entry.type);
+        this.#delay(entry, entry.runAt);
       }
     }
     return added;
   }
 
-  /** `remove-3.lua`: removes ids from the three sets (cancel). @returns members removed, over the three. */
-  remove(ids: readonly string[]): number {
+  /** `remove-2.lua`: removes ids from their runnable set, the delayed set and leases (cancel). @returns members removed. */
+  remove(entries: readonly QueueEntry[]): number {
     let removed = 0;
-    for (const id of ids) {
-      if (this.#pending.delete(id)) removed += 1;
-      if (this.#delayed.delete(id)) removed += 1;
-      if (this.#leases.delete(id)) removed += 1;
+    for (const entry of entries) {
+      if (this.#deleteRunnable(entry.id, entry.type)) removed += 1;
+      if (this.#undelay(entry.id)) removed += 1;
+      if (this.#leases.delete(entry.id)) removed += 1;
     }
     return removed;
+  }
+
+  /**
+   * `index-missing-4.lua`: indexes the ids that are in none of the sets (runnable when `runAt`
+   * is absent or `<= now`, else delayed), and leaves every other exactly as it is.
+   * @returns how many were added, and how many of those became runnable.
+   */
+  indexMissing(entries: readonly RequeueEntry[], now: number): { added: number; runnable: number } {
+    let added = 0;
+    let runnable = 0;
+    for (const entry of entries) {
+      if (this.#pending.get(entry.type)?.has(entry.id) === true || this.#delayed.has(entry.id) || this.#leases.has(entry.id)) continue;
+      added += 1;
+      if (entry.runAt === undefined || entry.runAt <= now) {
+        this.#addRunnable(entry.id, entry.type, entry.priority);
+        runnable += 1;
+      } else {
+        this.#delay(entry, entry.runAt);
+      }
+    }
+    return { added, runnable };
   }
 
   /**
@@ -148,15 +203,48 @@ export class MemoryQueue {
     return expired;
   }
 
-  /** Sizes of the three sets. */
+  /** `counts-3.lua`: sizes of the sets, runnable summed over the types. */
   counts(): QueueCounts {
-    return { pending: this.#pending.size, delayed: this.#delayed.size, leased: this.#leases.size };
+    let pending = 0;
+    for (const set of this.#pending.values()) pending += set.size;
+    return { pending, delayed: this.#delayed.size, leased: this.#leases.size };
   }
 
   /** Drops everything (the broker closed). */
   clear(): void {
+    for (const set of this.#pending.values()) set.clear();
     this.#pending.clear();
     this.#delayed.clear();
+    this.#delayedTypes.clear();
     this.#leases.clear();
+  }
+
+  /** Adds `id` to its type's runnable set unless it is there. @returns whether it was added. */
+  #addRunnable(id: string, type: string, priority: number): boolean {
+    let set = this.#pending.get(type);
+    if (set === undefined) {
+      set = new OrderedIdSet(this.#arrivals);
+      this.#pending.set(type, set);
+    }
+    return set.add(id, -priority);
+  }
+
+  /** @returns whether `id` was runnable. */
+  #deleteRunnable(id: string, type: string): boolean {
+    const set = this.#pending.get(type);
+    if (set === undefined || !set.delete(id)) return false;
+    if (set.size === 0) this.#pending.delete(type);
+    return true;
+  }
+
+  #delay(entry: QueueEntry, runAt: number): void {
+    this.#delayed.set(entry.id, runAt, entry.priority);
+    this.#delayedTypes.set(entry.id, entry.type);
+  }
+
+  /** @returns whether `id` was delayed. */
+  #undelay(id: string): boolean {
+    this.#delayedTypes.delete(id);
+    return this.#delayed.delete(id);
   }
 }

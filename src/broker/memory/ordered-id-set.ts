@@ -4,7 +4,9 @@
  * its leases (rank: deadline).
  *
  * Equal ranks keep the order in which the ids were added (each add takes the next stamp), so
- * the runnable set is FIFO within a priority without an arrival counter in the rank.
+ * the runnable set is FIFO within a priority without an arrival counter in the rank. Sets that
+ * share one stamp source (the runnable sets of one queue's types) are ordered comparably: their
+ * first members can be merged by `(rank, stamp)`.
  *
  * Deletion is lazy: a map says which stamp is the live element of each id; deleting or moving
  * an id only changes the map, and the heap's elements whose stamp is no longer live are
@@ -23,6 +25,17 @@ export interface OrderedMember {
   rank: number;
   /** The integer given with the id (a priority); 0 when none was. */
   aux: number;
+  /** The stamp of its addition: orders equal ranks, across the sets of one stamp source too. */
+  stamp: number;
+}
+
+/** Hands out increasing stamps; one per set unless several sets must be comparable. */
+export type StampSource = () => number;
+
+/** A new stamp source counting from 0. */
+export function stampSource(): StampSource {
+  let next = 0;
+  return () => next++;
 }
 
 /** Ids ordered by `(rank, order of addition)`; see the file header. */
@@ -30,7 +43,12 @@ export class OrderedIdSet {
   readonly #heap = new CompactHeap();
   /** Live id → the stamp of its heap element. */
   readonly #live = new Map<string, number>();
-  #nextStamp = 0;
+  readonly #nextStamp: StampSource;
+
+  /** @param stamps - where stamps come from; pass one source to sets whose members are merged. */
+  constructor(stamps: StampSource = stampSource()) {
+    this.#nextStamp = stamps;
+  }
 
   /** Number of ids in the set. */
   get size(): number {
@@ -68,7 +86,7 @@ export class OrderedIdSet {
   /** The first member, without removing it; undefined when the set is empty. */
   peek(): OrderedMember | undefined {
     const id = this.#top();
-    return id === undefined ? undefined : { id, rank: this.#heap.peekRank(), aux: this.#heap.peekAux() };
+    return id === undefined ? undefined : { id, rank: this.#heap.peekRank(), aux: this.#heap.peekAux(), stamp: this.#heap.peekStamp() };
   }
 
   /** Removes and returns the first member; undefined when the set is empty. */
@@ -88,7 +106,7 @@ export class OrderedIdSet {
   }
 
   #insert(id: string, rank: number, aux: number): void {
-    const stamp = this.#nextStamp++;
+    const stamp = this.#nextStamp();
     this.#live.set(id, stamp);
     this.#heap.push(id, rank, stamp, aux);
   }

@@ -1,14 +1,24 @@
 /**
- * The Redis broker: sorted sets per queue changed by Lua scripts (`./lua/`), leases by
- * deadline, and pub/sub for wake-ups and task events, so several servers share one dispatch
- * index. Key layout: `./keys.ts`.
+ * The Redis broker: sorted sets per queue and type changed by Lua scripts (`./lua/`), leases by
+ * deadline, duty leases as expiring strings, and pub/sub for wake-ups, task events and control
+ * messages, so several servers share one dispatch index. Key layout: `./keys.ts`.
  */
 import { Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import { UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
-import { checkEntry, checkEpochToken, checkQueue, checkTime } from "../entry-checks.js";
-import type { Broker, DelayedEntry, IndexEpoch, LeaseRef, QueueCounts, QueueEntry, TaskEventPayload, Unsubscribe } from "../broker.js";
+import { checkDuration, checkEntry, checkEpochToken, checkName, checkQueue, checkTime, checkType } from "../entry-checks.js";
+import type {
+  Broker,
+  ControlTarget,
+  DelayedEntry,
+  IndexEpoch,
+  LeaseRef,
+  QueueCounts,
+  QueueEntry,
+  TaskEventPayload,
+  Unsubscribe,
+} from "../broker.js";
 import { createKeys } from "./keys.js";
 import type { RedisKeys } from "./keys.js";
 import { defineScripts } from "./scripts.js";
@@ -124,11 +134,14 @@ export class RedisBroker implements Broker {
     return this.#run("promoteDue", () => this.#scripts.promoteDue(queue, now, Math.max(0, Math.floor(limit))));
   }
 
-  async claim(queue: string, count: number, leaseUntil: number): Promise<string[]> {
+  /** One script call (`claim-1.lua`), which reads the head of each given type's runnable set. */
+  async claim(queue: string, types: readonly string[], count: number, leaseUntil: number): Promise<string[]> {
     checkQueue(queue);
+    for (const type of types) checkType(type);
     checkTime("leaseUntil", leaseUntil);
-    if (!(count >= 1)) return [];
-    return this.#run("claim", () => this.#scripts.claim(queue, Math.floor(count), leaseUntil));
+    if (!(count >= 1) || types.length === 0) return [];
+    const distinct = [...new Set(types)];
+    return this.#run("claim", () => this.#scripts.claim(queue, distinct, Math.floor(count), leaseUntil));
   }
 
   async renew(leases: readonly LeaseRef[], leaseUntil: number): Promise<void> {
@@ -216,16 +229,27 @@ export class RedisBroker implements Broker {
     return names.sort();
   }
 
+  /** One script call (`counts-3.lua`), so the three sizes are of one instant. */
   async counts(queue: string): Promise<QueueCounts> {
     checkQueue(queue);
-    const [pending, delayed, leased] = await this.#run("counts", () =>
+    return this.#run("counts", () => this.#scripts.counts(queue));
+  }
+
+  /** One script call per queue (and per {@link MAX_ENTRIES_PER_SCRIPT_CALL} entries): each is atomic. */
+  async indexMissing(entries: readonly (QueueEntry & { runAt?: number })[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    for (const entry of entries) {
+      checkEntry(entry);
+      if (entry.runAt !== undefined) checkTime("runAt", entry.runAt);
+    }
+    const now = Date.now();
+    const [, ...added] = await this.#run("indexMissing", () =>
       Promise.all([
-        this.#redis.zcard(this.#keys.pending(queue)),
-        this.#redis.zcard(this.#keys.delayed(queue)),
-        this.#redis.zcard(this.#keys.leases(queue)),
+        this.#registerQueues(entries),
+        ...byQueue(entries).map(([queue, batch]) => this.#scripts.indexMissing(queue, batch, now)),
       ]),
     );
-    return { pending, delayed, leased };
+    return added.reduce((sum, count) => sum + count, 0);
   }
 
   /** Listens on `<prefix>:wake`; the returned function stops this listener (and the SUBSCRIBE with the last one). */
@@ -248,6 +272,44 @@ export class RedisBroker implements Broker {
     return this.#listen(this.#keys.taskChannel(taskId), (message) =>
       listener(new Uint8Array(message.buffer, message.byteOffset, message.byteLength)),
     );
+  }
+
+  /** PUBLISH on `<prefix>:control:server:<id>` or `<prefix>:control:fleet`. */
+  async publishControl(target: ControlTarget, payload: Uint8Array): Promise<void> {
+    const channel = this.#controlChannel(target);
+    const message = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    await this.#run("publishControl", () => this.#redis.publish(channel, message));
+  }
+
+  /** Listens on the server's channel and the fleet's, over the subscriber connection; the returned function stops both. */
+  async onControl(serverId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe> {
+    checkName("server id", serverId);
+    const deliver = (message: Buffer): void => listener(new Uint8Array(message.buffer, message.byteOffset, message.byteLength));
+    const own = await this.#listen(this.#keys.serverControlChannel(serverId), deliver);
+    try {
+      const fleet = await this.#listen(this.#keys.fleetControlChannel(), deliver);
+      return async () => {
+        await Promise.all([own(), fleet()]);
+      };
+    } catch (error) {
+      await own();
+      throw error;
+    }
+  }
+
+  /** One script call (`hold-duty-lease-1.lua`) on `<prefix>:duty:<name>`. */
+  async holdDutyLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    checkName("duty name", name);
+    checkName("duty holder", holder);
+    checkDuration("ttlMs", ttlMs);
+    return this.#run("holdDutyLease", () => this.#scripts.holdDutyLease(name, holder, Math.ceil(ttlMs)));
+  }
+
+  /** One script call (`release-duty-lease-1.lua`): deletes the lease only while `holder` holds it. */
+  async releaseDutyLease(name: string, holder: string): Promise<void> {
+    checkName("duty name", name);
+    checkName("duty holder", holder);
+    await this.#run("releaseDutyLease", () => this.#scripts.releaseDutyLease(name, holder));
   }
 
   /**
@@ -288,6 +350,12 @@ export class RedisBroker implements Broker {
       if (isReplyError(error) && !TRANSIENT_REPLY.test(error.message)) throw error;
       throw new UnavailableError("BROKER_UNAVAILABLE", `Redis ${operation} failed: ${errorMessage(error)}`, { cause: error });
     }
+  }
+
+  #controlChannel(target: ControlTarget): string {
+    if (target === "fleet") return this.#keys.fleetControlChannel();
+    checkName("server id", target.server);
+    return this.#keys.serverControlChannel(target.server);
   }
 
   /** SADD of the queue names, so that `queues()` lists them. */

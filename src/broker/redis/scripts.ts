@@ -1,7 +1,7 @@
 /**
  * The broker's Lua scripts: each file under `./lua/` is read once per process, its
  * `--- @include "<name>"` lines replaced by `./lua/includes/<name>.lua`, and registered on a
- * connection with ioredis `defineCommand` under a versioned name (`taskwireClaimV1`). ioredis
+ * connection with ioredis `defineCommand` under a versioned name (`taskwireClaimV2`). ioredis
  * sends a script's body once per connection and `EVALSHA` after that.
  *
  * Every script gets one typed wrapper below, which knows the order of its KEYS and ARGV (keep
@@ -17,21 +17,25 @@ import type { RedisKeys } from "./keys.js";
  * Bumped whenever a script changes its KEYS, ARGV or reply, so that a command name always
  * means one contract.
  */
-export const SCRIPT_VERSION = 1;
+export const SCRIPT_VERSION = 2;
 
 /** The script files, by the name of their wrapper. File names are `<name>-<numberOfKeys>.lua`. */
 const SCRIPT_FILES = {
   enqueue: "enqueue-2.lua",
   schedule: "schedule-1.lua",
   promoteDue: "promote-due-3.lua",
-  claim: "claim-2.lua",
+  claim: "claim-1.lua",
   renew: "renew-1.lua",
   release: "release-1.lua",
   requeue: "requeue-4.lua",
-  remove: "remove-3.lua",
+  remove: "remove-2.lua",
   reapExpired: "reap-expired-1.lua",
   lease: "lease-1.lua",
+  indexMissing: "index-missing-4.lua",
+  counts: "counts-3.lua",
   epochSwap: "epoch-swap-1.lua",
+  holdDutyLease: "hold-duty-lease-1.lua",
+  releaseDutyLease: "release-duty-lease-1.lua",
   publish: "publish-0.lua",
 } as const;
 
@@ -43,7 +47,7 @@ export interface ScriptSource {
   readonly name: ScriptName;
   /** The file under `./lua/`. */
   readonly file: string;
-  /** The command it is registered as, e.g. `taskwireClaimV1`. */
+  /** The command it is registered as, e.g. `taskwireClaimV2`. */
   readonly commandName: string;
   /** Taken from the file name. */
   readonly numberOfKeys: number;
@@ -100,19 +104,26 @@ async function readScriptSources(): Promise<ReadonlyMap<ScriptName, ScriptSource
 /** A queue entry as the scripts take it. */
 interface ScriptEntry {
   readonly id: string;
+  readonly type: string;
   readonly priority: number;
 }
 
+/** An entry that is runnable when `runAt` is absent or due, else delayed. */
+type TimedScriptEntry = ScriptEntry & { readonly runAt?: number | undefined };
+
 /** The typed wrappers of the broker's scripts, bound to one connection and one key builder. */
 export interface RedisScripts {
-  /** `enqueue-2.lua`: adds runnable ids to `queue`, wakes dispatchers. @returns how many were new. */
+  /** `enqueue-2.lua`: adds runnable ids to their type's set in `queue`, wakes dispatchers. @returns how many were new. */
   enqueue(queue: string, entries: readonly ScriptEntry[]): Promise<number>;
   /** `schedule-1.lua`: adds delayed ids to `queue`. @returns how many were new. */
   schedule(queue: string, entries: readonly (ScriptEntry & { readonly runAt: number })[]): Promise<number>;
-  /** `promote-due-3.lua`: moves up to `limit` due ids of `queue` to pending, wakes dispatchers. */
+  /** `promote-due-3.lua`: moves up to `limit` due ids of `queue` to their type's set, wakes dispatchers. */
   promoteDue(queue: string, now: number, limit: number): Promise<{ promoted: string[]; nextRunAt: number | null }>;
-  /** `claim-2.lua`: pops up to `count` ids of `queue` and leases them until `leaseUntil`. */
-  claim(queue: string, count: number, leaseUntil: number): Promise<string[]>;
+  /**
+   * `claim-1.lua`: pops up to `count` ids of `queue` of the given types (at least one, no
+   * duplicates) in dispatch order and leases them until `leaseUntil`.
+   */
+  claim(queue: string, types: readonly string[], count: number, leaseUntil: number): Promise<string[]>;
   /** `renew-1.lua`: moves existing leases of `queue` to `leaseUntil`. @returns how many existed. */
   renew(queue: string, ids: readonly string[], leaseUntil: number): Promise<number>;
   /** `release-1.lua`: drops leases of `queue`. @returns how many existed. */
@@ -121,18 +132,29 @@ export interface RedisScripts {
    * `requeue-4.lua`: drops leases and puts ids back, runnable when `runAt` is absent or
    * `<= now`, else delayed; wakes dispatchers. @returns how many became runnable.
    */
-  requeue(queue: string, entries: readonly (ScriptEntry & { readonly runAt?: number | undefined })[], now: number): Promise<number>;
-  /** `remove-3.lua`: removes ids from pending, delayed and leases. @returns members removed. */
+  requeue(queue: string, entries: readonly TimedScriptEntry[], now: number): Promise<number>;
+  /** `remove-2.lua`: removes ids from their runnable set, the delayed set and leases. @returns members removed. */
   remove(queue: string, entries: readonly ScriptEntry[]): Promise<number>;
   /** `reap-expired-1.lua`: takes up to `limit` leases expired before `now`, pushes them to `reclaimUntil`. */
   reapExpired(queue: string, now: number, limit: number, reclaimUntil: number): Promise<string[]>;
   /** `lease-1.lua`: creates or moves leases of `queue` to `leaseUntil`. @returns how many were created. */
   lease(queue: string, ids: readonly string[], leaseUntil: number): Promise<number>;
   /**
+   * `index-missing-4.lua`: indexes the entries found in none of the queue's sets (runnable when
+   * `runAt` is absent or `<= now`, else delayed); wakes dispatchers. @returns how many were added.
+   */
+  indexMissing(queue: string, entries: readonly TimedScriptEntry[], now: number): Promise<number>;
+  /** `counts-3.lua`: sizes of the queue's sets, runnable summed over its types. */
+  counts(queue: string): Promise<{ pending: number; delayed: number; leased: number }>;
+  /**
    * `epoch-swap-1.lua`: sets the epoch marker to `next` ("" deletes it; `ttlMs` 0: no expiry)
    * while it holds `expected`. @returns whether it changed.
    */
   epochSwap(expected: string, next: string, ttlMs: number): Promise<boolean>;
+  /** `hold-duty-lease-1.lua`: takes or extends the duty lease `name` for `holder`. @returns whether `holder` holds it. */
+  holdDutyLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** `release-duty-lease-1.lua`: deletes the duty lease `name` if `holder` holds it. @returns whether it did. */
+  releaseDutyLease(name: string, holder: string): Promise<boolean>;
   /** `publish-0.lua`: publishes each message on its channel, in order. @returns how many. */
   publish(messages: readonly { readonly channel: string; readonly message: Buffer }[]): Promise<number>;
 }
@@ -163,24 +185,25 @@ export async function defineScripts(redis: Redis, keys: RedisKeys): Promise<Redi
 
   return {
     async enqueue(queue, entries) {
-      const args: Argument[] = [keys.pending(queue), keys.seq(queue), PRIORITY_MAX, wake, queue];
-      for (const entry of entries) args.push(entry.id, entry.priority);
+      const args: Argument[] = [keys.types(queue), keys.seq(queue), keys.pendingPrefix(queue), PRIORITY_MAX, wake, queue];
+      for (const entry of entries) args.push(entry.id, entry.type, entry.priority);
       return integerReply("enqueue", await run("enqueue", args));
     },
 
     async schedule(queue, entries) {
       const args: Argument[] = [keys.delayed(queue)];
-      for (const entry of entries) args.push(entry.id, entry.priority, entry.runAt);
+      for (const entry of entries) args.push(entry.id, entry.type, entry.priority, entry.runAt);
       return integerReply("schedule", await run("schedule", args));
     },
 
     async promoteDue(queue, now, limit) {
       const reply = await run("promoteDue", [
-        keys.pending(queue),
         keys.delayed(queue),
+        keys.types(queue),
         keys.seq(queue),
         now,
         limit,
+        keys.pendingPrefix(queue),
         PRIORITY_MAX,
         wake,
         queue,
@@ -191,8 +214,9 @@ export async function defineScripts(redis: Redis, keys: RedisKeys): Promise<Redi
       return { promoted: stringsOf("promoteDue", promoted), nextRunAt: next === null ? null : Number(next) };
     },
 
-    async claim(queue, count, leaseUntil) {
-      return stringArrayReply("claim", await run("claim", [keys.pending(queue), keys.leases(queue), count, leaseUntil]));
+    async claim(queue, types, count, leaseUntil) {
+      const args: Argument[] = [keys.leases(queue), keys.pendingPrefix(queue), count, leaseUntil, ...types];
+      return stringArrayReply("claim", await run("claim", args));
     },
 
     async renew(queue, ids, leaseUntil) {
@@ -204,23 +228,14 @@ export async function defineScripts(redis: Redis, keys: RedisKeys): Promise<Redi
     },
 
     async requeue(queue, entries, now) {
-      const args: Argument[] = [
-        keys.pending(queue),
-        keys.delayed(queue),
-        keys.leases(queue),
-        keys.seq(queue),
-        now,
-        PRIORITY_MAX,
-        wake,
-        queue,
-      ];
-      for (const entry of entries) args.push(entry.id, entry.priority, entry.runAt ?? "");
+      const args = timedArgs(keys, wake, queue, now);
+      for (const entry of entries) args.push(entry.id, entry.type, entry.priority, entry.runAt ?? "");
       return integerReply("requeue", await run("requeue", args));
     },
 
     async remove(queue, entries) {
-      const args: Argument[] = [keys.pending(queue), keys.delayed(queue), keys.leases(queue)];
-      for (const entry of entries) args.push(entry.id, entry.priority);
+      const args: Argument[] = [keys.delayed(queue), keys.leases(queue), keys.pendingPrefix(queue)];
+      for (const entry of entries) args.push(entry.id, entry.type, entry.priority);
       return integerReply("remove", await run("remove", args));
     },
 
@@ -232,8 +247,29 @@ export async function defineScripts(redis: Redis, keys: RedisKeys): Promise<Redi
       return integerReply("lease", await run("lease", [keys.leases(queue), leaseUntil, ...ids]));
     },
 
+    async indexMissing(queue, entries, now) {
+      const args = timedArgs(keys, wake, queue, now);
+      for (const entry of entries) args.push(entry.id, entry.type, entry.priority, entry.runAt ?? "");
+      return integerReply("indexMissing", await run("indexMissing", args));
+    },
+
+    async counts(queue) {
+      const reply = await run("counts", [keys.types(queue), keys.delayed(queue), keys.leases(queue), keys.pendingPrefix(queue)]);
+      if (!Array.isArray(reply) || reply.length !== 3) throw unexpectedReply("counts", reply);
+      const [pending, delayed, leased] = (reply as unknown[]).map((value) => integerReply("counts", value));
+      return { pending: pending ?? 0, delayed: delayed ?? 0, leased: leased ?? 0 };
+    },
+
     async epochSwap(expected, next, ttlMs) {
       return integerReply("epochSwap", await run("epochSwap", [keys.epoch(), expected, next, ttlMs])) === 1;
+    },
+
+    async holdDutyLease(name, holder, ttlMs) {
+      return integerReply("holdDutyLease", await run("holdDutyLease", [keys.dutyLease(name), holder, ttlMs])) === 1;
+    },
+
+    async releaseDutyLease(name, holder) {
+      return integerReply("releaseDutyLease", await run("releaseDutyLease", [keys.dutyLease(name), holder])) === 1;
     },
 
     async publish(messages) {
@@ -242,6 +278,11 @@ export async function defineScripts(redis: Redis, keys: RedisKeys): Promise<Redi
       return integerReply("publish", await run("publish", args));
     },
   };
+}
+
+/** KEYS and leading ARGV shared by `requeue-4.lua` and `index-missing-4.lua`, which take the same entries. */
+function timedArgs(keys: RedisKeys, wake: string, queue: string, now: number): Argument[] {
+  return [keys.delayed(queue), keys.leases(queue), keys.types(queue), keys.seq(queue), now, keys.pendingPrefix(queue), PRIORITY_MAX, wake, queue];
 }
 
 function integerReply(script: ScriptName, reply: unknown): number {

@@ -108,7 +108,7 @@ export class AttemptRecorder {
   async applyChanges(changed: readonly TaskRecord[]): Promise<void> {
     const requeue = changed
       .filter((t) => WAITING_STATES.has(t.state))
-      .map((t) => ({ id: t.id, queue: t.queue, priority: t.priority, runAt: t.scheduledAt.getTime() }));
+      .map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, runAt: t.scheduledAt.getTime() }));
     const release = changed.filter((t) => TERMINAL_STATES.has(t.state)).map((t) => ({ id: t.id, queue: t.queue }));
     try {
       await Promise.all([

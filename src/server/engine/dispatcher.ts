@@ -1,16 +1,20 @@
 /**
  * Matches free worker slots to queued tasks. Each worker's queues are served strictly in its
  * order; within a queue the broker hands out the highest priority first, FIFO within a
- * priority. A pass runs when work arrives (broker wake-ups from any server), when a worker
- * grants slots, when a claim assigned tasks, and on a slow safety tick. Claims of one session
- * overlap (a few chunks at a time), so a busy worker's slots refill as a pipeline.
+ * priority, of the types the worker serves only (`Broker.claim` takes the types): a task of
+ * another type is never handed out and never blocks the ones behind it. A pass runs when work
+ * arrives (broker wake-ups from any server), when a worker grants slots, when a claim assigned
+ * tasks, and on a slow safety tick. Claims of one session overlap (a few chunks at a time), so
+ * a busy worker's slots refill as a pipeline.
  *
- * A queue a claim emptied is skipped until a wake-up for it arrives (every broker operation
- * that makes tasks runnable publishes one): a worker serving `high_priority, default,
- * low_priority` would otherwise pay a Redis round trip per empty queue ahead of its work on
- * every pass. A claim marks its queue empty only if no wake-up for it arrived while the claim
- * was in flight, so a task enqueued meanwhile is never skipped; the safety tick (`recheck`)
- * forgets every mark, in case a wake-up was lost with a Redis connection.
+ * A queue a claim emptied of the session's types is skipped, by every session serving those
+ * same types, until a wake-up for the queue arrives (every broker operation that makes tasks
+ * runnable publishes one): a worker serving `high_priority, default, low_priority` would
+ * otherwise pay a Redis round trip per empty queue ahead of its work on every pass. The mark is
+ * per set of types, because a queue empty of one worker's types may hold another's. A claim
+ * marks a queue only if no wake-up for it arrived while the claim was in flight, so a task
+ * enqueued meanwhile is never skipped; the safety tick (`recheck`) forgets every mark, in case
+ * a wake-up was lost with a Redis connection.
  */
 import { WAITING_STATES } from "../../core/task-states.js";
 import type { Broker } from "../../broker/broker.js";
@@ -21,9 +25,6 @@ import type { AttemptRecorder } from "./attempt-recorder.js";
 import { stateEvent, type TaskEvents } from "./task-events.js";
 import type { SessionRegistry } from "./session-registry.js";
 import type { WorkerSession } from "./worker-session.js";
-
-/** How long a session skips a queue after it held only task types the worker does not serve. */
-const FOREIGN_TYPE_BACKOFF_MS = 1_000;
 
 /**
  * Most tasks one claim takes. A larger grant is claimed in several chunks at once, so the first
@@ -41,11 +42,11 @@ export class Dispatcher {
   private closed = false;
   /** Queues an operator paused (fleet-wide, from PostgreSQL): nothing is claimed from them. */
   private paused: ReadonlySet<string> = new Set();
-  /** Per session and queue: epoch ms until which the queue is skipped. */
-  private readonly skipUntil = new WeakMap<WorkerSession, Map<string, number>>();
   private readonly inFlight = new Set<Promise<void>>();
-  /** Queues a claim found empty, with no wake-up for them since. */
-  private readonly emptyQueues = new Set<string>();
+  /** Per queue, the type sets ({@link Dispatcher.typesKey}) a claim found it empty of, with no wake-up for it since. */
+  private readonly emptyQueues = new Map<string, Set<string>>();
+  /** Each session's types as one string, so that sessions serving the same types share empty marks. */
+  private readonly typeKeys = new WeakMap<WorkerSession, string>();
   /** Wake-ups seen per queue; a claim compares the count before and after. */
   private readonly wakeCounts = new Map<string, number>();
   /** Wake-ups seen for any queue; a pass that found nothing compares it before and after. */
@@ -156,11 +157,28 @@ export class Dispatcher {
     }
   }
 
-  /** Whether a claim from `queue` for `session` may find work: not found empty, not skipped. */
+  /** Whether a claim from `queue` for `session` may find work: not paused, not found empty of its types. */
   private worthTrying(session: WorkerSession, queue: string): boolean {
-    if (this.emptyQueues.has(queue) || this.paused.has(queue)) return false;
-    const skip = this.skipUntil.get(session)?.get(queue);
-    return skip === undefined || skip <= Date.now();
+    return !this.paused.has(queue) && this.emptyQueues.get(queue)?.has(this.typesKey(session)) !== true;
+  }
+
+  /** The session's types, sorted, as one string (type names hold no spaces). */
+  private typesKey(session: WorkerSession): string {
+    let key = this.typeKeys.get(session);
+    if (key === undefined) {
+      key = [...session.types].sort().join(" ");
+      this.typeKeys.set(session, key);
+    }
+    return key;
+  }
+
+  private markEmpty(session: WorkerSession, queue: string): void {
+    let marks = this.emptyQueues.get(queue);
+    if (marks === undefined) {
+      marks = new Set();
+      this.emptyQueues.set(queue, marks);
+    }
+    marks.add(this.typesKey(session));
   }
 
   private hasQueueToTry(session: WorkerSession): boolean {
@@ -178,12 +196,13 @@ export class Dispatcher {
   private async claimInto(session: WorkerSession, queue: string, count: number): Promise<number> {
     const now = Date.now();
     const wakesBefore = this.wakeCounts.get(queue) ?? 0;
-    const ids = await this.broker.claim(queue, count, now + this.leaseTimeoutMs);
-    if (ids.length < count && (this.wakeCounts.get(queue) ?? 0) === wakesBefore) this.emptyQueues.add(queue);
+    const types = [...session.types];
+    const ids = await this.broker.claim(queue, types, count, now + this.leaseTimeoutMs);
+    if (ids.length < count && (this.wakeCounts.get(queue) ?? 0) === wakesBefore) this.markEmpty(session, queue);
     if (ids.length === 0) return 0;
-    const { started, others } = await this.store.startAttempts(ids, session.workerId, new Date(now), [...session.types]);
+    const { started, others } = await this.store.startAttempts(ids, session.workerId, new Date(now), types);
 
-    if (others.length > 0) await this.putBack(session, queue, others);
+    if (others.length > 0) await this.putBack(queue, others);
     if (started.length === 0) return 0;
     if (session.state === "CLOSED") {
       // The stream died while we claimed: the attempts are lost with it.
@@ -213,32 +232,19 @@ export class Dispatcher {
   }
 
   /**
-   * Claimed tasks that were not started: requeue those still waiting (a SCHEDULED one not yet
-   * due, which an index rebuild may have enqueued early, back to the delayed set), drop leases
-   * of finished ones.
+   * Claimed tasks that were not started because their state changed since they were indexed:
+   * requeue those still waiting (a SCHEDULED one not yet due, which an index rebuild may have
+   * enqueued early, back to the delayed set), drop leases of finished ones.
    */
-  private async putBack(
-    session: WorkerSession,
-    queue: string,
-    others: readonly NotStarted[],
-  ): Promise<void> {
+  private async putBack(queue: string, others: readonly NotStarted[]): Promise<void> {
     const requeue = others.filter((t) => t.state !== null && WAITING_STATES.has(t.state));
     const release = others.filter((t) => t.state === null || TERMINAL_STATES.has(t.state));
-    const foreign = requeue.filter((t) => !session.types.has(t.type));
-    if (foreign.length > 0) {
-      const skips = this.skipUntil.get(session) ?? new Map<string, number>();
-      skips.set(queue, Date.now() + FOREIGN_TYPE_BACKOFF_MS);
-      this.skipUntil.set(session, skips);
-      this.logger.warn(
-        { queue, types: [...new Set(foreign.map((t) => t.type))] },
-        "queue holds task types this worker does not serve; put back for other workers",
-      );
-    }
     if (requeue.length > 0) {
       await this.broker.requeue(
         requeue.map((t) => ({
           id: t.id,
           queue,
+          type: t.type,
           priority: t.priority,
           runAt: t.state === "SCHEDULED" && t.scheduledAt !== null ? t.scheduledAt.getTime() : undefined,
         })),

@@ -100,8 +100,8 @@ async function indexPage(
   const ready: QueueEntry[] = [];
   const later: DelayedEntry[] = [];
   for (const t of waiting) {
-    if (t.scheduledAt.getTime() <= now) ready.push({ id: t.id, queue: t.queue, priority: t.priority });
-    else later.push({ id: t.id, queue: t.queue, priority: t.priority, runAt: t.scheduledAt.getTime() });
+    if (t.scheduledAt.getTime() <= now) ready.push({ id: t.id, queue: t.queue, type: t.type, priority: t.priority });
+    else later.push({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, runAt: t.scheduledAt.getTime() });
   }
   await Promise.all([
     ready.length > 0 ? broker.enqueue(ready) : undefined,

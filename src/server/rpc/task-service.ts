@@ -134,9 +134,11 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
               })),
             )
           : undefined,
-        ready.length > 0 ? broker.enqueue(ready.map((t) => ({ id: t.id, queue: t.queue, priority: t.priority }))) : undefined,
+        ready.length > 0 ? broker.enqueue(ready.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority }))) : undefined,
         later.length > 0
-          ? broker.schedule(later.map((t) => ({ id: t.id, queue: t.queue, priority: t.priority, runAt: t.scheduledAt.getTime() })))
+          ? broker.schedule(
+              later.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, runAt: t.scheduledAt.getTime() })),
+            )
           : undefined,
       ]);
     } catch (error) {
@@ -260,7 +262,7 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
         case "finished":
           throw new FailedPreconditionError("TASK_FINISHED", `task ${id} already finished (${task.state}); it cannot be cancelled`);
         case "cancelled":
-          await broker.remove([{ id, queue: task.queue, priority: task.priority }]);
+          await broker.remove([{ id, queue: task.queue, type: task.type, priority: task.priority }]);
           events.publish([stateEvent(task)]);
           break;
         case "cancelling": {

@@ -1,17 +1,18 @@
 --[[
-  Moves delayed tasks of one queue whose run time has come into its pending set, restoring
-  their priority; they queue behind what is already pending at the same priority.
+  Moves delayed tasks of one queue whose run time has come into their type's runnable set,
+  restoring their priority; they queue behind what is already runnable at the same priority.
 
   Input:
-    KEYS[1] pending set of the queue
-    KEYS[2] delayed set of the queue
+    KEYS[1] delayed set of the queue
+    KEYS[2] type set of the queue
     KEYS[3] arrival counter of the queue
 
     ARGV[1] now (epoch ms); members with run time <= now are due
     ARGV[2] limit: most members moved by this call (0: none, only report the next run time)
-    ARGV[3] PRIORITY_MAX
-    ARGV[4] wake channel
-    ARGV[5] queue name (the wake message)
+    ARGV[3] prefix of the queue's per-type runnable sets (the type is appended)
+    ARGV[4] PRIORITY_MAX
+    ARGV[5] wake channel
+    ARGV[6] queue name (the wake message)
 
   Output:
     { nextRunAt, id1, id2, ... }: nextRunAt is the run time (string, epoch ms) of the
@@ -23,28 +24,26 @@
 --- @include "pending-score"
 --- @include "delayed-member"
 --- @include "call-in-slices"
+--- @include "add-runnable"
 
 local limit = tonumber(ARGV[2])
 local moved = {}
 if limit > 0 then
-  local due = redis.call("ZRANGEBYSCORE", KEYS[2], "-inf", ARGV[1], "LIMIT", 0, limit)
+  local due = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, limit)
   if #due > 0 then
-    local priorityMax = tonumber(ARGV[3])
-    local firstArrival = reserveArrivals(KEYS[3], #due)
-    local args = {}
-    for i, member in ipairs(due) do
-      local priority, id = parseDelayedMember(member)
-      args[#args + 1] = pendingScore(priorityMax, priority, firstArrival + i - 1)
-      args[#args + 1] = id
+    local tasks = {}
+    for _, member in ipairs(due) do
+      local priority, taskType, id = parseDelayedMember(member)
+      tasks[#tasks + 1] = { id, taskType, priority }
       moved[#moved + 1] = id
     end
-    callInSlices("ZADD", KEYS[1], { "NX" }, args)
-    callInSlices("ZREM", KEYS[2], {}, due)
-    redis.call("PUBLISH", ARGV[4], ARGV[5])
+    addRunnable(ARGV[3], KEYS[2], KEYS[3], tonumber(ARGV[4]), tasks)
+    callInSlices("ZREM", KEYS[1], {}, due)
+    redis.call("PUBLISH", ARGV[5], ARGV[6])
   end
 end
 
-local earliest = redis.call("ZRANGE", KEYS[2], 0, 0, "WITHSCORES")
+local earliest = redis.call("ZRANGE", KEYS[1], 0, 0, "WITHSCORES")
 local result = { earliest[2] or false }
 for _, id in ipairs(moved) do
   result[#result + 1] = id
