@@ -4,7 +4,7 @@
  * for machines (`--json`).
  */
 import { create, toJson, type JsonObject } from "@bufbuild/protobuf";
-import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { durationMs, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import {
   CountTasksResponseSchema,
   ListQueuesResponseSchema,
@@ -20,18 +20,26 @@ import {
   type Worker,
 } from "../../gen/taskwire/v1/admin_service_pb.js";
 import { taskStateName } from "../client/index.js";
-import { formatDuration, formatFields, formatMs, formatTable, formatTime } from "./format.js";
+import { formatFields, formatMs, formatTable, formatTime } from "./format.js";
 
 /** `"1 task"`, `"2 tasks"`: a count and its noun, plural unless the count is one. */
 export function plural(count: number | bigint, noun: string): string {
   return `${count} ${noun}${count === 1 || count === 1n ? "" : "s"}`;
 }
 
-/** How long ago `time` was, as "3s ago" (whole seconds; "<1s ago" below one); "" when unset. */
+/** An age in whole seconds, like "1m30s"; "<1s" below one second. */
+export function formatAge(ms: number): string {
+  return ms < 1000 ? "<1s" : formatMs(Math.floor(ms / 1000) * 1000);
+}
+
+/** How long ago `time` was, as "3s ago" ({@link formatAge}); "" when unset. */
 export function formatAgo(time: Timestamp | undefined, nowMs: number): string {
-  if (!time) return "";
-  const ms = nowMs - timestampMs(time);
-  return ms < 1000 ? "<1s ago" : `${formatMs(Math.floor(ms / 1000) * 1000)} ago`;
+  return time ? `${formatAge(nowMs - timestampMs(time))} ago` : "";
+}
+
+/** The age of a queue's oldest queued task, or "-" when none is queued. */
+function oldest(queue: Queue): string {
+  return queue.oldestQueuedAge ? formatAge(durationMs(queue.oldestQueuedAge)) : "-";
 }
 
 /** The worker state's name without prefix, e.g. `"DRAINING"`. */
@@ -91,7 +99,7 @@ export function formatQueueTable(queues: readonly Queue[]): string {
       String(queue.scheduled),
       String(queue.queued),
       String(queue.running),
-      formatDuration(queue.oldestQueuedAge) || "-",
+      oldest(queue),
       String(queue.workerIds.length),
       String(queue.succeededLastMinute),
       String(queue.failedLastMinute),
@@ -109,7 +117,7 @@ export function formatQueueDetails(queue: Queue): string {
     ["scheduled", String(queue.scheduled)],
     ["queued", String(queue.queued)],
     ["running", String(queue.running)],
-    ["oldest queued", formatDuration(queue.oldestQueuedAge) || "-"],
+    ["oldest queued", oldest(queue)],
     ["workers", queue.workerIds.length === 0 ? "none" : `${queue.workerIds.length} (${queue.workerIds.join(", ")})`],
     ["last minute", `${queue.succeededLastMinute} succeeded, ${queue.failedLastMinute} failed`],
     ["last hour", `${queue.succeededLastHour} succeeded, ${queue.failedLastHour} failed`],

@@ -189,7 +189,7 @@ describe("tasks retry, cancel, delete", () => {
 
   it("cancel reports the tasks cancelled at once and those stopping", async () => {
     expect((await run("tasks", "cancel", "--queue", "q", "--reason", "stop")).stdout).toBe(
-      "cancelled 4 tasks; 2 running tasks stopping (their workers were told)\n",
+      "cancelled 4 tasks; 2 running tasks are being stopped by their workers\n",
     );
     expect(only("cancelTasks") as CancelTasksRequest).toMatchObject({ reason: "stop", selector: { queue: "q" } });
     fake.calls.length = 0;

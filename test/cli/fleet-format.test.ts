@@ -12,6 +12,7 @@ import {
 import { TaskState } from "../../gen/taskwire/v1/task_pb.js";
 import {
   countsToJson,
+  formatAge,
   formatAgo,
   formatCountTable,
   formatQueueDetails,
@@ -56,7 +57,7 @@ const paused = create(QueueSchema, {
   scheduled: 1n,
   queued: 12n,
   running: 2n,
-  oldestQueuedAge: durationFromMs(90_000),
+  oldestQueuedAge: durationFromMs(90_400),
   paused: true,
   pauseTime: timestampFromMs(T0),
   workerIds: ["w-1", "w-2"],
@@ -101,7 +102,7 @@ describe("fleet tables", () => {
     );
   });
 
-  it("shows queues, with - for no queued task", () => {
+  it("shows queues, the oldest queued task's age in whole seconds, - for none", () => {
     expect(formatQueueTable([paused, idle])).toBe(
       [
         "QUEUE    PAUSED  SCHEDULED  QUEUED  RUNNING  OLDEST  WORKERS  OK/1M  FAILED/1M  OK/1H  FAILED/1H",
@@ -161,11 +162,13 @@ describe("fleet helpers", () => {
     expect(formatAgo(timestampFromMs(NOW - 61_900), NOW)).toBe("1m1s ago");
     expect(formatAgo(timestampFromMs(NOW - 3 * 86_400_000), NOW)).toBe("3d ago");
     expect(formatAgo(undefined, NOW)).toBe("");
+    expect(formatAge(2_637)).toBe("2s");
+    expect(formatAge(999)).toBe("<1s");
   });
 
   it("gives proto JSON, with counts and total even when zero", () => {
     expect(workersToJson([connected])).toMatchObject({ workers: [{ id: "host-a-4242-x1", state: "WORKER_STATE_CONNECTED", slotsInUse: 3 }] });
-    expect(queuesToJson([paused])).toMatchObject({ queues: [{ name: "emails", queued: "12", oldestQueuedAge: "90s", paused: true }] });
+    expect(queuesToJson([paused])).toMatchObject({ queues: [{ name: "emails", queued: "12", oldestQueuedAge: "90.400s", paused: true }] });
     expect(countsToJson(create(CountTasksResponseSchema))).toEqual({ counts: [], total: "0" });
     expect(countsToJson(create(CountTasksResponseSchema, { counts: [{ state: TaskState.FAILED, count: 2n }], total: 2n }))).toEqual({
       counts: [{ state: "TASK_STATE_FAILED", count: "2" }],

@@ -49,10 +49,12 @@ export function retriedText(response: RetryTasksResponse): string {
   return `retried ${plural(response.retried, "task")}\n`;
 }
 
-/** `cancelled 3 tasks; 2 running tasks are stopping (their workers were told)`: what `tasks cancel` prints. */
+/** `cancelled 3 tasks; 2 running tasks are being stopped by their workers`: what `tasks cancel` prints. */
 export function cancelledText(response: CancelTasksResponse): string {
-  const running = response.cancelling > 0n ? `; ${plural(response.cancelling, "running task")} stopping (their workers were told)` : "";
-  return `cancelled ${plural(response.cancelled, "task")}${running}\n`;
+  const { cancelled, cancelling } = response;
+  const running =
+    cancelling === 0n ? "" : `; ${plural(cancelling, "running task")} ${cancelling === 1n ? "is being stopped by its worker" : "are being stopped by their workers"}`;
+  return `cancelled ${plural(cancelled, "task")}${running}\n`;
 }
 
 /** Adds `count`, `retry`, `cancel` and `delete` to the `tasks` command. */
