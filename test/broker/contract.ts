@@ -224,6 +224,26 @@ export function describeBrokerContract(name: string, makeBroker: MakeBroker): vo
         ]);
       });
 
+      it("does not take a type's tasks ranked behind what a leading type fills the claim with", async () => {
+        await broker.enqueue([
+          ...entries("q", 30, 5, "lead", "lead"),
+          { id: "m-0", queue: "q", type: "mixed", priority: 5 },
+          { id: "m-1", queue: "q", type: "mixed", priority: 0 },
+          ...entries("q", 5, 0, "b", "behind"),
+        ]);
+        const types = ["behind", "lead", "mixed"];
+        expect(await broker.claim("q", types, 25, 1_000)).toEqual(entries("q", 25, 5, "lead").map((entry) => entry.id));
+        expect(await broker.claim("q", types, 10, 1_000)).toEqual([
+          ...entries("q", 30, 5, "lead").slice(25).map((entry) => entry.id),
+          "m-0",
+          "m-1",
+          "b-0",
+          "b-1",
+          "b-2",
+        ]);
+        expect(await broker.claim("q", types, 10, 1_000)).toEqual(["b-3", "b-4"]);
+      });
+
       it("claims random subsets of types in the order of a model", async () => {
         let state = 12345;
         const next = (n: number): number => {

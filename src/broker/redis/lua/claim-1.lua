@@ -4,9 +4,14 @@
   them. Runnable sets of other types are not read: their tasks neither get taken nor block.
 
   Each type's set is ordered by the same score (priority, then the queue's arrival counter),
-  so the best `count` tasks over the types are the best of the merged heads: the first `count`
-  of each set are read (ZRANGE), merged, and the number taken from each set is popped from its
-  head. Cost: O(types * (log n + count)), with types being those the worker serves (tens).
+  so the best `count` tasks over the types are a prefix of each set, merged:
+  1. the first member of each type's set is read; the type with the best one is read up to
+     `count` members, and its last one bounds the answer (`count` tasks score at most that);
+  2. the other types are read up to that bound only (at most `count` each); a type whose first
+     member is beyond the bound is not read again;
+  3. the prefixes are merged, and the number taken from each set is popped from its head.
+  Cost: O(types * log n) for the heads, plus the members within the bound (at most
+  `count` per type, fewer when one type leads), with types being those the worker serves.
 
   Input:
     KEYS[1] lease set of the queue
@@ -25,34 +30,76 @@ local prefix = ARGV[1]
 local count = tonumber(ARGV[2])
 local ids = {}
 
-if #ARGV == 4 then
-  local popped = redis.call("ZPOPMIN", prefix .. ARGV[4], count)
+-- The types that have runnable tasks, with the score of their first one.
+local keys = {}
+local heads = {}
+local best = 0
+for t = 4, #ARGV do
+  local key = prefix .. ARGV[t]
+  local head = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
+  if #head > 0 then
+    keys[#keys + 1] = key
+    heads[#heads + 1] = tonumber(head[2])
+    if best == 0 or heads[#heads] < heads[best] then
+      best = #heads
+    end
+  end
+end
+
+if #keys == 1 then
+  local popped = redis.call("ZPOPMIN", keys[1], count)
   for i = 1, #popped, 2 do
     ids[#ids + 1] = popped[i]
   end
-else
-  local heads = {}
-  for t = 4, #ARGV do
-    local head = redis.call("ZRANGE", prefix .. ARGV[t], 0, count - 1, "WITHSCORES")
-    for i = 1, #head, 2 do
-      heads[#heads + 1] = { tonumber(head[i + 1]), head[i], t }
+elseif #keys > 1 then
+  -- Candidates per type: flat { id, score, id, score, ... } prefixes of the sets.
+  local lists = {}
+  lists[best] = redis.call("ZRANGE", keys[best], 0, count - 1, "WITHSCORES")
+  local bound, boundScore = "+inf", math.huge
+  if #lists[best] == 2 * count then
+    bound = lists[best][2 * count]
+    boundScore = tonumber(bound)
+  end
+  for i = 1, #keys do
+    if i ~= best then
+      if heads[i] <= boundScore then
+        lists[i] = redis.call("ZRANGEBYSCORE", keys[i], "-inf", bound, "WITHSCORES", "LIMIT", 0, count)
+      else
+        lists[i] = {}
+      end
     end
   end
-  -- Equal scores (only after the arrival counter wrapped) fall back to member order, as in a ZSET.
-  table.sort(heads, function(a, b)
-    if a[1] ~= b[1] then
-      return a[1] < b[1]
-    end
-    return a[2] < b[2]
-  end)
+
+  -- Merge: the next position and its score in each list (nil once a list is used up).
+  local positions = {}
+  local scores = {}
+  for i = 1, #keys do
+    positions[i] = 1
+    scores[i] = lists[i][2] and tonumber(lists[i][2])
+  end
   local taken = {}
-  for i = 1, math.min(count, #heads) do
-    local head = heads[i]
-    ids[#ids + 1] = head[2]
-    taken[head[3]] = (taken[head[3]] or 0) + 1
+  while #ids < count do
+    local pick = nil
+    for i = 1, #keys do
+      local score = scores[i]
+      if score ~= nil then
+        if pick == nil or score < scores[pick] or (score == scores[pick] and lists[i][positions[i]] < lists[pick][positions[pick]]) then
+          pick = i
+        end
+      end
+    end
+    if pick == nil then
+      break
+    end
+    local position = positions[pick]
+    ids[#ids + 1] = lists[pick][position]
+    taken[pick] = (taken[pick] or 0) + 1
+    positions[pick] = position + 2
+    local nextScore = lists[pick][position + 3]
+    scores[pick] = nextScore and tonumber(nextScore)
   end
-  for t, n in pairs(taken) do
-    redis.call("ZPOPMIN", prefix .. ARGV[t], n)
+  for i, n in pairs(taken) do
+    redis.call("ZPOPMIN", keys[i], n)
   end
 end
 
