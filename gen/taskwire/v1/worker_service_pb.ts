@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Any, Duration, FileDescriptorSet, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { ScheduleDefinition } from "./schedule_pb.js";
+import { file_taskwire_v1_schedule } from "./schedule_pb.js";
 import type { ErrorKind, Progress, TaskDefaults } from "./task_pb.js";
 import { file_taskwire_v1_task } from "./task_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file taskwire/v1/worker_service.proto.
  */
 export const file_taskwire_v1_worker_service: GenFile = /*@__PURE__*/
-  fileDesc("CiB0YXNrd2lyZS92MS93b3JrZXJfc2VydmljZS5wcm90bxILdGFza3dpcmUudjEixgIKDkNvbm5lY3RSZXF1ZXN0EiMKBWhlbGxvGAEgASgLMhIudGFza3dpcmUudjEuSGVsbG9IABIjCgVncmFudBgCIAEoCzISLnRhc2t3aXJlLnYxLkdyYW50SAASKwoJaGVhcnRiZWF0GAMgASgLMhYudGFza3dpcmUudjEuSGVhcnRiZWF0SAASLwoIcHJvZ3Jlc3MYBCABKAsyGy50YXNrd2lyZS52MS5Qcm9ncmVzc1JlcG9ydEgAEiUKA2xvZxgFIAEoCzIWLnRhc2t3aXJlLnYxLkxvZ1JlcG9ydEgAEi8KCGNvbXBsZXRlGAYgASgLMhsudGFza3dpcmUudjEuQ29tcGxldGVSZXBvcnRIABIpCghkcmFpbmluZxgHIAEoCzIVLnRhc2t3aXJlLnYxLkRyYWluaW5nSABCCQoHbWVzc2FnZSLvAQoPQ29ubmVjdFJlc3BvbnNlEicKB3dlbGNvbWUYASABKAsyFC50YXNrd2lyZS52MS5XZWxjb21lSAASJQoGYXNzaWduGAIgASgLMhMudGFza3dpcmUudjEuQXNzaWduSAASKgoGY2FuY2VsGAMgASgLMhgudGFza3dpcmUudjEuQ2FuY2VsVGFza3NIABIjCgVkcmFpbhgEIAEoCzISLnRhc2t3aXJlLnYxLkRyYWluSAASMAoMY29tcGxldGVfYWNrGAUgASgLMhgudGFza3dpcmUudjEuQ29tcGxldGVBY2tIAEIJCgdtZXNzYWdlIo4BChNUYXNrVHlwZURlY2xhcmF0aW9uEgwKBG5hbWUYASABKAkSEgoKaW5wdXRfdHlwZRgCIAEoCRITCgtvdXRwdXRfdHlwZRgDIAEoCRIrCghkZWZhdWx0cxgEIAEoCzIZLnRhc2t3aXJlLnYxLlRhc2tEZWZhdWx0cxITCgtkZXNjcmlwdGlvbhgFIAEoCSLaAQoFSGVsbG8SEQoJd29ya2VyX2lkGAEgASgJEgwKBGhvc3QYAiABKAkSCwoDcGlkGAMgASgFEg4KBnF1ZXVlcxgEIAMoCRINCgVzbG90cxgFIAEoBRIvCgV0eXBlcxgGIAMoCzIgLnRhc2t3aXJlLnYxLlRhc2tUeXBlRGVjbGFyYXRpb24SNwoLZGVzY3JpcHRvcnMYByABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXQSCwoDc2RrGAggASgJEg0KBWJ1cnN0GAkgASgIIhYKBUdyYW50Eg0KBXNsb3RzGAEgASgFIgsKCUhlYXJ0YmVhdCIrCgdUYXNrUmVmEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBSJZCgxUYXNrUHJvZ3Jlc3MSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEicKCHByb2dyZXNzGAMgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MiPAoOUHJvZ3Jlc3NSZXBvcnQSKgoHdXBkYXRlcxgBIAMoCzIZLnRhc2t3aXJlLnYxLlRhc2tQcm9ncmVzcyJ1CgdUYXNrTG9nEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRINCgVsZXZlbBgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEigKBHRpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjIKCUxvZ1JlcG9ydBIlCgdlbnRyaWVzGAEgAygLMhQudGFza3dpcmUudjEuVGFza0xvZyKeAQoLVGFza0ZhaWx1cmUSJAoEa2luZBgBIAEoDjIWLnRhc2t3aXJlLnYxLkVycm9yS2luZBIMCgRuYW1lGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSEQoJcmV0cnlhYmxlGAQgASgIEg0KBXN0YWNrGAUgASgJEigKB2RldGFpbHMYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IqMBCgpUYXNrUmVzdWx0Eg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRImCgZvdXRwdXQYAyABKAsyFC5nb29nbGUucHJvdG9idWYuQW55SAASKwoHZmFpbHVyZRgEIAEoCzIYLnRhc2t3aXJlLnYxLlRhc2tGYWlsdXJlSAASEwoJY2FuY2VsbGVkGAUgASgJSABCCQoHb3V0Y29tZSI6Cg5Db21wbGV0ZVJlcG9ydBIoCgdyZXN1bHRzGAEgAygLMhcudGFza3dpcmUudjEuVGFza1Jlc3VsdCIKCghEcmFpbmluZyKGAQoHV2VsY29tZRISCgpzZXNzaW9uX2lkGAEgASgJEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCg1sZWFzZV90aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIs4BCgpBc3NpZ25tZW50Eg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIMCgR0eXBlGAMgASgJEiMKBWlucHV0GAQgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueRIsCghkZWFkbGluZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMbWF4X2F0dGVtcHRzGAYgASgFEicKCHByb2dyZXNzGAcgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MiMAoGQXNzaWduEiYKBXRhc2tzGAEgAygLMhcudGFza3dpcmUudjEuQXNzaWdubWVudCJCCgtDYW5jZWxUYXNrcxIjCgV0YXNrcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tSZWYSDgoGcmVhc29uGAIgASgJIiUKBURyYWluEg4KBnJlYXNvbhgBIAEoCRIMCgRzdG9wGAIgASgIIjIKC0NvbXBsZXRlQWNrEiMKBXRhc2tzGAEgAygLMhQudGFza3dpcmUudjEuVGFza1JlZjJZCg1Xb3JrZXJTZXJ2aWNlEkgKB0Nvbm5lY3QSGy50YXNrd2lyZS52MS5Db25uZWN0UmVxdWVzdBocLnRhc2t3aXJlLnYxLkNvbm5lY3RSZXNwb25zZSgBMAFiBnByb3RvMw", [file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_taskwire_v1_task]);
+  fileDesc("CiB0YXNrd2lyZS92MS93b3JrZXJfc2VydmljZS5wcm90bxILdGFza3dpcmUudjEixgIKDkNvbm5lY3RSZXF1ZXN0EiMKBWhlbGxvGAEgASgLMhIudGFza3dpcmUudjEuSGVsbG9IABIjCgVncmFudBgCIAEoCzISLnRhc2t3aXJlLnYxLkdyYW50SAASKwoJaGVhcnRiZWF0GAMgASgLMhYudGFza3dpcmUudjEuSGVhcnRiZWF0SAASLwoIcHJvZ3Jlc3MYBCABKAsyGy50YXNrd2lyZS52MS5Qcm9ncmVzc1JlcG9ydEgAEiUKA2xvZxgFIAEoCzIWLnRhc2t3aXJlLnYxLkxvZ1JlcG9ydEgAEi8KCGNvbXBsZXRlGAYgASgLMhsudGFza3dpcmUudjEuQ29tcGxldGVSZXBvcnRIABIpCghkcmFpbmluZxgHIAEoCzIVLnRhc2t3aXJlLnYxLkRyYWluaW5nSABCCQoHbWVzc2FnZSLvAQoPQ29ubmVjdFJlc3BvbnNlEicKB3dlbGNvbWUYASABKAsyFC50YXNrd2lyZS52MS5XZWxjb21lSAASJQoGYXNzaWduGAIgASgLMhMudGFza3dpcmUudjEuQXNzaWduSAASKgoGY2FuY2VsGAMgASgLMhgudGFza3dpcmUudjEuQ2FuY2VsVGFza3NIABIjCgVkcmFpbhgEIAEoCzISLnRhc2t3aXJlLnYxLkRyYWluSAASMAoMY29tcGxldGVfYWNrGAUgASgLMhgudGFza3dpcmUudjEuQ29tcGxldGVBY2tIAEIJCgdtZXNzYWdlIsABChNUYXNrVHlwZURlY2xhcmF0aW9uEgwKBG5hbWUYASABKAkSEgoKaW5wdXRfdHlwZRgCIAEoCRITCgtvdXRwdXRfdHlwZRgDIAEoCRIrCghkZWZhdWx0cxgEIAEoCzIZLnRhc2t3aXJlLnYxLlRhc2tEZWZhdWx0cxITCgtkZXNjcmlwdGlvbhgFIAEoCRIwCglzY2hlZHVsZXMYBiADKAsyHS50YXNrd2lyZS52MS5EZWNsYXJlZFNjaGVkdWxlIlMKEERlY2xhcmVkU2NoZWR1bGUSCgoCaWQYASABKAkSMwoKZGVmaW5pdGlvbhgCIAEoCzIfLnRhc2t3aXJlLnYxLlNjaGVkdWxlRGVmaW5pdGlvbiLaAQoFSGVsbG8SEQoJd29ya2VyX2lkGAEgASgJEgwKBGhvc3QYAiABKAkSCwoDcGlkGAMgASgFEg4KBnF1ZXVlcxgEIAMoCRINCgVzbG90cxgFIAEoBRIvCgV0eXBlcxgGIAMoCzIgLnRhc2t3aXJlLnYxLlRhc2tUeXBlRGVjbGFyYXRpb24SNwoLZGVzY3JpcHRvcnMYByABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXQSCwoDc2RrGAggASgJEg0KBWJ1cnN0GAkgASgIIhYKBUdyYW50Eg0KBXNsb3RzGAEgASgFIgsKCUhlYXJ0YmVhdCIrCgdUYXNrUmVmEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBSJZCgxUYXNrUHJvZ3Jlc3MSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEicKCHByb2dyZXNzGAMgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MiPAoOUHJvZ3Jlc3NSZXBvcnQSKgoHdXBkYXRlcxgBIAMoCzIZLnRhc2t3aXJlLnYxLlRhc2tQcm9ncmVzcyJ1CgdUYXNrTG9nEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRINCgVsZXZlbBgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEigKBHRpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjIKCUxvZ1JlcG9ydBIlCgdlbnRyaWVzGAEgAygLMhQudGFza3dpcmUudjEuVGFza0xvZyKeAQoLVGFza0ZhaWx1cmUSJAoEa2luZBgBIAEoDjIWLnRhc2t3aXJlLnYxLkVycm9yS2luZBIMCgRuYW1lGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSEQoJcmV0cnlhYmxlGAQgASgIEg0KBXN0YWNrGAUgASgJEigKB2RldGFpbHMYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IqMBCgpUYXNrUmVzdWx0Eg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRImCgZvdXRwdXQYAyABKAsyFC5nb29nbGUucHJvdG9idWYuQW55SAASKwoHZmFpbHVyZRgEIAEoCzIYLnRhc2t3aXJlLnYxLlRhc2tGYWlsdXJlSAASEwoJY2FuY2VsbGVkGAUgASgJSABCCQoHb3V0Y29tZSI6Cg5Db21wbGV0ZVJlcG9ydBIoCgdyZXN1bHRzGAEgAygLMhcudGFza3dpcmUudjEuVGFza1Jlc3VsdCIKCghEcmFpbmluZyKGAQoHV2VsY29tZRISCgpzZXNzaW9uX2lkGAEgASgJEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCg1sZWFzZV90aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIs4BCgpBc3NpZ25tZW50Eg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIMCgR0eXBlGAMgASgJEiMKBWlucHV0GAQgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueRIsCghkZWFkbGluZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMbWF4X2F0dGVtcHRzGAYgASgFEicKCHByb2dyZXNzGAcgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MiMAoGQXNzaWduEiYKBXRhc2tzGAEgAygLMhcudGFza3dpcmUudjEuQXNzaWdubWVudCJCCgtDYW5jZWxUYXNrcxIjCgV0YXNrcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tSZWYSDgoGcmVhc29uGAIgASgJIiUKBURyYWluEg4KBnJlYXNvbhgBIAEoCRIMCgRzdG9wGAIgASgIIjIKC0NvbXBsZXRlQWNrEiMKBXRhc2tzGAEgAygLMhQudGFza3dpcmUudjEuVGFza1JlZjJZCg1Xb3JrZXJTZXJ2aWNlEkgKB0Nvbm5lY3QSGy50YXNrd2lyZS52MS5Db25uZWN0UmVxdWVzdBocLnRhc2t3aXJlLnYxLkNvbm5lY3RSZXNwb25zZSgBMAFiBnByb3RvMw", [file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_taskwire_v1_schedule, file_taskwire_v1_task]);
 
 /**
  * @generated from message taskwire.v1.ConnectRequest
@@ -154,6 +156,15 @@ export type TaskTypeDeclaration = Message<"taskwire.v1.TaskTypeDeclaration"> & {
    * @generated from field: string description = 5;
    */
   description: string;
+
+  /**
+   * Schedules of the type, upserted when the worker connects (ScheduleService.UpsertSchedule,
+   * with `task.type` set to this type). A declaration changed by hand stays as changed until a
+   * worker declares it differently: see the README's "Schedules".
+   *
+   * @generated from field: repeated taskwire.v1.DeclaredSchedule schedules = 6;
+   */
+  schedules: DeclaredSchedule[];
 };
 
 /**
@@ -162,6 +173,34 @@ export type TaskTypeDeclaration = Message<"taskwire.v1.TaskTypeDeclaration"> & {
  */
 export const TaskTypeDeclarationSchema: GenMessage<TaskTypeDeclaration> = /*@__PURE__*/
   messageDesc(file_taskwire_v1_worker_service, 2);
+
+/**
+ * A schedule a worker declares for one of its task types.
+ *
+ * @generated from message taskwire.v1.DeclaredSchedule
+ */
+export type DeclaredSchedule = Message<"taskwire.v1.DeclaredSchedule"> & {
+  /**
+   * The schedule's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Its definition; `task.type` may be empty (the declaring type) or must name it.
+   *
+   * @generated from field: taskwire.v1.ScheduleDefinition definition = 2;
+   */
+  definition?: ScheduleDefinition | undefined;
+};
+
+/**
+ * Describes the message taskwire.v1.DeclaredSchedule.
+ * Use `create(DeclaredScheduleSchema)` to create a new message.
+ */
+export const DeclaredScheduleSchema: GenMessage<DeclaredSchedule> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_worker_service, 3);
 
 /**
  * First message of a stream: who the worker is and what it serves.
@@ -230,7 +269,7 @@ export type Hello = Message<"taskwire.v1.Hello"> & {
  * Use `create(HelloSchema)` to create a new message.
  */
 export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 3);
+  messageDesc(file_taskwire_v1_worker_service, 4);
 
 /**
  * Adds free slots: the server may assign this many more tasks.
@@ -249,7 +288,7 @@ export type Grant = Message<"taskwire.v1.Grant"> & {
  * Use `create(GrantSchema)` to create a new message.
  */
 export const GrantSchema: GenMessage<Grant> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 4);
+  messageDesc(file_taskwire_v1_worker_service, 5);
 
 /**
  * @generated from message taskwire.v1.Heartbeat
@@ -262,7 +301,7 @@ export type Heartbeat = Message<"taskwire.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 5);
+  messageDesc(file_taskwire_v1_worker_service, 6);
 
 /**
  * @generated from message taskwire.v1.TaskRef
@@ -284,7 +323,7 @@ export type TaskRef = Message<"taskwire.v1.TaskRef"> & {
  * Use `create(TaskRefSchema)` to create a new message.
  */
 export const TaskRefSchema: GenMessage<TaskRef> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 6);
+  messageDesc(file_taskwire_v1_worker_service, 7);
 
 /**
  * @generated from message taskwire.v1.TaskProgress
@@ -311,7 +350,7 @@ export type TaskProgress = Message<"taskwire.v1.TaskProgress"> & {
  * Use `create(TaskProgressSchema)` to create a new message.
  */
 export const TaskProgressSchema: GenMessage<TaskProgress> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 7);
+  messageDesc(file_taskwire_v1_worker_service, 8);
 
 /**
  * @generated from message taskwire.v1.ProgressReport
@@ -328,7 +367,7 @@ export type ProgressReport = Message<"taskwire.v1.ProgressReport"> & {
  * Use `create(ProgressReportSchema)` to create a new message.
  */
 export const ProgressReportSchema: GenMessage<ProgressReport> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 8);
+  messageDesc(file_taskwire_v1_worker_service, 9);
 
 /**
  * @generated from message taskwire.v1.TaskLog
@@ -367,7 +406,7 @@ export type TaskLog = Message<"taskwire.v1.TaskLog"> & {
  * Use `create(TaskLogSchema)` to create a new message.
  */
 export const TaskLogSchema: GenMessage<TaskLog> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 9);
+  messageDesc(file_taskwire_v1_worker_service, 10);
 
 /**
  * @generated from message taskwire.v1.LogReport
@@ -384,7 +423,7 @@ export type LogReport = Message<"taskwire.v1.LogReport"> & {
  * Use `create(LogReportSchema)` to create a new message.
  */
 export const LogReportSchema: GenMessage<LogReport> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 10);
+  messageDesc(file_taskwire_v1_worker_service, 11);
 
 /**
  * @generated from message taskwire.v1.TaskFailure
@@ -432,7 +471,7 @@ export type TaskFailure = Message<"taskwire.v1.TaskFailure"> & {
  * Use `create(TaskFailureSchema)` to create a new message.
  */
 export const TaskFailureSchema: GenMessage<TaskFailure> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 11);
+  messageDesc(file_taskwire_v1_worker_service, 12);
 
 /**
  * @generated from message taskwire.v1.TaskResult
@@ -479,7 +518,7 @@ export type TaskResult = Message<"taskwire.v1.TaskResult"> & {
  * Use `create(TaskResultSchema)` to create a new message.
  */
 export const TaskResultSchema: GenMessage<TaskResult> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 12);
+  messageDesc(file_taskwire_v1_worker_service, 13);
 
 /**
  * @generated from message taskwire.v1.CompleteReport
@@ -496,7 +535,7 @@ export type CompleteReport = Message<"taskwire.v1.CompleteReport"> & {
  * Use `create(CompleteReportSchema)` to create a new message.
  */
 export const CompleteReportSchema: GenMessage<CompleteReport> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 13);
+  messageDesc(file_taskwire_v1_worker_service, 14);
 
 /**
  * The worker takes no more tasks (it is shutting down); running ones still report.
@@ -511,7 +550,7 @@ export type Draining = Message<"taskwire.v1.Draining"> & {
  * Use `create(DrainingSchema)` to create a new message.
  */
 export const DrainingSchema: GenMessage<Draining> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 14);
+  messageDesc(file_taskwire_v1_worker_service, 15);
 
 /**
  * @generated from message taskwire.v1.Welcome
@@ -542,7 +581,7 @@ export type Welcome = Message<"taskwire.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 15);
+  messageDesc(file_taskwire_v1_worker_service, 16);
 
 /**
  * @generated from message taskwire.v1.Assignment
@@ -593,7 +632,7 @@ export type Assignment = Message<"taskwire.v1.Assignment"> & {
  * Use `create(AssignmentSchema)` to create a new message.
  */
 export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 16);
+  messageDesc(file_taskwire_v1_worker_service, 17);
 
 /**
  * @generated from message taskwire.v1.Assign
@@ -610,7 +649,7 @@ export type Assign = Message<"taskwire.v1.Assign"> & {
  * Use `create(AssignSchema)` to create a new message.
  */
 export const AssignSchema: GenMessage<Assign> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 17);
+  messageDesc(file_taskwire_v1_worker_service, 18);
 
 /**
  * @generated from message taskwire.v1.CancelTasks
@@ -632,7 +671,7 @@ export type CancelTasks = Message<"taskwire.v1.CancelTasks"> & {
  * Use `create(CancelTasksSchema)` to create a new message.
  */
 export const CancelTasksSchema: GenMessage<CancelTasks> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 18);
+  messageDesc(file_taskwire_v1_worker_service, 19);
 
 /**
  * The server is going away: finish or hand back running tasks and reconnect (to another server).
@@ -659,7 +698,7 @@ export type Drain = Message<"taskwire.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 19);
+  messageDesc(file_taskwire_v1_worker_service, 20);
 
 /**
  * Results durably recorded (or refused as stale); the worker may forget them.
@@ -678,7 +717,7 @@ export type CompleteAck = Message<"taskwire.v1.CompleteAck"> & {
  * Use `create(CompleteAckSchema)` to create a new message.
  */
 export const CompleteAckSchema: GenMessage<CompleteAck> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 20);
+  messageDesc(file_taskwire_v1_worker_service, 21);
 
 /**
  * The worker protocol: one bidirectional stream per worker process.
