@@ -144,8 +144,16 @@ export interface TaskTypeRecord {
   defaults: TaskTypeDefaults;
   /** A serialized `google.protobuf.FileDescriptorSet` holding both messages and their dependencies. */
   descriptors: Uint8Array;
+  /**
+   * Lower-case hex SHA-256 of `descriptors`: the types declared by one Hello share one set, stored
+   * once, and a server resolves each set once (`descriptorSetHash` in `common/descriptors.ts`).
+   */
+  descriptorSet: string;
   updatedAt: Date;
 }
+
+/** A catalog entry without its descriptor bytes, as listings carry it (`TaskStore.listTaskTypes`). */
+export type TaskTypeSummary = Omit<TaskTypeRecord, "descriptors">;
 
 /** A connected (or once connected) worker process. */
 export interface WorkerRecord {

@@ -26,7 +26,7 @@ import type {
   TaskProgress,
   TaskRecord,
   TaskStateName,
-  TaskTypeRecord,
+  TaskTypeSummary,
 } from "../core/task-types.js";
 import { shownIdempotencyKey } from "./auth/ownership.js";
 
@@ -162,7 +162,7 @@ export function taskToProto(task: TaskRecord, options: TaskViewOptions = {}): Ta
 }
 
 /** A catalog entry as the API's `TaskType` message. */
-export function taskTypeToProto(type: TaskTypeRecord, workerCount: number): TaskType {
+export function taskTypeToProto(type: TaskTypeSummary, workerCount: number): TaskType {
   return create(TaskTypeSchema, {
     name: type.name,
     inputType: type.inputType,

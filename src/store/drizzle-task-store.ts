@@ -15,6 +15,7 @@ import type {
   TaskProgress,
   TaskRecord,
   TaskTypeRecord,
+  TaskTypeSummary,
   WorkerRecord,
 } from "../core/task-types.js";
 import type { TaskwireDatabase } from "./database.js";
@@ -35,7 +36,7 @@ import { retryTasks } from "./queries/retry-tasks.js";
 import { saveProgress } from "./queries/save-progress.js";
 import { deleteServer, listServers, pruneServers, upsertServer } from "./queries/servers.js";
 import { startAttempts } from "./queries/start-attempts.js";
-import { getTaskType, listTaskTypes, upsertTaskTypes } from "./queries/task-types.js";
+import { getDescriptorSets, getTaskType, listTaskTypes, upsertTaskTypes } from "./queries/task-types.js";
 import {
   countWorkersByType,
   getWorker,
@@ -186,8 +187,12 @@ export class DrizzleTaskStore implements TaskStore {
     return this.#run("getTaskType", () => getTaskType(this.#db, name));
   }
 
-  listTaskTypes(): Promise<TaskTypeRecord[]> {
+  listTaskTypes(): Promise<TaskTypeSummary[]> {
     return this.#run("listTaskTypes", () => listTaskTypes(this.#db));
+  }
+
+  getDescriptorSets(hashes: readonly string[]): Promise<Map<string, Uint8Array>> {
+    return this.#run("getDescriptorSets", () => getDescriptorSets(this.#db, hashes));
   }
 
   upsertWorker(worker: WorkerRecord): Promise<void> {

@@ -9,7 +9,7 @@ import type {
   ServerRecord,
   TaskRecord,
   TaskTransition,
-  TaskTypeRecord,
+  TaskTypeSummary,
   WorkerRecord,
 } from "../core/task-types.js";
 import type { QueueSettingsRow, ServerRow, TaskRow, TaskTypeRow, WorkerRow } from "./schema.js";
@@ -81,15 +81,18 @@ export function initialTransition(task: NewTask): TaskTransition {
   return { state: task.state, attempt: 0, time: task.createdAt.toISOString() };
 }
 
-/** A `task_types` row as a {@link TaskTypeRecord}. */
-export function toTaskTypeRecord(row: TaskTypeRow): TaskTypeRecord {
+/**
+ * A `task_types` row as a {@link TaskTypeSummary}; `descriptorSet` is the row's hash as read (the
+ * queries compute it for rows of older versions, which hold their own bytes).
+ */
+export function toTaskTypeSummary(row: Omit<TaskTypeRow, "descriptors" | "descriptorSet"> & { descriptorSet: string }): TaskTypeSummary {
   return {
     name: row.name,
     inputType: row.inputType,
     outputType: row.outputType,
     description: row.description,
     defaults: row.defaults,
-    descriptors: row.descriptors,
+    descriptorSet: row.descriptorSet,
     updatedAt: row.updatedAt,
   };
 }

@@ -134,9 +134,28 @@ export const taskTypes = pgTable("task_types", {
   outputType: text("output_type").notNull(),
   description: text("description").notNull().default(""),
   defaults: jsonb("defaults").$type<TaskTypeDefaults>().notNull(),
-  /** A serialized `google.protobuf.FileDescriptorSet` holding both messages. */
-  descriptors: bytea("descriptors").notNull(),
+  /**
+   * The serialized `google.protobuf.FileDescriptorSet` of rows declared before descriptor sets
+   * had their own table (migration 0003); null since: see `descriptor_set`. A row keeps it until
+   * its type is declared again.
+   */
+  descriptors: bytea("descriptors"),
+  /** The `descriptor_sets.hash` of the set holding both messages; null in rows of older versions (see `descriptors`). */
+  descriptorSet: text("descriptor_set"),
   updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+});
+
+/**
+ * The `FileDescriptorSet`s workers declared their types with, each stored once, by the SHA-256 of
+ * its bytes: the types of one Hello share one set (a 1 MiB set declared with 1,000 types is one
+ * row, not 1,000 copies), and so do the Hellos of every replica of a worker. Catalog listings
+ * carry only the hash; a server reads a set it has not resolved yet, once.
+ */
+export const descriptorSets = pgTable("descriptor_sets", {
+  /** Lower-case hex SHA-256 of `descriptors`. */
+  hash: text("hash").primaryKey(),
+  descriptors: bytea("descriptors").notNull(),
+  createdAt: timestamptz("created_at").notNull().defaultNow(),
 });
 
 /** Worker processes, connected now or once; `disconnected_at` is null while the stream is open. */
@@ -193,6 +212,8 @@ export const queueSettings = pgTable("queue_settings", {
 export type TaskRow = typeof tasks.$inferSelect;
 /** A `task_types` row as Drizzle reads it. */
 export type TaskTypeRow = typeof taskTypes.$inferSelect;
+/** A `descriptor_sets` row as Drizzle reads it. */
+export type DescriptorSetRow = typeof descriptorSets.$inferSelect;
 /** A `workers` row as Drizzle reads it. */
 export type WorkerRow = typeof workers.$inferSelect;
 /** A `servers` row as Drizzle reads it. */

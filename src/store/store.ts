@@ -11,6 +11,7 @@ import type {
   TaskRecord,
   TaskStateName,
   TaskTypeRecord,
+  TaskTypeSummary,
   WorkerRecord,
   ServerRecord,
   QueueSettingsRecord,
@@ -249,12 +250,20 @@ export interface TaskStore {
    */
   cancellingAmong(ids: readonly string[]): Promise<{ id: string; attempt: number }[]>;
 
-  /** Adds or updates catalog entries (last declaration wins). */
+  /**
+   * Adds or updates catalog entries (last declaration wins). Each distinct descriptor set
+   * (`descriptorSet`, the SHA-256 of `descriptors`) is stored once, however many types share it.
+   */
   upsertTaskTypes(types: readonly Omit<TaskTypeRecord, "updatedAt">[], now: Date): Promise<void>;
 
+  /** One catalog entry, with its descriptor set's bytes. */
   getTaskType(name: string): Promise<TaskTypeRecord | undefined>;
 
-  listTaskTypes(): Promise<TaskTypeRecord[]>;
+  /** The whole catalog by name, without descriptor bytes: each entry names its set by hash. */
+  listTaskTypes(): Promise<TaskTypeSummary[]>;
+
+  /** The bytes of the descriptor sets of these hashes (`TaskTypeSummary.descriptorSet`) that exist. */
+  getDescriptorSets(hashes: readonly string[]): Promise<Map<string, Uint8Array>>;
 
   /** Records a worker's connection. */
   upsertWorker(worker: WorkerRecord): Promise<void>;

@@ -79,10 +79,11 @@ describe.each(BACKENDS)("on %s", (backend) => {
 
     it("refuses descriptors that do not hold the declared messages: INVALID_ARGUMENT", async () => {
       const w = rawWorker("bad-descriptors");
-      w.send(w.hello({ descriptors: create(FileDescriptorSetSchema) }));
+      const types = [{ name: "raw.missing", inputType: "shapes.v1.Polygon", outputType: StructSchema.typeName }];
+      w.send(w.hello({ types, descriptors: create(FileDescriptorSetSchema) }));
       const error = await w.next().catch((e: unknown) => ConnectError.from(e));
       expect((error as ConnectError).code).toBe(Code.InvalidArgument);
-      expect((error as ConnectError).rawMessage).toContain("google.protobuf.Struct");
+      expect((error as ConnectError).rawMessage).toContain('message "shapes.v1.Polygon" is not in the descriptors sent with Hello');
     });
 
     it("refuses zero slots and empty queues: INVALID_ARGUMENT", async () => {

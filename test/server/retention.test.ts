@@ -21,6 +21,7 @@ function taskType(name: string, retentionMs: number | null): Omit<TaskTypeRecord
     outputType: "google.protobuf.Struct",
     description: "",
     descriptors: new Uint8Array(),
+    descriptorSet: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", // SHA-256 of no bytes
     defaults: { queue: null, priority: 0, timeoutMs: null, maxAttempts: 3, backoff: BACKOFF, retentionMs },
   };
 }

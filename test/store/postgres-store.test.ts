@@ -5,6 +5,7 @@
  * the schema option in its catalog, two connection pools racing, statements on the wire, a
  * closed port.
  */
+import { createHash } from "node:crypto";
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { uuidv7 } from "uuidv7";
@@ -47,10 +48,32 @@ describe("migrations", () => {
     try {
       const rows = await sql<{ table_name: string }[]>`
         select table_name from information_schema.tables where table_schema = ${test.schema} order by table_name`;
-      expect(rows.map((row) => row.table_name)).toEqual(["__drizzle_migrations", "queue_settings", "servers", "task_types", "tasks", "workers"]);
+      expect(rows.map((row) => row.table_name)).toEqual(["__drizzle_migrations", "descriptor_sets", "queue_settings", "servers", "task_types", "tasks", "workers"]);
     } finally {
       await sql.end();
     }
+  });
+
+  it("reads a task type of an older version (its own descriptor bytes, no set) like any other, until it is declared again", async () => {
+    const test = await createTestStore();
+    tests.push(test);
+    const bytes = Buffer.from([10, 3, 97, 46, 112]);
+    const hash = createHash("sha256").update(bytes).digest("hex");
+    const sql = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+    try {
+      await sql`insert into ${sql(test.schema)}.task_types (name, input_type, output_type, defaults, descriptors)
+        values ('old.type', 'google.protobuf.Struct', 'google.protobuf.Struct', ${sql.json({ queue: null, priority: 0, timeoutMs: null, maxAttempts: 3, backoff: { initialMs: 1, maxMs: 2, multiplier: 2, jitter: 0 } })}, ${bytes})`;
+    } finally {
+      await sql.end();
+    }
+    const listed = await test.store.listTaskTypes();
+    expect(listed).toMatchObject([{ name: "old.type", descriptorSet: hash }]);
+    expect(await test.store.getTaskType("old.type")).toMatchObject({ descriptorSet: hash, descriptors: new Uint8Array(bytes) });
+    expect(await test.store.getDescriptorSets([hash])).toEqual(new Map([[hash, new Uint8Array(bytes)]]));
+    const { descriptors: _old, ...record } = (await test.store.getTaskType("old.type"))!;
+    await test.store.upsertTaskTypes([{ ...record, descriptors: new Uint8Array([1]), descriptorSet: "a".repeat(64) }], at(5));
+    expect(await test.store.getTaskType("old.type")).toMatchObject({ descriptorSet: "a".repeat(64), descriptors: new Uint8Array([1]) });
+    expect(await test.store.getDescriptorSets([hash])).toEqual(new Map());
   });
 
   it("is a no-op the second time", async () => {

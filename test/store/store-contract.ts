@@ -14,6 +14,7 @@
  * counts; PGlite: its data directory) stays in that driver's test file, next to its call of
  * this suite. The fixtures (`./fixtures.ts`) are exported again here for those tests.
  */
+import { createHash } from "node:crypto";
 import { uuidv7 } from "uuidv7";
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, UnavailableError } from "../../src/core/errors.js";
@@ -710,15 +711,19 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
     });
 
     describe("task types", () => {
-      const type = (name: string, overrides: Partial<TaskTypeRecord> = {}): Omit<TaskTypeRecord, "updatedAt"> => ({
-        name,
-        inputType: "google.protobuf.Struct",
-        outputType: "google.protobuf.Struct",
-        description: `${name} things`,
-        defaults: { queue: null, priority: 0, timeoutMs: null, maxAttempts: 3, backoff: BACKOFF },
-        descriptors: new Uint8Array([10, 20, 30]),
-        ...overrides,
-      });
+      const type = (name: string, overrides: Partial<TaskTypeRecord> = {}): Omit<TaskTypeRecord, "updatedAt"> => {
+        const descriptors = overrides.descriptors ?? new Uint8Array([10, 20, 30]);
+        return {
+          name,
+          inputType: "google.protobuf.Struct",
+          outputType: "google.protobuf.Struct",
+          description: `${name} things`,
+          defaults: { queue: null, priority: 0, timeoutMs: null, maxAttempts: 3, backoff: BACKOFF },
+          descriptors,
+          descriptorSet: sha256(descriptors),
+          ...overrides,
+        };
+      };
 
       it("adds, replaces and lists catalog entries", async () => {
         const store = await freshStore();
@@ -735,6 +740,29 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         expect((await store.listTaskTypes()).map((entry) => entry.name)).toEqual(["a.mirror", "b.report"]);
         expect(await store.getTaskType("b.report")).toEqual({ ...changed, updatedAt: at(2) });
         await store.upsertTaskTypes([], at(3));
+      });
+
+      it("stores one descriptor set for the types that share it; listings carry its hash, not its bytes", async () => {
+        const store = await freshStore();
+        const shared = new Uint8Array(64 * 1024).fill(7);
+        const other = new Uint8Array([1, 2, 3]);
+        await store.upsertTaskTypes([type("s.one", { descriptors: shared }), type("s.two", { descriptors: shared }), type("s.three", { descriptors: other })], at(1));
+        const listed = await store.listTaskTypes();
+        expect(listed.map((entry) => [entry.name, entry.descriptorSet])).toEqual([
+          ["s.one", sha256(shared)],
+          ["s.three", sha256(other)],
+          ["s.two", sha256(shared)],
+        ]);
+        expect(listed.every((entry) => !("descriptors" in entry))).toBe(true);
+        const sets = await store.getDescriptorSets([sha256(shared), sha256(other), sha256(shared), "0".repeat(64)]);
+        expect([...sets.keys()].sort()).toEqual([sha256(shared), sha256(other)].sort());
+        expect(sets.get(sha256(shared))).toEqual(shared);
+        expect((await store.getTaskType("s.two"))?.descriptors).toEqual(shared);
+        expect(await store.getDescriptorSets([])).toEqual(new Map());
+        // A redeclaration with another set points the type at it; the first set stays for the others.
+        await store.upsertTaskTypes([type("s.one", { descriptors: other })], at(2));
+        expect(await store.getTaskType("s.one")).toMatchObject({ descriptorSet: sha256(other), descriptors: other });
+        expect((await store.getTaskType("s.two"))?.descriptors).toEqual(shared);
       });
     });
 
@@ -792,4 +820,9 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
       });
     });
   });
+}
+
+/** The hex SHA-256 of a descriptor set, its id in the store. */
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }

@@ -21,11 +21,11 @@ import type { Logger } from "../../core/logger.js";
 import { Batcher } from "../../core/batcher.js";
 import { QUEUE_NAME, TYPE_NAME, MAX_ATTEMPTS_LIMIT, PRIORITY_MAX, PRIORITY_MIN } from "../../core/limits.js";
 import type { TaskProgress, TaskTypeRecord } from "../../core/task-types.js";
-import { toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { TaskStore, AttemptOutcome } from "../../store/store.js";
 import type { AttemptRecorder } from "../engine/attempt-recorder.js";
-import { resolveDescriptors, type Catalog } from "../engine/catalog.js";
+import { readDescriptorSet, resolveDescriptors, type Catalog } from "../engine/catalog.js";
 import { progressFromProto, stateToProto } from "../convert.js";
 import type { Dispatcher } from "../engine/dispatcher.js";
 import { serverError } from "../engine/server-error.js";
@@ -71,7 +71,8 @@ export function parseHello(hello: Hello): Omit<TaskTypeRecord, "updatedAt">[] {
     throw bad("slots", `must be from 1 to ${MAX_SLOTS}, got ${hello.slots}`);
   }
   if (hello.types.length === 0) throw bad("types", "must declare at least one task type");
-  const descriptors = toBinary(FileDescriptorSetSchema, hello.descriptors ?? { $typeName: "google.protobuf.FileDescriptorSet", file: [] });
+  // One set per Hello, resolved once: every declared type refers to it.
+  const set = readDescriptorSet(hello.descriptors ?? create(FileDescriptorSetSchema), hello.types.flatMap((t) => [t.inputType, t.outputType]));
   const seen = new Set<string>();
   return hello.types.map((t, i) => {
     const field = `types[${i}]`;
@@ -98,7 +99,8 @@ export function parseHello(hello: Hello): Omit<TaskTypeRecord, "updatedAt">[] {
       inputType: t.inputType,
       outputType: t.outputType,
       description: t.description,
-      descriptors,
+      descriptors: set.bytes,
+      descriptorSet: set.hash,
       defaults: {
         queue: d?.queue || null,
         priority,
