@@ -99,6 +99,8 @@ export interface TaskRecord {
   transitions: TaskTransition[];
   /** Id of the API key that submitted the task; null when authentication was off. */
   submittedBy: string | null;
+  /** Labels given at submission (`core/labels.ts`); `{}` when none. */
+  labels: Record<string, string>;
 }
 
 /** A task to insert. */
@@ -118,6 +120,8 @@ export interface NewTask {
   scheduledAt: Date;
   /** Id of the API key submitting the task (client keys see only their own). @default null: authentication off */
   submittedBy?: string | null;
+  /** Labels, validated (`core/labels.ts`). @default none */
+  labels?: Record<string, string>;
 }
 
 /** Defaults of a task type. */

@@ -18,6 +18,7 @@ import type {
   TaskTypeSummary,
   WorkerRecord,
 } from "../core/task-types.js";
+import type { ScheduleRecord, ScheduleView } from "../core/schedule-types.js";
 import type { TaskwireDatabase } from "./database.js";
 import { migrate } from "./migrate.js";
 import { cancelTask } from "./queries/cancel-task.js";
@@ -26,6 +27,7 @@ import { cancellingAmong } from "./queries/cancelling-among.js";
 import { countTasks } from "./queries/count-tasks.js";
 import { deleteFinished } from "./queries/delete-finished.js";
 import { finishAttempts } from "./queries/finish-attempts.js";
+import { fireSchedule, type ScheduleFire } from "./queries/fire-schedule.js";
 import { insertTasks } from "./queries/insert-tasks.js";
 import { listIndexable } from "./queries/list-indexable.js";
 import { listTasks } from "./queries/list-tasks.js";
@@ -34,6 +36,18 @@ import { listQueueSettings, setQueuePaused } from "./queries/queue-settings.js";
 import { queueStats } from "./queries/queue-stats.js";
 import { retryTasks } from "./queries/retry-tasks.js";
 import { saveProgress } from "./queries/save-progress.js";
+import {
+  createSchedule,
+  declareSchedules,
+  deleteSchedule,
+  dueSchedules,
+  getSchedule,
+  listSchedules,
+  setSchedulePaused,
+  updateSchedule,
+  upsertSchedule,
+  type NewSchedule,
+} from "./queries/schedules.js";
 import { deleteServer, listServers, pruneServers, upsertServer } from "./queries/servers.js";
 import { startAttempts } from "./queries/start-attempts.js";
 import { getDescriptorSets, getTaskType, listTaskTypes, upsertTaskTypes } from "./queries/task-types.js";
@@ -241,6 +255,46 @@ export class DrizzleTaskStore implements TaskStore {
 
   deleteServer(id: string): Promise<void> {
     return this.#run("deleteServer", () => deleteServer(this.#db, id));
+  }
+
+  createSchedule(schedule: NewSchedule, now: Date): Promise<boolean> {
+    return this.#run("createSchedule", () => createSchedule(this.#db, schedule, now));
+  }
+
+  upsertSchedule(schedule: NewSchedule, now: Date): Promise<boolean> {
+    return this.#run("upsertSchedule", () => upsertSchedule(this.#db, schedule, now));
+  }
+
+  declareSchedules(declared: readonly NewSchedule[], now: Date): Promise<string[]> {
+    return this.#run("declareSchedules", () => declareSchedules(this.#db, declared, now));
+  }
+
+  updateSchedule(schedule: NewSchedule, now: Date): Promise<boolean> {
+    return this.#run("updateSchedule", () => updateSchedule(this.#db, schedule, now));
+  }
+
+  setSchedulePaused(id: string, pausedAt: Date | null, nextFireAt: Date | null, now: Date): Promise<boolean> {
+    return this.#run("setSchedulePaused", () => setSchedulePaused(this.#db, id, pausedAt, nextFireAt, now));
+  }
+
+  deleteSchedule(id: string): Promise<boolean> {
+    return this.#run("deleteSchedule", () => deleteSchedule(this.#db, id));
+  }
+
+  getSchedule(id: string): Promise<ScheduleView | undefined> {
+    return this.#run("getSchedule", () => getSchedule(this.#db, id));
+  }
+
+  listSchedules(filter: { type?: string; afterId?: string; limit: number }): Promise<ScheduleView[]> {
+    return this.#run("listSchedules", () => listSchedules(this.#db, filter));
+  }
+
+  dueSchedules(now: Date, limit: number): Promise<ScheduleRecord[]> {
+    return this.#run("dueSchedules", () => dueSchedules(this.#db, now, limit));
+  }
+
+  fireSchedule(fire: ScheduleFire): Promise<{ task: TaskRecord; existing: boolean }[] | undefined> {
+    return this.#run("fireSchedule", () => fireSchedule(this.#db, fire));
   }
 
   ping(): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * Rows to domain records: the one place that knows how a row of each table becomes the
- * `TaskRecord`, `TaskTypeRecord`, `WorkerRecord`, `ServerRecord` or `QueueSettingsRecord` the
+ * `TaskRecord`, `TaskTypeRecord`, `WorkerRecord`, `ServerRecord`, `QueueSettingsRecord` or `ScheduleRecord` the
  * rest of Taskwire sees.
  */
 import type {
@@ -12,7 +12,8 @@ import type {
   TaskTypeSummary,
   WorkerRecord,
 } from "../core/task-types.js";
-import type { QueueSettingsRow, ServerRow, TaskRow, TaskTypeRow, WorkerRow } from "./schema.js";
+import type { ScheduleRecord } from "../core/schedule-types.js";
+import type { QueueSettingsRow, ScheduleRow, ServerRow, TaskRow, TaskTypeRow, WorkerRow } from "./schema.js";
 
 /** A `tasks` row as a {@link TaskRecord}. */
 export function toTaskRecord(row: TaskRow): TaskRecord {
@@ -40,6 +41,7 @@ export function toTaskRecord(row: TaskRow): TaskRecord {
     finishedAt: row.finishedAt,
     transitions: row.transitions,
     submittedBy: row.submittedBy,
+    labels: row.labels,
   };
 }
 
@@ -73,6 +75,7 @@ export function insertedTaskRecord(task: NewTask): TaskRecord {
     finishedAt: null,
     transitions: [initialTransition(task)],
     submittedBy: task.submittedBy ?? null,
+    labels: task.labels ?? {},
   };
 }
 
@@ -134,6 +137,32 @@ export function toServerRecord(row: ServerRow): ServerRecord {
 /** A `queue_settings` row as a {@link QueueSettingsRecord}. */
 export function toQueueSettingsRecord(row: QueueSettingsRow): QueueSettingsRecord {
   return { queue: row.queue, pausedAt: row.pausedAt, updatedAt: row.updatedAt };
+}
+
+/** A `schedules` row as a {@link ScheduleRecord}. */
+export function toScheduleRecord(row: ScheduleRow): ScheduleRecord {
+  return {
+    id: row.id,
+    spec: row.spec,
+    type: row.type,
+    inputTypeUrl: row.inputTypeUrl,
+    input: row.input,
+    options: row.options,
+    overlap: row.overlap,
+    catchUp: row.catchUp,
+    catchUpLimit: row.catchUpLimit,
+    description: row.description,
+    pausedAt: row.pausedAt,
+    nextFireAt: row.nextFireAt,
+    lastFireAt: row.lastFireAt,
+    lastTaskId: row.lastTaskId,
+    lastError: row.lastError,
+    source: row.source,
+    declaredHash: row.declaredHash,
+    revision: row.revision,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
 }
 
 /** `records` in the order of `ids` (as asked by the caller), whatever order PostgreSQL returned them in. */

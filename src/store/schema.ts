@@ -9,8 +9,8 @@
  * schema, one per test.
  *
  * Column names are snake_case in SQL and camelCase in TypeScript. Besides types, it imports only
- * the table of task states (`core/task-states.ts`, which imports nothing): drizzle-kit loads this
- * file on its own.
+ * the table of task states (`core/task-states.ts`, which imports nothing) and the types of
+ * `core/schedule-types.ts`: drizzle-kit loads this file on its own.
  */
 import { sql } from "drizzle-orm";
 import {
@@ -27,6 +27,13 @@ import {
 } from "drizzle-orm/pg-core";
 import { ALL_STATES, sqlStateList, TERMINAL_STATE_LIST, UNFINISHED_STATE_LIST } from "../core/task-states.js";
 import type { TaskStateName } from "../core/task-states.js";
+import type {
+  CatchUpPolicyName,
+  OverlapPolicyName,
+  ScheduleSourceName,
+  ScheduleSpecRecord,
+  TaskTemplateOptions,
+} from "../core/schedule-types.js";
 import type {
   AttemptError,
   BackoffPolicy,
@@ -102,6 +109,8 @@ export const tasks = pgTable(
     transitions: jsonb("transitions").$type<TaskTransition[]>().notNull().default(sql`'[]'::jsonb`),
     /** Id of the API key that submitted the task; null when authentication was off (issue 3: access control). */
     submittedBy: text("submitted_by"),
+    /** Labels (`core/labels.ts`): at most 32 short strings; a schedule's fires carry `schedule`. */
+    labels: jsonb("labels").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
   },
   (table) => [
     check("tasks_state_check", STATE_CHECK),
@@ -122,6 +131,8 @@ export const tasks = pgTable(
     index("tasks_finished_at_idx")
       .on(table.finishedAt)
       .where(sql.raw(`state in ${sqlStateList(TERMINAL_STATE_LIST)}`)),
+    // listTasks by labels (`labels @> {...}`): jsonb_path_ops keeps one small entry per label.
+    index("tasks_labels_idx").using("gin", sql`${table.labels} jsonb_path_ops`),
   ],
 );
 
@@ -208,6 +219,43 @@ export const queueSettings = pgTable("queue_settings", {
   updatedAt: timestamptz("updated_at").notNull().defaultNow(),
 });
 
+/**
+ * Recurring tasks (ScheduleService). `next_fire_at` is the next fire time, null while paused or
+ * once no fire time is left; the scheduler duty reads the due ones through a partial index and
+ * fires each in one transaction with the advance of `next_fire_at`, fenced by `revision`.
+ */
+export const schedules = pgTable(
+  "schedules",
+  {
+    id: text("id").primaryKey(),
+    spec: jsonb("spec").$type<ScheduleSpecRecord>().notNull(),
+    /** The template: type and input as columns, the rest (`TaskTemplateOptions`) as JSON. */
+    type: text("type").notNull(),
+    inputTypeUrl: text("input_type_url").notNull(),
+    input: bytea("input").notNull(),
+    options: jsonb("options").$type<TaskTemplateOptions>().notNull(),
+    overlap: text("overlap").$type<OverlapPolicyName>().notNull(),
+    catchUp: text("catch_up").$type<CatchUpPolicyName>().notNull(),
+    catchUpLimit: integer("catch_up_limit").notNull(),
+    description: text("description").notNull().default(""),
+    pausedAt: timestamptz("paused_at"),
+    nextFireAt: timestamptz("next_fire_at"),
+    lastFireAt: timestamptz("last_fire_at"),
+    lastTaskId: uuid("last_task_id"),
+    lastError: text("last_error"),
+    source: text("source").$type<ScheduleSourceName>().notNull(),
+    declaredHash: text("declared_hash"),
+    revision: integer("revision").notNull().default(1),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+  },
+  (table) => [
+    // The due schedules, soonest first; paused and ended ones are not in it.
+    index("schedules_due_idx").on(table.nextFireAt).where(sql`next_fire_at is not null`),
+    index("schedules_type_id_idx").on(table.type, table.id),
+  ],
+);
+
 /** A `tasks` row as Drizzle reads it. */
 export type TaskRow = typeof tasks.$inferSelect;
 /** A `task_types` row as Drizzle reads it. */
@@ -220,3 +268,5 @@ export type WorkerRow = typeof workers.$inferSelect;
 export type ServerRow = typeof servers.$inferSelect;
 /** A `queue_settings` row as Drizzle reads it. */
 export type QueueSettingsRow = typeof queueSettings.$inferSelect;
+/** A `schedules` row as Drizzle reads it. */
+export type ScheduleRow = typeof schedules.$inferSelect;

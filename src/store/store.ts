@@ -16,6 +16,12 @@ import type {
   ServerRecord,
   QueueSettingsRecord,
 } from "../core/task-types.js";
+import type { ScheduleRecord, ScheduleView } from "../core/schedule-types.js";
+import type { NewSchedule } from "./queries/schedules.js";
+import type { ScheduleFire } from "./queries/fire-schedule.js";
+
+export type { NewSchedule } from "./queries/schedules.js";
+export type { ScheduleFire } from "./queries/fire-schedule.js";
 
 /** How one attempt ended, as reported by its worker or decided by the server. */
 export type AttemptOutcome =
@@ -115,6 +121,8 @@ export interface TaskFilter {
   queue?: string;
   /** Only the tasks submitted by this API key id (a client key lists its own). */
   submittedBy?: string;
+  /** Only the tasks carrying every one of these labels, with these values. */
+  labels?: Readonly<Record<string, string>>;
   /** 1 to 1000. */
   limit: number;
   /** Return tasks older than this id (UUIDv7 order); absent: from the newest. */
@@ -276,6 +284,45 @@ export interface TaskStore {
 
   /** Connected workers serving each type (seen within `seenSince`). */
   countWorkersByType(seenSince: Date): Promise<Map<string, number>>;
+
+  // --- Schedules (ScheduleService, worker declarations, the scheduler duty): see
+  // `queries/schedules.ts` and `queries/fire-schedule.ts`. Every write bumps the revision.
+
+  /** Creates a schedule. @returns false when the id is taken (nothing written). */
+  createSchedule(schedule: NewSchedule, now: Date): Promise<boolean>;
+
+  /**
+   * Creates the schedule or replaces its definition; an existing one keeps its pause, its last
+   * fire and, when its spec is unchanged, its next fire time. @returns whether it was created.
+   */
+  upsertSchedule(schedule: NewSchedule, now: Date): Promise<boolean>;
+
+  /** Upserts worker-declared schedules, each only if its declaration changed (`declaredHash`). @returns the ids written. */
+  declareSchedules(schedules: readonly NewSchedule[], now: Date): Promise<string[]>;
+
+  /** Replaces the definition of an existing schedule, as `upsertSchedule`. @returns false when none has the id. */
+  updateSchedule(schedule: NewSchedule, now: Date): Promise<boolean>;
+
+  /** Pauses (`pausedAt`) or resumes (null, firing from `nextFireAt`) a schedule. @returns false when none has the id. */
+  setSchedulePaused(id: string, pausedAt: Date | null, nextFireAt: Date | null, now: Date): Promise<boolean>;
+
+  /** Deletes a schedule (its tasks stay). @returns false when none has the id. */
+  deleteSchedule(id: string): Promise<boolean>;
+
+  /** One schedule with its last task's state. */
+  getSchedule(id: string): Promise<ScheduleView | undefined>;
+
+  /** Schedules by id, after `afterId`, of one type when given. */
+  listSchedules(filter: { type?: string; afterId?: string; limit: number }): Promise<ScheduleView[]>;
+
+  /** Active schedules due at `now`, soonest first. */
+  dueSchedules(now: Date, limit: number): Promise<ScheduleRecord[]>;
+
+  /**
+   * A fire in one transaction: the schedule advanced (fenced by its revision) and its tasks
+   * inserted under their fire keys. @returns the tasks, or undefined when the revision moved.
+   */
+  fireSchedule(fire: ScheduleFire): Promise<{ task: TaskRecord; existing: boolean }[] | undefined>;
 
   /** Answers when PostgreSQL can be reached; throws otherwise. */
   ping(): Promise<void>;

@@ -6,9 +6,9 @@
  * describeStoreContract("PostgreSQL", async () => { ...; return { store, cleanup } });
  * ```
  *
- * The operator views and bulk actions on tasks (`./admin-contract.ts`) and the fleet's records
- * (`./fleet-contract.ts`) have suites of their own, registered from here, so every driver runs
- * all three.
+ * The operator views and bulk actions on tasks (`./admin-contract.ts`), the fleet's records
+ * (`./fleet-contract.ts`) and schedules and labels (`./schedule-contract.ts`) have suites of
+ * their own, registered from here, so every driver runs all of them.
  *
  * What only one driver can show (PostgreSQL: a closed port, two connection pools, statement
  * counts; PGlite: its data directory) stays in that driver's test file, next to its call of
@@ -23,6 +23,7 @@ import type { TaskStore } from "../../src/store/store.js";
 import { cleanupsAfterEach } from "../support/cleanups.js";
 import { describeAdminContract } from "./admin-contract.js";
 import { describeFleetContract } from "./fleet-contract.js";
+import { describeScheduleContract } from "./schedule-contract.js";
 import { at, attemptError, BACKOFF, insertOne, mustGet, newTask, runningTask, startOnly, T0, worker } from "./fixtures.js";
 
 export { at, attemptError, BACKOFF, insertOne, mustGet, newTask, runningTask, startOnly, T0, worker };
@@ -103,6 +104,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
           finishedAt: null,
           transitions: [{ state: "SCHEDULED", attempt: 0, time: T0.toISOString() }],
           submittedBy: null,
+          labels: {},
         };
         expect(result).toEqual({ task: expected, existing: false });
         const read = await mustGet(store, given.id);
@@ -796,6 +798,10 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
 
     describe("fleet", () => {
       describeFleetContract(freshStore);
+    });
+
+    describe("schedules and labels", () => {
+      describeScheduleContract(freshStore);
     });
 
     describe("availability", () => {

@@ -44,6 +44,7 @@ const COLUMN_VALUES: Record<keyof typeof tasks.$inferInsert, SQL> = {
   updatedAt: sql`v.created_at`,
   transitions: sql`v.transitions`,
   submittedBy: sql`v.submitted_by`,
+  labels: sql`coalesce(v.labels, '{}'::jsonb)`,
 };
 
 // Drizzle's `insert ... select` names every column in table order: select them in that order.
@@ -70,6 +71,7 @@ const RECORDSET_COLUMNS = sql.raw(
     "scheduled_at timestamptz",
     "transitions jsonb",
     "submitted_by text",
+    "labels jsonb",
   ].join(", "),
 );
 
@@ -109,6 +111,7 @@ export async function insertTasks(
     scheduled_at: task.scheduledAt.toISOString(),
     transitions: [initialTransition(task)],
     submitted_by: task.submittedBy ?? null,
+    labels: task.labels ?? {},
   }));
   const inserted = await insertStatement(db).execute({ rows: JSON.stringify(rows) });
 

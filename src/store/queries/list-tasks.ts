@@ -5,10 +5,12 @@
  * cursor is the last id seen (`id < beforeId`, keyset pagination: a page costs the same however
  * deep it is, and tasks submitted meanwhile do not shift later pages). The indexes
  * `(state, id)`, `(type, id)`, `(queue, id)` and `(submitted_by, id)`, read backwards, serve each
- * filter. The total is a separate `count(*)` of the whole filter (without the cursor), run
+ * filter; a labels filter is `labels @> {...}`, which the GIN index `tasks_labels_idx` serves
+ * (PostgreSQL combines it with the others, or walks the id index backwards when the page is
+ * reached sooner that way). The total is a separate `count(*)` of the whole filter (without the cursor), run
  * concurrently.
  */
-import { and, count, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
 import { InvalidArgumentError } from "../../core/errors.js";
 import type { TaskRecord } from "../../core/task-types.js";
 import type { TaskwireDatabase } from "../database.js";
@@ -34,6 +36,9 @@ export async function listTasks(
   if (filter.type !== undefined) conditions.push(eq(tasks.type, filter.type));
   if (filter.queue !== undefined) conditions.push(eq(tasks.queue, filter.queue));
   if (filter.submittedBy !== undefined) conditions.push(eq(tasks.submittedBy, filter.submittedBy));
+  if (filter.labels !== undefined && Object.keys(filter.labels).length > 0) {
+    conditions.push(sql`${tasks.labels} @> ${JSON.stringify(filter.labels)}::jsonb`);
+  }
   const matching = and(...conditions);
   const page = filter.beforeId === undefined ? matching : and(matching, lt(tasks.id, filter.beforeId));
 
