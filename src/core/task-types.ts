@@ -101,6 +101,13 @@ export interface TaskRecord {
   submittedBy: string | null;
   /** Labels given at submission (`core/labels.ts`); `{}` when none. */
   labels: Record<string, string>;
+  /**
+   * The W3C `traceparent` the task was submitted with (version 00 form), sent to the worker of
+   * each attempt (`Assignment.traceparent`); null: none. See the README's "Traces".
+   */
+  traceparent: string | null;
+  /** The `tracestate` that came with `traceparent`; null: none. */
+  tracestate: string | null;
 }
 
 /** A task to insert. */
@@ -122,6 +129,10 @@ export interface NewTask {
   submittedBy?: string | null;
   /** Labels, validated (`core/labels.ts`). @default none */
   labels?: Record<string, string>;
+  /** The submission's W3C `traceparent` (`common/trace-context.ts`). @default null: none */
+  traceparent?: string | null;
+  /** The `tracestate` that came with `traceparent`. @default null: none */
+  tracestate?: string | null;
 }
 
 /** Defaults of a task type. */

@@ -42,6 +42,8 @@ export function toTaskRecord(row: TaskRow): TaskRecord {
     transitions: row.transitions,
     submittedBy: row.submittedBy,
     labels: row.labels,
+    traceparent: row.traceparent,
+    tracestate: row.tracestate,
   };
 }
 
@@ -76,6 +78,8 @@ export function insertedTaskRecord(task: NewTask): TaskRecord {
     transitions: [initialTransition(task)],
     submittedBy: task.submittedBy ?? null,
     labels: task.labels ?? {},
+    traceparent: task.traceparent ?? null,
+    tracestate: task.tracestate ?? null,
   };
 }
 

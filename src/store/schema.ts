@@ -111,6 +111,10 @@ export const tasks = pgTable(
     submittedBy: text("submitted_by"),
     /** Labels (`core/labels.ts`): at most 32 short strings; a schedule's fires carry `schedule`. */
     labels: jsonb("labels").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+    /** W3C trace context of the submission (`traceparent`, version 00), sent to the worker of each attempt; null: none (issue 21). */
+    traceparent: text("traceparent"),
+    /** The `tracestate` that came with `traceparent`; null: none. */
+    tracestate: text("tracestate"),
   },
   (table) => [
     check("tasks_state_check", STATE_CHECK),

@@ -78,6 +78,8 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
           timeoutMs: 366 * 24 * 3600 * 1000,
           idempotencyKey: `quote " comma , brace { backslash \\`,
           scheduledAt: at(5000),
+          traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+          tracestate: "vendor=a,other=b",
         });
         const [result] = await store.insertTasks([given]);
         const expected: TaskRecord = {
@@ -105,6 +107,8 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
           transitions: [{ state: "SCHEDULED", attempt: 0, time: T0.toISOString() }],
           submittedBy: null,
           labels: {},
+          traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+          tracestate: "vendor=a,other=b",
         };
         expect(result).toEqual({ task: expected, existing: false });
         const read = await mustGet(store, given.id);

@@ -45,6 +45,8 @@ const COLUMN_VALUES: Record<keyof typeof tasks.$inferInsert, SQL> = {
   transitions: sql`v.transitions`,
   submittedBy: sql`v.submitted_by`,
   labels: sql`coalesce(v.labels, '{}'::jsonb)`,
+  traceparent: sql`v.traceparent`,
+  tracestate: sql`v.tracestate`,
 };
 
 // Drizzle's `insert ... select` names every column in table order: select them in that order.
@@ -72,6 +74,8 @@ const RECORDSET_COLUMNS = sql.raw(
     "transitions jsonb",
     "submitted_by text",
     "labels jsonb",
+    "traceparent text",
+    "tracestate text",
   ].join(", "),
 );
 
@@ -112,6 +116,8 @@ export async function insertTasks(
     transitions: [initialTransition(task)],
     submitted_by: task.submittedBy ?? null,
     labels: task.labels ?? {},
+    traceparent: task.traceparent ?? null,
+    tracestate: task.tracestate ?? null,
   }));
   const inserted = await insertStatement(db).execute({ rows: JSON.stringify(rows) });
 

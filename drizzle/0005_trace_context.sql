@@ -1,0 +1,2 @@
+ALTER TABLE "tasks" ADD COLUMN "traceparent" text;--> statement-breakpoint
+ALTER TABLE "tasks" ADD COLUMN "tracestate" text;
