@@ -172,6 +172,8 @@ export class WorkerSession {
         deadline: deadline === null ? undefined : timestampFromDate(new Date(deadline)),
         maxAttempts: task.maxAttempts,
         progress: task.progress ? progressToProto(task.progress) : undefined,
+        traceparent: task.traceparent ?? "",
+        tracestate: task.tracestate ?? "",
       });
     }
     this.send({ case: "assign", value: { $typeName: "taskwire.v1.Assign", tasks: assignments } });
