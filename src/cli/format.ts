@@ -56,6 +56,14 @@ export function formatDuration(duration: Duration | undefined): string {
 
 /** A time as ISO 8601 in UTC to the second, or "" when unset. */
 export function formatTime(time: Timestamp | undefined): string {
+/** Labels as `key=value` pairs in key order, comma-separated; "" when none. */
+export function formatLabels(labels: Readonly<Record<string, string>>): string {
+  return Object.keys(labels)
+    .sort()
+    .map((key) => `${key}=${labels[key] ?? ""}`)
+    .join(", ");
+}
+
   return time ? timestampDate(time).toISOString().replace(/\.\d{3}Z$/, "Z") : "";
 }
 
@@ -70,6 +78,7 @@ export function formatProgress(progress: Progress | undefined): string {
   return parts.join(" ");
 }
 
+    ["labels", formatLabels(task.labels)],
 /** A task's details, one field a line. */
 export function formatTaskDetails(task: Task): string {
   const attempts = task.maxAttempts > 0 ? `${task.attempt} of ${task.maxAttempts}` : `${task.attempt}`;

@@ -98,6 +98,13 @@ export function collect(text: string, previous: string[] = []): string[] {
   return [...previous, text];
 }
 
+/** Accumulates repeated `--label key=value` flags. */
+export function collectLabel(text: string, previous: Record<string, string> = {}): Record<string, string> {
+  const equals = text.indexOf("=");
+  if (equals <= 0) throw new InvalidArgumentError('expected "key=value"');
+  return { ...previous, [text.slice(0, equals)]: text.slice(equals + 1) };
+}
+
 /** Accumulates repeated `--header "name: value"` (or `name=value`) flags. */
 export function collectHeader(text: string, previous: Record<string, string> = {}): Record<string, string> {
   const match = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+)\s*[:=]\s*(.*)$/.exec(text);

@@ -9,6 +9,8 @@ export type ErrorReason =
   | "TASK_NOT_FOUND"
   | "TASK_TYPE_NOT_FOUND"
   | "WORKER_NOT_FOUND"
+  | "SCHEDULE_NOT_FOUND"
+  | "SCHEDULE_ALREADY_EXISTS"
   | "WORKER_NOT_CONNECTED"
   | "INVALID_ARGUMENT"
   | "INPUT_TYPE_MISMATCH"
@@ -35,7 +37,7 @@ export abstract class TaskwireError extends Error {
 export class NotFoundError extends TaskwireError {
   override readonly name = "NotFoundError";
   constructor(
-    readonly reason: "TASK_NOT_FOUND" | "TASK_TYPE_NOT_FOUND" | "WORKER_NOT_FOUND",
+    readonly reason: "TASK_NOT_FOUND" | "TASK_TYPE_NOT_FOUND" | "WORKER_NOT_FOUND" | "SCHEDULE_NOT_FOUND",
     message: string,
   ) {
     super(message);
@@ -80,7 +82,7 @@ export class FailedPreconditionError extends TaskwireError {
 export class AlreadyExistsError extends TaskwireError {
   override readonly name = "AlreadyExistsError";
   constructor(
-    readonly reason: "WORKER_ALREADY_CONNECTED",
+    readonly reason: "WORKER_ALREADY_CONNECTED" | "SCHEDULE_ALREADY_EXISTS",
     message: string,
   ) {
     super(message);

@@ -1,5 +1,5 @@
 /**
- * The Taskwire server, its composition root: the task, worker and admin services on one port,
+ * The Taskwire server, its composition root: the task, worker, admin and schedule services on one port,
  * the dispatcher, the control plane and the periodic duties (`duties/`), over a broker and a
  * store. Each server has a random id, registers itself (`servers` table) and answers for the
  * whole fleet. Lifecycle: STARTING → SERVING → DRAINING → STOPPED. `close()` drains: new calls and workers are refused, workers are told to finish and
@@ -29,6 +29,7 @@ import { loadServerSecurity, type ServerSecurity } from "./security.js";
 import { createTlsServer } from "./transport/tls-server.js";
 // (end of issue 3 access-control imports)
 import { AdminService } from "../../gen/taskwire/v1/admin_service_pb.js";
+import { ScheduleService } from "../../gen/taskwire/v1/schedule_service_pb.js";
 import { TaskService } from "../../gen/taskwire/v1/task_service_pb.js";
 import { WorkerService } from "../../gen/taskwire/v1/worker_service_pb.js";
 import type { Broker, Unsubscribe } from "../broker/broker.js";
@@ -47,15 +48,19 @@ import { queueSettings } from "./duties/queue-settings.js";
 import { reaper } from "./duties/reaper.js";
 import { reconciler } from "./duties/reconciler.js";
 import { retention } from "./duties/retention.js";
+import { schedules } from "./duties/schedules.js";
 import { serverHeartbeat } from "./duties/server-heartbeat.js";
 import { AttemptRecorder } from "./engine/attempt-recorder.js";
 import { Catalog } from "./engine/catalog.js";
 import { ControlPlane } from "./engine/control-plane.js";
 import { Dispatcher } from "./engine/dispatcher.js";
 import { IndexGuard } from "./engine/index-guard.js";
+import { Scheduler } from "./engine/scheduler.js";
 import { SessionRegistry } from "./engine/session-registry.js";
+import { TaskSubmitter } from "./engine/submitter.js";
 import { TaskEvents } from "./engine/task-events.js";
 import { createAdminService } from "./rpc/admin-service.js";
+import { createScheduleService } from "./rpc/schedule-service.js";
 import { errorMapper } from "./rpc/error-mapper.js";
 import { createTaskService } from "./rpc/task-service.js";
 import { createWorkerService } from "./rpc/worker-service.js";
@@ -124,18 +129,27 @@ export async function createTaskwireServer(
   });
   const tasks = createTaskService({
     store,
+  // The submission path, shared by the task service and the scheduler (issue 18: schedules).
+  const submitter = new TaskSubmitter({
+    store,
     broker,
+    events,
+    control,
+    logger,
+    onScheduled: (runAt) => promotion.schedule(runAt),
+    onIndexWriteFailed: (reason) => guard.requestRepair(reason), // issue 3: recovery
+  });
+  const scheduler = new Scheduler({ store, catalog, submitter, logger });
     catalog,
     events,
     logger,
-    control,
-    onScheduled: (runAt) => promotion.schedule(runAt),
-    onIndexWriteFailed: (reason) => guard.requestRepair(reason), // issue 3: recovery
+    submitter,
     leaseTimeoutMs: config.leaseTimeoutMs,
     maxSubscribersPerTask: config.maxSubscribersPerTask,
   });
   const admin = createAdminService({ store, broker, events, control, onQueuesChanged: () => settings.refresh(), leaseTimeoutMs: config.leaseTimeoutMs, logger });
 
+    scheduler,
   let address = "";
   const heartbeat = serverHeartbeat({
     serverId,
@@ -178,7 +192,7 @@ export async function createTaskwireServer(
   const health = new HealthMonitor({ broker, store, isServing: () => state === "SERVING", logger });
   let catalogReload: Promise<void> | undefined;
   const reflection = new ReflectionResponder({
-    services: [TaskService, WorkerService, AdminService, Health, ServerReflectionV1, ServerReflectionV1Alpha],
+    services: [TaskService, WorkerService, AdminService, ScheduleService, Health, ServerReflectionV1, ServerReflectionV1Alpha],
     extraFiles: [file_google_rpc_status, file_google_rpc_error_details],
     catalogFiles: () => catalog.entries().flatMap((entry) => [...entry.registry.files]),
     refreshCatalog: () => (catalogReload ??= catalog.loadAll().finally(() => (catalogReload = undefined))),
@@ -187,6 +201,7 @@ export async function createTaskwireServer(
   const handler = connectNodeAdapter({
     routes: (router) => {
       router.service(TaskService, tasks);
+    schedules({ scheduler, broker, serverId, logger }),
       router.service(WorkerService, workers.impl);
       router.service(AdminService, admin);
       router.service(Health, createHealthService(health));
@@ -205,6 +220,7 @@ export async function createTaskwireServer(
     jsonOptions: { registry: jsonRegistry, ignoreUnknownFields: false, textDecoder: new TextDecoder("utf-8", { fatal: true }) } as Partial<JsonReadOptions & JsonWriteOptions>,
   });
   const serve = withCors(withMinimalGrpcMessage(handler), config.corsOrigins);
+      router.service(ScheduleService, createScheduleService(scheduler));
   const http = security.tls ? createTlsServer(serve, security.tls) : createDualProtocolServer(serve);
 
   let unsubscribeWake: Unsubscribe | undefined;
