@@ -1,6 +1,6 @@
 /**
  * The typed client: submit tasks, wait for their results, follow their progress, cancel them,
- * list what exists; and, through `client.admin`, operate the fleet. Refusals from the server reach callers as `ConnectError`s with their code.
+ * list what exists; through `client.admin`, operate the fleet; through `client.schedules`, run tasks on a schedule. Refusals from the server reach callers as `ConnectError`s with their code.
  */
 import { isMessage, type DescMessage, type JsonObject, type Registry } from "@bufbuild/protobuf";
 import { AnySchema, durationFromMs, StructSchema, type Any } from "@bufbuild/protobuf/wkt";
@@ -21,6 +21,8 @@ import { anyValueToJson, createTaskwireRegistry } from "./json.js";
 import { buildSubmitRequest, type SubmitOptions } from "./submit-request.js";
 import { TaskHandle, type TaskCalls, type TaskOutput } from "./task-handle.js";
 import { AdminClient } from "./admin-client.js";
+import { SchedulesClient } from "./schedules-client.js";
+import { ScheduleService } from "../../gen/taskwire/v1/schedule_service_pb.js";
 
 /** How to reach a Taskwire server. */
 export interface ClientOptions {
@@ -78,6 +80,8 @@ export interface ListTasksOptions {
   pageSize?: number;
   /** `nextPageToken` of the previous page. */
   pageToken?: string;
+  /** Only tasks carrying every one of these labels, e.g. `{ schedule: "reports.nightly" }`. */
+  labels?: Record<string, string>;
 }
 
 /**
@@ -97,6 +101,7 @@ export class TaskwireClient implements TaskCalls {
   /**
    * @param rpc The generated TaskService client.
    * @param admin The fleet's operations, on the same transport.
+   * @param schedules Recurring tasks, on the same transport.
    * @param registry Resolves the output types of untyped handles.
    * @param release Releases the connection; see {@link close}.
    * @internal Use {@link createClient}.
@@ -110,6 +115,13 @@ export class TaskwireClient implements TaskCalls {
      * const { retried } = await client.admin.retryTasks({ selector: { states: ["FAILED"], queue: "emails" } });
      */
     readonly admin: AdminClient,
+    /**
+     * Recurring tasks (ScheduleService): upsert, get, list, pause, resume, trigger, delete.
+     * Reads need a `viewer` or `admin` key, changes an `admin` key.
+     * @example
+     * await client.schedules.upsert("reports.nightly", { task: generateReport, input: { month: "auto" }, cron: "30 2 * * *", timeZone: "Europe/Vienna" });
+     */
+    readonly schedules: SchedulesClient,
     private readonly registry: Registry,
     private readonly release: () => void = () => {},
   ) {}
@@ -218,6 +230,7 @@ export class TaskwireClient implements TaskCalls {
         queue: filter.queue ?? "",
         pageSize: filter.pageSize ?? 0,
         pageToken: filter.pageToken ?? "",
+        labels: filter.labels ?? {},
       },
       options,
     );
@@ -264,6 +277,7 @@ export function createClient(options: ClientOptions): TaskwireClient {
   return new TaskwireClient(
     createRpcClient(TaskService, transport),
     new AdminClient(createRpcClient(AdminService, transport)),
+    new SchedulesClient(createRpcClient(ScheduleService, transport)),
     options.registry ?? createTaskwireRegistry(),
     release,
   );

@@ -1,6 +1,6 @@
 /**
  * The Taskwire client SDK: submit typed tasks, wait for their results, follow their progress,
- * cancel them, list what exists; operate the fleet (`client.admin`).
+ * cancel them, list what exists; operate the fleet (`client.admin`); schedule them (`client.schedules`).
  */
 export {
   AdminClient,
@@ -25,6 +25,17 @@ export {
   type TaskLike,
 } from "./client.js";
 export { durationToMs, toDuration, toTimestamp } from "./durations.js";
+export {
+  buildScheduleDefinition,
+  SchedulesClient,
+  type NamedScheduleOptions,
+  type ScheduleOptions,
+  type TypedScheduleOptions,
+} from "./schedules-client.js";
+export type { ScheduleTiming } from "../common/schedule-options.js";
+export { CatchUpPolicy, OverlapPolicy, ScheduleSource } from "../../gen/taskwire/v1/schedule_pb.js";
+export type { Schedule, ScheduleDefinition, ScheduleSpec, TaskTemplate } from "../../gen/taskwire/v1/schedule_pb.js";
+export type { CatchUpPolicyName, OverlapPolicyName } from "../core/schedule-types.js";
 export { ResultTimeoutError, TaskCancelledError, TaskFailedError } from "./errors.js";
 export { anyToJson, anyValueToJson, createTaskwireRegistry } from "./json.js";
 export { errorKindName, isTerminalState, parseTaskState, TASK_STATES, taskStateName } from "./states.js";

@@ -25,6 +25,8 @@ export interface SubmitOptions {
   maxAttempts?: number;
   /** Resubmitting with the same key returns the existing task instead of creating one. */
   idempotencyKey?: string;
+  /** Labels to filter by in `listTasks` (at most 32; keys of letters, digits and `_ . - / :`, values of at most 128 characters). */
+  labels?: Record<string, string>;
 }
 
 /**
@@ -49,5 +51,6 @@ export function buildSubmitRequest(type: string, input: Any, options: SubmitOpti
     timeout: options.timeout === undefined ? undefined : toDuration(options.timeout, "timeout"),
     maxAttempts: options.maxAttempts,
     idempotencyKey: options.idempotencyKey ?? "",
+    labels: options.labels ?? {},
   });
 }

@@ -6,6 +6,7 @@
  */
 import type { DescMessage, JsonObject, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { StructSchema } from "@bufbuild/protobuf/wkt";
+import type { DeclaredScheduleOptions } from "./schedule-options.js";
 
 /** What a handler receives for a schema: the message, or a `JsonObject` for `google.protobuf.Struct`. */
 export type TaskValue<S extends DescMessage> = S extends typeof StructSchema ? JsonObject : MessageShape<S>;
@@ -51,6 +52,14 @@ export interface TaskSpec<I extends DescMessage, O extends DescMessage> {
   retention?: number | string;
   /** Shown by `ListTypes`. */
   description?: string;
+  /**
+   * Schedules of the type, upserted on the server when a worker serving it connects. A schedule
+   * changed by hand (`taskwire schedules pause`, UpdateSchedule) stays as changed until a worker
+   * declares it differently. Ids default to the task's name.
+   * @example
+   * schedules: [{ cron: "30 2 * * *", timeZone: "Europe/Vienna", input: { month: "auto" } }]
+   */
+  schedules?: readonly DeclaredScheduleOptions<I>[];
 }
 
 /** Logs a line attached to the running task. */

@@ -146,6 +146,7 @@ export function taskToProto(task: TaskRecord, options: TaskViewOptions = {}): Ta
     timeout: task.timeoutMs === null ? undefined : durationFromMs(task.timeoutMs),
     backoff: backoffToProto(task.backoff),
     idempotencyKey: shownIdempotencyKey(task) ?? "", // without the scope of its key (issue 3)
+    labels: task.labels,
     workerId: task.workerId ?? "",
     createTime: timestampFromDate(task.createdAt),
     scheduleTime: timestampFromDate(task.scheduledAt),

@@ -7,12 +7,15 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs, type Duration } from "@bufbuild/protobuf/wkt";
 import { BackoffSchema, TaskDefaultsSchema, type Backoff } from "../../gen/taskwire/v1/task_pb.js";
 import {
+  DeclaredScheduleSchema,
   HelloSchema,
   TaskTypeDeclarationSchema,
   type Hello,
   type TaskTypeDeclaration,
 } from "../../gen/taskwire/v1/worker_service_pb.js";
 import { descriptorSetOf } from "../common/descriptors.js";
+import { packValue } from "../common/any.js";
+import { scheduleDefinitionOf } from "../common/schedule-options.js";
 import type { BackoffOptions, TaskDefinition } from "../common/task-definition.js";
 import { parseDuration } from "../config/config.js";
 import {
@@ -77,7 +80,7 @@ function backoffOf(options: BackoffOptions | undefined, what: string): Backoff {
 
 /**
  * The declaration of one task type, with its defaults filled in.
- * @throws WorkerConfigError when the definition has a bad name, queue, priority, timeout, retries, backoff or retention.
+ * @throws WorkerConfigError when the definition has a bad name, queue, priority, timeout, retries, backoff, retention or schedule.
  */
 export function taskDeclaration(definition: TaskDefinition): TaskTypeDeclaration {
   const { spec } = definition;
@@ -94,8 +97,21 @@ export function taskDeclaration(definition: TaskDefinition): TaskTypeDeclaration
   if (!Number.isInteger(retries) || retries < 0 || retries + 1 > MAX_ATTEMPTS_LIMIT) {
     throw new WorkerConfigError(`${what}: retries must be an integer from 0 to ${MAX_ATTEMPTS_LIMIT - 1}, got ${retries}`);
   }
+  const scheduleIds = new Set<string>();
+  const schedules = (spec.schedules ?? []).map((schedule) => {
+    const id = schedule.id ?? spec.name;
+    if (scheduleIds.has(id)) throw new WorkerConfigError(`${what}: schedule id "${id}" is used twice; give each schedule its own id`);
+    scheduleIds.add(id);
+    try {
+      const input = schedule.input === undefined ? undefined : packValue(spec.input, schedule.input);
+      return create(DeclaredScheduleSchema, { id, definition: scheduleDefinitionOf(schedule, spec.name, input) });
+    } catch (error) {
+      throw new WorkerConfigError(`${what}: schedule "${id}": ${error instanceof Error ? error.message : String(error)}`);
+    }
+  });
   return create(TaskTypeDeclarationSchema, {
     name: spec.name,
+    schedules,
     inputType: spec.input.typeName,
     outputType: spec.output.typeName,
     description: spec.description ?? "",

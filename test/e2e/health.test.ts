@@ -15,7 +15,7 @@ import { createClient } from "../../src/client/index.js";
 import { startPrivateRedis, type PrivateRedis } from "../support/private-redis.js";
 import { BACKENDS, eventually, ROOT, startTestServer, type TestServer } from "../support/server.js";
 
-const SERVICES = ["", "taskwire.v1.AdminService", "taskwire.v1.TaskService", "taskwire.v1.WorkerService"];
+const SERVICES = ["", "taskwire.v1.AdminService", "taskwire.v1.ScheduleService", "taskwire.v1.TaskService", "taskwire.v1.WorkerService"];
 
 function healthClient(url: string): Client<typeof Health> {
   return createRpcClient(Health, createGrpcTransport({ baseUrl: url }));

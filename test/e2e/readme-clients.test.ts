@@ -89,6 +89,7 @@ describe("README clients: buf curl and curl", () => {
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
       "taskwire.v1.AdminService",
+      "taskwire.v1.ScheduleService",
       "taskwire.v1.TaskService",
       "taskwire.v1.WorkerService",
     ]);

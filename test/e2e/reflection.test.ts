@@ -31,6 +31,7 @@ const SERVICES = [
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
   "taskwire.v1.AdminService",
+  "taskwire.v1.ScheduleService",
   "taskwire.v1.TaskService",
   "taskwire.v1.WorkerService",
 ];

@@ -6,7 +6,7 @@
  * filtered by labels.
  */
 import { uuidv7 } from "uuidv7";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import type { NewSchedule, TaskStore } from "../../src/store/store.js";
 import { at, insertOne, newTask } from "./fixtures.js";
 

@@ -9,7 +9,7 @@ import { MAX_ATTEMPTS_LIMIT, PRIORITY_MAX, PRIORITY_MIN } from "../../core/limit
 import type { CliContext } from "../context.js";
 import { jsonLine, taskToJson } from "../format.js";
 import { encodeInput } from "../input.js";
-import { dateArg, durationArg, integerIn, jsonArg, queueArg } from "../options.js";
+import { collectLabel, dateArg, durationArg, integerIn, jsonArg, queueArg } from "../options.js";
 import { reportOutcome } from "../outcome.js";
 import { ProgressDisplay } from "../progress-bar.js";
 
@@ -22,6 +22,7 @@ interface SubmitFlags {
   timeout?: number;
   maxAttempts?: number;
   idempotencyKey?: string;
+  label?: Record<string, string>;
   wait?: boolean;
   follow?: boolean;
   json?: boolean;
@@ -45,6 +46,7 @@ export function registerSubmitCommand(program: Command, ctx: CliContext): void {
     .option("--timeout <duration>", "per-attempt timeout, like 30s (default: the type's)", durationArg)
     .option("--max-attempts <n>", `attempts before the task fails, 1 to ${MAX_ATTEMPTS_LIMIT} (default: the type's)`, integerIn(1, MAX_ATTEMPTS_LIMIT))
     .option("--idempotency-key <key>", "submitting again with the same key returns the same task")
+    .option("-l, --label <key=value>", "a label of the task (repeatable), for `tasks list --label`", collectLabel)
     .option("-w, --wait", "wait for the task to end and print its result")
     .option("-f, --follow", "show live progress on stderr until the task ends, then print its result")
     .option("--json", "print the task as proto JSON instead of its id and result")
@@ -65,6 +67,7 @@ export function registerSubmitCommand(program: Command, ctx: CliContext): void {
           timeout: flags.timeout,
           maxAttempts: flags.maxAttempts,
           idempotencyKey: flags.idempotencyKey,
+          labels: flags.label,
         },
         call,
       );

@@ -1,11 +1,11 @@
 /**
- * `taskwire tasks list`: tasks, newest first, filtered by state, type and queue.
+ * `taskwire tasks list`: tasks, newest first, filtered by state, type, queue and labels.
  */
 import type { Command } from "commander";
 import type { TaskState } from "../../client/index.js";
 import type { CliContext } from "../context.js";
 import { formatTaskTable, jsonLine, taskPageToJson } from "../format.js";
-import { collectStates, integerIn, queueArg } from "../options.js";
+import { collectLabel, collectStates, integerIn, queueArg } from "../options.js";
 
 interface ListFlags {
   state?: TaskState[];
@@ -13,6 +13,7 @@ interface ListFlags {
   queue?: string;
   limit: number;
   pageToken?: string;
+  label?: Record<string, string>;
   json?: boolean;
 }
 
@@ -28,12 +29,13 @@ export function registerTasksCommands(program: Command, ctx: CliContext): Comman
     .option("-s, --state <states>", "only these states, comma-separated or repeated (queued,running,failed…)", collectStates)
     .option("-t, --type <type>", "only this task type")
     .option("-q, --queue <queue>", "only this queue", queueArg)
+    .option("-l, --label <key=value>", "only tasks with this label (repeatable: all must match), like schedule=reports.nightly", collectLabel)
     .option("-n, --limit <n>", "tasks per page, 1 to 1000", integerIn(1, 1000), 50)
     .option("--page-token <token>", "the page after the one that printed this token")
     .option("--json", "print the page as proto JSON")
     .action(async (flags: ListFlags, command: Command) => {
       const page = await ctx.client(command).listTasks(
-        { states: flags.state, type: flags.type, queue: flags.queue, pageSize: flags.limit, pageToken: flags.pageToken },
+        { states: flags.state, type: flags.type, queue: flags.queue, pageSize: flags.limit, pageToken: flags.pageToken, labels: flags.label },
         { signal: ctx.signal },
       );
       if (flags.json) {

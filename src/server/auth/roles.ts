@@ -21,9 +21,9 @@ export type Permission =
   | "tasks.cancel"
   /** WorkerService.Connect: take and run tasks. */
   | "worker.connect"
-  /** AdminService reads: workers, servers, queues, counts. */
+  /** AdminService reads: workers, servers, queues, counts; ScheduleService reads. */
   | "fleet.read"
-  /** AdminService actions: drain, pause/resume, purge, bulk retry/cancel/delete. */
+  /** AdminService actions: drain, pause/resume, purge, bulk retry/cancel/delete; ScheduleService changes. */
   | "fleet.act";
 
 /**
@@ -62,6 +62,15 @@ export const PROCEDURE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   "taskwire.v1.AdminService/RetryTasks": "fleet.act",
   "taskwire.v1.AdminService/CancelTasks": "fleet.act",
   "taskwire.v1.AdminService/DeleteTasks": "fleet.act",
+  "taskwire.v1.ScheduleService/GetSchedule": "fleet.read",
+  "taskwire.v1.ScheduleService/ListSchedules": "fleet.read",
+  "taskwire.v1.ScheduleService/CreateSchedule": "fleet.act",
+  "taskwire.v1.ScheduleService/UpsertSchedule": "fleet.act",
+  "taskwire.v1.ScheduleService/UpdateSchedule": "fleet.act",
+  "taskwire.v1.ScheduleService/PauseSchedule": "fleet.act",
+  "taskwire.v1.ScheduleService/ResumeSchedule": "fleet.act",
+  "taskwire.v1.ScheduleService/TriggerSchedule": "fleet.act",
+  "taskwire.v1.ScheduleService/DeleteSchedule": "fleet.act",
 };
 
 /**

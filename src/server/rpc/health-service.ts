@@ -15,6 +15,7 @@ import {
   type HealthCheckResponse,
 } from "../../../gen/grpc/health/v1/health_pb.js";
 import { AdminService } from "../../../gen/taskwire/v1/admin_service_pb.js";
+import { ScheduleService } from "../../../gen/taskwire/v1/schedule_service_pb.js";
 import { TaskService } from "../../../gen/taskwire/v1/task_service_pb.js";
 import { WorkerService } from "../../../gen/taskwire/v1/worker_service_pb.js";
 import type { Broker } from "../../broker/broker.js";
@@ -24,7 +25,7 @@ import type { TaskStore } from "../../store/store.js";
 export { ServingStatus };
 
 /** The services health reports on: the server as a whole (`""`) and each Taskwire service. */
-export const HEALTH_SERVICES: readonly string[] = ["", TaskService.typeName, WorkerService.typeName, AdminService.typeName];
+export const HEALTH_SERVICES: readonly string[] = ["", TaskService.typeName, WorkerService.typeName, AdminService.typeName, ScheduleService.typeName];
 
 /** What health checks and how often. */
 export interface HealthMonitorOptions {

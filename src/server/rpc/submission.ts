@@ -21,6 +21,7 @@ import {
   TYPE_NAME,
 } from "../../core/limits.js";
 import type { NewTask } from "../../core/task-types.js";
+import { validLabels } from "../../core/labels.js";
 import type { SubmitRequest } from "../../../gen/taskwire/v1/task_service_pb.js";
 import type { Catalog } from "../engine/catalog.js";
 import { durationToMs } from "../convert.js";
@@ -125,5 +126,6 @@ export async function buildNewTask(catalog: Catalog, request: SubmitRequest, now
     idempotencyKey: request.idempotencyKey === "" ? null : request.idempotencyKey,
     createdAt: now,
     scheduledAt: new Date(runAt),
+    labels: validLabels(request.labels, f("labels")),
   };
 }

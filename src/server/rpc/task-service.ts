@@ -12,39 +12,31 @@ import {
   type StreamProgressResponse,
   type SubmitRequest,
 } from "../../../gen/taskwire/v1/task_service_pb.js";
-import type { Broker, Unsubscribe } from "../../broker/broker.js";
+import type { Unsubscribe } from "../../broker/broker.js";
 import { SETTINGS } from "../../config/config.js";
-import { Batcher } from "../../core/batcher.js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError, UnavailableError } from "../../core/errors.js";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { QUEUE_NAME, TYPE_NAME } from "../../core/limits.js";
-import { TERMINAL_STATES, WAITING_STATES } from "../../core/task-states.js";
+import { TERMINAL_STATES } from "../../core/task-states.js";
+import { validLabels } from "../../core/labels.js";
 import type { NewTask, TaskRecord } from "../../core/task-types.js";
 import type { TaskStore } from "../../store/store.js";
 import type { Catalog } from "../engine/catalog.js";
 import { stateFromProto, stateToProto, taskToProto, taskTypeToProto } from "../convert.js";
 import { buildNewTask, validDurationMs } from "./submission.js";
 import { isTerminalEvent, stateEvent, type TaskEvents } from "../engine/task-events.js";
-import type { ControlPlane } from "../engine/control-plane.js";
+import type { TaskSubmitter } from "../engine/submitter.js";
 import { AsyncQueue } from "../../core/async-queue.js";
 import { callerOf, ownedBy, ownerScope, visibleTo, type Caller } from "../auth/index.js"; // issue 3: access control
 
 /** What the task service needs from the rest of the server. */
 export interface TaskServiceDeps {
   store: TaskStore;
-  broker: Broker;
   catalog: Catalog;
   events: TaskEvents;
   logger: Logger;
-  /** Reaches the worker running a task, on whichever server holds its stream. */
-  control: ControlPlane;
-  /** Called with the run time of every delayed task submitted, so promotion runs in time. */
-  onScheduled: (runAt: number) => void;
-  /**
-   * Called when stored tasks could not be added to the dispatch index (Redis unreachable), so
-   * that the index is repaired from PostgreSQL once Redis answers. @default log only
-   */
-  onIndexWriteFailed?: (reason: string) => void;
+  /** Inserts and indexes submissions, and cancels tasks (shared with the scheduler). */
+  submitter: TaskSubmitter;
   /** Workers seen within this many ms count as connected in ListTypes. */
   leaseTimeoutMs: number;
   /**
@@ -81,9 +73,7 @@ function tooManySubscribers(id: string, limit: number): ResourceExhaustedError {
 
 /** Builds the service implementation. */
 export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof TaskService> {
-  const { store, broker, catalog, events } = deps;
-  // Group commit: concurrent submissions are inserted by one statement.
-  const inserter = new Batcher((tasks: NewTask[]) => store.insertTasks(tasks), { maxBatch: 2000, concurrency: 2 });
+  const { store, catalog, events, submitter } = deps;
   /** Open StreamProgress streams and waiting GetResult calls, per task id. */
   const followers = new Map<string, number>();
 
@@ -103,51 +93,6 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       if (left > 0) followers.set(id, left);
       else followers.delete(id);
     };
-  }
-
-  /**
-   * Inserts validated tasks, then indexes the new ones. A failed insert (PostgreSQL unavailable)
-   * rejects: nothing is acknowledged that was not written. Once inserted, the tasks are
-   * acknowledged even when Redis cannot index them now: PostgreSQL is the truth, and the index
-   * is repaired from it once Redis answers.
-   */
-  async function submitAll(tasks: NewTask[]): Promise<{ task: TaskRecord; existing: boolean }[]> {
-    const results = tasks.length === 1 ? [await inserter.add(tasks[0] as NewTask)] : await store.insertTasks(tasks);
-    const fresh = results.filter((r) => !r.existing).map((r) => r.task);
-    // A resubmission of a task that is still waiting re-indexes it, in case the first
-    // submission's server died between its commit and its index write (the retry is the
-    // client's way to make sure; `indexMissing` leaves an indexed task as it is).
-    const unfinished = results.filter((r) => r.existing && WAITING_STATES.has(r.task.state)).map((r) => r.task);
-    const now = Date.now();
-    const ready = fresh.filter((t) => t.scheduledAt.getTime() <= now);
-    const later = fresh.filter((t) => t.scheduledAt.getTime() > now);
-    try {
-      await Promise.all([
-        unfinished.length > 0
-          ? broker.indexMissing(
-              unfinished.map((t) => ({
-                id: t.id,
-                queue: t.queue,
-                type: t.type,
-                priority: t.priority,
-                runAt: t.scheduledAt.getTime() > now ? t.scheduledAt.getTime() : undefined,
-              })),
-            )
-          : undefined,
-        ready.length > 0 ? broker.enqueue(ready.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority }))) : undefined,
-        later.length > 0
-          ? broker.schedule(
-              later.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, runAt: t.scheduledAt.getTime() })),
-            )
-          : undefined,
-      ]);
-    } catch (error) {
-      if (!(error instanceof UnavailableError)) throw error;
-      deps.logger.warn({ err: error, tasks: fresh.length }, "submitted tasks are stored but not indexed yet; they run once Redis answers");
-      deps.onIndexWriteFailed?.("submitted tasks could not be indexed");
-    }
-    for (const t of later) deps.onScheduled(t.scheduledAt.getTime());
-    return results;
   }
 
   /** The task, if `caller` may see it (a client key only its own): else NOT_FOUND, as for no task. */
@@ -183,7 +128,7 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
   return {
     async submit(request: SubmitRequest, context: HandlerContext) {
       const task = ownedBy(await buildNewTask(catalog, request, new Date()), callerOf(context));
-      const [result] = await submitAll([task]);
+      const [result] = await submitter.submit([task]);
       if (!result) throw new Error("insert returned no row");
       return create(SubmitResponseSchema, { task: taskToProto(result.task), existing: result.existing });
     },
@@ -196,7 +141,7 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       for (const [i, item] of request.tasks.entries()) {
         tasks.push(ownedBy(await buildNewTask(catalog, item, now, `tasks[${i}]`), callerOf(context)));
       }
-      const results = await submitAll(tasks);
+      const results = await submitter.submit(tasks);
       return create(SubmitBatchResponseSchema, {
         tasks: results.map((r) => ({ id: r.task.id, state: stateToProto(r.task.state), existing: r.existing })),
       });
@@ -255,24 +200,11 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       const caller = callerOf(context);
       if (ownerScope(caller) !== undefined) await getTask(id, caller); // a client key cancels only its own
       const reason = request.reason.slice(0, 1000) || "cancelled by request";
-      const outcome = await store.cancelTask(id, reason, new Date());
+      const outcome = await submitter.cancel(id, reason);
       if (!outcome) throw notFound(id);
       const { task } = outcome;
-      switch (outcome.kind) {
-        case "finished":
-          throw new FailedPreconditionError("TASK_FINISHED", `task ${id} already finished (${task.state}); it cannot be cancelled`);
-        case "cancelled":
-          await broker.remove([{ id, queue: task.queue, type: task.type, priority: task.priority }]);
-          events.publish([stateEvent(task)]);
-          break;
-        case "cancelling": {
-          // Recorded CANCELLING first: the holder's cancel sweep acts on it even if this message is lost.
-          await deps.control.cancel([{ taskId: id, attempt: task.attempt, workerId: task.workerId }], reason).catch((error: unknown) => {
-            deps.logger.warn({ err: error, taskId: id }, "could not send the cancel to the worker's server; its cancel sweep will");
-          });
-          events.publish([stateEvent(task)]);
-          break;
-        }
+      if (outcome.kind === "finished") {
+        throw new FailedPreconditionError("TASK_FINISHED", `task ${id} already finished (${task.state}); it cannot be cancelled`);
       }
       return { task: taskToProto(task) };
     },
@@ -301,6 +233,7 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
         type: request.type || undefined,
         queue: request.queue || undefined,
         submittedBy: ownerScope(callerOf(context)),
+        labels: validLabels(request.labels, "labels"),
         limit,
         beforeId,
       });

@@ -34,6 +34,8 @@ import type { SessionRegistry } from "../engine/session-registry.js";
 import { WorkerSession } from "../engine/worker-session.js";
 import { validDurationMs, validRetentionMs } from "./submission.js";
 import { attemptErrorOf } from "./task-failure.js";
+import type { Scheduler } from "../engine/scheduler.js";
+import { declaredSchedules } from "./schedule-convert.js";
 
 /** What the worker service needs from the rest of the server. */
 export interface WorkerServiceDeps {
@@ -51,6 +53,8 @@ export interface WorkerServiceDeps {
   leaseTimeoutMs: number;
   /** True once the server started draining: new streams are refused. */
   isDraining: () => boolean;
+  /** Upserts the schedules workers declare with their types. */
+  scheduler: Scheduler;
 }
 
 /** Most slots a worker may declare. */
@@ -152,7 +156,9 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
       new AlreadyExistsError("WORKER_ALREADY_CONNECTED", `worker id "${hello.workerId}" is already connected to this server`);
     if (deps.sessions.has(hello.workerId)) throw alreadyConnected();
     const now = new Date();
+    const schedules = declaredSchedules(hello);
     await deps.catalog.declare(types, now);
+    await deps.scheduler.declare(schedules);
     const session = new WorkerSession(randomUUID(), hello, deps.logger.child({ workerId: hello.workerId }));
     if (!deps.sessions.add(session)) throw alreadyConnected();
     try {
