@@ -56,14 +56,6 @@ export function formatDuration(duration: Duration | undefined): string {
 
 /** A time as ISO 8601 in UTC to the second, or "" when unset. */
 export function formatTime(time: Timestamp | undefined): string {
-/** Labels as `key=value` pairs in key order, comma-separated; "" when none. */
-export function formatLabels(labels: Readonly<Record<string, string>>): string {
-  return Object.keys(labels)
-    .sort()
-    .map((key) => `${key}=${labels[key] ?? ""}`)
-    .join(", ");
-}
-
   return time ? timestampDate(time).toISOString().replace(/\.\d{3}Z$/, "Z") : "";
 }
 
@@ -78,7 +70,14 @@ export function formatProgress(progress: Progress | undefined): string {
   return parts.join(" ");
 }
 
-    ["labels", formatLabels(task.labels)],
+/** Labels as `key=value` pairs in key order, comma-separated; "" when none. */
+export function formatLabels(labels: Readonly<Record<string, string>>): string {
+  return Object.keys(labels)
+    .sort()
+    .map((key) => `${key}=${labels[key] ?? ""}`)
+    .join(", ");
+}
+
 /** A task's details, one field a line. */
 export function formatTaskDetails(task: Task): string {
   const attempts = task.maxAttempts > 0 ? `${task.attempt} of ${task.maxAttempts}` : `${task.attempt}`;
@@ -93,6 +92,7 @@ export function formatTaskDetails(task: Task): string {
     ["worker", task.workerId],
     ["timeout", formatDuration(task.timeout)],
     ["idempotency key", task.idempotencyKey],
+    ["labels", formatLabels(task.labels)],
     ["created", formatTime(task.createTime)],
     ["scheduled", formatTime(task.scheduleTime)],
     ["started", formatTime(task.startTime)],

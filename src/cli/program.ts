@@ -18,7 +18,7 @@ import { registerTasksCommands } from "./commands/tasks.js";
 import { registerTypesCommand } from "./commands/types.js";
 import { registerWorkerCommands } from "./commands/worker.js";
 import { registerWorkersCommands } from "./commands/workers.js";
-import { collectHeader, serverUrlArg } from "./options.js";
+import { collectHeader } from "./options.js";
 import { readTlsCa } from "./tls-ca.js";
 import { SDK_VERSION } from "../worker/version.js";
 
@@ -40,14 +40,13 @@ export function createProgram(ctx: CliContext): Command {
   const program = new Command("taskwire")
     .description("Typed long-running tasks over gRPC: server, workers, submissions")
     .version(SDK_VERSION)
-    .addOption(new Option("--url <url>", "the server's URL").env("TASKWIRE_URL").default(DEFAULT_URL).argParser(serverUrlArg))
+    .addOption(new Option("--url <url>", "the server's URL").env("TASKWIRE_URL").default(DEFAULT_URL))
     .addOption(
       new Option("--protocol <protocol>", "gRPC over HTTP/2, or Connect over HTTP/1.1 (client commands)")
         .choices(["grpc", "connect"])
         .default("grpc"),
     )
     .option("-H, --header <header>", 'a header sent with every call, "name: value" (repeatable), like "authorization: Bearer <token>"', collectHeader)
-    .addOption(new Option("--api-key <token>", 'an API key, sent as "authorization: Bearer <token>" (an -H authorization wins)').env("TASKWIRE_API_KEY"))
     .addOption(new Option("--tls-ca <file>", "PEM certificate(s) to trust for https:// URLs (a self-signed server's certificate)").env("TASKWIRE_TLS_CA"))
     .showHelpAfterError("(add --help for usage)")
     .addHelpText("after", EXIT_STATUS_HELP)
@@ -76,15 +75,11 @@ export function createProgram(ctx: CliContext): Command {
 
 /** Reads the global options from `command` and its parents. */
 export function globalOptions(command: Command): GlobalOptions {
-  const options = command.optsWithGlobals<Partial<GlobalOptions> & { apiKey?: string }>();
-  const header = { ...options.header };
-  if (options.apiKey !== undefined && options.apiKey !== "" && header.authorization === undefined) {
-    header.authorization = `Bearer ${options.apiKey}`;
-  }
+  const options = command.optsWithGlobals<Partial<GlobalOptions>>();
   return {
     url: options.url ?? DEFAULT_URL,
     protocol: options.protocol ?? "grpc",
-    header,
+    header: options.header ?? {},
     tlsCa: options.tlsCa,
   };
 }

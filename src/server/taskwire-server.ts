@@ -114,6 +114,17 @@ export async function createTaskwireServer(
     workerDraining: (workerId, sessionId) =>
       void store.markWorkerDraining(workerId, sessionId).catch((error: unknown) => logger.warn({ err: error, workerId }, "could not record the worker as draining")),
   }, logger);
+  // The submission path, shared by the task service and the scheduler (issue 18: schedules).
+  const submitter = new TaskSubmitter({
+    store,
+    broker,
+    events,
+    control,
+    logger,
+    onScheduled: (runAt) => promotion.schedule(runAt),
+    onIndexWriteFailed: (reason) => guard.requestRepair(reason), // issue 3: recovery
+  });
+  const scheduler = new Scheduler({ store, catalog, submitter, logger });
   const workers = createWorkerService({
     store,
     sessions,
@@ -126,20 +137,10 @@ export async function createTaskwireServer(
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     leaseTimeoutMs: config.leaseTimeoutMs,
     isDraining: () => state !== "SERVING",
+    scheduler,
   });
   const tasks = createTaskService({
     store,
-  // The submission path, shared by the task service and the scheduler (issue 18: schedules).
-  const submitter = new TaskSubmitter({
-    store,
-    broker,
-    events,
-    control,
-    logger,
-    onScheduled: (runAt) => promotion.schedule(runAt),
-    onIndexWriteFailed: (reason) => guard.requestRepair(reason), // issue 3: recovery
-  });
-  const scheduler = new Scheduler({ store, catalog, submitter, logger });
     catalog,
     events,
     logger,
@@ -149,7 +150,6 @@ export async function createTaskwireServer(
   });
   const admin = createAdminService({ store, broker, events, control, onQueuesChanged: () => settings.refresh(), leaseTimeoutMs: config.leaseTimeoutMs, logger });
 
-    scheduler,
   let address = "";
   const heartbeat = serverHeartbeat({
     serverId,
@@ -185,6 +185,7 @@ export async function createTaskwireServer(
     settings,
     cancelSweep({ store, sessions, logger }),
     retention({ store, broker, serverId, retainFinishedMs: config.retainFinishedMs, logger }),
+    schedules({ scheduler, broker, serverId, logger }),
     heartbeat,
   ];
 
@@ -201,9 +202,9 @@ export async function createTaskwireServer(
   const handler = connectNodeAdapter({
     routes: (router) => {
       router.service(TaskService, tasks);
-    schedules({ scheduler, broker, serverId, logger }),
       router.service(WorkerService, workers.impl);
       router.service(AdminService, admin);
+      router.service(ScheduleService, createScheduleService(scheduler));
       router.service(Health, createHealthService(health));
       router.service(ServerReflectionV1, createReflectionV1Service(reflection));
       router.service(ServerReflectionV1Alpha, createReflectionV1AlphaService(reflection));
@@ -220,7 +221,6 @@ export async function createTaskwireServer(
     jsonOptions: { registry: jsonRegistry, ignoreUnknownFields: false, textDecoder: new TextDecoder("utf-8", { fatal: true }) } as Partial<JsonReadOptions & JsonWriteOptions>,
   });
   const serve = withCors(withMinimalGrpcMessage(handler), config.corsOrigins);
-      router.service(ScheduleService, createScheduleService(scheduler));
   const http = security.tls ? createTlsServer(serve, security.tls) : createDualProtocolServer(serve);
 
   let unsubscribeWake: Unsubscribe | undefined;
