@@ -25,6 +25,19 @@ export interface ServerConfig {
   databaseSchema: string;
   /** Data directory of the embedded default (PGlite), used when neither URL is set. @default "./.taskwire" */
   dataDir: string;
+  /**
+   * How long one PostgreSQL operation may take before it fails with `UNAVAILABLE`: the wait of
+   * the caller (a hung PostgreSQL answers nothing) and each statement's `statement_timeout`.
+   * Migrations are exempt. Not used by the embedded default. @default 10 s
+   */
+  databaseTimeoutMs: number;
+  /**
+   * How long one Redis command may take before it fails with `UNAVAILABLE` (ioredis'
+   * `commandTimeout`). Must be shorter than the lease timeout less the heartbeat interval, so
+   * that leases are renewed in time even while Redis hangs. @default 5 s, or a third of the
+   * lease timeout when that is shorter
+   */
+  redisTimeoutMs: number;
   /** Largest accepted task input (bytes of the `Any` value). @default 1 MiB */
   maxInputBytes: number;
   /** Largest accepted gRPC message. @default 8 MiB */
@@ -75,6 +88,8 @@ export const DEFAULTS = {
   redisPrefix: "taskwire",
   databaseSchema: "public",
   dataDir: "./.taskwire",
+  databaseTimeoutMs: 10_000,
+  redisTimeoutMs: 5_000,
   maxInputBytes: 1024 * 1024,
   maxMessageBytes: 8 * 1024 * 1024,
   maxSubscribersPerTask: 1000,
@@ -109,6 +124,18 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
   databaseUrl: { env: "TASKWIRE_DATABASE_URL", flag: "database-url", value: "<url>", description: "PostgreSQL URL of the store (postgres://)" },
   databaseSchema: { env: "TASKWIRE_DATABASE_SCHEMA", flag: "database-schema", value: "<schema>", description: "PostgreSQL schema of Taskwire's tables" },
   dataDir: { env: "TASKWIRE_DATA_DIR", flag: "data-dir", value: "<dir>", description: "data directory of the embedded default (no Redis/PostgreSQL URL)" },
+  databaseTimeoutMs: {
+    env: "TASKWIRE_DATABASE_TIMEOUT",
+    flag: "database-timeout",
+    value: "<duration>",
+    description: "a PostgreSQL operation that takes longer fails with UNAVAILABLE (also each statement's statement_timeout)",
+  },
+  redisTimeoutMs: {
+    env: "TASKWIRE_REDIS_TIMEOUT",
+    flag: "redis-timeout",
+    value: "<duration>",
+    description: "a Redis command that takes longer fails with UNAVAILABLE (default 5s, at most a third of the lease timeout)",
+  },
   maxInputBytes: { env: "TASKWIRE_MAX_INPUT_BYTES", flag: "max-input-bytes", value: "<bytes>", description: "largest accepted task input" },
   maxMessageBytes: { env: "TASKWIRE_MAX_MESSAGE_BYTES", flag: "max-message-bytes", value: "<bytes>", description: "largest accepted gRPC message" },
   maxSubscribersPerTask: {
@@ -229,6 +256,8 @@ export function loadServerConfig(
     databaseUrl: url("databaseUrl", ["postgres:", "postgresql:"]),
     databaseSchema: identifier("databaseSchema", DEFAULTS.databaseSchema, /^[a-z_][a-z0-9_]{0,62}$/),
     dataDir: raw("dataDir") ?? DEFAULTS.dataDir,
+    databaseTimeoutMs: duration("databaseTimeoutMs", DEFAULTS.databaseTimeoutMs, 100),
+    redisTimeoutMs: 0, // set below: its default depends on the lease timeout
     maxInputBytes: integer("maxInputBytes", DEFAULTS.maxInputBytes, 1, 64 * 1024 * 1024),
     maxMessageBytes: integer("maxMessageBytes", DEFAULTS.maxMessageBytes, 1024, 256 * 1024 * 1024),
     maxSubscribersPerTask: integer("maxSubscribersPerTask", DEFAULTS.maxSubscribersPerTask, 1, 1_000_000),
@@ -248,6 +277,15 @@ export function loadServerConfig(
   if (config.leaseTimeoutMs <= config.heartbeatIntervalMs) {
     throw new ConfigError(
       `${name("leaseTimeoutMs")} (${config.leaseTimeoutMs} ms) must be longer than ${name("heartbeatIntervalMs")} (${config.heartbeatIntervalMs} ms)`,
+    );
+  }
+  // A lease renewal that hangs on Redis gives up after the command timeout and is sent again at
+  // the next heartbeat; both must fit in a lease, or leases would lapse while Redis hangs.
+  const renewalRoom = config.leaseTimeoutMs - config.heartbeatIntervalMs;
+  config.redisTimeoutMs = duration("redisTimeoutMs", Math.max(10, Math.min(DEFAULTS.redisTimeoutMs, Math.floor(config.leaseTimeoutMs / 3), renewalRoom - 1)), 10);
+  if (config.redisTimeoutMs >= renewalRoom) {
+    throw new ConfigError(
+      `${name("redisTimeoutMs")} (${config.redisTimeoutMs} ms) must be shorter than ${name("leaseTimeoutMs")} less ${name("heartbeatIntervalMs")} (${renewalRoom} ms)`,
     );
   }
   if (config.maxInputBytes > config.maxMessageBytes) {

@@ -33,10 +33,10 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     let store: TaskStore;
     let broker: Broker;
     if (mode.kind === "external") {
-      store = createPostgresStore({ url: mode.databaseUrl, schema: config.databaseSchema, logger });
+      store = createPostgresStore({ url: mode.databaseUrl, schema: config.databaseSchema, logger, operationTimeoutMs: config.databaseTimeoutMs });
       opened.push(store);
       await store.migrate();
-      broker = await RedisBroker.connect({ url: mode.redisUrl, prefix: config.redisPrefix, logger });
+      broker = await RedisBroker.connect({ url: mode.redisUrl, prefix: config.redisPrefix, logger, commandTimeoutMs: config.redisTimeoutMs });
       opened.push(broker);
       // Redis may have been lost while no server ran: build the index before serving. Attempts
       // recorded as running may be held by workers of other servers; they get their lease back.

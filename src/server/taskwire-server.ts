@@ -167,6 +167,7 @@ export async function createTaskwireServer(
       store,
       sessions,
       recorder,
+      claimedLeases: () => dispatcher.claimedLeases(),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       leaseTimeoutMs: config.leaseTimeoutMs,
       loseSession: (session, reason) => {
@@ -176,7 +177,7 @@ export async function createTaskwireServer(
       logger,
     }),
     deadlines({ sessions, recorder, heartbeatIntervalMs: config.heartbeatIntervalMs, timeoutGraceMs: config.timeoutGraceMs, logger }),
-    reaper({ broker, store, sessions, recorder, leaseTimeoutMs: config.leaseTimeoutMs, logger }),
+    reaper({ broker, store, sessions, recorder, isClaimed: (id) => dispatcher.isClaimed(id), leaseTimeoutMs: config.leaseTimeoutMs, logger }),
     promotion,
     dispatchTick({ dispatcher, logger }),
     indexCheck({ guard, dispatcher, promoter: promotion, logger }),

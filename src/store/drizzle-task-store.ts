@@ -4,7 +4,9 @@
  * client, closing it) stays in the factories; everything here is the query builder and `sql`.
  *
  * Each operation's SQL lives in `queries/<operation>.ts` with the reasons for its strategy; this
- * class adds the one error boundary: PostgreSQL unreachable → `UnavailableError`.
+ * class adds the one error boundary: PostgreSQL unreachable → `UnavailableError`, and, with
+ * `operationTimeoutMs`, PostgreSQL silent for that long → `UnavailableError` too (a hung server
+ * answers nothing, not even an error).
  */
 import { eq, sql } from "drizzle-orm";
 import type { Logger } from "../core/logger.js";
@@ -64,7 +66,7 @@ import {
 import { inOrderOf, toTaskRecord } from "./records.js";
 import { tasks } from "./schema.js";
 import { anyOf, isUuid } from "./sql-helpers.js";
-import { toStoreError } from "./store-errors.js";
+import { toStoreError, withinTimeout } from "./store-errors.js";
 import type {
   AttemptOutcome,
   CancelOutcome,
@@ -85,6 +87,13 @@ export interface DrizzleTaskStoreOptions {
   logger: Logger;
   /** Releases the driver (closes the pool); called once by `close()`. */
   close: () => Promise<void>;
+  /**
+   * How long an operation may wait for PostgreSQL before it fails with `UnavailableError`
+   * (`STORE_UNAVAILABLE`); `migrate` is exempt. The operation itself is not stopped: a statement
+   * sent to a PostgreSQL that hangs may still run once it answers again (see `ServerConfig.databaseTimeoutMs`).
+   * @default none: wait as long as the driver does
+   */
+  operationTimeoutMs?: number;
 }
 
 /** A {@link TaskStore} on a Drizzle database; see the file header. */
@@ -99,7 +108,8 @@ export class DrizzleTaskStore implements TaskStore {
   }
 
   async migrate(): Promise<void> {
-    await this.#run("migrate", () => migrate(this.#db, { schema: this.#options.schema, logger: this.#options.logger }));
+    // Migrations may wait for another server's (advisory lock) and build indexes on big tables: no timeout.
+    await this.#run("migrate", () => migrate(this.#db, { schema: this.#options.schema, logger: this.#options.logger }), false);
   }
 
   insertTasks(batch: readonly NewTask[]): Promise<{ task: TaskRecord; existing: boolean }[]> {
@@ -308,10 +318,11 @@ export class DrizzleTaskStore implements TaskStore {
     return this.#closing;
   }
 
-  /** Runs one operation behind the error boundary (see `store-errors.ts`). */
-  async #run<T>(operation: string, body: () => Promise<T>): Promise<T> {
+  /** Runs one operation behind the error boundary (see `store-errors.ts`), within the operation timeout unless `timed` is false. */
+  async #run<T>(operation: string, body: () => Promise<T>, timed = true): Promise<T> {
+    const timeoutMs = timed ? this.#options.operationTimeoutMs : undefined;
     try {
-      return await body();
+      return await (timeoutMs === undefined ? body() : withinTimeout(body(), timeoutMs, operation));
     } catch (error) {
       throw toStoreError(error, operation);
     }

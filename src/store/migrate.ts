@@ -53,6 +53,9 @@ export async function migrate(db: TaskwireDatabase, options: MigrateOptions): Pr
   const migrations = readMigrationFiles({ migrationsFolder: options.migrationsFolder ?? MIGRATIONS_FOLDER });
   const schema = sql.identifier(options.schema);
   const applied = await db.transaction(async (tx) => {
+    // Waiting for another server's migration, and building an index on a big table, may take
+    // longer than the statement timeout of the server's connections (`databaseTimeoutMs`).
+    await tx.execute(sql`set local statement_timeout = 0`);
     await tx.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK}::int, hashtext(${options.schema}::text))`);
     // Existence is checked first: `create ... if not exists` needs the CREATE privilege even
     // when the object exists, which the role of a server may well not have once migrated.

@@ -27,6 +27,13 @@ export interface PostgresStoreOptions {
    * @default 10_000 (ms)
    */
   connectTimeoutMs?: number;
+  /**
+   * How long one operation may wait for PostgreSQL before it fails with `UnavailableError`, and
+   * each connection's `statement_timeout` (migrations lift it). A PostgreSQL that hangs (stopped,
+   * overloaded, a network that drops packets) answers nothing, so the wait is bounded here, not by
+   * the server. `ServerConfig.databaseTimeoutMs`. @default 10_000 (ms)
+   */
+  operationTimeoutMs?: number;
 }
 
 /** Time `close()` gives running queries before the connections are dropped, in seconds. */
@@ -66,11 +73,17 @@ function preparingStatements(client: postgres.Sql): postgres.Sql {
 export function createPostgresStore(options: PostgresStoreOptions): TaskStore {
   const schema = options.schema ?? "public";
   const logger = options.logger.child({ component: "store" });
+  const operationTimeoutMs = options.operationTimeoutMs ?? 10_000;
   const client = postgres(options.url, {
     max: options.maxConnections ?? 10,
     connect_timeout: (options.connectTimeoutMs ?? 10_000) / 1000,
     backoff: reconnectDelaySeconds,
-    connection: { application_name: "taskwire", search_path: quoteIdentifier(schema) },
+    connection: {
+      application_name: "taskwire",
+      search_path: quoteIdentifier(schema),
+      // A statement still running when the caller gave up is cancelled by PostgreSQL itself.
+      statement_timeout: operationTimeoutMs,
+    },
     // postgres.js prints notices (e.g. "relation already exists, skipping") with console.log by default.
     onnotice: (notice) => logger.debug({ notice: notice.message, code: notice.code }, "postgres notice"),
   });
@@ -79,5 +92,6 @@ export function createPostgresStore(options: PostgresStoreOptions): TaskStore {
     schema,
     logger,
     close: () => client.end({ timeout: CLOSE_TIMEOUT_S }),
+    operationTimeoutMs,
   });
 }

@@ -19,11 +19,13 @@ const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
+  "STORE_TIMEOUT", // StoreTimeoutError: PostgreSQL answered nothing within the operation timeout
   // SQLSTATEs: the server is shutting down, starting up, or full.
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now
   "53300", // too_many_connections
+  "57014", // query_canceled: the statement ran past `statement_timeout` (the only cancel Taskwire makes)
 ]);
 
 function codeOf(error: object): unknown {
@@ -50,7 +52,39 @@ export function isUnavailable(error: unknown, depth = 0): boolean {
 export function toStoreError(error: unknown, operation: string): unknown {
   const cause = error instanceof DrizzleQueryError && error.cause !== undefined ? error.cause : error;
   if (isUnavailable(cause)) {
-    return new UnavailableError("STORE_UNAVAILABLE", `PostgreSQL is unavailable (${operation})`, { cause });
+    const message = cause instanceof StoreTimeoutError ? cause.message : `PostgreSQL is unavailable (${operation})`;
+    return new UnavailableError("STORE_UNAVAILABLE", message, { cause });
   }
   return cause;
+}
+
+/** What {@link withinTimeout} rejects with; its `code` makes {@link isUnavailable} true. */
+export class StoreTimeoutError extends Error {
+  override readonly name = "StoreTimeoutError";
+  readonly code = "STORE_TIMEOUT";
+
+  constructor(operation: string, timeoutMs: number) {
+    super(`PostgreSQL did not answer within ${timeoutMs} ms (${operation})`);
+  }
+}
+
+/**
+ * Resolves like `promise`, or rejects with a {@link StoreTimeoutError} once `timeoutMs` have passed
+ * without an answer. The operation goes on (a statement sent cannot be taken back; a late result is
+ * dropped), so callers must treat a timeout as "may or may not have happened", as a lost connection.
+ */
+export function withinTimeout<T>(promise: Promise<T>, timeoutMs: number, operation: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StoreTimeoutError(operation, timeoutMs)), timeoutMs);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }

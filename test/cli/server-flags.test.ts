@@ -11,6 +11,8 @@ const SAMPLES: Record<keyof ServerConfig, string> = {
   databaseUrl: "postgres://u@h/db",
   databaseSchema: "other_schema",
   dataDir: "/tmp/other-data",
+  databaseTimeoutMs: "3s",
+  redisTimeoutMs: "2s",
   maxInputBytes: "2048",
   maxMessageBytes: "16777216",
   maxSubscribersPerTask: "50",

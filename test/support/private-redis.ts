@@ -14,6 +14,10 @@ export interface PrivateRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port (empty: nothing is saved). */
   start(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open and nothing answers, as a hung Redis. */
+  pause(): void;
+  /** Lets a paused Redis go on (SIGCONT), its data kept; what was sent meanwhile runs now. */
+  resume(): void;
 }
 
 /** A port nobody listens on right now. */
@@ -59,9 +63,18 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     port,
     url: `redis://127.0.0.1:${port}`,
     async stop() {
-      if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGCONT"); // a paused Redis handles no SIGTERM
+        child.kill("SIGTERM");
+      }
       await exited;
     },
     start,
+    pause() {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGSTOP");
+    },
+    resume() {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGCONT");
+    },
   };
 }

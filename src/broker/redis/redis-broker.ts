@@ -32,6 +32,14 @@ export interface RedisBrokerOptions {
   prefix: string;
   /** Receives connection trouble; the broker logs under `{ component: "redis-broker" }`. */
   logger: Logger;
+  /**
+   * How long a command may wait for its reply before it fails with `UnavailableError`
+   * (ioredis' `commandTimeout`): a Redis that hangs (stopped, swapping, a network that drops
+   * packets) keeps the connection open and answers nothing, and no caller may wait for it forever.
+   * The command itself is not taken back: it may still run once Redis answers. `ServerConfig.redisTimeoutMs`.
+   * @default 5_000 (ms)
+   */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -48,6 +56,11 @@ export const MAX_ENTRIES_PER_SCRIPT_CALL = 1000;
 const MAX_RETRIES_PER_REQUEST = 2;
 /** How long one connection attempt may take. */
 const CONNECT_TIMEOUT_MS = 5_000;
+/** {@link RedisBrokerOptions.commandTimeoutMs} when not given. */
+const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
+
+/** The message of ioredis' error for a command past its `commandTimeout`. */
+const COMMAND_TIMED_OUT = "Command timed out";
 
 /** A Redis reply error that means "not now" rather than "wrong call". */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|OOM)\b/;
@@ -74,15 +87,17 @@ export class RedisBroker implements Broker {
   readonly #scripts: RedisScripts;
   readonly #logger: Logger;
   readonly #channels = new Map<string, Channel>();
+  readonly #commandTimeoutMs: number;
   #subscriber: Redis | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(redis: Redis, url: string, keys: RedisKeys, scripts: RedisScripts, logger: Logger) {
+  private constructor(redis: Redis, url: string, keys: RedisKeys, scripts: RedisScripts, logger: Logger, commandTimeoutMs: number) {
     this.#redis = redis;
     this.#url = url;
     this.#keys = keys;
     this.#scripts = scripts;
     this.#logger = logger;
+    this.#commandTimeoutMs = commandTimeoutMs;
   }
 
   /**
@@ -92,7 +107,8 @@ export class RedisBroker implements Broker {
   static async connect(options: RedisBrokerOptions): Promise<RedisBroker> {
     const keys = createKeys(options.prefix);
     const logger = options.logger.child({ component: "redis-broker" });
-    const redis = openConnection(options.url, "command", logger, { enableAutoPipelining: true, lazyConnect: true });
+    const commandTimeout = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const redis = openConnection(options.url, "command", logger, { enableAutoPipelining: true, lazyConnect: true, commandTimeout });
     // Registering needs no connection; a failure here is a broken install, not an outage.
     const scripts = await defineScripts(redis, keys).catch((error: unknown) => {
       redis.disconnect();
@@ -106,7 +122,7 @@ export class RedisBroker implements Broker {
         cause: error,
       });
     }
-    return new RedisBroker(redis, options.url, keys, scripts, logger);
+    return new RedisBroker(redis, options.url, keys, scripts, logger, commandTimeout);
   }
 
   async enqueue(entries: readonly QueueEntry[]): Promise<void> {
@@ -348,7 +364,10 @@ export class RedisBroker implements Broker {
       return await call();
     } catch (error) {
       if (isReplyError(error) && !TRANSIENT_REPLY.test(error.message)) throw error;
-      throw new UnavailableError("BROKER_UNAVAILABLE", `Redis ${operation} failed: ${errorMessage(error)}`, { cause: error });
+      const message = errorMessage(error) === COMMAND_TIMED_OUT
+        ? `Redis did not answer within ${this.#commandTimeoutMs} ms (${operation})`
+        : `Redis ${operation} failed: ${errorMessage(error)}`;
+      throw new UnavailableError("BROKER_UNAVAILABLE", message, { cause: error });
     }
   }
 
@@ -405,7 +424,7 @@ export class RedisBroker implements Broker {
 
   #subscriberConnection(): Redis {
     if (this.#subscriber === undefined) {
-      const subscriber = openConnection(this.#url, "subscriber", this.#logger, {});
+      const subscriber = openConnection(this.#url, "subscriber", this.#logger, { commandTimeout: this.#commandTimeoutMs });
       subscriber.on("messageBuffer", (channel: Buffer, message: Buffer) => this.#deliver(channel.toString("utf8"), message));
       this.#subscriber = subscriber;
     }

@@ -1,9 +1,14 @@
 /**
- * Lease renewal, every heartbeat interval: the leases of attempts held by live workers (and of
- * outcomes still being recorded) are pushed forward, and workers are marked seen in PostgreSQL.
- * A worker silent past the lease timeout (stalled, e.g. a blocked event loop) loses its
- * attempts. Leases are renewed in the broker whatever PostgreSQL does: an outage of the store
- * is logged once and does not cost any worker its tasks.
+ * Lease renewal, every heartbeat interval: the leases of attempts held by live workers, of
+ * outcomes still being recorded and of claims in flight (a claim waiting for PostgreSQL to start
+ * its attempts) are pushed forward, and workers are marked seen in PostgreSQL. A worker silent
+ * past the lease timeout (stalled, e.g. a blocked event loop) loses its attempts.
+ *
+ * Leases are renewed in the broker whatever PostgreSQL does: marking workers seen runs on its
+ * own, never awaited by the renewal, at most one write at a time (a PostgreSQL that hangs holds
+ * one write, not the renewals), and an outage of the store is logged once. A renewal that hangs
+ * on Redis gives up after the Redis command timeout, shorter than a lease less a heartbeat
+ * interval (`ServerConfig.redisTimeoutMs`), so the next one is sent in time.
  */
 import type { Broker, LeaseRef } from "../../broker/broker.js";
 import type { Logger } from "../../core/logger.js";
@@ -18,6 +23,8 @@ export interface LeaseRenewalDeps {
   store: TaskStore;
   sessions: SessionRegistry;
   recorder: AttemptRecorder;
+  /** The leases of the dispatcher's claims in flight (`Dispatcher.claimedLeases`). */
+  claimedLeases: () => LeaseRef[];
   heartbeatIntervalMs: number;
   leaseTimeoutMs: number;
   /** Ends a silent worker's session; its attempts are requeued. */
@@ -27,17 +34,28 @@ export interface LeaseRenewalDeps {
 
 export function leaseRenewal(deps: LeaseRenewalDeps): Duty {
   let touchFailing = false;
+  /** The write of workers' last-seen times in progress, if any: the next waits for it to end. */
+  let touching: Promise<void> | undefined;
 
-  /** Marks workers seen; a PostgreSQL outage is logged once, not every heartbeat, and renewals go on. */
-  async function touchWorkers(ids: string[], now: Date): Promise<void> {
-    try {
-      await deps.store.touchWorkers(ids, now);
-      if (touchFailing) deps.logger.info("workers' last-seen times are written again");
-      touchFailing = false;
-    } catch (error) {
-      if (!touchFailing) deps.logger.warn({ err: error }, "could not write workers' last-seen times; leases are still renewed");
-      touchFailing = true;
-    }
+  /**
+   * Marks workers seen, unless the previous write is still waiting for PostgreSQL; a PostgreSQL
+   * outage is logged once, not every heartbeat. Never awaited by the renewal.
+   */
+  function touchWorkers(ids: string[], now: Date): void {
+    if (touching !== undefined) return;
+    touching = deps.store
+      .touchWorkers(ids, now)
+      .then(
+        () => {
+          if (touchFailing) deps.logger.info("workers' last-seen times are written again");
+          touchFailing = false;
+        },
+        (error: unknown) => {
+          if (!touchFailing) deps.logger.warn({ err: error }, "could not write workers' last-seen times; leases are still renewed");
+          touchFailing = true;
+        },
+      )
+      .finally(() => (touching = undefined));
   }
 
   return periodic({
@@ -46,7 +64,7 @@ export function leaseRenewal(deps: LeaseRenewalDeps): Duty {
     logger: deps.logger,
     async run() {
       const now = Date.now();
-      const leases: LeaseRef[] = deps.recorder.pendingLeases();
+      const leases: LeaseRef[] = [...deps.recorder.pendingLeases(), ...deps.claimedLeases()];
       const live: string[] = [];
       for (const session of deps.sessions.all()) {
         if (session.state === "CLOSED") continue;
@@ -57,10 +75,8 @@ export function leaseRenewal(deps: LeaseRenewalDeps): Duty {
         live.push(session.workerId);
         for (const [id, held] of session.heldEntries()) leases.push({ id, queue: held.queue });
       }
-      await Promise.all([
-        leases.length > 0 ? deps.broker.renew(leases, now + deps.leaseTimeoutMs) : undefined,
-        live.length > 0 ? touchWorkers(live, new Date(now)) : undefined,
-      ]);
+      if (live.length > 0) touchWorkers(live, new Date(now));
+      if (leases.length > 0) await deps.broker.renew(leases, now + deps.leaseTimeoutMs);
     },
   });
 }

@@ -4,6 +4,12 @@
  * a running attempt whose worker is not here is lost (and retried); a queued or scheduled task
  * goes back to the index; a finished one loses its lease. `reapExpired` pushes each taken
  * lease forward, so no two servers' reapers settle the same one.
+ *
+ * A task this server holds is never settled: an attempt held by one of its sessions, an outcome
+ * being recorded, or a claim in flight (the dispatcher started its attempt, or is waiting for
+ * PostgreSQL to). This is checked again once PostgreSQL has answered, not only before asking it:
+ * a claim that was waiting for a hung PostgreSQL assigns its tasks as soon as it answers, while
+ * this run's read of the same tasks was queued behind it.
  */
 import type { Broker, LeaseRef, QueueEntry } from "../../broker/broker.js";
 import type { Logger } from "../../core/logger.js";
@@ -22,6 +28,8 @@ export interface ReaperDeps {
   store: TaskStore;
   sessions: SessionRegistry;
   recorder: AttemptRecorder;
+  /** Whether one of this server's claims in flight holds the task (`Dispatcher.isClaimed`). */
+  isClaimed: (taskId: string) => boolean;
   leaseTimeoutMs: number;
   logger: Logger;
 }
@@ -34,15 +42,16 @@ export function reaper(deps: ReaperDeps): Duty {
     logger,
     async run() {
       const now = Date.now();
-      const heldHere = deps.sessions.heldTaskIds();
-      for (const lease of recorder.pendingLeases()) heldHere.add(lease.id);
+      /** Whether this server holds the task now (see the file header); its lease is its holder's to renew. */
+      const heldHere = (id: string): boolean =>
+        deps.sessions.holding(id) !== undefined || deps.isClaimed(id) || recorder.isRecording(id);
       for (const queue of await broker.queues()) {
         const ids = await broker.reapExpired(queue, now, REAP_BATCH, now + deps.leaseTimeoutMs);
-        const orphans = ids.filter((id) => !heldHere.has(id));
+        const orphans = ids.filter((id) => !heldHere(id));
         if (orphans.length === 0) continue;
-        const tasks = await store.getTasks(orphans);
+        const tasks = (await store.getTasks(orphans)).filter((task) => !heldHere(task.id));
         const found = new Set(tasks.map((t) => t.id));
-        const release: LeaseRef[] = orphans.filter((id) => !found.has(id)).map((id) => ({ id, queue }));
+        const release: LeaseRef[] = orphans.filter((id) => !found.has(id) && !heldHere(id)).map((id) => ({ id, queue }));
         const requeue: (QueueEntry & { runAt: number })[] = [];
         const lost: Promise<unknown>[] = [];
         for (const task of tasks) {

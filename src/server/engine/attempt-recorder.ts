@@ -85,6 +85,11 @@ export class AttemptRecorder {
     return current?.attempt === attempt ? current.done : undefined;
   }
 
+  /** Whether an outcome of the task is being recorded durably here (a reaper must leave the task alone). */
+  isRecording(taskId: string): boolean {
+    return this.inFlight.has(taskId);
+  }
+
   /** Leases of the tasks whose outcome is being recorded durably: this server renews them. */
   pendingLeases(): LeaseRef[] {
     return [...this.inFlight.values()].map((entry) => entry.lease);
@@ -124,7 +129,7 @@ export class AttemptRecorder {
   private async retryUntilRecorded(outcome: AttemptOutcome): Promise<TaskRecord | undefined> {
     for (let failures = 0; ; failures++) {
       try {
-        const task = await this.record(outcome);
+        const task = (await this.record(outcome)) ?? (failures > 0 ? await this.recordedLate(outcome) : undefined);
         if (failures > 0) this.logger.info({ taskId: outcome.id, attempt: outcome.attempt, tries: failures + 1 }, "outcome recorded after PostgreSQL came back");
         return task;
       } catch (error) {
@@ -136,6 +141,21 @@ export class AttemptRecorder {
         await this.pause(retryDelay(failures));
       }
     }
+  }
+
+  /**
+   * After a try that PostgreSQL did not answer, a later one found the outcome stale: the first
+   * write may have committed after all (a hung PostgreSQL runs what it was sent once it resumes).
+   * If the task ended with this very attempt, that was it: the broker and the followers are told
+   * now, as the first write would have done.
+   */
+  private async recordedLate(outcome: AttemptOutcome): Promise<TaskRecord | undefined> {
+    const task = await this.store.getTask(outcome.id);
+    if (task === undefined || task.attempt !== outcome.attempt || !(TERMINAL_STATES.has(task.state) || WAITING_STATES.has(task.state))) return undefined;
+    const last = task.transitions.at(-1);
+    if (last?.attempt !== outcome.attempt) return undefined;
+    await this.applyChanges([task]);
+    return task;
   }
 
   /** Waits `ms`, or less when the recorder closes. */

@@ -15,12 +15,20 @@
  * marks a queue only if no wake-up for it arrived while the claim was in flight, so a task
  * enqueued meanwhile is never skipped; the safety tick (`recheck`) forgets every mark, in case
  * a wake-up was lost with a Redis connection.
+ *
+ * A claim is in flight from the moment the broker leased its tasks until they are assigned, put
+ * back or recorded lost: lease renewal renews those leases ({@link Dispatcher.claimedLeases}) and
+ * no reaper takes them ({@link Dispatcher.isClaimed}). When PostgreSQL does not answer while a
+ * claim starts its attempts, the claim is in doubt (the statement may yet commit): it stays in
+ * flight and, once PostgreSQL answers, reads back which attempts it started (its worker, its start
+ * time) and starts the rest, so a PostgreSQL that hangs costs no attempt and runs no task twice.
  */
-import { WAITING_STATES } from "../../core/task-states.js";
-import type { Broker } from "../../broker/broker.js";
+import { HELD_STATES, WAITING_STATES } from "../../core/task-states.js";
+import type { Broker, LeaseRef } from "../../broker/broker.js";
+import { UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
-import { TERMINAL_STATES } from "../../core/task-types.js";
-import type { NotStarted, TaskStore } from "../../store/store.js";
+import { TERMINAL_STATES, type TaskRecord } from "../../core/task-types.js";
+import type { NotStarted, StartedAttempts, TaskStore } from "../../store/store.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
 import { stateEvent, type TaskEvents } from "./task-events.js";
 import type { SessionRegistry } from "./session-registry.js";
@@ -38,6 +46,10 @@ const CLAIM_CHUNK = 25;
 /** Claims in flight for one session at once (each holds a PostgreSQL connection while it starts attempts). */
 const CLAIMS_PER_SESSION = 4;
 
+/** First wait before a claim in doubt asks PostgreSQL again; doubles up to {@link IN_DOUBT_RETRY_MAX_MS}. */
+const IN_DOUBT_RETRY_MS = 100;
+const IN_DOUBT_RETRY_MAX_MS = 2_000;
+
 export class Dispatcher {
   private closed = false;
   /** Queues an operator paused (fleet-wide, from PostgreSQL): nothing is claimed from them. */
@@ -51,6 +63,10 @@ export class Dispatcher {
   private readonly wakeCounts = new Map<string, number>();
   /** Wake-ups seen for any queue; a pass that found nothing compares it before and after. */
   private wakes = 0;
+  /** Tasks of the claims in flight (leased by the broker, not yet assigned nor put back): task id → queue. */
+  private readonly claimed = new Map<string, string>();
+  /** Aborted by `close()`: claims in doubt stop waiting for PostgreSQL. */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly sessions: SessionRegistry,
@@ -118,10 +134,24 @@ export class Dispatcher {
     this.kick();
   }
 
-  /** Stops dispatching; resolves when the claims in flight ended. */
+  /**
+   * Stops dispatching; resolves when the claims in flight ended. A claim in doubt stops waiting
+   * for PostgreSQL: its leases lapse and a reaper settles its tasks from PostgreSQL.
+   */
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     await Promise.all(this.inFlight);
+  }
+
+  /** The leases of the tasks of claims in flight: this server renews them (lease renewal). */
+  claimedLeases(): LeaseRef[] {
+    return [...this.claimed].map(([id, queue]) => ({ id, queue }));
+  }
+
+  /** Whether a claim in flight here holds the task (a reaper must leave it alone). */
+  isClaimed(taskId: string): boolean {
+    return this.claimed.has(taskId);
   }
 
   /**
@@ -200,7 +230,17 @@ export class Dispatcher {
     const ids = await this.broker.claim(queue, types, count, now + this.leaseTimeoutMs);
     if (ids.length < count && (this.wakeCounts.get(queue) ?? 0) === wakesBefore) this.markEmpty(session, queue);
     if (ids.length === 0) return 0;
-    const { started, others } = await this.store.startAttempts(ids, session.workerId, new Date(now), types);
+    for (const id of ids) this.claimed.set(id, queue);
+    try {
+      return await this.startClaimed(session, queue, ids, now, types);
+    } finally {
+      for (const id of ids) if (this.claimed.get(id) === queue) this.claimed.delete(id);
+    }
+  }
+
+  /** Starts the attempts of claimed tasks and assigns them (see {@link claimInto}). */
+  private async startClaimed(session: WorkerSession, queue: string, ids: string[], now: number, types: string[]): Promise<number> {
+    const { started, others } = await this.startAttempts(session, ids, now, types);
 
     if (others.length > 0) await this.putBack(queue, others);
     if (started.length === 0) return 0;
@@ -232,6 +272,60 @@ export class Dispatcher {
   }
 
   /**
+   * `store.startAttempts` of claimed tasks. When PostgreSQL does not answer, the claim is in
+   * doubt: the statement may have committed, or may yet. It then asks again (100 ms doubling to
+   * 2 s) until PostgreSQL answers: the tasks RUNNING for this worker since `now` are the attempts
+   * it started; the others it starts now (with the same `now`, so a second doubt reads back the
+   * same way). Its leases are renewed meanwhile (they are {@link claimed}).
+   * @throws the store's error when it is not unavailability; UnavailableError (`SHUTTING_DOWN`) when
+   *   the dispatcher closes while in doubt.
+   */
+  private async startAttempts(session: WorkerSession, ids: string[], now: number, types: string[]): Promise<StartedAttempts> {
+    try {
+      return await this.store.startAttempts(ids, session.workerId, new Date(now), types);
+    } catch (error) {
+      if (!isStoreUnavailable(error)) throw error;
+      this.logger.warn({ err: error, workerId: session.workerId, tasks: ids.length }, "claim in doubt: PostgreSQL did not answer; its tasks keep their leases until it does");
+    }
+    for (let tries = 1; ; tries++) {
+      await this.pauseUnlessClosed(Math.min(IN_DOUBT_RETRY_MAX_MS, IN_DOUBT_RETRY_MS * 2 ** Math.min(tries - 1, 10)));
+      try {
+        const current = await this.store.getTasks(ids);
+        const mine = new Map<string, TaskRecord>();
+        for (const task of current) {
+          if (HELD_STATES.has(task.state) && task.workerId === session.workerId && task.startedAt?.getTime() === now) mine.set(task.id, task);
+        }
+        const rest = ids.filter((id) => !mine.has(id));
+        const again = rest.length > 0 ? await this.store.startAttempts(rest, session.workerId, new Date(now), types) : { started: [], others: [] };
+        for (const task of again.started) mine.set(task.id, task);
+        const started = ids.flatMap((id) => mine.get(id) ?? []);
+        this.logger.info({ workerId: session.workerId, tasks: ids.length, started: started.length, startedBefore: ids.length - rest.length, tries }, "claim settled after PostgreSQL answered");
+        return { started, others: again.others };
+      } catch (error) {
+        if (!isStoreUnavailable(error)) throw error;
+      }
+    }
+  }
+
+  /** Waits `ms`; rejects with `SHUTTING_DOWN` at once when the dispatcher closes. */
+  private pauseUnlessClosed(ms: number): Promise<void> {
+    const signal = this.closing.signal;
+    const closed = () => new UnavailableError("SHUTTING_DOWN", "the server stopped while a claim was in doubt; a reaper settles its tasks");
+    if (signal.aborted) return Promise.reject(closed());
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(closed());
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /**
    * Claimed tasks that were not started because their state changed since they were indexed:
    * requeue those still waiting (a SCHEDULED one not yet due, which an index rebuild may have
    * enqueued early, back to the delayed set), drop leases of finished ones.
@@ -252,4 +346,8 @@ export class Dispatcher {
     }
     if (release.length > 0) await this.broker.release(release.map((t) => ({ id: t.id, queue })));
   }
+}
+
+function isStoreUnavailable(error: unknown): boolean {
+  return error instanceof UnavailableError && error.reason === "STORE_UNAVAILABLE";
 }

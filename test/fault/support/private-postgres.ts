@@ -7,7 +7,7 @@
  * `postgres` user (its data directory is handed over to it).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chown, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +22,14 @@ export interface PrivatePostgres {
   stop(): Promise<void>;
   /** Starts it again on the same data and port; resolves once it accepts connections. */
   start(): Promise<void>;
+  /**
+   * Freezes it (SIGSTOP to the postmaster, then to each of its child processes: every backend
+   * and background process): connections stay open and answer nothing, as a hung server or a
+   * network dropping packets.
+   */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT); what was sent to it meanwhile runs now. */
+  resume(): void;
   /** Stops it and deletes its data. */
   destroy(): Promise<void>;
 }
@@ -37,6 +45,23 @@ function binDirectory(): string {
   }
   const initdb = execFileSync("sh", ["-c", "command -v initdb"]).toString().trim();
   return initdb.slice(0, initdb.lastIndexOf("/"));
+}
+
+/** The ids of the processes whose parent is `pid` (from `/proc/<pid>/stat`). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // pid (comm) state ppid …; comm may hold spaces and parentheses: read after the last ")".
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // exited while listed
+    }
+  }
+  return children;
 }
 
 /** When running as root: the uid and gid of `postgres`, which PostgreSQL runs as. */
@@ -93,8 +118,33 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     });
   };
 
+  const running = (): ChildProcess | undefined => (child && child.exitCode === null && child.signalCode === null ? child : undefined);
+  /** The processes frozen by pause(): the postmaster first, then its children. */
+  let paused: number[] = [];
+
+  const pause = (): void => {
+    const postmaster = running()?.pid;
+    if (postmaster === undefined || paused.length > 0) return;
+    // The postmaster first, so that it forks no backend meanwhile. Backends run in process
+    // groups of their own (PostgreSQL calls setsid()), hence one signal each.
+    process.kill(postmaster, "SIGSTOP");
+    paused = [postmaster, ...childrenOf(postmaster)];
+    for (const pid of paused.slice(1)) process.kill(pid, "SIGSTOP");
+  };
+  const resume = (): void => {
+    for (const pid of paused.reverse()) {
+      try {
+        process.kill(pid, "SIGCONT");
+      } catch {
+        // exited meanwhile
+      }
+    }
+    paused = [];
+  };
+
   const stop = async (): Promise<void> => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+    resume(); // a paused server handles no SIGINT
+    running()?.kill("SIGINT");
     await exited;
   };
 
@@ -110,6 +160,8 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     stop,
     start,
+    pause,
+    resume,
     async destroy() {
       await stop();
       await rm(root, { recursive: true, force: true });

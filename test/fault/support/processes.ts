@@ -21,6 +21,8 @@ export interface Deployment {
   heartbeatInterval?: string;
   /** @default "5s" */
   shutdownGrace?: string;
+  /** More `TASKWIRE_*` settings of the servers (e.g. `TASKWIRE_DATABASE_TIMEOUT`). */
+  serverEnv?: Record<string, string>;
 }
 
 /** A fresh schema name and key prefix for a deployment. */
@@ -95,6 +97,7 @@ export async function startServerProcess(deployment: Deployment, name: string, p
     TASKWIRE_SHUTDOWN_GRACE: deployment.shutdownGrace ?? "5s",
     TASKWIRE_TIMEOUT_GRACE: "1s",
     TASKWIRE_LOG_LEVEL: "info",
+    ...deployment.serverEnv,
   });
   const listening = await new Promise<string>((resolve, reject) => {
     const onData = (chunk: Buffer) => {

@@ -37,6 +37,8 @@ export interface Backends {
   deleteKeys?: (prefix: string) => Promise<void>;
   leaseTimeout?: string;
   shutdownGrace?: string;
+  /** More settings of the servers (`Deployment.serverEnv`). */
+  serverEnv?: Record<string, string>;
 }
 
 /** A running fault scenario; see the file header. */
@@ -61,6 +63,7 @@ export class Scenario {
       ...uniqueNames(),
       leaseTimeout: backends.leaseTimeout,
       shutdownGrace: backends.shutdownGrace,
+      serverEnv: backends.serverEnv,
     };
     this.executionLog = join(directory, "executions.log");
     this.ledger = openLedger(backends.databaseUrl, this.deployment.schema);

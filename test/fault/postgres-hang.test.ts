@@ -1,0 +1,121 @@
+/**
+ * PostgreSQL hung under load: a private instance frozen with SIGSTOP (its connections stay open
+ * and answer nothing, as a stopped VM or a network that drops packets) for longer than three lease
+ * timeouts, then let go. Two servers share it, with workers on both, so that a lease either one
+ * fails to renew is reaped by the other.
+ *
+ * While it hangs, calls that need PostgreSQL answer UNAVAILABLE within the database timeout (not
+ * at the client's deadline); leases are renewed in Redis, not behind PostgreSQL writes; claims
+ * whose attempts PostgreSQL has not confirmed keep their leases and are settled once it answers;
+ * results are kept and retried. Once it resumes, every task ends once and none runs twice.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { deleteKeysWithPrefix, TEST_REDIS_URL } from "../support/redis.js";
+import { work } from "./support/fault-tasks.js";
+import { startPrivatePostgres, type PrivatePostgres } from "./support/private-postgres.js";
+import { logEntries, type ServerProcess } from "./support/processes.js";
+import { FAULT_TEST_TIMEOUT_MS, Scenario } from "./support/scenario.js";
+
+/** How long PostgreSQL hangs: more than three lease timeouts (3 s). */
+const HANG_MS = 10_000;
+/** The servers' `TASKWIRE_DATABASE_TIMEOUT`. */
+const DATABASE_TIMEOUT = "2s";
+/** The client's deadline of the calls made during the hang: far past the database timeout. */
+const CALL_DEADLINE_MS = 20_000;
+
+/** How a call made during the hang ended, and when. */
+async function outcome(call: Promise<unknown>): Promise<{ code: Code | "OK"; ms: number }> {
+  const started = Date.now();
+  const code = await call.then(
+    () => "OK" as const,
+    (error: unknown) => ConnectError.from(error).code,
+  );
+  return { code, ms: Date.now() - started };
+}
+
+describe("PostgreSQL hung (SIGSTOP)", () => {
+  let postgres: PrivatePostgres;
+  let scenario: Scenario | undefined;
+
+  beforeAll(async () => {
+    postgres = await startPrivatePostgres();
+  }, 60_000);
+
+  afterEach(async () => {
+    postgres?.resume();
+    await scenario?.cleanup();
+    scenario = undefined;
+  });
+
+  afterAll(async () => {
+    await postgres?.destroy();
+  });
+
+  it("answers UNAVAILABLE in bounded time, keeps every lease, and runs no task twice", { timeout: FAULT_TEST_TIMEOUT_MS }, async ({ annotate }) => {
+    const s = (scenario = await Scenario.create({
+      redisUrl: TEST_REDIS_URL,
+      databaseUrl: postgres.url,
+      deleteKeys: async (prefix) => {
+        await deleteKeysWithPrefix(prefix);
+      },
+      serverEnv: { TASKWIRE_DATABASE_TIMEOUT: DATABASE_TIMEOUT },
+    }));
+    const servers: ServerProcess[] = [await s.startServer("server-1"), await s.startServer("server-2")];
+    const [one, two] = servers as [ServerProcess, ServerProcess];
+    const client = s.client(one.url);
+    s.startWorker(one.url, { name: "w1" });
+    s.startWorker(one.url, { name: "w2" });
+    s.startWorker(two.url, { name: "w3" });
+    await s.workersConnected(client, 3);
+
+    await s.submit(client, 3000, { ms: 20 });
+    await s.finished(1000);
+    // 30 tasks ahead of the rest, which end during the hang: their results must wait for
+    // PostgreSQL, their leases kept meanwhile on both servers.
+    const long = await s.submit(client, 30, { ms: 3_000 }, { priority: 10 });
+    await s.running(long);
+
+    postgres.pause();
+    const hangStarted = Date.now();
+    const submitted = await outcome(client.submit(work, { ms: 20 }, undefined, { timeoutMs: CALL_DEADLINE_MS }));
+    const status = await outcome(client.getStatus(long[0] ?? "", { timeoutMs: CALL_DEADLINE_MS }));
+    // Both answered while PostgreSQL still hangs: it is let go only below.
+    expect(submitted.code).toBe(Code.Unavailable);
+    expect(status.code).toBe(Code.Unavailable);
+    // The hang lasts: nothing to wait for but time.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, HANG_MS - (Date.now() - hangStarted))));
+    postgres.resume();
+
+    const books = await s.settle();
+    const count = (text: string) => servers.reduce((sum, server) => sum + logEntries(server, text).length, 0);
+    const inDoubt = count("claim in doubt");
+    const settled = servers.flatMap((server) => logEntries(server, "claim settled after PostgreSQL answered"));
+    const startedBeforeAnswer = settled.reduce((sum, entry) => sum + Number(entry.startedBefore), 0);
+    await s.report(
+      "PostgreSQL hung (SIGSTOP) 10 s, two servers",
+      books,
+      {
+        hangMs: HANG_MS,
+        databaseTimeout: DATABASE_TIMEOUT,
+        submitAnsweredMs: submitted.ms,
+        getStatusAnsweredMs: status.ms,
+        claimsInDoubt: inDoubt,
+        claimsSettled: settled.length,
+        attemptsStartedUnconfirmed: startedBeforeAnswer,
+        resultsHeldAndRetried: count("outcome recorded after PostgreSQL came back"),
+        leasesReapedLost: servers.flatMap((server) => logEntries(server, "reaped expired leases")).reduce((sum, e) => sum + Number(e.lost), 0),
+      },
+      annotate,
+    );
+    // The refused submission may still have been stored: its INSERT was sent before the hang
+    // was noticed, and PostgreSQL ran it when it resumed (README: resubmit with an idempotency key).
+    expect(books.stored - books.submitted).toBeLessThanOrEqual(1);
+    expect(books, s.tails()).toMatchObject({ submitted: 3030, terminal: books.stored, succeeded: books.stored, lost: 0, duplicated: 0, implausible: 0 });
+    // Claims were made while PostgreSQL hung, and settled once it answered.
+    expect(inDoubt).toBeGreaterThan(0);
+    expect(settled.length).toBe(inDoubt);
+    // No lease lapsed, no attempt was lost, no task ran twice.
+    expect(books).toMatchObject({ rerun: 0, retried: 0 });
+  });
+});
