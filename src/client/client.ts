@@ -19,6 +19,7 @@ import type { TaskSpec, TaskValueInit } from "../common/task-definition.js";
 import { durationToMs } from "./durations.js";
 import { anyValueToJson, createTaskwireRegistry } from "./json.js";
 import { buildSubmitRequest, type SubmitOptions } from "./submit-request.js";
+import { withTracePropagation } from "./trace-propagation.js";
 import { TaskHandle, type TaskCalls, type TaskOutput } from "./task-handle.js";
 import { AdminClient } from "./admin-client.js";
 import { SchedulesClient } from "./schedules-client.js";
@@ -274,6 +275,7 @@ export function createClient(options: ClientOptions): TaskwireClient {
     }
   }
   if (options.headers) transport = withHeaders(transport, options.headers);
+  transport = withTracePropagation(transport); // issue 21: traces
   return new TaskwireClient(
     createRpcClient(TaskService, transport),
     new AdminClient(createRpcClient(AdminService, transport)),

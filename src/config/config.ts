@@ -79,6 +79,11 @@ export interface ServerConfig {
    * workers gone this long are forgotten. @default undefined: kept forever
    */
   retainFinishedMs: number | undefined;
+  /**
+   * `on`: `GET /metrics` needs a viewer or admin API key; `off`: anyone who reaches the port may
+   * read it. @default on when the server checks API keys, else off
+   */
+  metricsAuth: "on" | "off" | undefined;
 }
 
 /** Defaults of every setting that has one. */
@@ -98,7 +103,7 @@ export const DEFAULTS = {
   timeoutGraceMs: 5_000,
   shutdownGraceMs: 10_000,
   logLevel: "info",
-} as const satisfies Omit<ServerConfig, "redisUrl" | "databaseUrl" | "corsOrigins" | "apiKeysFile" | "apiKeys" | "auth" | "tlsCert" | "tlsKey" | "retainFinishedMs">;
+} as const satisfies Omit<ServerConfig, "redisUrl" | "databaseUrl" | "corsOrigins" | "apiKeysFile" | "apiKeys" | "auth" | "tlsCert" | "tlsKey" | "retainFinishedMs" | "metricsAuth">;
 
 /** Shortest `retainFinishedMs` accepted: one minute, the same as a task type's own retention. */
 export { MIN_RETENTION_MS };
@@ -160,6 +165,12 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
     flag: "retain-finished",
     value: "<duration>",
     description: "delete finished tasks this long after they finish, like 7d (default: keep them)",
+  },
+  metricsAuth: {
+    env: "TASKWIRE_METRICS_AUTH",
+    flag: "metrics-auth",
+    value: "<on|off>",
+    description: "on: GET /metrics needs a viewer or admin API key; off: open (default: on when API keys are checked)",
   },
 };
 
@@ -273,6 +284,7 @@ export function loadServerConfig(
     tlsCert: raw("tlsCert"),
     tlsKey: raw("tlsKey"),
     retainFinishedMs: raw("retainFinishedMs") === undefined ? undefined : duration("retainFinishedMs", 0, MIN_RETENTION_MS),
+    metricsAuth: choice("metricsAuth", ["on", "off"] as const),
   };
   if (config.leaseTimeoutMs <= config.heartbeatIntervalMs) {
     throw new ConfigError(

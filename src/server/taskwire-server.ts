@@ -65,6 +65,16 @@ import { errorMapper } from "./rpc/error-mapper.js";
 import { createTaskService } from "./rpc/task-service.js";
 import { createWorkerService } from "./rpc/worker-service.js";
 import { withMinimalGrpcMessage } from "./transport/grpc-message.js";
+// Issue 21: metrics and traces.
+import { metricsAccess } from "./observability/metrics-access.js";
+import { observeBroker } from "./observability/observed-broker.js";
+import { observeStore } from "./observability/observed-store.js";
+import { QueueDepth } from "./observability/queue-depth.js";
+import { ServerMetrics } from "./observability/server-metrics.js";
+import { submitTracing } from "./observability/submit-tracing.js";
+import { TaskSpans } from "./observability/task-spans.js";
+import { withMetricsRoute } from "./transport/metrics-route.js";
+// (end of issue 21 imports)
 import { createDualProtocolServer } from "./transport/http-server.js";
 import { ConnectError, Code } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
@@ -83,14 +93,19 @@ export interface TaskwireServer {
 
 /**
  * Starts a server on an open broker and a migrated store. `parts.security` (keys and TLS) is
- * loaded from `config` when not given.
+ * loaded from `config` when not given; `parts.metrics` (the series of `GET /metrics`) is made
+ * when not given. The broker and store are used through decorators that feed the metrics and
+ * traces (`observability/`).
  */
 export async function createTaskwireServer(
   config: ServerConfig,
-  parts: { broker: Broker; store: TaskStore; logger: Logger; security?: ServerSecurity },
+  parts: { broker: Broker; store: TaskStore; logger: Logger; security?: ServerSecurity; metrics?: ServerMetrics },
 ): Promise<TaskwireServer> {
-  const { broker, store } = parts;
   const security = parts.security ?? (await loadServerSecurity(config)); // issue 3: access control
+  const authorizeMetrics = metricsAccess(security.auth, config.metricsAuth);
+  const metrics = parts.metrics ?? new ServerMetrics();
+  const broker = observeBroker(parts.broker, metrics, parts.logger);
+  const store = observeStore(parts.store, metrics, new TaskSpans(), parts.logger);
   let state: ServerState = "STARTING";
   const serverId = randomUUID();
   const startedAt = new Date();
@@ -211,7 +226,7 @@ export async function createTaskwireServer(
       router.service(ServerReflectionV1Alpha, createReflectionV1AlphaService(reflection));
     },
     // The error mapper is outermost, so it also maps the auth interceptor's refusals.
-    interceptors: [errorMapper(logger), authInterceptor(security.auth, logger), deadlineEnforcer()],
+    interceptors: [errorMapper(logger), authInterceptor(security.auth, logger), deadlineEnforcer(), submitTracing()],
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
     // Strict JSON: an unknown field or enum name is refused (INVALID_ARGUMENT) rather than
@@ -221,7 +236,24 @@ export async function createTaskwireServer(
     // serialization though its options type does not declare it.)
     jsonOptions: { registry: jsonRegistry, ignoreUnknownFields: false, textDecoder: new TextDecoder("utf-8", { fatal: true }) } as Partial<JsonReadOptions & JsonWriteOptions>,
   });
-  const serve = withCors(withMinimalGrpcMessage(handler), config.corsOrigins);
+  const queueDepth = new QueueDepth(broker, logger);
+  metrics.bind({
+    workers: () => {
+      let slots = 0;
+      let slotsUsed = 0;
+      for (const session of sessions.all()) {
+        slots += session.slots;
+        slotsUsed += session.heldCount;
+      }
+      return { connected: sessions.size, slots, slotsUsed };
+    },
+    pendingOutcomes: () => recorder.pendingCount,
+    queueDepth: () => queueDepth.read(),
+  });
+  const serve = withMetricsRoute(withCors(withMinimalGrpcMessage(handler), config.corsOrigins), {
+    render: () => metrics.render(),
+    authorize: authorizeMetrics,
+  });
   const http = security.tls ? createTlsServer(serve, security.tls) : createDualProtocolServer(serve);
 
   let unsubscribeWake: Unsubscribe | undefined;

@@ -13,7 +13,8 @@ import type { Logger } from "../core/logger.js";
 import { DeadlineTimer } from "./deadline-timer.js";
 import { TaskCancelledError, TaskTimeoutError } from "./errors.js";
 import type { ProgressSnapshot } from "./progress.js";
-import { outcomeOfError, runAttempt, taskResultOf, type TaskLogLevel } from "./task-runner.js";
+import { runInHandlerSpan } from "./handler-span.js";
+import { outcomeOfError, runAttempt, taskResultOf, type AttemptOutcome, type TaskLogLevel } from "./task-runner.js";
 
 /** Where the pool sends what its attempts produce. */
 export interface TaskPoolSinks {
@@ -21,6 +22,8 @@ export interface TaskPoolSinks {
   onLog(taskId: string, attempt: number, level: TaskLogLevel, message: string): void;
   /** Called once per attempt that started, with its result (not for abandoned attempts). */
   onFinished(result: TaskResult): void;
+  /** Called when a handler's run ended, with its outcome and how long it ran (the worker's metrics). @default none */
+  onRunEnded?(type: string, outcome: AttemptOutcome, seconds: number): void;
 }
 
 interface RunningAttempt {
@@ -59,6 +62,8 @@ export class TaskPool {
     private readonly sinks: TaskPoolSinks,
     /** Attempts run at once; more are held waiting. */
     private readonly concurrency = Number.POSITIVE_INFINITY,
+    /** This worker's id, on the handler spans. */
+    private readonly workerId = "",
   ) {}
 
   /** Number of attempts held: running, or prefetched and waiting for a slot. */
@@ -127,18 +132,22 @@ export class TaskPool {
     const deadline = assignment.deadline ? timestampDate(assignment.deadline) : undefined;
     this.#executing++;
     logger.debug("attempt started");
-    runAttempt(this.tasks.get(type), type, assignment.input, {
-      taskId,
-      attempt,
-      maxAttempts: assignment.maxAttempts,
-      deadline,
-      signal: controller.signal,
-      logger,
-      onProgress: (snapshot) => this.sinks.onProgress(taskId, attempt, snapshot),
-      onLog: (level, message) => this.sinks.onLog(taskId, attempt, level, message),
-    }).then(
+    const startedAt = performance.now();
+    runInHandlerSpan(assignment, this.workerId, () =>
+      runAttempt(this.tasks.get(type), type, assignment.input, {
+        taskId,
+        attempt,
+        maxAttempts: assignment.maxAttempts,
+        deadline,
+        signal: controller.signal,
+        logger,
+        onProgress: (snapshot) => this.sinks.onProgress(taskId, attempt, snapshot),
+        onLog: (level, message) => this.sinks.onLog(taskId, attempt, level, message),
+      }),
+    ).then(
       (outcome) => {
         logger.debug({ outcome: outcome.kind }, "attempt ended");
+        this.sinks.onRunEnded?.(type, outcome, (performance.now() - startedAt) / 1000);
         this.#ended(key, entry, taskResultOf(taskId, attempt, outcome));
       },
       (error: unknown) => {

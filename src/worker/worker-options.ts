@@ -61,6 +61,13 @@ export interface WorkerOptions {
   ca?: CaCertificates;
   /** A ready transport (tests, custom TLS); `url` is then only used in logs. @default gRPC over HTTP/2 to `url` */
   transport?: Transport;
+  /**
+   * Serve this worker's own Prometheus metrics on `GET /metrics` at this port (0: a free one;
+   * see `Worker.metricsPort`), on `metricsHost`. @default none: no metrics endpoint
+   */
+  metricsPort?: number;
+  /** The interface of `metricsPort`; `0.0.0.0` lets a Prometheus on another host scrape it. @default "127.0.0.1" */
+  metricsHost?: string;
 }
 
 /** The options with defaults applied, and the Hello they make. */
@@ -78,6 +85,8 @@ export interface ResolvedWorkerOptions {
   headers: Readonly<Record<string, string>> | undefined;
   ca: CaCertificates | undefined;
   transport: Transport | undefined;
+  metricsPort: number | undefined;
+  metricsHost: string;
   hello: Hello;
 }
 
@@ -134,6 +143,10 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
   if (!Number.isInteger(prefetch) || prefetch < 0 || prefetch > 100_000) {
     throw new WorkerConfigError(`prefetch must be an integer from 0 to 100000, got ${prefetch}`);
   }
+  const metricsPort = options.metricsPort;
+  if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)) {
+    throw new WorkerConfigError(`metricsPort must be an integer from 0 to 65535, got ${metricsPort}`);
+  }
   const workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
   if (workerId.length === 0 || workerId.length > 200) throw new WorkerConfigError("workerId must have 1 to 200 characters");
   const burst = options.burst ?? false;
@@ -158,6 +171,8 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     headers: options.headers,
     ca: options.ca,
     transport: options.transport,
+    metricsPort,
+    metricsHost: options.metricsHost ?? "127.0.0.1",
     hello: buildHello(
       { workerId, host: hostname(), pid: process.pid, queues, slots: concurrency + prefetch, burst },
       options.tasks,

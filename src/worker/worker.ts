@@ -22,6 +22,7 @@ import { WorkerSession } from "./connection.js";
 import { Outbox } from "./outbox.js";
 import { reconnectDelay } from "./reconnect-backoff.js";
 import { TaskPool } from "./task-pool.js";
+import { WorkerMetrics } from "./worker-metrics.js";
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from "./worker-options.js";
 
 /**
@@ -72,6 +73,9 @@ export class Worker {
   readonly #pool: TaskPool;
   readonly #outbox: Outbox;
   readonly #listeners = new Set<WorkerStateListener>();
+  /** This worker's own series, when `metricsPort` asked for them. */
+  readonly #metrics: WorkerMetrics | undefined;
+  #metricsPort: number | undefined;
   #state: WorkerState = "INITIALIZED";
   #session: WorkerSession | undefined;
   #drained = false;
@@ -111,9 +115,24 @@ export class Worker {
           this.#outbox.addResult(result);
           this.#outbox.requestGrant();
         },
+        onRunEnded: (type, outcome, seconds) => this.#metrics?.attemptEnded(type, outcome, seconds),
       },
       this.#options.concurrency,
+      this.id,
     );
+    if (this.#options.metricsPort !== undefined) {
+      this.#metrics = new WorkerMetrics({
+        running: () => this.#pool.runningCount,
+        held: () => this.#pool.size,
+        slots: this.#options.concurrency + this.#options.prefetch,
+        connected: () => this.#state === "RUNNING",
+      });
+    }
+  }
+
+  /** The port of this worker's `GET /metrics` once it listens (with `metricsPort`, from `run()` on); undefined before or without. */
+  get metricsPort(): number | undefined {
+    return this.#metricsPort;
   }
 
   /** The current lifecycle state. */
@@ -186,7 +205,12 @@ export class Worker {
     let failures = 0;
     let connectedOnce = false;
     try {
+      if (this.#metrics !== undefined) {
+        this.#metricsPort = await this.#metrics.listen(this.#options.metricsHost, this.#options.metricsPort ?? 0);
+        this.#logger.info({ url: `http://${this.#options.metricsHost}:${this.#metricsPort}/metrics` }, "serving worker metrics");
+      }
       while (!this.#stopping) {
+        if (connectedOnce) this.#metrics?.reconnected();
         this.#setState("CONNECTING");
         this.#drained = false;
         const session = new WorkerSession({
@@ -266,6 +290,7 @@ export class Worker {
   }
 
   #closeResources(): void {
+    this.#metrics?.close();
     this.#outbox.close();
     this.#sessionManager?.abort();
   }

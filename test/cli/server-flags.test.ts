@@ -28,6 +28,7 @@ const SAMPLES: Record<keyof ServerConfig, string> = {
   auth: "off",
   tlsCert: "/etc/taskwire/cert.pem",
   tlsKey: "/etc/taskwire/key.pem",
+  metricsAuth: "on",
 };
 
 describe("server flags", () => {

@@ -19,6 +19,8 @@ interface StartFlags {
   burst?: boolean;
   workerId?: string;
   shutdownGrace?: number;
+  metricsPort?: number;
+  metricsHost?: string;
   logLevel: string;
 }
 
@@ -35,6 +37,8 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .option("--burst", "exit once the queues are empty and the worker is idle")
     .option("--worker-id <id>", "unique worker id (default: <host>-<pid>-<random>)")
     .option("--shutdown-grace <duration>", "how long running tasks may finish on shutdown before they are aborted (default: 10s)", durationArg)
+    .option("--metrics-port <port>", "serve this worker's Prometheus metrics on GET /metrics at this port (0: a free one)", integerIn(0, 65535))
+    .option("--metrics-host <host>", "interface of --metrics-port; 0.0.0.0 for a Prometheus on another host (default: 127.0.0.1)")
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
@@ -61,6 +65,8 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         burst: flags.burst ?? false,
         workerId: flags.workerId,
         shutdownGraceMs: flags.shutdownGrace,
+        metricsPort: flags.metricsPort,
+        metricsHost: flags.metricsHost,
         logger: createLogger(flags.logLevel),
       });
       ctx.stdout.write(`worker ${worker.id} serving ${tasks.map((task) => task.name).join(", ")} from ${globals.url}\n`);

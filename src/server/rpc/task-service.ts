@@ -24,6 +24,7 @@ import type { TaskStore } from "../../store/store.js";
 import type { Catalog } from "../engine/catalog.js";
 import { stateFromProto, stateToProto, taskToProto, taskTypeToProto } from "../convert.js";
 import { buildNewTask, validDurationMs } from "./submission.js";
+import { withSubmitTrace } from "../observability/submit-tracing.js"; // issue 21: traces
 import { isTerminalEvent, stateEvent, type TaskEvents } from "../engine/task-events.js";
 import type { TaskSubmitter } from "../engine/submitter.js";
 import { AsyncQueue } from "../../core/async-queue.js";
@@ -127,7 +128,7 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
 
   return {
     async submit(request: SubmitRequest, context: HandlerContext) {
-      const task = ownedBy(await buildNewTask(catalog, request, new Date()), callerOf(context));
+      const task = withSubmitTrace(ownedBy(await buildNewTask(catalog, request, new Date()), callerOf(context)), context);
       const [result] = await submitter.submit([task]);
       if (!result) throw new Error("insert returned no row");
       return create(SubmitResponseSchema, { task: taskToProto(result.task), existing: result.existing });
@@ -139,7 +140,7 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       const now = new Date();
       const tasks: NewTask[] = [];
       for (const [i, item] of request.tasks.entries()) {
-        tasks.push(ownedBy(await buildNewTask(catalog, item, now, `tasks[${i}]`), callerOf(context)));
+        tasks.push(withSubmitTrace(ownedBy(await buildNewTask(catalog, item, now, `tasks[${i}]`), callerOf(context)), context));
       }
       const results = await submitter.submit(tasks);
       return create(SubmitBatchResponseSchema, {
