@@ -10,6 +10,7 @@ import {
   type ListTasksResponse,
 } from "../../gen/taskwire/v1/task_service_pb.js";
 import { anyToJson, anyValueToJson, errorKindName, taskStateName } from "../client/index.js";
+import { formatDuration as formatDurationMs } from "../core/durations.js";
 
 /** Left-aligned columns separated by two spaces, with a header row. */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -29,24 +30,9 @@ export function formatFields(fields: readonly (readonly [string, string])[]): st
   return shown.map(([name, value]) => `${`${name}:`.padEnd(width)}  ${value}\n`).join("");
 }
 
-/** Milliseconds as "250ms", "30s", "1m30s", "2h", "1d2h". */
+/** Milliseconds as "250ms", "30s", "1m30s", "2h", "1d2h": the text `--timeout` and the other flags read back. */
 export function formatMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const units: [string, number][] = [
-    ["d", 86_400_000],
-    ["h", 3_600_000],
-    ["m", 60_000],
-    ["s", 1000],
-  ];
-  let rest = ms;
-  let text = "";
-  for (const [unit, size] of units) {
-    const count = Math.floor(rest / size);
-    if (count > 0) text += `${count}${unit}`;
-    rest -= count * size;
-  }
-  if (rest >= 1) text += `${Math.round(rest)}ms`;
-  return text;
+  return formatDurationMs(ms);
 }
 
 /** A duration, or "" when unset. */

@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { InvalidArgumentError } from "commander";
 import { parseTaskState, type TaskState } from "../client/index.js";
-import { parseDuration } from "../config/config.js";
+import { durationHint, parseDuration } from "../core/durations.js";
 import { QUEUE_NAME } from "../core/limits.js";
 
 /** A parser of integers from `min` to `max`. */
@@ -24,7 +24,7 @@ export function integerIn(min: number, max: number): (text: string) => number {
 /** A duration like "1500", "500ms", "10s", "5m", "2h", in milliseconds. */
 export function durationArg(text: string): number {
   const value = parseDuration(text);
-  if (value === undefined) throw new InvalidArgumentError('expected a duration like 500ms, 10s, 5m or 2h');
+  if (value === undefined) throw new InvalidArgumentError(`expected ${durationHint(text)}`);
   return value;
 }
 

@@ -3,6 +3,7 @@
  * variables and command-line flags (flags win). Nothing else in the code reads `process.env`.
  * Keep in line with the README's "Configuration" section.
  */
+import { durationHint, parseDuration } from "../core/durations.js";
 import { MIN_RETENTION_MS } from "../core/limits.js";
 
 /** A setting that is missing or malformed; the message names it. */
@@ -174,15 +175,8 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
   },
 };
 
-/** Parses `"1500"`, `"1500ms"`, `"10s"`, `"5m"`, `"2h"` into milliseconds; undefined when malformed. */
-export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!match) return undefined;
-  const value = Number(match[1]);
-  const unit = match[2] ?? "ms";
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1;
-  return Math.round(value * factor);
-}
+/** Milliseconds of a duration like `"500ms"`, `"10s"`, `"1m30s"`, `"2h"` (the unit is required); undefined when malformed. */
+export { parseDuration };
 
 /**
  * Reads the configuration from `env` and `overrides`, fails fast with a {@link ConfigError}
@@ -214,7 +208,7 @@ export function loadServerConfig(
     if (text === undefined) return fallback;
     const value = parseDuration(text);
     if (value === undefined || value < min) {
-      throw new ConfigError(`${name(key)} must be a duration of at least ${min} ms (like 500ms, 10s, 2m), got "${text}"`);
+      throw new ConfigError(`${name(key)} must be ${durationHint(text, min)}, got "${text}"`);
     }
     return value;
   };

@@ -29,7 +29,7 @@ describe("flag parsers", () => {
     expect(durationArg("10s")).toBe(10_000);
     expect(durationArg("250ms")).toBe(250);
     expect(durationArg("2h")).toBe(7_200_000);
-    expect(durationArg("1500")).toBe(1500);
+    expect(durationArg("1m30s")).toBe(90_000);
     expect(() => durationArg("-1s")).toThrow(/expected a duration/);
     expect(() => durationArg("soon")).toThrow(InvalidArgumentError);
   });

@@ -53,8 +53,8 @@ describe("loadServerConfig", () => {
 
 describe("parseDuration", () => {
   it.each([
-    ["1500", 1500],
     ["1500ms", 1500],
+    ["1m30s", 90_000],
     ["10s", 10_000],
     ["1.5s", 1500],
     ["5m", 300_000],
@@ -62,7 +62,7 @@ describe("parseDuration", () => {
     ["1d", 86_400_000],
   ])("parses %s", (text, ms) => expect(parseDuration(text)).toBe(ms));
 
-  it.each(["", "-1s", "ten", "5 parsecs", "1e3"])("refuses %j", (text) => expect(parseDuration(text)).toBeUndefined());
+  it.each(["", "-1s", "ten", "5 parsecs", "1e3", "1500"])("refuses %j", (text) => expect(parseDuration(text)).toBeUndefined());
 });
 
 describe("storage mode", () => {
