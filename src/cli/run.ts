@@ -56,8 +56,15 @@ export function reportError(error: unknown, ctx: Pick<CliContext, "stderr" | "si
     ctx.stderr.write(`error: ${error.message}\n`);
     return ExitCode.usage;
   }
+  if (isExpectedFailure(error)) {
+    ctx.stderr.write(`error: ${error.message}\n`);
+    return ExitCode.error;
+  }
   if (error instanceof ConnectError) {
-    const hint = error.code === Code.Unavailable ? ` (is a Taskwire server running at ${url()}?)` : "";
+    // Only a call that reached no server gets the hint; a server's own UNAVAILABLE (PostgreSQL
+    // down, draining) carries its reason in a header.
+    const reachedServer = error.metadata.has("taskwire-reason") || error.details.length > 0;
+    const hint = error.code === Code.Unavailable && !reachedServer ? ` (is a Taskwire server running at ${url()}?)` : "";
     ctx.stderr.write(`error: ${codeName(error.code)}: ${error.rawMessage}${hint}\n`);
     return ExitCode.error;
   }
@@ -87,6 +94,18 @@ function isCancellation(error: unknown): boolean {
     (error instanceof ConnectError && error.code === Code.Canceled) ||
     (error instanceof Error && error.name === "AbortError")
   );
+}
+
+/**
+ * Failures that are expected and say all there is to say in their message, printed as one line
+ * without a stack: a server that cannot start (port taken, PostgreSQL or Redis unreachable:
+ * `ServerStartError`), storage unreachable later (`UnavailableError`), a data directory another
+ * process holds (`DataDirLockedError`), a progress stream that stayed down
+ * (`ProgressStreamLostError`). Recognised by name, so client commands need not load
+ * the server.
+ */
+function isExpectedFailure(error: unknown): error is Error {
+  return error instanceof Error && ["ServerStartError", "UnavailableError", "DataDirLockedError", "ProgressStreamLostError"].includes(error.name);
 }
 
 /** The worker SDK's invalid-options error, recognised by name so client commands need not load the SDK. */

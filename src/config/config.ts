@@ -5,6 +5,7 @@
  */
 import { durationHint, parseDuration } from "../core/durations.js";
 import { MIN_RETENTION_MS } from "../core/limits.js";
+import { LOG_FORMATS, type LogFormat } from "../core/log-format.js";
 
 /** A setting that is missing or malformed; the message names it. */
 export class ConfigError extends Error {
@@ -59,6 +60,8 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /** pino log level. @default "info" */
   logLevel: string;
+  /** How logs are written (`src/core/logger.ts`): pretty on a terminal, else JSON lines. @default "auto" */
+  logFormat: LogFormat;
   /** Origins browsers may call from (CORS), like `https://app.example`, or `*` for any. @default none */
   corsOrigins: readonly string[];
   // Issue 3: access control (README "Security").
@@ -104,6 +107,7 @@ export const DEFAULTS = {
   timeoutGraceMs: 5_000,
   shutdownGraceMs: 10_000,
   logLevel: "info",
+  logFormat: "auto",
 } as const satisfies Omit<ServerConfig, "redisUrl" | "databaseUrl" | "corsOrigins" | "apiKeysFile" | "apiKeys" | "auth" | "tlsCert" | "tlsKey" | "retainFinishedMs" | "metricsAuth">;
 
 /** Shortest `retainFinishedMs` accepted: one minute, the same as a task type's own retention. */
@@ -155,6 +159,7 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
   timeoutGraceMs: { env: "TASKWIRE_TIMEOUT_GRACE", flag: "timeout-grace", value: "<duration>", description: "wait past a task's timeout before failing the attempt" },
   shutdownGraceMs: { env: "TASKWIRE_SHUTDOWN_GRACE", flag: "shutdown-grace", value: "<duration>", description: "how long shutdown lets in-flight calls finish" },
   logLevel: { env: "TASKWIRE_LOG_LEVEL", flag: "log-level", value: "<level>", description: "fatal, error, warn, info, debug, trace or silent" },
+  logFormat: { env: "TASKWIRE_LOG_FORMAT", flag: "log-format", value: "<format>", description: "pretty (human lines), json (JSON lines) or auto (pretty when stderr is a terminal)" },
   corsOrigins: { env: "TASKWIRE_CORS_ORIGINS", flag: "cors-origins", value: "<origins>", description: "comma-separated origins browsers may call from (CORS), or *" },
   apiKeysFile: { env: "TASKWIRE_API_KEYS_FILE", flag: "api-keys-file", value: "<file>", description: "file of API keys: lines \"<id> <role> sha256:<hex>\" or JSON (taskwire keys create)" },
   apiKeys: { env: "TASKWIRE_API_KEYS", flag: "api-keys", value: "<keys>", description: "API keys inline: <id>:<role>:<sha256 hex>, comma-separated" },
@@ -271,6 +276,7 @@ export function loadServerConfig(
     timeoutGraceMs: duration("timeoutGraceMs", DEFAULTS.timeoutGraceMs, 0),
     shutdownGraceMs: duration("shutdownGraceMs", DEFAULTS.shutdownGraceMs, 0),
     logLevel: identifier("logLevel", DEFAULTS.logLevel, /^(fatal|error|warn|info|debug|trace|silent)$/),
+    logFormat: choice("logFormat", LOG_FORMATS) ?? DEFAULTS.logFormat,
     corsOrigins: origins("corsOrigins"),
     apiKeysFile: raw("apiKeysFile"),
     apiKeys: raw("apiKeys"),

@@ -14,6 +14,7 @@ import { createPostgresStore } from "../store/postgres-store.js";
 import type { TaskStore } from "../store/store.js";
 import { IndexGuard } from "./engine/index-guard.js";
 import { loadServerSecurity } from "./security.js";
+import { probePort, startFailure } from "./start-errors.js";
 import { createTaskwireServer, type ServerState, type TaskwireServer } from "./taskwire-server.js";
 
 export { createTaskwireServer };
@@ -23,11 +24,15 @@ export type { ServerState, TaskwireServer };
  * Connects the store (applying pending migrations) and the broker, then serves.
  * @throws ConfigError when only one of the Redis and PostgreSQL URLs is set, or when keys, the
  *   authentication mode or TLS are misconfigured (`security.ts`).
+ * @throws ServerStartError when the port is taken, or PostgreSQL or Redis cannot be reached
+ *   (`start-errors.ts`): one line naming what and where.
  */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<TaskwireServer> {
   const mode = storageMode(config);
   // Keys and certificates first: a bad one stops the server before any storage is opened.
   const security = await loadServerSecurity(config);
+  // Then the port: a second server on a taken port stops before opening (or creating) a database.
+  await probePort(config.host, config.port);
   const opened: { close(): Promise<void> }[] = [];
   try {
     let store: TaskStore;
@@ -49,11 +54,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       broker = new MemoryBroker({ logger });
       opened.push(broker);
       // Only this process could have held attempts recorded as running: they were lost with it.
-      await new IndexGuard(broker, store, logger, { leaseTimeoutMs: config.leaseTimeoutMs, orphanRunning: true }).check();
+      await new IndexGuard(broker, store, logger, { leaseTimeoutMs: config.leaseTimeoutMs, orphanRunning: true, backend: "embedded" }).check();
     }
     return await createTaskwireServer(config, { broker, store, logger, security });
   } catch (error) {
     await Promise.allSettled(opened.reverse().map((part) => part.close()));
-    throw error;
+    throw startFailure(error, mode, config.host, config.port);
   }
 }

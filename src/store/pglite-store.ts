@@ -131,15 +131,20 @@ export async function createPgliteStore(options: PgliteStoreOptions): Promise<Ta
 
   let client: ClosablePglite | undefined;
   try {
-    if (options.initialData !== undefined && lock !== undefined && (await holdsDatabase(location))) {
+    const exists = lock !== undefined && (await holdsDatabase(location));
+    if (options.initialData !== undefined && exists) {
       throw new Error("it holds a database already, and initialData only seeds a new one");
     }
+    // A new directory gets a new database (initdb): seconds of silence a newcomer should be told about.
+    const creating = lock !== undefined && !exists && options.initialData === undefined;
+    if (creating) logger.info({ dataDir: lock.dataDir }, "creating the embedded database (first start in this data directory: this takes a few seconds)");
     const started = performance.now();
     client = new ClosablePglite(location, { loadDataDir: options.initialData });
     await client.waitReady;
     // One session for the life of the store: its search_path stays set, as a postgres.js connection's does.
     await client.exec(`set search_path to ${quoteIdentifier(schema)}`);
-    logger.info({ dataDir: lock?.dataDir ?? location, ms: Math.round(performance.now() - started) }, "embedded database opened");
+    const ms = Math.round(performance.now() - started);
+    logger.info({ dataDir: lock?.dataDir ?? location, ms }, creating ? `created the embedded database in ${ms} ms` : "embedded database opened");
   } catch (error) {
     await client?.close().catch(() => undefined);
     await lock?.release();

@@ -12,6 +12,7 @@ import type { TaskDefinition } from "../common/task-definition.js";
 import type { Logger } from "../core/logger.js";
 import { DeadlineTimer } from "./deadline-timer.js";
 import { TaskCancelledError, TaskTimeoutError } from "./errors.js";
+import { logOutcome } from "./outcome-log.js";
 import type { ProgressSnapshot } from "./progress.js";
 import { runInHandlerSpan } from "./handler-span.js";
 import { outcomeOfError, runAttempt, taskResultOf, type AttemptOutcome, type TaskLogLevel } from "./task-runner.js";
@@ -133,6 +134,7 @@ export class TaskPool {
     this.#executing++;
     logger.debug("attempt started");
     const startedAt = performance.now();
+    const startedAt = performance.now();
     runInHandlerSpan(assignment, this.workerId, () =>
       runAttempt(this.tasks.get(type), type, assignment.input, {
         taskId,
@@ -146,7 +148,7 @@ export class TaskPool {
       }),
     ).then(
       (outcome) => {
-        logger.debug({ outcome: outcome.kind }, "attempt ended");
+        logOutcome(logger, assignment, outcome, performance.now() - startedAt);
         this.sinks.onRunEnded?.(type, outcome, (performance.now() - startedAt) / 1000);
         this.#ended(key, entry, taskResultOf(taskId, attempt, outcome));
       },

@@ -9,7 +9,7 @@ import type { CaCertificates } from "../common/http2-session.js";
 import type { Hello } from "../../gen/taskwire/v1/worker_service_pb.js";
 import type { TaskDefinition } from "../common/task-definition.js";
 import { QUEUE_NAME } from "../core/limits.js";
-import { silentLogger, type Logger } from "../core/logger.js";
+import { createLogger, type Logger } from "../core/logger.js";
 import { WorkerConfigError } from "./errors.js";
 import { buildHello, defaultQueues, taskDeclaration } from "./hello.js";
 
@@ -40,7 +40,11 @@ export interface WorkerOptions {
    * @default `<hostname>-<pid>-<random>`
    */
   workerId?: string;
-  /** Scoped per worker, task and attempt. @default a silent logger */
+  /**
+   * Scoped per worker, task and attempt. Pass `silentLogger()` (or a logger of your own) to
+   * keep a worker quiet. @default info and above on stderr: pretty on a terminal, else JSON lines
+   * (`createLogger()`), so each attempt's outcome is seen
+   */
   logger?: Logger;
   /** How long `shutdown()` lets running tasks finish before aborting them. @default 10 s */
   shutdownGraceMs?: number;
@@ -150,7 +154,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
   const workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
   if (workerId.length === 0 || workerId.length > 200) throw new WorkerConfigError("workerId must have 1 to 200 characters");
   const burst = options.burst ?? false;
-  const logger = (options.logger ?? silentLogger()).child({ workerId });
+  const logger = (options.logger ?? createLogger()).child({ workerId });
   for (const task of options.tasks) {
     if (task.spec.queue !== undefined && !queues.includes(task.spec.queue)) {
       logger.warn({ task: task.name, queue: task.spec.queue, queues }, "a task's default queue is not served by this worker");

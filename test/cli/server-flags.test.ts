@@ -32,6 +32,7 @@ const SAMPLES: Record<keyof ServerConfig, string> = {
 };
 
 describe("server flags", () => {
+  logFormat: "json",
   it("cover every setting of ServerConfig", () => {
     const keys = Object.keys(loadServerConfig({})).sort();
     expect(SERVER_FLAGS.map((flag) => flag.key).sort()).toEqual(keys);

@@ -39,7 +39,7 @@ export function registerDevCommand(program: Command, ctx: CliContext): void {
   ).action(async (flags: DevFlags, command: Command) => {
     const config = loadServerConfig(ctx.env, configOverrides(flags));
     storageMode(config);
-    const logger = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel, config.logFormat);
     const modules = [...(flags.examples ? [EXAMPLE_TASKS] : []), ...(flags.tasks ?? [])];
     const tasks = modules.length > 0 ? await loadTaskModules(modules, ctx.cwd) : [];
     const { startServer } = await import("../../server/index.js");

@@ -13,9 +13,9 @@ export function registerMigrateCommand(program: Command, ctx: CliContext): void 
   const command = program
     .command("migrate")
     .description("apply pending migrations to PostgreSQL (--database-url) or the embedded data directory, then exit");
-  addServerFlags(command, ["databaseUrl", "databaseSchema", "dataDir", "logLevel"]).action(async (flags: Record<string, unknown>) => {
+  addServerFlags(command, ["databaseUrl", "databaseSchema", "dataDir", "logLevel", "logFormat"]).action(async (flags: Record<string, unknown>) => {
     const config = loadServerConfig(ctx.env, configOverrides(flags));
-    const logger = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel, config.logFormat);
     const { createPostgresStore } = await import("../../store/postgres-store.js");
     const { createPgliteStore } = await import("../../store/pglite-store.js");
     const store = config.databaseUrl

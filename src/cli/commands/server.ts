@@ -78,7 +78,7 @@ export function registerServerCommand(program: Command, ctx: CliContext): void {
   ).action(async (flags: Record<string, unknown>) => {
     const config = loadServerConfig(ctx.env, configOverrides(flags));
     storageMode(config);
-    const logger = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel, config.logFormat);
     const { startServer } = await import("../../server/index.js");
     const server = await startServer(config, logger);
     ctx.stdout.write(`taskwire server listening on ${serverAddress(config.host, server.port, config.tlsCert !== undefined)}\n`);

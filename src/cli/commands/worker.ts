@@ -4,7 +4,7 @@
  * (`workers.ts`).
  */
 import { Option, type Command } from "commander";
-import { createLogger } from "../../core/logger.js";
+import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "../../core/logger.js";
 import { UsageError, type CliContext } from "../context.js";
 import { collect, durationArg, integerIn, queueListArg } from "../options.js";
 import { readTlsCa } from "../tls-ca.js";
@@ -22,6 +22,7 @@ interface StartFlags {
   metricsPort?: number;
   metricsHost?: string;
   logLevel: string;
+  logFormat: LogFormat;
 }
 
 /** Adds `worker start` and `worker status` to `program`. */
@@ -39,11 +40,12 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .option("--shutdown-grace <duration>", "how long running tasks may finish on shutdown before they are aborted (default: 10s)", durationArg)
     .option("--metrics-port <port>", "serve this worker's Prometheus metrics on GET /metrics at this port (0: a free one)", integerIn(0, 65535))
     .option("--metrics-host <host>", "interface of --metrics-port; 0.0.0.0 for a Prometheus on another host (default: 127.0.0.1)")
+    .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).env("TASKWIRE_LOG_LEVEL").default("info"))
     .addOption(
-      new Option("--log-level <level>", "log level")
-        .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
-        .env("TASKWIRE_LOG_LEVEL")
-        .default("info"),
+      new Option("--log-format <format>", "pretty (human lines), json (JSON lines) or auto (pretty when stderr is a terminal)")
+        .choices(LOG_FORMATS)
+        .env("TASKWIRE_LOG_FORMAT")
+        .default("auto"),
     )
     .addHelpText("after", "\nThe first SIGINT/SIGTERM drains: no new tasks, running ones get the grace period. A second one exits at once.")
     .action(async (flags: StartFlags, command: Command) => {
@@ -67,7 +69,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         shutdownGraceMs: flags.shutdownGrace,
         metricsPort: flags.metricsPort,
         metricsHost: flags.metricsHost,
-        logger: createLogger(flags.logLevel),
+        logger: createLogger(flags.logLevel, flags.logFormat),
       });
       ctx.stdout.write(`worker ${worker.id} serving ${tasks.map((task) => task.name).join(", ")} from ${globals.url}\n`);
       const shutdown = (): void => {

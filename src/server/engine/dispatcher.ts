@@ -298,9 +298,27 @@ export class Dispatcher {
         const rest = ids.filter((id) => !mine.has(id));
         const again = rest.length > 0 ? await this.store.startAttempts(rest, session.workerId, new Date(now), types) : { started: [], others: [] };
         for (const task of again.started) mine.set(task.id, task);
+        // The read above may have run before an earlier try committed (another connection): that
+        // try's tasks are then running already, and the start just made waited for its commit and
+        // skipped them. Read those once more.
+        const running = again.others.filter((task) => task.state !== null && HELD_STATES.has(task.state)).map((task) => task.id);
+        const startedBefore = ids.length - rest.length;
+        let startedMeanwhile = 0;
+        if (running.length > 0) {
+          for (const task of await this.store.getTasks(running)) {
+            if (task.workerId === session.workerId && task.startedAt?.getTime() === now) {
+              mine.set(task.id, task);
+              startedMeanwhile++;
+            }
+          }
+        }
         const started = ids.flatMap((id) => mine.get(id) ?? []);
-        this.logger.info({ workerId: session.workerId, tasks: ids.length, started: started.length, startedBefore: ids.length - rest.length, tries }, "claim settled after PostgreSQL answered");
-        return { started, others: again.others };
+        const others = again.others.filter((task) => !mine.has(task.id));
+        this.logger.info(
+          { workerId: session.workerId, tasks: ids.length, started: started.length, startedBefore: startedBefore + startedMeanwhile, tries },
+          "claim settled after PostgreSQL answered",
+        );
+        return { started, others };
       } catch (error) {
         if (!isStoreUnavailable(error)) throw error;
       }

@@ -41,6 +41,12 @@ export interface IndexGuardOptions {
    * embedded default at start); see `RebuildOptions.orphanRunning`. @default false
    */
   orphanRunning?: boolean;
+  /**
+   * Where the index and the tasks live, for the wording of logs: `redis` (Redis and PostgreSQL),
+   * or `embedded` (the in-process broker, built from the embedded database at every start, so
+   * that building it is routine and Redis is never mentioned). @default "redis"
+   */
+  backend?: "redis" | "embedded";
 }
 
 /** Watches the index's marker; see the file header. */
@@ -95,7 +101,8 @@ export class IndexGuard {
   async #rebuildLost(): Promise<RebuildReport | undefined> {
     const token = randomUUID();
     if (!(await this.#broker.beginRebuild(token, REBUILD_CLAIM_MS))) return undefined;
-    if (this.#known === undefined) this.#logger.info("no dispatch index in Redis (a new deployment, or Redis was lost while no server ran): building it from PostgreSQL");
+    if (this.#options.backend === "embedded") this.#logger.info("building the in-process dispatch index from the embedded database");
+    else if (this.#known === undefined) this.#logger.info("no dispatch index in Redis (a new deployment, or Redis was lost while no server ran): building it from PostgreSQL");
     else this.#logger.warn({ lost: this.#known }, "the dispatch index was lost (Redis restarted empty or was flushed): rebuilding it from PostgreSQL");
     const repair = this.#repair;
     this.#repair = undefined;
