@@ -134,7 +134,6 @@ export class TaskPool {
     this.#executing++;
     logger.debug("attempt started");
     const startedAt = performance.now();
-    const startedAt = performance.now();
     runInHandlerSpan(assignment, this.workerId, () =>
       runAttempt(this.tasks.get(type), type, assignment.input, {
         taskId,
