@@ -22,6 +22,7 @@ const SAMPLES: Record<keyof ServerConfig, string> = {
   shutdownGraceMs: "3s",
   retainFinishedMs: "30d",
   logLevel: "debug",
+  logFormat: "json",
   corsOrigins: "https://app.example",
   apiKeysFile: "/etc/taskwire/keys",
   apiKeys: "ci:client:0000000000000000000000000000000000000000000000000000000000000000",
@@ -32,7 +33,6 @@ const SAMPLES: Record<keyof ServerConfig, string> = {
 };
 
 describe("server flags", () => {
-  logFormat: "json",
   it("cover every setting of ServerConfig", () => {
     const keys = Object.keys(loadServerConfig({})).sort();
     expect(SERVER_FLAGS.map((flag) => flag.key).sort()).toEqual(keys);

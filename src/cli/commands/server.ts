@@ -80,10 +80,17 @@ export function registerServerCommand(program: Command, ctx: CliContext): void {
     storageMode(config);
     const logger = createLogger(config.logLevel, config.logFormat);
     const { startServer } = await import("../../server/index.js");
-    const server = await startServer(config, logger);
+    // Issue 21: OTLP trace export when the standard OTEL_* variables ask for it.
+    const { startOtlpTracing } = await import("../../server/observability/otlp.js");
+    const stopTracing = await startOtlpTracing(ctx.env, logger);
+    const server = await startServer(config, logger).catch(async (error: unknown) => {
+      await stopTracing?.();
+      throw error;
+    });
     ctx.stdout.write(`taskwire server listening on ${serverAddress(config.host, server.port, config.tlsCert !== undefined)}\n`);
     if (!ctx.signal.aborted) await once(ctx.signal, "abort");
     ctx.stderr.write("shutting down (signal again to stop at once)\n");
     await server.close();
+    await stopTracing?.();
   });
 }
