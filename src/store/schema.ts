@@ -15,6 +15,7 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
+  boolean,
   check,
   customType,
   index,
@@ -192,6 +193,31 @@ export const workers = pgTable("workers", {
   serverId: text("server_id").notNull().default(""),
   /** `CONNECTED` or `DRAINING` while the stream is open (see `WorkerState` in the proto). */
   state: text("state").$type<"CONNECTED" | "DRAINING">().notNull().default("CONNECTED"),
+  /**
+   * The principal the worker id is bound to (`key:<id>` or `group:<name>`, `auth/caller.ts`): the
+   * first key that connected with it; another key is refused the id. Null: bound to none
+   * (authentication off, rows of older versions); the next keyed connection binds it.
+   */
+  owner: text("owner"),
+});
+
+/**
+ * Who owns each task type: the principal (`key:<id>` or `group:<name>`) of the first key that
+ * declared it; another key's declaration is refused. A row of its own, beside the catalog, so
+ * that the claim is one guarded upsert and the catalog's rows stay the declarations. A type
+ * without a row (declared with authentication off, or before owners existed) is claimed by the
+ * next keyed declaration.
+ */
+export const taskTypeOwners = pgTable("task_type_owners", {
+  name: text("name").primaryKey(),
+  /** Null: no owner (an operator reset the type); the next keyed declaration takes it. */
+  owner: text("owner"),
+  /**
+   * Set by an operator's reset: the next declaration may change the type's input and output
+   * messages in any way (otherwise an incompatible change is refused); cleared by it.
+   */
+  contractReset: boolean("contract_reset").notNull().default(false),
+  updatedAt: timestamptz("updated_at").notNull().defaultNow(),
 });
 
 /**
@@ -266,6 +292,8 @@ export type TaskRow = typeof tasks.$inferSelect;
 export type TaskTypeRow = typeof taskTypes.$inferSelect;
 /** A `descriptor_sets` row as Drizzle reads it. */
 export type DescriptorSetRow = typeof descriptorSets.$inferSelect;
+/** A `task_type_owners` row as Drizzle reads it. */
+export type TaskTypeOwnerRow = typeof taskTypeOwners.$inferSelect;
 /** A `workers` row as Drizzle reads it. */
 export type WorkerRow = typeof workers.$inferSelect;
 /** A `servers` row as Drizzle reads it. */
