@@ -13,6 +13,12 @@ runs and one ``CompleteReport`` at the end (each carrying ``(task_id, attempt)``
 stops a task; on ``Drain`` (or SIGTERM/SIGINT) it sends ``Draining``, finishes what runs and ends
 the stream.
 
+Each ``Assignment`` carries the W3C trace context the task was submitted with
+(``traceparent``/``tracestate``, empty when none). ``trace_context`` reads it and the handler logs
+it; with OpenTelemetry for Python, pass ``{"traceparent": ..., "tracestate": ...}`` to
+``TraceContextTextMapPropagator().extract(...)`` and start the handler's span in that context on
+attempt 1, or linked to it on a retry, as the TypeScript SDK does (README, "Traces").
+
 Usage::
 
     ./examples/python/generate.sh
@@ -77,6 +83,29 @@ def measure(polygon: shapes_pb2.Polygon) -> shapes_pb2.Measurement:
     return shapes_pb2.Measurement(
         name=polygon.name, area=abs(twice_area) / 2, perimeter=perimeter, vertex_count=len(points)
     )
+
+
+class TraceContext:
+    """The trace a task was submitted in: W3C header values and the ids they hold."""
+
+    def __init__(self, traceparent: str, tracestate: str) -> None:
+        self.traceparent = traceparent
+        self.tracestate = tracestate
+        _version, self.trace_id, self.parent_span_id, flags = traceparent.split("-")[:4]
+        self.sampled = int(flags, 16) & 1 == 1
+
+    def __repr__(self) -> str:
+        return f"trace {self.trace_id} (parent span {self.parent_span_id}{', sampled' if self.sampled else ''})"
+
+
+def trace_context(assignment: ws.Assignment) -> Optional[TraceContext]:
+    """The assignment's trace context, or None when the task was submitted without one."""
+    if not assignment.traceparent:
+        return None
+    try:
+        return TraceContext(assignment.traceparent, assignment.tracestate)
+    except ValueError:
+        return None
 
 
 class TaskCancelled(Exception):
@@ -173,6 +202,9 @@ class ShapesWorker:
     def execute(self, assignment: ws.Assignment) -> None:
         ref = (assignment.task_id, assignment.attempt)
         result = ws.TaskResult(task_id=assignment.task_id, attempt=assignment.attempt)
+        trace = trace_context(assignment)
+        # A retry would start a new trace linked to this one: see the module docstring.
+        log.info("task %s attempt %d: %s", ref[0], ref[1], trace if trace else "no trace context")
         try:
             polygon = shapes_pb2.Polygon()
             if not assignment.input.Unpack(polygon):

@@ -97,6 +97,17 @@ describe.skipIf(!pythonReady && !inCi)("the Python example", () => {
     });
   });
 
+  it("hands the worker the W3C trace context the task was submitted with", async () => {
+    const input = anyPack(polygon, create(polygon, { name: "traced", vertices: [{ x: 0, y: 0 }, { x: 1, y: 0 }, { x: 0, y: 1 }] }));
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const handle = await client.submitByName("shapes.area", input, {}, { headers: { traceparent } });
+    await handle.result({ timeout: "20s" });
+    const line = `task ${handle.id} attempt 1: trace 4bf92f3577b34da6a3ce929d0e0e4736 (parent span 00f067aa0ba902b7, sampled)`;
+    await eventually(async () => workerLogs.includes(line), 10_000, `the worker to log "${line}"`).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${workerLogs}`);
+    });
+  });
+
   it("records the worker's failure of an input it cannot use, without retrying, with its traceback", async () => {
     const input = anyPack(polygon, create(polygon, { name: "line", vertices: [{ x: 0, y: 0 }, { x: 1, y: 1 }] }));
     const handle = await client.submitByName("shapes.area", input);
