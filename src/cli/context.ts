@@ -33,6 +33,8 @@ export interface CliContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Directory relative paths are resolved against. */
   readonly cwd: string;
+  /** Standard input, read by `--input @-`; undefined when the run has none. */
+  readonly stdin?: AsyncIterable<string | Uint8Array>;
   /**
    * Aborted on the first SIGINT or SIGTERM: long-running commands shut down gracefully, client
    * calls stop. A second signal exits at once.

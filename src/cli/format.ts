@@ -143,7 +143,7 @@ export function formatTaskTable(tasks: readonly Task[]): string {
 /** The table of `taskwire types`. */
 export function formatTypeTable(types: readonly TaskType[]): string {
   return formatTable(
-    ["NAME", "INPUT", "OUTPUT", "QUEUE", "PRIORITY", "TIMEOUT", "ATTEMPTS", "WORKERS"],
+    ["NAME", "INPUT", "OUTPUT", "QUEUE", "PRIORITY", "TIMEOUT", "ATTEMPTS", "WORKERS", "DESCRIPTION"],
     types.map((type) => [
       type.name,
       type.inputType,
@@ -153,6 +153,7 @@ export function formatTypeTable(types: readonly TaskType[]): string {
       formatDuration(type.defaults?.timeout) || "none",
       String(type.defaults?.maxAttempts ?? ""),
       String(type.workerCount),
+      type.description,
     ]),
   );
 }

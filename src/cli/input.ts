@@ -5,7 +5,23 @@
  */
 import { fromJson, type JsonValue, type Registry } from "@bufbuild/protobuf";
 import { anyPack, StructSchema, type Any } from "@bufbuild/protobuf/wkt";
-import { UsageError } from "./context.js";
+import { UsageError, type CliContext } from "./context.js";
+
+/**
+ * The JSON on standard input (`--input @-`), read to its end.
+ * @throws UsageError when there is no standard input, or it is not JSON.
+ */
+export async function readStdinJson(ctx: Pick<CliContext, "stdin">): Promise<JsonValue> {
+  if (!ctx.stdin) throw new UsageError("--input @- reads standard input, and this run has none");
+  const chunks: Buffer[] = [];
+  for await (const chunk of ctx.stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.from(chunk));
+  const text = Buffer.concat(chunks).toString("utf8");
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (error) {
+    throw new UsageError(`--input @-: standard input is not JSON: ${(error as Error).message}`);
+  }
+}
 
 /**
  * Packs `json` as a message of `inputType` (a full message name; undefined when the type is not

@@ -16,6 +16,8 @@ const status = await runCli(process.argv.slice(2), {
   stderr: process.stderr,
   env: process.env,
   cwd: process.cwd(),
+  // Lazily: only `--input @-` touches process.stdin.
+  stdin: { [Symbol.asyncIterator]: () => process.stdin[Symbol.asyncIterator]() },
   signal: signals.signal,
 });
 signals.dispose();

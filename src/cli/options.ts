@@ -21,11 +21,27 @@ export function integerIn(min: number, max: number): (text: string) => number {
   };
 }
 
-/** A duration like "1500", "500ms", "10s", "5m", "2h", in milliseconds. */
+/** A duration with its unit, like "500ms", "10s", "1m30s", "2h", in milliseconds (`src/core/durations.ts`). */
 export function durationArg(text: string): number {
   const value = parseDuration(text);
   if (value === undefined) throw new InvalidArgumentError(`expected ${durationHint(text)}`);
   return value;
+}
+
+/**
+ * The server's URL, `http://` or `https://` with a host: `127.0.0.1:50051` alone is refused with
+ * the URL it probably means.
+ */
+export function serverUrlArg(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    // not a URL at all
+  }
+  if (url && (url.protocol === "http:" || url.protocol === "https:") && url.host !== "") return text;
+  const guess = /^[\w.-]+:\d+(\/.*)?$|^\[[0-9a-f:]+\](:\d+)?$/i.test(text) ? `http://${text}` : "http://127.0.0.1:50051";
+  throw new InvalidArgumentError(`expected the server's URL with its scheme, like ${guess} (https:// for TLS)`);
 }
 
 /** An ISO 8601 date and time, like 2030-01-31T12:00:00Z. */
@@ -110,6 +126,15 @@ export function collectHeader(text: string, previous: Record<string, string> = {
   const match = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+)\s*[:=]\s*(.*)$/.exec(text);
   if (!match?.[1] || match[2] === undefined) throw new InvalidArgumentError('expected "name: value"');
   return { ...previous, [match[1].toLowerCase()]: match[2] };
+}
+
+/** What `--input @-` parses to: the JSON is read from standard input when the command runs. */
+export const FROM_STDIN: unique symbol = Symbol("stdin");
+
+/** JSON given inline, from a file with `@path`, or from standard input with `@-` ({@link FROM_STDIN}). */
+export function inputArg(cwd: string): (text: string) => JsonValue | typeof FROM_STDIN {
+  const json = jsonArg(cwd);
+  return (text) => (text.trim() === "@-" ? FROM_STDIN : json(text));
 }
 
 /**

@@ -5,6 +5,7 @@ import { Command, Option } from "commander";
 import { createClient, type TaskwireClient } from "../client/index.js";
 import type { CliContext, GlobalOptions } from "./context.js";
 import { registerDevCommand } from "./commands/dev.js";
+import { registerFollowCommand } from "./commands/follow.js";
 import { registerKeysCommands } from "./commands/keys.js";
 import { registerMigrateCommand } from "./commands/migrate.js";
 import { registerQueueCommands } from "./commands/queues.js";
@@ -18,7 +19,7 @@ import { registerTasksCommands } from "./commands/tasks.js";
 import { registerTypesCommand } from "./commands/types.js";
 import { registerWorkerCommands } from "./commands/worker.js";
 import { registerWorkersCommands } from "./commands/workers.js";
-import { collectHeader } from "./options.js";
+import { collectHeader, serverUrlArg } from "./options.js";
 import { readTlsCa } from "./tls-ca.js";
 import { SDK_VERSION } from "../worker/version.js";
 
@@ -40,13 +41,14 @@ export function createProgram(ctx: CliContext): Command {
   const program = new Command("taskwire")
     .description("Typed long-running tasks over gRPC: server, workers, submissions")
     .version(SDK_VERSION)
-    .addOption(new Option("--url <url>", "the server's URL").env("TASKWIRE_URL").default(DEFAULT_URL))
+    .addOption(new Option("--url <url>", "the server's URL").env("TASKWIRE_URL").default(DEFAULT_URL).argParser(serverUrlArg))
     .addOption(
       new Option("--protocol <protocol>", "gRPC over HTTP/2, or Connect over HTTP/1.1 (client commands)")
         .choices(["grpc", "connect"])
         .default("grpc"),
     )
     .option("-H, --header <header>", 'a header sent with every call, "name: value" (repeatable), like "authorization: Bearer <token>"', collectHeader)
+    .addOption(new Option("--api-key <token>", 'an API key, sent as "authorization: Bearer <token>" (an -H authorization wins)').env("TASKWIRE_API_KEY"))
     .addOption(new Option("--tls-ca <file>", "PEM certificate(s) to trust for https:// URLs (a self-signed server's certificate)").env("TASKWIRE_TLS_CA"))
     .showHelpAfterError("(add --help for usage)")
     .addHelpText("after", EXIT_STATUS_HELP)
@@ -63,6 +65,7 @@ export function createProgram(ctx: CliContext): Command {
   registerWorkerCommands(program, ctx);
   registerSubmitCommand(program, ctx);
   registerTaskCommands(program, ctx);
+  registerFollowCommand(program, ctx);
   registerTypesCommand(program, ctx);
   registerTaskBulkCommands(registerTasksCommands(program, ctx), ctx);
   registerWorkersCommands(program, ctx);
@@ -75,11 +78,15 @@ export function createProgram(ctx: CliContext): Command {
 
 /** Reads the global options from `command` and its parents. */
 export function globalOptions(command: Command): GlobalOptions {
-  const options = command.optsWithGlobals<Partial<GlobalOptions>>();
+  const options = command.optsWithGlobals<Partial<GlobalOptions> & { apiKey?: string }>();
+  const header = { ...options.header };
+  if (options.apiKey !== undefined && options.apiKey !== "" && header.authorization === undefined) {
+    header.authorization = `Bearer ${options.apiKey}`;
+  }
   return {
     url: options.url ?? DEFAULT_URL,
     protocol: options.protocol ?? "grpc",
-    header: options.header ?? {},
+    header,
     tlsCa: options.tlsCa,
   };
 }

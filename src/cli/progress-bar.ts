@@ -110,6 +110,18 @@ export class ProgressDisplay {
     }
   }
 
+  /**
+   * Prints `line` (a notice: no worker serves the type, the stream dropped) on a line of its own;
+   * on a terminal, above the progress line, which is drawn again under it.
+   */
+  note(line: string): void {
+    if (this.stream.isTTY && this.drawn) {
+      this.stream.write(`\r\x1b[K${line}\n${this.last}`);
+    } else {
+      this.stream.write(`${line}\n`);
+    }
+  }
+
   /** Ends the terminal line, so what follows starts on a fresh one. Safe to call twice. */
   finish(): void {
     if (this.drawn) this.stream.write("\n");

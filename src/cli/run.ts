@@ -6,8 +6,11 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { CommanderError } from "commander";
 import { createTaskwireRegistry, TaskCancelledError, TaskFailedError } from "../client/index.js";
 import { ConfigError } from "../config/config.js";
+import { codeName } from "./code-name.js";
 import { ExitCode, UsageError, type CliContext, type OutputStream } from "./context.js";
 import { clientFactory, createProgram, globalOptions } from "./program.js";
+
+export { codeName };
 
 /** Where a run reads and writes, and what stops it. */
 export interface RunOptions {
@@ -15,6 +18,8 @@ export interface RunOptions {
   stderr: OutputStream;
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
+  /** Standard input, for `--input @-`. @default none */
+  stdin?: AsyncIterable<string | Uint8Array>;
   /** Aborted on the first SIGINT/SIGTERM. */
   signal: AbortSignal;
 }
@@ -30,6 +35,7 @@ export async function runCli(args: readonly string[], options: RunOptions): Prom
     stderr: options.stderr,
     env: options.env,
     cwd: options.cwd,
+    stdin: options.stdin,
     signal: options.signal,
     registry: createTaskwireRegistry(),
     exitCode: ExitCode.ok,
@@ -83,11 +89,6 @@ export function reportError(error: unknown, ctx: Pick<CliContext, "stderr" | "si
   return ExitCode.error;
 }
 
-/** `NOT_FOUND` for `Code.NotFound`: the gRPC spelling of a status code. */
-export function codeName(code: Code): string {
-  const name = Code[code] as string | undefined;
-  return name ? name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase() : `CODE_${code}`;
-}
 
 function isCancellation(error: unknown): boolean {
   return (

@@ -4,17 +4,15 @@
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Option, type Command } from "commander";
-import { isTerminalState, type TaskHandle } from "../../client/index.js";
 import { MAX_ATTEMPTS_LIMIT, PRIORITY_MAX, PRIORITY_MIN } from "../../core/limits.js";
 import type { CliContext } from "../context.js";
 import { jsonLine, taskToJson } from "../format.js";
-import { encodeInput } from "../input.js";
-import { collectLabel, dateArg, durationArg, integerIn, jsonArg, queueArg } from "../options.js";
-import { reportOutcome } from "../outcome.js";
-import { ProgressDisplay } from "../progress-bar.js";
+import { awaitOutcome, followCallsOf } from "../follow.js";
+import { encodeInput, readStdinJson } from "../input.js";
+import { collectLabel, dateArg, durationArg, FROM_STDIN, inputArg, integerIn, queueArg } from "../options.js";
 
 interface SubmitFlags {
-  input?: JsonValue;
+  input?: JsonValue | typeof FROM_STDIN;
   priority?: number;
   queue?: string;
   delay?: number;
@@ -36,8 +34,8 @@ export function registerSubmitCommand(program: Command, ctx: CliContext): void {
     .argument("<type>", "the task type's name (see `taskwire types`)")
     .option(
       "-i, --input <json>",
-      "the input as JSON, or @file: an object for JSON types (google.protobuf.Struct), the proto JSON of other known types (default: {})",
-      jsonArg(ctx.cwd),
+      "the input as JSON, @file, or @- for standard input: an object for JSON types (google.protobuf.Struct), the proto JSON of other known types (default: {})",
+      inputArg(ctx.cwd),
     )
     .option("-p, --priority <n>", `higher runs first, ${PRIORITY_MIN} to ${PRIORITY_MAX} (default: the type's)`, integerIn(PRIORITY_MIN, PRIORITY_MAX))
     .option("-q, --queue <queue>", "queue (default: the type's, else by priority: > 5 high_priority, < 0 low_priority, otherwise default)", queueArg)
@@ -47,18 +45,19 @@ export function registerSubmitCommand(program: Command, ctx: CliContext): void {
     .option("--max-attempts <n>", `attempts before the task fails, 1 to ${MAX_ATTEMPTS_LIMIT} (default: the type's)`, integerIn(1, MAX_ATTEMPTS_LIMIT))
     .option("--idempotency-key <key>", "submitting again with the same key returns the same task")
     .option("-l, --label <key=value>", "a label of the task (repeatable), for `tasks list --label`", collectLabel)
-    .option("-w, --wait", "wait for the task to end and print its result")
-    .option("-f, --follow", "show live progress on stderr until the task ends, then print its result")
+    .option("-w, --wait", "wait for the task to end and print its result (the id goes to stderr, so stdout is the result alone)")
+    .option("-f, --follow", "show live progress on stderr until the task ends, then print its result (the id goes to stderr too)")
     .option("--json", "print the task as proto JSON instead of its id and result")
     .action(async (type: string, flags: SubmitFlags, command: Command) => {
       const client = ctx.client(command);
       const call = { signal: ctx.signal };
+      const input = flags.input === FROM_STDIN ? await readStdinJson(ctx) : (flags.input ?? {});
       // The catalog says which message the input is; a type it does not list goes as JSON and the
       // server answers NOT_FOUND for it.
       const inputType = (await client.listTypes(call)).find((entry) => entry.name === type)?.inputType;
       const handle = await client.submitByName(
         type,
-        encodeInput(flags.input ?? {}, inputType, ctx.registry),
+        encodeInput(input, inputType, ctx.registry),
         {
           priority: flags.priority,
           queue: flags.queue,
@@ -72,31 +71,15 @@ export function registerSubmitCommand(program: Command, ctx: CliContext): void {
         call,
       );
       if (handle.existing) ctx.stderr.write(`an existing task has this idempotency key: ${handle.id}\n`);
-      if (!flags.json) ctx.stdout.write(`${handle.id}\n`);
+      const waits = flags.follow === true || flags.wait === true;
+      // Waiting, stdout is the result alone (`--wait | jq`); the id goes to stderr.
+      if (waits) ctx.stderr.write(`submitted task ${handle.id}\n`);
+      else if (!flags.json) ctx.stdout.write(`${handle.id}\n`);
 
-      if (flags.follow || flags.wait) {
-        try {
-          if (flags.follow) await followProgress(ctx, handle);
-          reportOutcome(ctx, await handle.wait({ signal: ctx.signal }), flags.json ?? false);
-        } catch (error) {
-          if (ctx.signal.aborted) ctx.stderr.write(`stopped waiting; task ${handle.id} goes on (taskwire cancel ${handle.id} stops it)\n`);
-          throw error;
-        }
+      if (waits) {
+        await awaitOutcome(ctx, followCallsOf(client, handle), flags);
       } else if (flags.json) {
         ctx.stdout.write(jsonLine(taskToJson(await handle.status(call), ctx.registry)));
       }
     });
-}
-
-/** Shows the task's progress on stderr until it reaches a terminal state (or the stream ends). */
-export async function followProgress(ctx: CliContext, handle: TaskHandle): Promise<void> {
-  const display = new ProgressDisplay(ctx.stderr);
-  try {
-    for await (const event of handle.progress({ signal: ctx.signal })) {
-      display.update(event);
-      if (isTerminalState(event.state)) break;
-    }
-  } finally {
-    display.finish();
-  }
 }
