@@ -31,7 +31,8 @@ export interface ClientOptions {
   url: string;
   /**
    * `"grpc"`: gRPC over HTTP/2 (h2c for `http:` URLs). `"connect"`: the Connect protocol over
-   * HTTP/1.1, for proxies that do not pass HTTP/2. @default "grpc"
+   * HTTP/1.1, for proxies that do not pass HTTP/2; its reads without side effects go as HTTP GET.
+   * @default "grpc"
    */
   protocol?: "grpc" | "connect";
   /** Headers sent with every call, like `{ authorization: "Bearer <token>" }` (the server's API key). */
@@ -271,7 +272,9 @@ export function createClient(options: ClientOptions): TaskwireClient {
       release = () => sessionManager.abort();
     } else {
       const nodeOptions = options.ca === undefined ? undefined : { ca: options.ca };
-      transport = createConnectTransport({ baseUrl: options.url, httpVersion: "1.1", nodeOptions });
+      // Reads without side effects (GetStatus, ListTypes, ListTasks, the admin views) go as HTTP
+      // GET, which caches and proxies understand; the rest as POST.
+      transport = createConnectTransport({ baseUrl: options.url, httpVersion: "1.1", nodeOptions, useHttpGet: true });
     }
   }
   if (options.headers) transport = withHeaders(transport, options.headers);
