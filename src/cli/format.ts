@@ -142,8 +142,10 @@ export function formatTaskTable(tasks: readonly Task[]): string {
 
 /** The table of `taskwire types`. */
 export function formatTypeTable(types: readonly TaskType[]): string {
+  // The owner (issue 15) only where the server has them: one that checks no keys has none.
+  const owners = types.some((type) => type.owner !== "");
   return formatTable(
-    ["NAME", "INPUT", "OUTPUT", "QUEUE", "PRIORITY", "TIMEOUT", "ATTEMPTS", "WORKERS", "DESCRIPTION"],
+    ["NAME", "INPUT", "OUTPUT", "QUEUE", "PRIORITY", "TIMEOUT", "ATTEMPTS", "WORKERS", ...(owners ? ["OWNER"] : []), "DESCRIPTION"],
     types.map((type) => [
       type.name,
       type.inputType,
@@ -153,6 +155,7 @@ export function formatTypeTable(types: readonly TaskType[]): string {
       formatDuration(type.defaults?.timeout) || "none",
       String(type.defaults?.maxAttempts ?? ""),
       String(type.workerCount),
+      ...(owners ? [type.owner || "(none)"] : []),
       type.description,
     ]),
   );

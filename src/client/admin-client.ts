@@ -24,7 +24,7 @@ import {
   type TaskSelector,
   type Worker,
 } from "../../gen/taskwire/v1/admin_service_pb.js";
-import { TaskState } from "../../gen/taskwire/v1/task_pb.js";
+import { TaskState, type TaskType } from "../../gen/taskwire/v1/task_pb.js";
 import type { TaskStateName } from "../core/task-states.js";
 import { toTimestamp } from "./durations.js";
 import { parseTaskState } from "./states.js";
@@ -214,6 +214,25 @@ export class AdminClient {
     const request = targetsRequest(targets);
     if (!request) return create(DeleteTasksResponseSchema);
     return this.rpc.deleteTasks(request, callOptions);
+  }
+
+  /**
+   * Hands a task type to another API key (`{ key: id }`, a key in no group) or key group
+   * (`{ group: name }`): from now on only its keys may declare the type.
+   * @returns the type with its new owner.
+   * @throws ConnectError `NotFound` for a type no worker declared; `InvalidArgument` for a key or group the server does not have.
+   */
+  async transferTaskType(name: string, to: { key: string } | { group: string }, callOptions?: CallOptions): Promise<TaskType> {
+    const owner = "key" in to ? `key:${to.key}` : `group:${to.group}`;
+    return required((await this.rpc.transferTaskType({ name, owner }, callOptions)).type, "task type");
+  }
+
+  /**
+   * Forgets a task type's owner and lets its next declaration change its input and output
+   * messages; the key that declares it next owns it. @returns the type, without an owner.
+   */
+  async resetTaskType(name: string, callOptions?: CallOptions): Promise<TaskType> {
+    return required((await this.rpc.resetTaskType({ name }, callOptions)).type, "task type");
   }
 }
 

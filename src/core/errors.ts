@@ -23,6 +23,9 @@ export type ErrorReason =
   | "API_KEY_MISSING"
   | "API_KEY_INVALID"
   | "ROLE_NOT_ALLOWED"
+  | "TASK_TYPE_OWNED"
+  | "WORKER_ID_TAKEN"
+  | "TASK_TYPE_CONTRACT_CHANGED"
   | "TOO_MANY_SUBSCRIBERS";
 
 /** Base class of every error Taskwire raises on purpose. */
@@ -71,7 +74,7 @@ export class InvalidArgumentError extends TaskwireError {
 export class FailedPreconditionError extends TaskwireError {
   override readonly name = "FailedPreconditionError";
   constructor(
-    readonly reason: "TASK_FINISHED" | "WORKER_NOT_CONNECTED",
+    readonly reason: "TASK_FINISHED" | "WORKER_NOT_CONNECTED" | "TASK_TYPE_CONTRACT_CHANGED",
     message: string,
   ) {
     super(message);
@@ -129,7 +132,7 @@ export class UnauthenticatedError extends TaskwireError {
 export class PermissionDeniedError extends TaskwireError {
   override readonly name = "PermissionDeniedError";
   constructor(
-    readonly reason: "ROLE_NOT_ALLOWED",
+    readonly reason: "ROLE_NOT_ALLOWED" | "TASK_TYPE_OWNED" | "WORKER_ID_TAKEN",
     message: string,
   ) {
     super(message);

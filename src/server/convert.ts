@@ -163,9 +163,10 @@ export function taskToProto(task: TaskRecord, options: TaskViewOptions = {}): Ta
 }
 
 /** A catalog entry as the API's `TaskType` message. */
-export function taskTypeToProto(type: TaskTypeSummary, workerCount: number): TaskType {
+export function taskTypeToProto(type: TaskTypeSummary, workerCount: number, owner?: string | null): TaskType {
   return create(TaskTypeSchema, {
     name: type.name,
+    owner: owner ?? "",
     inputType: type.inputType,
     outputType: type.outputType,
     description: type.description,

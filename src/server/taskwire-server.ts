@@ -7,7 +7,6 @@
  */
 import { createMutableRegistry, type JsonReadOptions, type JsonWriteOptions } from "@bufbuild/protobuf";
 import { file_google_protobuf_struct, file_google_protobuf_wrappers } from "@bufbuild/protobuf/wkt";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 // Clients of every kind (issue 5): health, reflection, google.rpc error details, deadlines, CORS.
 import { file_google_rpc_error_details } from "../../gen/google/rpc/error_details_pb.js";
 import { file_google_rpc_status } from "../../gen/google/rpc/status_pb.js";
@@ -24,7 +23,8 @@ import {
 } from "./rpc/reflection/index.js";
 // (end of issue 5 imports)
 // Issue 3: access control (API keys, optional TLS).
-import { authInterceptor, authOffWarning } from "./auth/index.js";
+import { authGate, authOffWarning, callerOf, CATALOG_PERMISSION, roleAllows, type Caller } from "./auth/index.js";
+import { createGatedNodeAdapter, refusalInterceptor } from "./transport/gated-adapter.js";
 import { loadServerSecurity, type ServerSecurity } from "./security.js";
 import { createTlsServer } from "./transport/tls-server.js";
 // (end of issue 3 access-control imports)
@@ -52,6 +52,7 @@ import { schedules } from "./duties/schedules.js";
 import { serverHeartbeat } from "./duties/server-heartbeat.js";
 import { AttemptRecorder } from "./engine/attempt-recorder.js";
 import { Catalog } from "./engine/catalog.js";
+import { TypeOwnership } from "./engine/type-ownership.js";
 import { ControlPlane } from "./engine/control-plane.js";
 import { Dispatcher } from "./engine/dispatcher.js";
 import { IndexGuard } from "./engine/index-guard.js";
@@ -78,6 +79,11 @@ import { withMetricsRoute } from "./transport/metrics-route.js";
 import { createDualProtocolServer } from "./transport/http-server.js";
 import { ConnectError, Code } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
+
+/** Whether `caller` has a key whose role has `permission`. */
+function roleMay(caller: Caller | undefined, permission: typeof CATALOG_PERMISSION): boolean {
+  return caller !== undefined && roleAllows(caller.role, permission);
+}
 
 /** Where the server is in its lifecycle. */
 export type ServerState = "STARTING" | "SERVING" | "DRAINING" | "STOPPED";
@@ -153,6 +159,7 @@ export async function createTaskwireServer(
     leaseTimeoutMs: config.leaseTimeoutMs,
     isDraining: () => state !== "SERVING",
     scheduler,
+    ownership: new TypeOwnership(store, catalog, logger), // issue 15: task types owned by their key
   });
   const tasks = createTaskService({
     store,
@@ -163,7 +170,16 @@ export async function createTaskwireServer(
     leaseTimeoutMs: config.leaseTimeoutMs,
     maxSubscribersPerTask: config.maxSubscribersPerTask,
   });
-  const admin = createAdminService({ store, broker, events, control, onQueuesChanged: () => settings.refresh(), leaseTimeoutMs: config.leaseTimeoutMs, logger });
+  const admin = createAdminService({
+    store,
+    broker,
+    events,
+    control,
+    onQueuesChanged: () => settings.refresh(),
+    leaseTimeoutMs: config.leaseTimeoutMs,
+    logger,
+    principals: security.auth.kind === "keys" ? security.auth.keys.principals() : new Set(), // issue 15: type transfers
+  });
 
   let address = "";
   const heartbeat = serverHeartbeat({
@@ -212,10 +228,14 @@ export async function createTaskwireServer(
     services: [TaskService, WorkerService, AdminService, ScheduleService, Health, ServerReflectionV1, ServerReflectionV1Alpha],
     extraFiles: [file_google_rpc_status, file_google_rpc_error_details],
     catalogFiles: () => catalog.entries().flatMap((entry) => [...entry.registry.files]),
+    // Worker-declared types to callers that may list them (ListTypes), when keys are checked.
+    catalogVisible: (context) => security.auth.kind === "off" || roleMay(callerOf(context), CATALOG_PERMISSION),
     refreshCatalog: () => (catalogReload ??= catalog.loadAll().finally(() => (catalogReload = undefined))),
   });
 
-  const handler = connectNodeAdapter({
+  // Keys are checked from the headers, before any request body is read (issue 15).
+  const handler = createGatedNodeAdapter({
+    gate: authGate(security.auth, logger),
     routes: (router) => {
       router.service(TaskService, tasks);
       router.service(WorkerService, workers.impl);
@@ -225,8 +245,8 @@ export async function createTaskwireServer(
       router.service(ServerReflectionV1, createReflectionV1Service(reflection));
       router.service(ServerReflectionV1Alpha, createReflectionV1AlphaService(reflection));
     },
-    // The error mapper is outermost, so it also maps the auth interceptor's refusals.
-    interceptors: [errorMapper(logger), authInterceptor(security.auth, logger), deadlineEnforcer(), submitTracing()],
+    // The error mapper is outermost, so it also maps the gate's refusals (thrown by refusalInterceptor).
+    interceptors: [errorMapper(logger), refusalInterceptor, deadlineEnforcer(), submitTracing()],
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
     // Strict JSON: an unknown field or enum name is refused (INVALID_ARGUMENT) rather than

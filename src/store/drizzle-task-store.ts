@@ -62,7 +62,9 @@ import {
   pruneWorkers,
   touchWorkers,
   upsertWorker,
+  workerOwner,
 } from "./queries/workers.js";
+import { claimTaskTypes, getTaskTypeOwners, setTaskTypeOwner } from "./queries/task-type-owners.js";
 import { inOrderOf, toTaskRecord } from "./records.js";
 import { tasks } from "./schema.js";
 import { anyOf, isUuid } from "./sql-helpers.js";
@@ -77,6 +79,7 @@ import type {
   TaskFilter,
   TaskSelection,
   TaskStore,
+  TaskTypeOwner,
   WorkerView,
 } from "./store.js";
 
@@ -219,8 +222,24 @@ export class DrizzleTaskStore implements TaskStore {
     return this.#run("getDescriptorSets", () => getDescriptorSets(this.#db, hashes));
   }
 
-  upsertWorker(worker: WorkerRecord): Promise<void> {
-    return this.#run("upsertWorker", () => upsertWorker(this.#db, worker));
+  upsertWorker(worker: WorkerRecord, owner?: string): Promise<boolean> {
+    return this.#run("upsertWorker", () => upsertWorker(this.#db, worker, owner));
+  }
+
+  workerOwner(id: string): Promise<string | null | undefined> {
+    return this.#run("workerOwner", () => workerOwner(this.#db, id));
+  }
+
+  getTaskTypeOwners(names: readonly string[]): Promise<Map<string, TaskTypeOwner>> {
+    return this.#run("getTaskTypeOwners", () => getTaskTypeOwners(this.#db, names));
+  }
+
+  claimTaskTypes(names: readonly string[], owner: string | null, now: Date): Promise<string[]> {
+    return this.#run("claimTaskTypes", () => claimTaskTypes(this.#db, names, owner, now));
+  }
+
+  setTaskTypeOwner(name: string, owner: string | null, contractReset: boolean, now: Date): Promise<void> {
+    return this.#run("setTaskTypeOwner", () => setTaskTypeOwner(this.#db, name, owner, contractReset, now));
   }
 
   touchWorkers(ids: readonly string[], now: Date): Promise<void> {

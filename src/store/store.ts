@@ -114,6 +114,14 @@ export interface QueueStatsRecord {
   failedLastHour: number;
 }
 
+/** Who owns a task type (`task_type_owners`). */
+export interface TaskTypeOwner {
+  /** The principal (`key:<id>` or `group:<name>`); null after an operator's reset. */
+  owner: string | null;
+  /** An operator reset the type: its next declaration may change its input and output messages. */
+  contractReset: boolean;
+}
+
 /** Filter and page of `listTasks`. */
 export interface TaskFilter {
   states?: readonly TaskStateName[];
@@ -273,8 +281,30 @@ export interface TaskStore {
   /** The bytes of the descriptor sets of these hashes (`TaskTypeSummary.descriptorSet`) that exist. */
   getDescriptorSets(hashes: readonly string[]): Promise<Map<string, Uint8Array>>;
 
-  /** Records a worker's connection. */
-  upsertWorker(worker: WorkerRecord): Promise<void>;
+  /**
+   * Records a worker's connection. With `owner` (a principal: `key:<id>` or `group:<name>`), the
+   * worker id is bound to it when bound to none, and nothing is written when it is bound to
+   * another; without, its binding is left as it is.
+   * @returns false when the id is bound to another principal (nothing written).
+   */
+  upsertWorker(worker: WorkerRecord, owner?: string): Promise<boolean>;
+
+  /** The principal a worker id is bound to: null when none, undefined when no worker ever had the id. */
+  workerOwner(id: string): Promise<string | null | undefined>;
+
+  /** The stored owners of task types, by name; a name nobody claimed is left out. */
+  getTaskTypeOwners(names: readonly string[]): Promise<Map<string, TaskTypeOwner>>;
+
+  /**
+   * Claims task types for `owner`, all or none: a type without an owner becomes its, a type it
+   * owns stays its, and an operator's contract reset is used up. With `owner` null (an admin
+   * key's declaration) nothing is claimed and resets are used up.
+   * @returns the names another principal owns; then nothing was written.
+   */
+  claimTaskTypes(names: readonly string[], owner: string | null, now: Date): Promise<string[]>;
+
+  /** Sets a type's owner (`owner` a principal), or resets it (`owner` null, `contractReset` true). */
+  setTaskTypeOwner(name: string, owner: string | null, contractReset: boolean, now: Date): Promise<void>;
 
   /** Marks workers seen now (heartbeats), in one statement. */
   touchWorkers(ids: readonly string[], now: Date): Promise<void>;

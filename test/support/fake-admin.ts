@@ -146,6 +146,15 @@ export function fakeAdminService(): { impl: ServiceImpl<typeof AdminService>; ca
       record("deleteTasks", request, ctx.requestHeader);
       return { deleted: 1n };
     },
+    transferTaskType(request, ctx) {
+      record("transferTaskType", request, ctx.requestHeader);
+      if (request.name !== "test.echo") throw new ConnectError(`task type "${request.name}" is not known`, Code.NotFound);
+      return { type: { name: request.name, inputType: "google.protobuf.Struct", outputType: "google.protobuf.Struct", owner: request.owner, workerCount: 1 } };
+    },
+    resetTaskType(request, ctx) {
+      record("resetTaskType", request, ctx.requestHeader);
+      return { type: { name: request.name, inputType: "google.protobuf.Struct", outputType: "google.protobuf.Struct", owner: "", workerCount: 1 } };
+    },
   };
   return { impl, calls };
 }

@@ -57,6 +57,21 @@ describe("tokens and hashes", () => {
     expect(parseKeysFile(keyFileLine(k), "f")).toEqual([k]);
     expect(parseKeysEnv(keyEnvEntry(k), "e")).toEqual([k]);
   });
+
+  it("reads and writes key groups in every format, and names the principal of a key by its group", () => {
+    const grouped: ApiKey = { ...key("gpu-1", "worker", "secret"), group: "gpu-team" };
+    expect(keyFileLine(grouped)).toBe(`gpu-1 worker sha256:${sha256("secret")} group=gpu-team`);
+    expect(keyEnvEntry(grouped)).toBe(`gpu-1:worker:${sha256("secret")}:gpu-team`);
+    expect(parseKeysFile(keyFileLine(grouped), "f")).toEqual([grouped]);
+    expect(parseKeysEnv(keyEnvEntry(grouped), "e")).toEqual([grouped]);
+    expect(parseKeysEnv(`gpu-1:worker:sha256:${sha256("secret")}:gpu-team`, "e")).toEqual([grouped]);
+    expect(parseKeysFile(JSON.stringify({ keys: [{ id: "gpu-1", role: "worker", hash: `sha256:${sha256("secret")}`, group: "gpu-team" }] }), "f")).toEqual([grouped]);
+    expect(() => parseKeysFile(`gpu-1 worker sha256:${sha256("secret")} team=x`, "f")).toThrow(ConfigError);
+    expect(() => parseKeysEnv(`gpu-1:worker:${sha256("secret")}:bad group`, "e")).toThrow(/group names are 1 to 64/);
+    const store = new KeyStore([grouped, key("solo", "worker", "other")]);
+    expect(authenticate("Bearer secret", store).principal).toBe("group:gpu-team");
+    expect(authenticate("Bearer other", store).principal).toBe("key:solo");
+  });
 });
 
 describe("keys file and environment formats", () => {
@@ -77,7 +92,7 @@ describe("keys file and environment formats", () => {
   });
 
   it.each([
-    [`alice client sha256:${sha256("a")} extra`, /keys.txt line 1: expected "<id> <role> sha256:<hex>", got 4 fields/],
+    [`alice client sha256:${sha256("a")} extra`, /keys.txt line 1: expected "<id> <role> sha256:<hex>" and optionally "group=<name>", got 4 fields/],
     [`alice root sha256:${sha256("a")}`, /keys.txt line 1: key "alice" has role "root"; roles are client, worker, viewer, admin/],
     ["alice client tw_plaintexttoken", /keys.txt line 1: key "alice" must give the SHA-256 of its token as 64 hex digits/],
     [`\nal/ice client sha256:${sha256("a")}`, /keys.txt line 2: key id "al\/ice"/],
@@ -228,8 +243,8 @@ describe("authorization header", () => {
   const keys = new KeyStore([key("alice", "client", "tw_good")]);
 
   it("takes a bearer token, scheme in any case", () => {
-    expect(authenticate("Bearer tw_good", keys)).toEqual({ keyId: "alice", role: "client" });
-    expect(authenticate("bearer   tw_good ", keys)).toEqual({ keyId: "alice", role: "client" });
+    expect(authenticate("Bearer tw_good", keys)).toEqual({ keyId: "alice", role: "client", principal: "key:alice" });
+    expect(authenticate("bearer   tw_good ", keys)).toEqual({ keyId: "alice", role: "client", principal: "key:alice" });
   });
 
   it.each([
@@ -252,8 +267,8 @@ describe("authorization header", () => {
 });
 
 describe("ownership", () => {
-  const alice = { keyId: "alice", role: "client" } as const;
-  const ops = { keyId: "ops", role: "admin" } as const;
+  const alice = { keyId: "alice", role: "client", principal: "key:alice" } as const;
+  const ops = { keyId: "ops", role: "admin", principal: "key:ops" } as const;
 
   it("lets client keys see their own tasks only, admins and auth-off callers all", () => {
     expect(visibleTo({ submittedBy: "alice" }, alice)).toBe(true);

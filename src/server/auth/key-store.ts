@@ -8,6 +8,7 @@ import { timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { ConfigError, SETTINGS, type ServerConfig } from "../../config/config.js";
 import { hashToken, parseKeysEnv, parseKeysFile, type ApiKey } from "./api-keys.js";
+import { principalOf } from "./caller.js";
 
 /** The accepted keys. */
 export class KeyStore {
@@ -30,6 +31,14 @@ export class KeyStore {
   /** How many keys are configured. */
   get size(): number {
     return this.#keys.length;
+  }
+
+  /**
+   * The principals of the keys, what may own task types and worker ids: `group:<name>` of each
+   * group, `key:<id>` of each key in none (a key of a group owns nothing of its own).
+   */
+  principals(): Set<string> {
+    return new Set(this.#keys.map(principalOf));
   }
 
   /** The ids and roles of the keys (for the start-up log; no hashes). */

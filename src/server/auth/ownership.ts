@@ -11,7 +11,7 @@
  * unambiguous; {@link shownIdempotencyKey} strips it again.
  */
 import type { NewTask, TaskRecord } from "../../core/task-types.js";
-import type { Caller } from "./auth-interceptor.js";
+import type { Caller } from "./caller.js";
 
 /** The key id a caller's task reads are limited to: its own for client keys, none otherwise. */
 export function ownerScope(caller: Caller | undefined): string | undefined {

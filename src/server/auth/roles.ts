@@ -1,6 +1,6 @@
 /**
  * Who may call what: the roles of API keys, the permission every procedure needs, and the
- * services that stay open. The one table of access rules; the interceptor (`auth-interceptor.ts`)
+ * services that stay open. The one table of access rules; the auth gate (`auth-gate.ts`)
  * applies it and the task service narrows client keys to their own tasks (`ownership.ts`).
  * Keep in line with the README's "Security" section.
  */
@@ -62,6 +62,8 @@ export const PROCEDURE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   "taskwire.v1.AdminService/RetryTasks": "fleet.act",
   "taskwire.v1.AdminService/CancelTasks": "fleet.act",
   "taskwire.v1.AdminService/DeleteTasks": "fleet.act",
+  "taskwire.v1.AdminService/TransferTaskType": "fleet.act",
+  "taskwire.v1.AdminService/ResetTaskType": "fleet.act",
   "taskwire.v1.ScheduleService/GetSchedule": "fleet.read",
   "taskwire.v1.ScheduleService/ListSchedules": "fleet.read",
   "taskwire.v1.ScheduleService/CreateSchedule": "fleet.act",
@@ -75,13 +77,23 @@ export const PROCEDURE_PERMISSIONS: Readonly<Record<string, Permission>> = {
 
 /**
  * Services any caller may use without a key: health (load balancers and Kubernetes probes carry
- * no credentials) and reflection (the schema of the API, no data).
+ * no credentials) and reflection (the schema of the built-in API, no data).
  */
 export const OPEN_SERVICES: ReadonlySet<string> = new Set([
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
 ]);
+
+/**
+ * Open services that read a key when one is sent (a wrong one is refused): reflection describes
+ * the messages of worker-declared task types only to a caller whose key may read tasks
+ * ({@link CATALOG_PERMISSION}), as `ListTypes` lists them only to such a caller.
+ */
+export const KEY_AWARE_OPEN_SERVICES: ReadonlySet<string> = new Set(["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+
+/** What a key needs to see the task types workers declared (`ListTypes`, and their schemas through reflection). */
+export const CATALOG_PERMISSION: Permission = "tasks.read";
 
 /** Whether `value` names a role. */
 export function isRole(value: string): value is Role {

@@ -17,9 +17,10 @@ import type { Broker } from "../../broker/broker.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { ALL_STATES, TERMINAL_STATE_LIST, WAITING_STATES, type TaskStateName } from "../../core/task-states.js";
-import type { TaskRecord } from "../../core/task-types.js";
+import { TYPE_NAME } from "../../core/limits.js";
+import type { TaskRecord, TaskTypeSummary } from "../../core/task-types.js";
 import type { TaskSelection, TaskStore, WorkerView } from "../../store/store.js";
-import { stateToProto } from "../convert.js";
+import { stateToProto, taskTypeToProto } from "../convert.js";
 import type { ControlPlane } from "../engine/control-plane.js";
 import { stateEvent, type TaskEvents } from "../engine/task-events.js";
 import { SERVER_SILENCE_MS } from "../duties/server-heartbeat.js";
@@ -37,12 +38,19 @@ export interface AdminServiceDeps {
   /** A worker not seen for this long counts as gone (its server died without closing its stream). */
   leaseTimeoutMs: number;
   logger: Logger;
+  /** The principals of the server's keys (`KeyStore.principals`): what a task type may be transferred to. @default none */
+  principals: ReadonlySet<string>;
 }
 
 /** Tasks per statement of a bulk action. */
 export const BULK_BATCH = 1000;
 
 const WORKER_ID = /^[A-Za-z0-9_.:@-]{1,200}$/;
+
+function validTypeName(name: string): string {
+  if (!TYPE_NAME.test(name)) throw InvalidArgumentError.field("name", name === "" ? "is required" : "is not a task type name");
+  return name;
+}
 
 function validWorkerId(id: string): string {
   if (!WORKER_ID.test(id)) throw InvalidArgumentError.field("id", id === "" ? "is required" : "is not a worker id");
@@ -63,6 +71,17 @@ async function inBatches<T>(batch: () => Promise<T[]>, after: (changed: T[]) => 
 /** Builds the service implementation. */
 export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof AdminService> {
   const { store, broker, events, control } = deps;
+
+  async function taskType(name: string): Promise<TaskTypeSummary> {
+    const found = await store.getTaskType(name);
+    if (!found) throw new NotFoundError("TASK_TYPE_NOT_FOUND", `task type "${name}" is not known: no worker has declared it`);
+    return found;
+  }
+
+  async function typeView(type: TaskTypeSummary, owner: string | null) {
+    const counts = await store.countWorkersByType(new Date(Date.now() - deps.leaseTimeoutMs));
+    return taskTypeToProto(type, counts.get(type.name) ?? 0, owner);
+  }
 
   async function worker(id: string): Promise<WorkerView> {
     const found = await store.getWorker(validWorkerId(id));
@@ -239,6 +258,29 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
       }
       deps.logger.info({ deleted }, "finished tasks deleted");
       return { deleted: BigInt(deleted) };
+    },
+
+    // Issue 15: task types owned by their key; an operator transfers or resets one.
+    async transferTaskType(request) {
+      const name = validTypeName(request.name);
+      if (!deps.principals.has(request.owner)) {
+        throw InvalidArgumentError.field(
+          "owner",
+          `"${request.owner}" names no API key or key group of the server: give "key:<id>" of a key in no group, or "group:<name>"`,
+        );
+      }
+      const known = await taskType(name);
+      await store.setTaskTypeOwner(name, request.owner, false, new Date());
+      deps.logger.warn({ type: name, owner: request.owner }, "task type transferred by an operator");
+      return { type: await typeView(known, request.owner) };
+    },
+
+    async resetTaskType(request) {
+      const name = validTypeName(request.name);
+      const known = await taskType(name);
+      await store.setTaskTypeOwner(name, null, true, new Date());
+      deps.logger.warn({ type: name }, "task type reset by an operator: its next declaration owns it and may change its contract");
+      return { type: await typeView(known, null) };
     },
   };
 }

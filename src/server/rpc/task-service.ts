@@ -215,7 +215,8 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
         store.listTaskTypes(),
         store.countWorkersByType(new Date(Date.now() - deps.leaseTimeoutMs)),
       ]);
-      return { types: types.map((t) => taskTypeToProto(t, counts.get(t.name) ?? 0)) };
+      const owners = await store.getTaskTypeOwners(types.map((t) => t.name)); // issue 15: who may declare each
+      return { types: types.map((t) => taskTypeToProto(t, counts.get(t.name) ?? 0, owners.get(t.name)?.owner)) };
     },
 
     async listTasks(request, context: HandlerContext) {

@@ -16,7 +16,7 @@ import {
   type ProgressReport,
   type TaskResult,
 } from "../../../gen/taskwire/v1/worker_service_pb.js";
-import { AlreadyExistsError, InvalidArgumentError, UnavailableError } from "../../core/errors.js";
+import { AlreadyExistsError, InvalidArgumentError, PermissionDeniedError, UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { Batcher } from "../../core/batcher.js";
 import { QUEUE_NAME, TYPE_NAME, MAX_ATTEMPTS_LIMIT, PRIORITY_MAX, PRIORITY_MIN } from "../../core/limits.js";
@@ -36,6 +36,8 @@ import { validDurationMs, validRetentionMs } from "./submission.js";
 import { attemptErrorOf } from "./task-failure.js";
 import type { Scheduler } from "../engine/scheduler.js";
 import { declaredSchedules } from "./schedule-convert.js";
+import { callerOf, type Caller } from "../auth/index.js";
+import type { Declarer, TypeOwnership } from "../engine/type-ownership.js";
 
 /** What the worker service needs from the rest of the server. */
 export interface WorkerServiceDeps {
@@ -55,6 +57,8 @@ export interface WorkerServiceDeps {
   isDraining: () => boolean;
   /** Upserts the schedules workers declare with their types. */
   scheduler: Scheduler;
+  /** Who owns the task types declared (issue 15): checks and claims each Hello's types. */
+  ownership: TypeOwnership;
 }
 
 /** Most slots a worker may declare. */
@@ -119,6 +123,20 @@ export function parseHello(hello: Hello): Omit<TaskTypeRecord, "updatedAt">[] {
   });
 }
 
+/** Who declares a Hello's types, for {@link TypeOwnership.admit}. */
+function declarerOf(caller: Caller | undefined): Declarer {
+  if (caller === undefined) return { kind: "anyone" };
+  return caller.role === "admin" ? { kind: "admin", keyId: caller.keyId } : { kind: "key", keyId: caller.keyId, principal: caller.principal };
+}
+
+/** The refusal of a worker id bound to another key (or key group). */
+function workerIdTaken(workerId: string, caller: Caller | undefined): PermissionDeniedError {
+  return new PermissionDeniedError(
+    "WORKER_ID_TAKEN",
+    `worker id "${workerId}" is bound to another API key (or key group) than "${caller?.keyId ?? ""}"; connect with another --worker-id`,
+  );
+}
+
 /** A worker's result as the outcome to record. */
 function outcomeOf(r: TaskResult, workerId: string): AttemptOutcome {
   const base = { id: r.taskId, attempt: r.attempt };
@@ -149,20 +167,35 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
     { maxBatch: 1000 },
   );
 
-  async function open(hello: Hello): Promise<WorkerSession> {
+  /**
+   * Opens a worker's session from its Hello, as `caller` (undefined: authentication is off).
+   * Worker ids and task types are checked against their owners first (issue 15): a worker id
+   * bound to another key's principal is refused with PERMISSION_DENIED before anything else, so
+   * that another key can neither take it nor lock its worker out (ALREADY_EXISTS); the types are
+   * admitted by {@link TypeOwnership}. Admin keys are checked against no owner and bind nothing.
+   */
+  async function open(hello: Hello, caller: Caller | undefined): Promise<WorkerSession> {
     if (deps.isDraining()) throw new UnavailableError("SHUTTING_DOWN", "the server is draining; connect to another server");
     const types = parseHello(hello);
     const alreadyConnected = () =>
       new AlreadyExistsError("WORKER_ALREADY_CONNECTED", `worker id "${hello.workerId}" is already connected to this server`);
+    /** The principal the worker id is to be bound to: none for admin keys and without authentication. */
+    const binding = caller !== undefined && caller.role !== "admin" ? caller.principal : undefined;
+    if (binding !== undefined) {
+      const bound = await deps.store.workerOwner(hello.workerId);
+      if (bound !== undefined && bound !== null && bound !== binding) throw workerIdTaken(hello.workerId, caller);
+    }
     if (deps.sessions.has(hello.workerId)) throw alreadyConnected();
     const now = new Date();
     const schedules = declaredSchedules(hello);
+    await deps.ownership.admit(types, declarerOf(caller), now);
     await deps.catalog.declare(types, now);
     await deps.scheduler.declare(schedules);
     const session = new WorkerSession(randomUUID(), hello, deps.logger.child({ workerId: hello.workerId }));
     if (!deps.sessions.add(session)) throw alreadyConnected();
     try {
-      await recordConnection(session, hello, types, now);
+      // Bound in the same statement (guarded): another key racing for a new id loses here.
+      if (!(await recordConnection(session, hello, types, now, binding))) throw workerIdTaken(hello.workerId, caller);
     } catch (error) {
       deps.sessions.remove(session);
       throw error;
@@ -170,8 +203,9 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
     return session;
   }
 
-  async function recordConnection(session: WorkerSession, hello: Hello, types: readonly { name: string }[], now: Date): Promise<void> {
-    await deps.store.upsertWorker({
+  /** Records the worker; false when its id is bound to another principal than `binding` (nothing written). */
+  async function recordConnection(session: WorkerSession, hello: Hello, types: readonly { name: string }[], now: Date, binding: string | undefined): Promise<boolean> {
+    return deps.store.upsertWorker({
       id: hello.workerId,
       host: hello.host,
       pid: hello.pid,
@@ -185,7 +219,7 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
       disconnectedAt: null,
       serverId: deps.serverId,
       state: "CONNECTED",
-    });
+    }, binding);
   }
 
   /** Ends a session: its attempts are lost (and retried per their policy). Safe to call twice. */
@@ -328,7 +362,7 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
       if (first.value.message.case !== "hello") {
         throw new ConnectError("the first message of a worker stream must be hello", Code.InvalidArgument);
       }
-      const session = await open(first.value.message.value);
+      const session = await open(first.value.message.value, callerOf(context));
       session.logger.info(
         { queues: session.queues, slots: session.slots, types: [...session.types], host: first.value.message.value.host },
         "worker connected",

@@ -19,14 +19,22 @@ import type { RunningRef, WorkerView } from "../store.js";
 import { anyOf, SQL_HELD, timestampParam } from "../sql-helpers.js";
 import { batchLimit } from "./task-selection.js";
 
-/** Records a worker's connection, replacing what an earlier connection of the same id left. */
-export async function upsertWorker(db: TaskwireDatabase, worker: WorkerRecord): Promise<void> {
-  await db
+/**
+ * Records a worker's connection, replacing what an earlier connection of the same id left. With
+ * `owner` (a principal), the id is bound to it when bound to none, and nothing is written when it
+ * is bound to another: the guard is in the conflict clause, so two keys connecting one new id at
+ * once cannot both take it. Without, the binding is left as it is (authentication off, admin keys).
+ * @returns false when the id is bound to another principal (nothing written).
+ */
+export async function upsertWorker(db: TaskwireDatabase, worker: WorkerRecord, owner?: string): Promise<boolean> {
+  const written = await db
     .insert(workers)
-    .values({ ...worker })
+    .values({ ...worker, owner: owner ?? null })
     .onConflictDoUpdate({
       target: workers.id,
+      setWhere: owner === undefined ? undefined : sql`${workers.owner} is null or ${workers.owner} = excluded.owner`,
       set: {
+        owner: sql`coalesce(${workers.owner}, excluded.owner)`,
         host: sql`excluded.host`,
         pid: sql`excluded.pid`,
         queues: sql`excluded.queues`,
@@ -40,7 +48,15 @@ export async function upsertWorker(db: TaskwireDatabase, worker: WorkerRecord): 
         serverId: sql`excluded.server_id`,
         state: sql`excluded.state`,
       },
-    });
+    })
+    .returning({ id: workers.id });
+  return written.length > 0;
+}
+
+/** The principal a worker id is bound to: null when bound to none, undefined when no worker has the id. */
+export async function workerOwner(db: TaskwireDatabase, id: string): Promise<string | null | undefined> {
+  const [row] = await db.select({ owner: workers.owner }).from(workers).where(eq(workers.id, id));
+  return row === undefined ? undefined : row.owner;
 }
 
 /** Heartbeats of many workers in one statement (one `text[]` parameter). */

@@ -6,11 +6,15 @@
  * can submit `{"@type": "type.googleapis.com/<worker's message>", ...}` for a type defined only
  * in a worker's own `.proto`.
  *
+ * Worker-declared types are another team's contracts: when the server checks API keys, only a
+ * caller whose key may read tasks sees them (as `ListTypes`); anyone else, keyless tooling
+ * among them, sees the built-in services and their messages (`ReflectionSources.catalogVisible`).
+ *
  * No package serves reflection for connect-es v2 (connectrpc/connect-es#507), hence this one.
  */
 import { create, fromBinary, toBinary, type DescFile, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { Code, type ServiceImpl } from "@connectrpc/connect";
+import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   ServerReflection as ServerReflectionV1,
   ServerReflectionRequestSchema as RequestV1Schema,
@@ -35,21 +39,33 @@ export interface ReflectionSources {
   catalogFiles(): Iterable<DescFile>;
   /** Re-reads the catalog, for a symbol declared moments ago through another server. */
   refreshCatalog(): Promise<void>;
+  /** Whether the caller of a reflection stream may see the catalog's types. @default every caller */
+  catalogVisible?(context: HandlerContext): boolean;
 }
 
 /** Answers one reflection request at a time, in terms of the v1 messages. */
 export class ReflectionResponder {
   readonly #sources: ReflectionSources;
   readonly #serverFiles: DescFile[];
+  readonly #serverIndex: DescriptorIndex;
   #index: { key: string; index: DescriptorIndex } | undefined;
 
   constructor(sources: ReflectionSources) {
     this.#sources = sources;
     this.#serverFiles = [...sources.services.map((service) => service.file), ...(sources.extraFiles ?? [])];
+    this.#serverIndex = new DescriptorIndex(this.#serverFiles);
   }
 
-  /** The answer to `request`; lookups that fail become an `error_response` (NOT_FOUND, INVALID_ARGUMENT). */
-  async answer(request: ServerReflectionRequest): Promise<ServerReflectionResponse> {
+  /** Whether the caller of `context` sees the catalog (see the file header). */
+  catalogVisible(context: HandlerContext): boolean {
+    return this.#sources.catalogVisible?.(context) ?? true;
+  }
+
+  /**
+   * The answer to `request`; lookups that fail become an `error_response` (NOT_FOUND,
+   * INVALID_ARGUMENT). Without `withCatalog`, only the server's own files are known.
+   */
+  async answer(request: ServerReflectionRequest, withCatalog = true): Promise<ServerReflectionResponse> {
     const reply = (messageResponse: MessageInitShape<typeof ResponseV1Schema>["messageResponse"]) =>
       create(ResponseV1Schema, { validHost: request.host, originalRequest: request, messageResponse });
     const notFound = (message: string) =>
@@ -68,22 +84,22 @@ export class ReflectionResponder {
           value: { service: this.#sources.services.map((service) => ({ name: service.typeName })) },
         });
       case "fileByFilename": {
-        const found = await this.#lookup((index) => index.fileByName(query.value));
+        const found = await this.#lookup(withCatalog, (index) => index.fileByName(query.value));
         return found ? files(found.value, found.index) : notFound(`file "${query.value}" not found`);
       }
       case "fileContainingSymbol": {
-        const found = await this.#lookup((index) => index.fileContainingSymbol(query.value));
+        const found = await this.#lookup(withCatalog, (index) => index.fileContainingSymbol(query.value));
         return found ? files(found.value, found.index) : notFound(`symbol "${query.value}" not found`);
       }
       case "fileContainingExtension": {
         const { containingType, extensionNumber } = query.value;
-        const found = await this.#lookup((index) => index.fileContainingExtension(containingType, extensionNumber));
+        const found = await this.#lookup(withCatalog, (index) => index.fileContainingExtension(containingType, extensionNumber));
         return found
           ? files(found.value, found.index)
           : notFound(`extension ${extensionNumber} of "${containingType}" not found`);
       }
       case "allExtensionNumbersOfType": {
-        const found = await this.#lookup((index) => index.extensionNumbersOf(query.value));
+        const found = await this.#lookup(withCatalog, (index) => index.extensionNumbersOf(query.value));
         return found
           ? reply({ case: "allExtensionNumbersResponse", value: { baseTypeName: query.value, extensionNumber: found.value } })
           : notFound(`message type "${query.value}" not found`);
@@ -97,7 +113,11 @@ export class ReflectionResponder {
   }
 
   /** Runs `find` on the index; when it finds nothing, re-reads the catalog and tries once more. */
-  async #lookup<T>(find: (index: DescriptorIndex) => T | undefined): Promise<{ value: T; index: DescriptorIndex } | undefined> {
+  async #lookup<T>(withCatalog: boolean, find: (index: DescriptorIndex) => T | undefined): Promise<{ value: T; index: DescriptorIndex } | undefined> {
+    if (!withCatalog) {
+      const value = find(this.#serverIndex);
+      return value === undefined ? undefined : { value, index: this.#serverIndex };
+    }
     let index = this.#currentIndex();
     let value = find(index);
     if (value === undefined) {
@@ -134,8 +154,9 @@ function fileIdentity(file: DescFile): number {
 /** `grpc.reflection.v1.ServerReflection`. */
 export function createReflectionV1Service(responder: ReflectionResponder): ServiceImpl<typeof ServerReflectionV1> {
   return {
-    async *serverReflectionInfo(requests) {
-      for await (const request of requests) yield await responder.answer(request);
+    async *serverReflectionInfo(requests, context) {
+      const withCatalog = responder.catalogVisible(context);
+      for await (const request of requests) yield await responder.answer(request, withCatalog);
     },
   };
 }
@@ -146,10 +167,11 @@ export function createReflectionV1Service(responder: ReflectionResponder): Servi
  */
 export function createReflectionV1AlphaService(responder: ReflectionResponder): ServiceImpl<typeof ServerReflectionV1Alpha> {
   return {
-    async *serverReflectionInfo(requests) {
+    async *serverReflectionInfo(requests, context) {
+      const withCatalog = responder.catalogVisible(context);
       for await (const request of requests) {
         const v1 = fromBinary(RequestV1Schema, toBinary(RequestV1AlphaSchema, request));
-        yield fromBinary(ResponseV1AlphaSchema, toBinary(ResponseV1Schema, await responder.answer(v1)));
+        yield fromBinary(ResponseV1AlphaSchema, toBinary(ResponseV1Schema, await responder.answer(v1, withCatalog)));
       }
     },
   };
