@@ -144,6 +144,27 @@ describe("keys are checked before the body is read", () => {
     expect(json.status).toBe(401);
   });
 
+  it("answers a Connect GET without a key 401 too (its message is in the query)", async () => {
+    const message = encodeURIComponent(JSON.stringify({ id: "01900000-0000-7000-8000-000000000000" }));
+    const get = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const url = new URL(`/taskwire.v1.TaskService/GetStatus?connect=v1&encoding=json&message=${message}`, server.url);
+        http1Request({ method: "GET", hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, headers }, (response) => {
+          let text = "";
+          response.on("data", (chunk: Buffer) => (text += chunk.toString()));
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }));
+        })
+          .on("error", reject)
+          .end();
+      });
+    const refused = await get({});
+    expect(refused, refused.body).toMatchObject({ status: 401 });
+    expect(JSON.parse(refused.body)).toMatchObject({ code: "unauthenticated" });
+    // With a key, the query's message is read: the task does not exist.
+    const found = await get(alice.headers);
+    expect(JSON.parse(found.body)).toMatchObject({ code: "not_found", message: "task 01900000-0000-7000-8000-000000000000 does not exist" });
+  });
+
   it("still serves the same calls with a key", async () => {
     const json = await http1Call(
       "/taskwire.v1.TaskService/ListTypes",
