@@ -170,6 +170,8 @@ describe("task types belong to the key that first declared them", () => {
     await refusal(connectWorker(teamB, "b-mixed", [declared("own.b-only"), declared("own.report")]));
     expect(await listed("own.b-only")).toBeUndefined();
     expect(await listed("own.report")).toMatchObject({ owner: "key:team-a", inputType: StructSchema.typeName, defaults: { queue: "reports", maxAttempts: 2 } });
+    // Owners are for operators: a client key lists the type without its owner.
+    expect((await clientOf(alice).listTypes()).find((type) => type.name === "own.report")?.owner).toBe("");
   });
 
   it("lets the owner change defaults and add fields, and refuses an incompatible contract until an operator resets the type", async () => {

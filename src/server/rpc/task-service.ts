@@ -20,7 +20,7 @@ import { QUEUE_NAME, TYPE_NAME } from "../../core/limits.js";
 import { TERMINAL_STATES } from "../../core/task-states.js";
 import { validLabels } from "../../core/labels.js";
 import type { NewTask, TaskRecord } from "../../core/task-types.js";
-import type { TaskStore } from "../../store/store.js";
+import type { TaskStore, TaskTypeOwner } from "../../store/store.js";
 import type { Catalog } from "../engine/catalog.js";
 import { stateFromProto, stateToProto, taskToProto, taskTypeToProto } from "../convert.js";
 import { buildNewTask, validDurationMs } from "./submission.js";
@@ -210,12 +210,14 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       return { task: taskToProto(task) };
     },
 
-    async listTypes() {
+    async listTypes(_request, context: HandlerContext) {
       const [types, counts] = await Promise.all([
         store.listTaskTypes(),
         store.countWorkersByType(new Date(Date.now() - deps.leaseTimeoutMs)),
       ]);
-      const owners = await store.getTaskTypeOwners(types.map((t) => t.name)); // issue 15: who may declare each
+      // Issue 15: who may declare each type, for operators (viewer and admin keys); a client key
+      // is not shown other teams' key ids.
+      const owners = ownerScope(callerOf(context)) === undefined ? await store.getTaskTypeOwners(types.map((t) => t.name)) : new Map<string, TaskTypeOwner>();
       return { types: types.map((t) => taskTypeToProto(t, counts.get(t.name) ?? 0, owners.get(t.name)?.owner)) };
     },
 
