@@ -11,7 +11,7 @@ import { createClient, TaskState, type TaskwireClient } from "../../src/client/i
 import { utf8Length } from "../../src/core/error-bounds.js";
 import { MAX_ERROR_STACK_BYTES } from "../../src/core/task-types.js";
 import { defineTask, DetailedError, Worker } from "../../src/worker/index.js";
-import { BACKENDS, runCli, startTestServer, type TestServer } from "../support/server.js";
+import { BACKENDS, eventually, runCli, startTestServer, type TestServer } from "../support/server.js";
 
 const QUEUE = "sdk-failures";
 
@@ -46,6 +46,8 @@ describe.each(BACKENDS)("on %s", (backend) => {
     client = createClient({ url: server.url });
     worker = new Worker({ url: server.url, tasks: [declined, deep, bulky], queues: [QUEUE], concurrency: 2 });
     running = worker.run();
+    // Submissions of a type are refused until a worker declared it.
+    await eventually(async () => (await client.listTypes()).some((type) => type.name === declined.spec.name && type.workerCount > 0), 20_000, "the worker");
   });
 
   afterAll(async () => {

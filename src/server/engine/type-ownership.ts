@@ -115,8 +115,9 @@ export class TypeOwnership {
       });
       if (taken.length > 0) throw this.owned(taken, declarer);
     }
-    for (const type of types) {
-      const change = await this.changeOf(type);
+    const changes = await Promise.all(types.map((type) => this.changeOf(type)));
+    for (const [index, type] of types.entries()) {
+      const change = changes[index];
       if (change === undefined) continue;
       if (declarer.kind === "anyone") {
         this.logger.warn({ type: type.name, change }, "task type contract changed by a declaration (authentication is off: accepted)");
