@@ -24,6 +24,7 @@ import { cleanupsAfterEach } from "../support/cleanups.js";
 import { describeAdminContract } from "./admin-contract.js";
 import { describeFleetContract } from "./fleet-contract.js";
 import { describeScheduleContract } from "./schedule-contract.js";
+import { describeOwnershipContract } from "./ownership-contract.js";
 import { at, attemptError, BACKOFF, insertOne, mustGet, newTask, runningTask, startOnly, T0, worker } from "./fixtures.js";
 
 export { at, attemptError, BACKOFF, insertOne, mustGet, newTask, runningTask, startOnly, T0, worker };
@@ -806,6 +807,10 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
 
     describe("schedules and labels", () => {
       describeScheduleContract(freshStore);
+    });
+
+    describe("owners of task types and worker ids", () => {
+      describeOwnershipContract(freshStore);
     });
 
     describe("availability", () => {
