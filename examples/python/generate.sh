@@ -2,7 +2,7 @@
 # Generates the Python code the examples import into examples/python/gen/ (not committed: it is
 # regenerated in a second, and must match the protoc of the machine that runs it):
 #   - the Taskwire API (proto/taskwire/v1/*.proto), messages and gRPC stubs,
-#   - google.rpc.Status and the error details, to read rich errors,
+#   - google.rpc.Status, Code and the error details, to read rich errors (and Refused items),
 #   - the worker's own contract, examples/python/proto/shapes/v1/shapes.proto.
 #
 # Needs protoc 3.15 or later (proto3 `optional`) and the gRPC Python plugin. On Debian/Ubuntu:
@@ -34,6 +34,6 @@ mkdir -p "$out"
 "${protoc[@]}" -I "$root/proto" -I "$here/proto" "${grpc_plugin[@]}" \
   --python_out="$out" --pyi_out="$out" --grpc_python_out="$out" \
   "$root"/proto/taskwire/v1/*.proto \
-  "$root/proto/google/rpc/status.proto" "$root/proto/google/rpc/error_details.proto" \
+  "$root/proto/google/rpc/status.proto" "$root/proto/google/rpc/error_details.proto" "$root/proto/google/rpc/code.proto" \
   "$here/proto/shapes/v1/shapes.proto"
 echo "generated $(find "$out" -name '*.py' | wc -l) Python modules in ${out#"$root"/}"

@@ -6,12 +6,15 @@ It serves the task type ``shapes.area``, whose input (``shapes.v1.Polygon``) and
 The server has never seen that file: the worker sends its descriptors with ``Hello``, the server
 validates submissions against them and publishes them through reflection.
 
-It speaks ``taskwire.v1.WorkerService.Connect`` (the comments in ``worker_service.proto`` are the
-reference): ``Hello`` with a ``FileDescriptorSet`` of its messages, ``Grant`` for every free slot,
-``Heartbeat`` at the interval of ``Welcome``; for every ``Assign``, ``ProgressReport`` while it
-runs and one ``CompleteReport`` at the end (each carrying ``(task_id, attempt)``); ``CancelTasks``
-stops a task; on ``Drain`` (or SIGTERM/SIGINT) it sends ``Draining``, finishes what runs and ends
-the stream.
+It speaks ``taskwire.v1.WorkerService.Connect`` as ``docs/worker-protocol.md`` describes it (the
+comments in ``worker_service.proto`` are the reference): ``Hello`` with a ``FileDescriptorSet`` of
+its messages (as Python's runtime gives them: no json_name, no well-known types needed),
+``Grant`` for every free slot, ``Heartbeat`` at the interval of ``Welcome``; for every ``Assign``,
+``ProgressReport`` while it runs and one ``CompleteReport`` at the end (each carrying
+``(task_id, attempt)``), kept until ``CompleteAck`` names it; ``CancelTasks`` stops a task;
+``Refused`` items are logged; on ``Drain`` (or SIGTERM/SIGINT) it sends ``Draining``, hands back
+what it has not started (``Release``), finishes what runs and ends the stream. It runs as many
+tasks as it has slots, so nothing waits unstarted and the Release is empty here.
 
 Each ``Assignment`` carries the W3C trace context the task was submitted with
 (``traceparent``/``tracestate``, empty when none). ``trace_context`` reads it and the handler logs
@@ -54,21 +57,22 @@ log = logging.getLogger("shapes-worker")
 
 
 def descriptor_set(*files: descriptor.FileDescriptor) -> descriptor_pb2.FileDescriptorSet:
-    """The given files and everything they import, dependencies first, as ``Hello.descriptors`` wants."""
-    ordered: list[descriptor_pb2.FileDescriptorProto] = []
-    seen: set[str] = set()
+    """The given files and what they import, as ``Hello.descriptors`` takes them.
 
-    def visit(file: descriptor.FileDescriptor) -> None:
-        if file.name in seen:
-            return
-        seen.add(file.name)
-        for dependency in file.dependencies:
-            visit(dependency)
-        ordered.append(descriptor_pb2.FileDescriptorProto.FromString(file.serialized_pb))
-
-    for file in files:
-        visit(file)
-    return descriptor_pb2.FileDescriptorSet(file=ordered)
+    Straight from Python's runtime descriptors (``CopyToProto``): in any order, without json_name,
+    and without the well-known types (``google/protobuf/*.proto``), which the server knows.
+    """
+    found: dict[str, descriptor_pb2.FileDescriptorProto] = {}
+    pending = list(files)
+    while pending:
+        file = pending.pop()
+        if file.name in found or file.name.startswith("google/protobuf/"):
+            continue
+        proto = descriptor_pb2.FileDescriptorProto()
+        file.CopyToProto(proto)
+        found[file.name] = proto
+        pending.extend(file.dependencies)
+    return descriptor_pb2.FileDescriptorSet(file=list(found.values()))
 
 
 def measure(polygon: shapes_pb2.Polygon) -> shapes_pb2.Measurement:
@@ -127,6 +131,8 @@ class ShapesWorker:
         self.draining = False
         self.ended = False
         self.cancelled: set[tuple[str, int]] = set()
+        # Results sent and not yet acknowledged (CompleteAck); a worker that reconnects sends them again.
+        self.unacked: dict[tuple[str, int], ws.TaskResult] = {}
         self.stop_heartbeats = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="task")
 
@@ -193,7 +199,21 @@ class ShapesWorker:
         elif kind == "drain":
             log.info("server asks to drain: %s", response.drain.reason)
             self.drain()
-        # complete_ack: the results are recorded; nothing to keep.
+        elif kind == "complete_ack":
+            with self.lock:
+                for ref in response.complete_ack.tasks:
+                    self.unacked.pop((ref.task_id, ref.attempt), None)
+        elif kind == "refused":
+            # Items the server dropped (a progress update over its limits, an output of the wrong
+            # type...): the stream goes on.
+            for item in response.refused.items:
+                log.warning(
+                    "server refused %d %s item(s) of task %s: %s",
+                    item.count,
+                    ws.ReportKind.Name(item.report),
+                    item.task_id,
+                    item.message,
+                )
 
     def heartbeats(self, interval: float) -> None:
         while not self.stop_heartbeats.wait(interval):
@@ -251,6 +271,8 @@ class ShapesWorker:
                     stack=traceback.format_exc(),
                 )
             )
+        with self.lock:
+            self.unacked[ref] = result
         self.send(complete=ws.CompleteReport(results=[result]))
         with self.lock:
             self.running -= 1
@@ -262,13 +284,15 @@ class ShapesWorker:
             self.end_stream()
 
     def drain(self) -> None:
-        """Takes no more tasks; ends the stream once the running ones reported."""
+        """Takes no more tasks, hands back what has not started; ends the stream once the running ones reported."""
         with self.lock:
             if self.draining:
                 return
             self.draining = True
             idle = self.running == 0
         self.send(draining=ws.Draining())
+        # Every assigned task runs at once on its own thread, so none waits unstarted: nothing to
+        # release. A worker that prefetches sends ws.Release(tasks=[TaskRef...], reason="draining").
         if idle:
             self.end_stream()
 

@@ -24,10 +24,19 @@ export interface SessionOptions {
   pingTimeoutMs?: number;
 }
 
+/**
+ * Memory one HTTP/2 session may buffer, in megabytes. Node's default (10) is smaller than the
+ * server's largest message (8 MiB by default, up to 256 MiB): a larger message failed on the
+ * client itself with `NGHTTP2_ENHANCE_YOUR_CALM` (INTERNAL) before the server could refuse it with
+ * `RESOURCE_EXHAUSTED` naming its limit.
+ */
+const MAX_SESSION_MEMORY_MB = 300;
+
 /** A session manager for `url` whose sockets send small writes at once. */
 export function createSessionManager(url: string, options: SessionOptions = {}): Http2SessionManager {
   const { ca, ...pingOptions } = options;
   return new Http2SessionManager(url, pingOptions, {
+    maxSessionMemory: MAX_SESSION_MEMORY_MB,
     createConnection(authority: URL) {
       const port = Number(authority.port) || (authority.protocol === "https:" ? 443 : 80);
       const host = authority.hostname.replace(/^\[(.*)\]$/, "$1");

@@ -50,6 +50,31 @@ export interface ServerConfig {
    * @default 1000
    */
   maxSubscribersPerTask: number;
+  // Issue 15: resource limits (README "Security" lists them all).
+  /**
+   * Most `StreamProgress` streams and waiting `GetResult` calls one API key holds open on this
+   * server, over all tasks; more are refused with `RESOURCE_EXHAUSTED`. Without authentication
+   * there are no keys: only {@link ServerConfig.maxSubscribers} applies. @default 1000
+   */
+  maxSubscribersPerKey: number;
+  /** Most `StreamProgress` streams and waiting `GetResult` calls this server holds open in all. @default 10000 */
+  maxSubscribers: number;
+  /** Most task types one worker Hello may declare; more: `RESOURCE_EXHAUSTED`, before any other work. @default 1000 */
+  maxHelloTypes: number;
+  /** Largest `FileDescriptorSet` (encoded) one Hello may carry; larger: `RESOURCE_EXHAUSTED`, before it is read. @default 1 MiB */
+  maxDescriptorBytes: number;
+  /** Largest progress update (an encoded `Progress`) a worker may report; larger ones are refused. @default 4 KiB */
+  maxProgressBytes: number;
+  /** Progress updates a second one worker may report (a burst of as many is allowed); more are refused. @default 1000 */
+  maxProgressRate: number;
+  /** Longest task log line a worker may send; longer ones are cut. @default 8 KiB */
+  maxLogLineBytes: number;
+  /** Task log bytes a second one worker may send (each line counts 128 bytes more); more lines are refused. @default 64 KiB */
+  maxLogRate: number;
+  /** Most concurrent HTTP/2 streams (calls) on one connection (`SETTINGS_MAX_CONCURRENT_STREAMS`). @default 100 */
+  maxStreamsPerConnection: number;
+  /** A connection with no call open this long is closed (HTTP/2: GOAWAY); 0: never. @default 5 min */
+  idleTimeoutMs: number;
   /** How often workers must send a heartbeat. @default 5 s */
   heartbeatIntervalMs: number;
   /** A worker silent this long loses its tasks; also the lease length. @default 30 s */
@@ -102,6 +127,16 @@ export const DEFAULTS = {
   maxInputBytes: 1024 * 1024,
   maxMessageBytes: 8 * 1024 * 1024,
   maxSubscribersPerTask: 1000,
+  maxSubscribersPerKey: 1000,
+  maxSubscribers: 10_000,
+  maxHelloTypes: 1000,
+  maxDescriptorBytes: 1024 * 1024,
+  maxProgressBytes: 4096,
+  maxProgressRate: 1000,
+  maxLogLineBytes: 8192,
+  maxLogRate: 64 * 1024,
+  maxStreamsPerConnection: 100,
+  idleTimeoutMs: 300_000,
   heartbeatIntervalMs: 5_000,
   leaseTimeoutMs: 30_000,
   timeoutGraceMs: 5_000,
@@ -154,6 +189,36 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
     value: "<count>",
     description: "most StreamProgress streams and waiting GetResult calls on one task, per server",
   },
+  maxSubscribersPerKey: {
+    env: "TASKWIRE_MAX_SUBSCRIBERS_PER_KEY",
+    flag: "max-subscribers-per-key",
+    value: "<count>",
+    description: "most StreamProgress streams and waiting GetResult calls of one API key, per server",
+  },
+  maxSubscribers: {
+    env: "TASKWIRE_MAX_SUBSCRIBERS",
+    flag: "max-subscribers",
+    value: "<count>",
+    description: "most StreamProgress streams and waiting GetResult calls one server holds in all",
+  },
+  maxHelloTypes: { env: "TASKWIRE_MAX_HELLO_TYPES", flag: "max-hello-types", value: "<count>", description: "most task types one worker Hello may declare" },
+  maxDescriptorBytes: {
+    env: "TASKWIRE_MAX_DESCRIPTOR_BYTES",
+    flag: "max-descriptor-bytes",
+    value: "<bytes>",
+    description: "largest FileDescriptorSet one worker Hello may carry",
+  },
+  maxProgressBytes: { env: "TASKWIRE_MAX_PROGRESS_BYTES", flag: "max-progress-bytes", value: "<bytes>", description: "largest progress update a worker may report" },
+  maxProgressRate: { env: "TASKWIRE_MAX_PROGRESS_RATE", flag: "max-progress-rate", value: "<count>", description: "progress updates a second per worker" },
+  maxLogLineBytes: { env: "TASKWIRE_MAX_LOG_LINE_BYTES", flag: "max-log-line-bytes", value: "<bytes>", description: "longest task log line (longer ones are cut)" },
+  maxLogRate: { env: "TASKWIRE_MAX_LOG_RATE", flag: "max-log-rate", value: "<bytes>", description: "task log bytes a second per worker (each line counts 128 more)" },
+  maxStreamsPerConnection: {
+    env: "TASKWIRE_MAX_STREAMS_PER_CONNECTION",
+    flag: "max-streams-per-connection",
+    value: "<count>",
+    description: "most concurrent HTTP/2 streams (calls) on one connection",
+  },
+  idleTimeoutMs: { env: "TASKWIRE_IDLE_TIMEOUT", flag: "idle-timeout", value: "<duration>", description: "close a connection with no call open this long (0: never)" },
   heartbeatIntervalMs: { env: "TASKWIRE_HEARTBEAT_INTERVAL", flag: "heartbeat-interval", value: "<duration>", description: "how often workers must send a heartbeat" },
   leaseTimeoutMs: { env: "TASKWIRE_LEASE_TIMEOUT", flag: "lease-timeout", value: "<duration>", description: "a worker silent this long loses its tasks" },
   timeoutGraceMs: { env: "TASKWIRE_TIMEOUT_GRACE", flag: "timeout-grace", value: "<duration>", description: "wait past a task's timeout before failing the attempt" },
@@ -271,6 +336,17 @@ export function loadServerConfig(
     maxInputBytes: integer("maxInputBytes", DEFAULTS.maxInputBytes, 1, 64 * 1024 * 1024),
     maxMessageBytes: integer("maxMessageBytes", DEFAULTS.maxMessageBytes, 1024, 256 * 1024 * 1024),
     maxSubscribersPerTask: integer("maxSubscribersPerTask", DEFAULTS.maxSubscribersPerTask, 1, 1_000_000),
+    maxSubscribersPerKey: integer("maxSubscribersPerKey", DEFAULTS.maxSubscribersPerKey, 1, 10_000_000),
+    maxSubscribers: integer("maxSubscribers", DEFAULTS.maxSubscribers, 1, 10_000_000),
+    // 5,000 types × the columns of a catalog row stay far below PostgreSQL's 65,535 parameters.
+    maxHelloTypes: integer("maxHelloTypes", DEFAULTS.maxHelloTypes, 1, 5_000),
+    maxDescriptorBytes: integer("maxDescriptorBytes", DEFAULTS.maxDescriptorBytes, 1024, 256 * 1024 * 1024),
+    maxProgressBytes: integer("maxProgressBytes", DEFAULTS.maxProgressBytes, 64, 16 * 1024 * 1024),
+    maxProgressRate: integer("maxProgressRate", DEFAULTS.maxProgressRate, 1, 1_000_000),
+    maxLogLineBytes: integer("maxLogLineBytes", DEFAULTS.maxLogLineBytes, 256, 16 * 1024 * 1024),
+    maxLogRate: integer("maxLogRate", DEFAULTS.maxLogRate, 1024, 1024 * 1024 * 1024),
+    maxStreamsPerConnection: integer("maxStreamsPerConnection", DEFAULTS.maxStreamsPerConnection, 1, 2 ** 31 - 1),
+    idleTimeoutMs: duration("idleTimeoutMs", DEFAULTS.idleTimeoutMs, 0),
     heartbeatIntervalMs: duration("heartbeatIntervalMs", DEFAULTS.heartbeatIntervalMs, 10),
     leaseTimeoutMs: duration("leaseTimeoutMs", DEFAULTS.leaseTimeoutMs, 100),
     timeoutGraceMs: duration("timeoutGraceMs", DEFAULTS.timeoutGraceMs, 0),

@@ -26,7 +26,9 @@ export type ErrorReason =
   | "TASK_TYPE_OWNED"
   | "WORKER_ID_TAKEN"
   | "TASK_TYPE_CONTRACT_CHANGED"
-  | "TOO_MANY_SUBSCRIBERS";
+  | "TOO_MANY_SUBSCRIBERS"
+  | "TOO_MANY_TASK_TYPES"
+  | "DESCRIPTORS_TOO_LARGE";
 
 /** Base class of every error Taskwire raises on purpose. */
 export abstract class TaskwireError extends Error {
@@ -96,7 +98,7 @@ export class AlreadyExistsError extends TaskwireError {
 export class ResourceExhaustedError extends TaskwireError {
   override readonly name = "ResourceExhaustedError";
   constructor(
-    readonly reason: "TOO_MANY_SUBSCRIBERS",
+    readonly reason: "TOO_MANY_SUBSCRIBERS" | "TOO_MANY_TASK_TYPES" | "DESCRIPTORS_TOO_LARGE",
     message: string,
   ) {
     super(message);

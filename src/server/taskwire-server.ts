@@ -158,6 +158,7 @@ export async function createTaskwireServer(
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     leaseTimeoutMs: config.leaseTimeoutMs,
     isDraining: () => state !== "SERVING",
+    limits: config, // issue 15: Hello, progress and log bounds
     scheduler,
     ownership: new TypeOwnership(store, catalog, logger), // issue 15: task types owned by their key
   });
@@ -169,6 +170,8 @@ export async function createTaskwireServer(
     submitter,
     leaseTimeoutMs: config.leaseTimeoutMs,
     maxSubscribersPerTask: config.maxSubscribersPerTask,
+    maxSubscribersPerKey: config.maxSubscribersPerKey,
+    maxSubscribers: config.maxSubscribers,
   });
   const admin = createAdminService({
     store,
@@ -227,7 +230,7 @@ export async function createTaskwireServer(
   const reflection = new ReflectionResponder({
     services: [TaskService, WorkerService, AdminService, ScheduleService, Health, ServerReflectionV1, ServerReflectionV1Alpha],
     extraFiles: [file_google_rpc_status, file_google_rpc_error_details],
-    catalogFiles: () => catalog.entries().flatMap((entry) => [...entry.registry.files]),
+    catalogFiles: () => catalog.files(),
     // Worker-declared types to callers that may list them (ListTypes), when keys are checked.
     catalogVisible: (context) => security.auth.kind === "off" || roleMay(callerOf(context), CATALOG_PERMISSION),
     refreshCatalog: () => (catalogReload ??= catalog.loadAll().finally(() => (catalogReload = undefined))),
@@ -274,7 +277,7 @@ export async function createTaskwireServer(
     render: () => metrics.render(),
     authorize: authorizeMetrics,
   });
-  const http = security.tls ? createTlsServer(serve, security.tls) : createDualProtocolServer(serve);
+  const http = security.tls ? createTlsServer(serve, security.tls, config) : createDualProtocolServer(serve, config);
 
   let unsubscribeWake: Unsubscribe | undefined;
   let port: number;

@@ -33,7 +33,18 @@ export type AttemptOutcome =
       /** The attempt's error. When `error.retryable` and attempts remain, the task is retried after back-off. */
       error: AttemptError;
     }
-  | { kind: "cancelled"; id: string; attempt: number; reason: string };
+  | { kind: "cancelled"; id: string; attempt: number; reason: string }
+  | {
+      /**
+       * The worker handed the attempt back unstarted (`WorkerService` Release): the task is
+       * QUEUED again and the attempt not counted; a task being cancelled ends CANCELLED with
+       * `reason` as its error's message.
+       */
+      kind: "released";
+      id: string;
+      attempt: number;
+      reason: string;
+    };
 
 /** A claimed task that `startAttempts` did not start; `state` null when no such task exists. */
 export interface NotStarted {

@@ -7,10 +7,9 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
-import { ErrorKind } from "../../gen/taskwire/v1/task_pb.js";
 import {
   ConnectRequestSchema,
-  TaskResultSchema,
+  ReportKind,
   type Assignment,
   type ConnectRequest,
   type ConnectResponse,
@@ -157,6 +156,15 @@ export class WorkerSession {
       case "completeAck":
         this.#deps.outbox.acknowledge(message.value.tasks);
         break;
+      case "refused":
+        // Items the server dropped (or an attempt it failed): said once here, the stream goes on.
+        for (const item of message.value.items) {
+          this.#deps.logger.warn(
+            { taskId: item.taskId || undefined, attempt: item.attempt, report: ReportKind[item.report], count: item.count },
+            `the server refused a report: ${item.message}`,
+          );
+        }
+        break;
       case undefined:
         this.#deps.logger.warn("ignoring an empty message from the server (a newer protocol?)");
         break;
@@ -195,34 +203,29 @@ export class WorkerSession {
     const { pool, slots, logger, outbox } = this.#deps;
     this.#outstanding = Math.max(0, this.#outstanding - 1);
     if (pool.size >= slots && !pool.has(assignment.taskId, assignment.attempt)) {
-      // The server assigned past the granted slots: hand the attempt back rather than overload.
-      logger.error({ taskId: assignment.taskId, attempt: assignment.attempt }, "assignment without a free slot, refused");
-      outbox.addResult(
-        create(TaskResultSchema, {
-          taskId: assignment.taskId,
-          attempt: assignment.attempt,
-          outcome: {
-            case: "failure",
-            value: {
-              kind: ErrorKind.WORKER_LOST,
-              name: "NoFreeSlotError",
-              message: `worker has no free slot (${slots} slots)`,
-              retryable: true,
-            },
-          },
-        }),
-      );
+      // The server assigned past the granted slots: hand the attempt back (not counted) rather than overload.
+      logger.error({ taskId: assignment.taskId, attempt: assignment.attempt }, "assignment without a free slot, released");
+      outbox.addRelease([{ taskId: assignment.taskId, attempt: assignment.attempt }], `no free slot (${slots} slots)`);
       return;
     }
     pool.start(assignment);
   }
 
-  /** Stops taking work, waits for running attempts and acknowledgements, then half-closes. */
+  /**
+   * Stops taking work, hands back the prefetched attempts that have not started (`Release`: they
+   * go back to their queues, their attempt not counted), waits for running attempts and
+   * acknowledgements, then half-closes.
+   */
   #finish(): void {
     if (this.#finishing) return;
     this.#finishing = true;
     this.#send({ case: "draining", value: {} });
     const { pool, outbox, finishWaitMs, logger } = this.#deps;
+    const released = pool.releaseWaiting();
+    if (released.length > 0) {
+      logger.info({ released: released.length }, "handing back prefetched attempts that have not started");
+      outbox.addRelease(released, "draining");
+    }
     const ended = new Promise<void>((resolve) => this.#abort.signal.addEventListener("abort", () => resolve()));
     void (async () => {
       await Promise.race([pool.whenIdle(), ended]);

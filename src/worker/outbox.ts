@@ -2,8 +2,9 @@
  * Batching of what the worker tells the server. Results and grants go out on the next turn of
  * the event loop, so attempts finishing together share one `CompleteReport` and one `Grant`;
  * progress (the latest value per attempt) and log lines go out within `flushMs`, so a tight loop
- * of `ctx.progress()` costs one message per interval. Results are kept until the server
- * acknowledges them and are sent again on the next stream.
+ * of `ctx.progress()` costs one message per interval. Results, and releases of attempts handed
+ * back unstarted, are kept until the server acknowledges them and are sent again on the next
+ * stream.
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -11,6 +12,7 @@ import {
   ConnectRequestSchema,
   TaskLogSchema,
   TaskProgressSchema,
+  TaskRefSchema,
   type ConnectRequest,
   type TaskLog,
   type TaskProgress,
@@ -56,6 +58,9 @@ export class Outbox {
   #sink: OutboxSink | undefined;
   readonly #unacked = new Map<string, TaskResult>();
   #results: TaskResult[] = [];
+  /** Released attempts not acknowledged yet, and why they were released. */
+  readonly #unackedReleases = new Map<string, { ref: TaskRef; reason: string }>();
+  #releases: { ref: TaskRef; reason: string }[] = [];
   #progress = new Map<string, PendingProgress>();
   #logs: TaskLog[] = [];
   #droppedLogs = 0;
@@ -70,15 +75,16 @@ export class Outbox {
     this.#maxBatch = options.maxBatch ?? 500;
   }
 
-  /** Results sent (or waiting to be) that the server has not acknowledged. */
+  /** Results and releases sent (or waiting to be) that the server has not acknowledged. */
   get unackedCount(): number {
-    return this.#unacked.size;
+    return this.#unacked.size + this.#unackedReleases.size;
   }
 
   /** Starts writing to a new stream: every unacknowledged result is sent again, then a grant. */
   attach(sink: OutboxSink): void {
     this.#sink = sink;
     this.#results = [...this.#unacked.values()];
+    this.#releases = [...this.#unackedReleases.values()];
     this.flush();
   }
 
@@ -95,6 +101,19 @@ export class Outbox {
     this.#scheduleImmediate();
   }
 
+  /**
+   * Queues the release of attempts the worker will not run (prefetched ones on drain, one it had
+   * no room for) and keeps them until acknowledged; sent at once.
+   */
+  addRelease(refs: readonly { taskId: string; attempt: number }[], reason: string): void {
+    for (const { taskId, attempt } of refs) {
+      const pending = { ref: create(TaskRefSchema, { taskId, attempt }), reason };
+      this.#unackedReleases.set(attemptKey(taskId, attempt), pending);
+      this.#releases.push(pending);
+    }
+    if (refs.length > 0) this.#scheduleImmediate();
+  }
+
   /** Asks for a flush on the next turn, where the sink computes the slots to grant. */
   requestGrant(): void {
     this.#scheduleImmediate();
@@ -104,21 +123,26 @@ export class Outbox {
   acknowledge(refs: readonly TaskRef[]): void {
     for (const ref of refs) {
       const key = attemptKey(ref.taskId, ref.attempt);
+      const release = this.#unackedReleases.get(key);
+      if (release) {
+        this.#unackedReleases.delete(key);
+        this.#releases = this.#releases.filter((pending) => pending !== release);
+      }
       const result = this.#unacked.get(key);
       if (!result) continue;
       this.#unacked.delete(key);
       this.#results = this.#results.filter((pending) => pending !== result);
     }
-    if (this.#unacked.size === 0) {
+    if (this.unackedCount === 0) {
       const waiters = this.#ackWaiters;
       this.#ackWaiters = [];
       for (const resolve of waiters) resolve();
     }
   }
 
-  /** Resolves once every result is acknowledged. */
+  /** Resolves once every result and release is acknowledged. */
   whenAcked(): Promise<void> {
-    if (this.#unacked.size === 0) return Promise.resolve();
+    if (this.unackedCount === 0) return Promise.resolve();
     return new Promise((resolve) => this.#ackWaiters.push(resolve));
   }
 
@@ -138,7 +162,7 @@ export class Outbox {
     this.#scheduleTimed();
   }
 
-  /** Sends everything pending now, in order: progress, logs, results, grant. */
+  /** Sends everything pending now, in order: progress, logs, results, releases, grant. */
   flush(): void {
     this.#cancelTimers();
     const sink = this.#sink;
@@ -173,6 +197,14 @@ export class Outbox {
       sink.send(create(ConnectRequestSchema, { message: { case: "complete", value: { results: chunk } } }));
     }
     this.#results = [];
+    const byReason = new Map<string, TaskRef[]>();
+    for (const { ref, reason } of this.#releases) byReason.set(reason, [...(byReason.get(reason) ?? []), ref]);
+    for (const [reason, refs] of byReason) {
+      for (const chunk of chunks(refs, this.#maxBatch)) {
+        sink.send(create(ConnectRequestSchema, { message: { case: "release", value: { tasks: chunk, reason } } }));
+      }
+    }
+    this.#releases = [];
     const slots = sink.takeGrant();
     if (slots > 0) sink.send(create(ConnectRequestSchema, { message: { case: "grant", value: { slots } } }));
   }

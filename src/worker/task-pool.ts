@@ -12,8 +12,8 @@ import type { TaskDefinition } from "../common/task-definition.js";
 import type { Logger } from "../core/logger.js";
 import { DeadlineTimer } from "./deadline-timer.js";
 import { TaskCancelledError, TaskTimeoutError } from "./errors.js";
-import { logOutcome } from "./outcome-log.js";
 import type { ProgressSnapshot } from "./progress.js";
+import { logOutcome } from "./outcome-log.js";
 import { runInHandlerSpan } from "./handler-span.js";
 import { outcomeOfError, runAttempt, taskResultOf, type AttemptOutcome, type TaskLogLevel } from "./task-runner.js";
 
@@ -174,6 +174,21 @@ export class TaskPool {
   #reportUnrun(key: string, entry: RunningAttempt): void {
     const result = taskResultOf(entry.taskId, entry.attempt, outcomeOfError(undefined, entry.controller.signal));
     queueMicrotask(() => this.#finish(key, entry, result));
+  }
+
+  /**
+   * Takes the prefetched attempts that have not started out of the pool, unreported: the worker
+   * hands them back with `Release` (their attempt is not counted). @returns their refs.
+   */
+  releaseWaiting(): { taskId: string; attempt: number }[] {
+    const released = this.#waiting.splice(0);
+    for (const waiting of released) {
+      waiting.entry.controller.signal.removeEventListener("abort", waiting.onAbort);
+      this.#running.delete(waiting.key);
+      this.#deadlines.delete(waiting.key);
+    }
+    if (released.length > 0 && this.#running.size === 0) this.#notifyIdle();
+    return released.map(({ entry }) => ({ taskId: entry.taskId, attempt: entry.attempt }));
   }
 
   /** Aborts one attempt's signal with a {@link TaskCancelledError}; false when it is not held. */

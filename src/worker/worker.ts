@@ -253,7 +253,7 @@ export class Worker {
           await this.#sleep(Math.random() * 100);
           continue;
         }
-        const rejection = this.#rejection(end.error, connectedOnce);
+        const rejection = this.#rejection(end.error, connectedOnce, session.welcomed);
         if (rejection) throw rejection;
         const delayMs = reconnectDelay(failures++);
         this.#logger.warn({ err: end.error, running: this.#pool.size, delayMs }, "stream lost, reconnecting");
@@ -270,8 +270,11 @@ export class Worker {
   }
 
   /** A fatal refusal as a `WorkerRejectedError`, or undefined when reconnecting may help. */
-  #rejection(error: unknown, connectedOnce: boolean): WorkerRejectedError | undefined {
-    if (!(error instanceof ConnectError) || !FATAL_CODES.has(error.code)) return undefined;
+  #rejection(error: unknown, connectedOnce: boolean, welcomed: boolean): WorkerRejectedError | undefined {
+    if (!(error instanceof ConnectError)) return undefined;
+    // A Hello over the server's limits (too many types, descriptors too large) is refused again on every try.
+    const helloTooLarge = error.code === Code.ResourceExhausted && !welcomed;
+    if (!FATAL_CODES.has(error.code) && !helloTooLarge) return undefined;
     if (error.code === Code.AlreadyExists && connectedOnce) {
       // After a broken stream the server may not have noticed yet that our old one is gone;
       // it will within a lease timeout. Past that, another process uses our id.

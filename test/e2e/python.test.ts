@@ -108,6 +108,26 @@ describe.skipIf(!pythonReady && !inCi)("the Python example", () => {
     });
   });
 
+  it("names the output's fields as protoc does for Connect/JSON clients, from the runtime descriptors the worker sends", async () => {
+    // The worker sends CopyToProto descriptors: no json_name, which the server fills in.
+    const input = anyPack(polygon, create(polygon, { name: "json", vertices: [{ x: 0, y: 0 }, { x: 2, y: 0 }, { x: 0, y: 2 }] }));
+    const handle = await client.submitByName("shapes.area", input);
+    await handle.result({ timeout: "20s" });
+    const response = await fetch(`${server.url}/taskwire.v1.TaskService/GetResult`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: handle.id }),
+    });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { task: { output: unknown } }).task.output).toEqual({
+      "@type": "type.googleapis.com/shapes.v1.Measurement",
+      name: "json",
+      area: 2,
+      perimeter: 4 + Math.hypot(2, 2),
+      vertexCount: 3,
+    });
+  });
+
   it("records the worker's failure of an input it cannot use, without retrying, with its traceback", async () => {
     const input = anyPack(polygon, create(polygon, { name: "line", vertices: [{ x: 0, y: 0 }, { x: 1, y: 1 }] }));
     const handle = await client.submitByName("shapes.area", input);

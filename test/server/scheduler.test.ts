@@ -15,7 +15,7 @@ import type { ControlPlane } from "../../src/server/engine/control-plane.js";
 import { Scheduler } from "../../src/server/engine/scheduler.js";
 import { TaskSubmitter } from "../../src/server/engine/submitter.js";
 import { TaskEvents } from "../../src/server/engine/task-events.js";
-import { parseHello } from "../../src/server/rpc/worker-service.js";
+import { parseHello } from "../../src/server/rpc/hello.js";
 import { createPostgresStore } from "../../src/store/postgres-store.js";
 import type { TaskStore } from "../../src/store/store.js";
 import { buildHello, taskDeclaration } from "../../src/worker/hello.js";

@@ -483,6 +483,27 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         ]);
       });
 
+      it("puts a released attempt back QUEUED without counting it; a released CANCELLING task ends CANCELLED", async () => {
+        const store = await freshStore();
+        const task = await runningTask(store);
+        const [released] = await store.finishAttempts([{ kind: "released", id: task.id, attempt: 1, reason: "draining" }], at(20));
+        expect(released).toMatchObject({ state: "QUEUED", attempt: 0, errors: [], workerId: null, startedAt: null, finishedAt: null });
+        expect(released?.transitions.map((t) => [t.state, t.attempt])).toEqual([
+          ["QUEUED", 0],
+          ["RUNNING", 1],
+          ["QUEUED", 0],
+        ]);
+        // A late report of the released attempt changes nothing; the next start is attempt 1 again.
+        expect(await store.finishAttempts([{ kind: "released", id: task.id, attempt: 1, reason: "again" }], at(21))).toEqual([]);
+        const [again] = await startOnly(store, [task.id], "worker-2", at(30));
+        expect({ attempt: again?.attempt, workerId: again?.workerId }).toEqual({ attempt: 1, workerId: "worker-2" });
+        const cancelling = await runningTask(store);
+        await store.cancelTask(cancelling.id, "stop", at(50));
+        const [cancelled] = await store.finishAttempts([{ kind: "released", id: cancelling.id, attempt: 1, reason: "cancelled before it started" }], at(60));
+        expect(cancelled).toMatchObject({ state: "CANCELLED", attempt: 1, finishedAt: at(60) });
+        expect(cancelled?.errors).toMatchObject([{ attempt: 1, kind: "CANCELLED", message: "cancelled before it started" }]);
+      });
+
       it("ends a CANCELLING task CANCELLED on a failure, SUCCEEDED on a success", async () => {
         const store = await freshStore();
         const failing = await runningTask(store);

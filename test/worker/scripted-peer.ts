@@ -32,7 +32,7 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
 export class PeerStream {
   /** Every message received, heartbeats included, in order. */
   readonly received: ConnectRequest[] = [];
-  /** Acknowledge every CompleteReport at once. */
+  /** Acknowledge every CompleteReport and Release at once. */
   autoAck: boolean;
   /** End the response stream once the worker half-closes (as the real server does). */
   endWhenRequestsEnd = true;
@@ -134,6 +134,9 @@ export class PeerStream {
               case: "completeAck",
               value: { tasks: request.message.value.results.map(({ taskId, attempt }) => ({ taskId, attempt })) },
             });
+          }
+          if (this.autoAck && request.message.case === "release") {
+            this.send({ case: "completeAck", value: { tasks: request.message.value.tasks.map(({ taskId, attempt }) => ({ taskId, attempt })) } });
           }
           this.#wakeReader();
         }

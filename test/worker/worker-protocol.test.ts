@@ -92,13 +92,10 @@ describe("slots", () => {
     stream.send({ case: "assign", value: { tasks: [assignment("t2", "test.gated", json({ id: "t2" }))] } });
     await gates.started("t1");
     await gates.started("t2");
-    // Past the granted slots: refused, not run.
+    // Past the granted slots: handed back unrun (Release: its attempt is not counted).
     stream.send({ case: "assign", value: { tasks: [assignment("t3", "test.gated", json({ id: "t3" }))] } });
-    const refused = await stream.nextOf("complete");
-    expect(refused.results).toHaveLength(1);
-    expect(refused.results[0]?.taskId).toBe("t3");
-    expect(refused.results[0]?.outcome.case).toBe("failure");
-    expect(refused.results[0]?.outcome.value).toMatchObject({ kind: ErrorKind.WORKER_LOST, retryable: true });
+    const released = await stream.nextOf("release");
+    expect(released.tasks.map((t) => [t.taskId, t.attempt])).toEqual([["t3", 1]]);
     expect(worker.runningCount).toBe(2);
 
     gates.open("t1", { answer: 42 });
@@ -138,9 +135,9 @@ describe("slots", () => {
     stream.send({ case: "assign", value: { tasks: ids.map((id) => assignment(id, "test.gated", json({ id }))) } });
     await gates.started("p1");
     expect(worker.runningCount).toBe(1);
-    // A fourth is past the slots: refused, not held.
+    // A fourth is past the slots: handed back (Release, its attempt not counted), not held.
     stream.send({ case: "assign", value: { tasks: [assignment("p4", "test.gated", json({ id: "p4" }))] } });
-    expect((await stream.nextOf("complete")).results.map((r) => [r.taskId, r.outcome.case])).toEqual([["p4", "failure"]]);
+    expect((await stream.nextOf("release")).tasks.map((r) => r.taskId)).toEqual(["p4"]);
 
     gates.open("p1");
     await gates.started("p2");

@@ -2,10 +2,12 @@
 // @generated from file taskwire/v1/worker_service.proto (package taskwire.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Any, Duration, FileDescriptorSet, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Code } from "../../google/rpc/code_pb.js";
+import { file_google_rpc_code } from "../../google/rpc/code_pb.js";
 import type { ScheduleDefinition } from "./schedule_pb.js";
 import { file_taskwire_v1_schedule } from "./schedule_pb.js";
 import type { ErrorKind, Progress, TaskDefaults } from "./task_pb.js";
@@ -16,7 +18,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file taskwire/v1/worker_service.proto.
  */
 export const file_taskwire_v1_worker_service: GenFile = /*@__PURE__*/
-  fileDesc("CiB0YXNrd2lyZS92MS93b3JrZXJfc2VydmljZS5wcm90bxILdGFza3dpcmUudjEixgIKDkNvbm5lY3RSZXF1ZXN0EiMKBWhlbGxvGAEgASgLMhIudGFza3dpcmUudjEuSGVsbG9IABIjCgVncmFudBgCIAEoCzISLnRhc2t3aXJlLnYxLkdyYW50SAASKwoJaGVhcnRiZWF0GAMgASgLMhYudGFza3dpcmUudjEuSGVhcnRiZWF0SAASLwoIcHJvZ3Jlc3MYBCABKAsyGy50YXNrd2lyZS52MS5Qcm9ncmVzc1JlcG9ydEgAEiUKA2xvZxgFIAEoCzIWLnRhc2t3aXJlLnYxLkxvZ1JlcG9ydEgAEi8KCGNvbXBsZXRlGAYgASgLMhsudGFza3dpcmUudjEuQ29tcGxldGVSZXBvcnRIABIpCghkcmFpbmluZxgHIAEoCzIVLnRhc2t3aXJlLnYxLkRyYWluaW5nSABCCQoHbWVzc2FnZSLvAQoPQ29ubmVjdFJlc3BvbnNlEicKB3dlbGNvbWUYASABKAsyFC50YXNrd2lyZS52MS5XZWxjb21lSAASJQoGYXNzaWduGAIgASgLMhMudGFza3dpcmUudjEuQXNzaWduSAASKgoGY2FuY2VsGAMgASgLMhgudGFza3dpcmUudjEuQ2FuY2VsVGFza3NIABIjCgVkcmFpbhgEIAEoCzISLnRhc2t3aXJlLnYxLkRyYWluSAASMAoMY29tcGxldGVfYWNrGAUgASgLMhgudGFza3dpcmUudjEuQ29tcGxldGVBY2tIAEIJCgdtZXNzYWdlIsABChNUYXNrVHlwZURlY2xhcmF0aW9uEgwKBG5hbWUYASABKAkSEgoKaW5wdXRfdHlwZRgCIAEoCRITCgtvdXRwdXRfdHlwZRgDIAEoCRIrCghkZWZhdWx0cxgEIAEoCzIZLnRhc2t3aXJlLnYxLlRhc2tEZWZhdWx0cxITCgtkZXNjcmlwdGlvbhgFIAEoCRIwCglzY2hlZHVsZXMYBiADKAsyHS50YXNrd2lyZS52MS5EZWNsYXJlZFNjaGVkdWxlIlMKEERlY2xhcmVkU2NoZWR1bGUSCgoCaWQYASABKAkSMwoKZGVmaW5pdGlvbhgCIAEoCzIfLnRhc2t3aXJlLnYxLlNjaGVkdWxlRGVmaW5pdGlvbiLaAQoFSGVsbG8SEQoJd29ya2VyX2lkGAEgASgJEgwKBGhvc3QYAiABKAkSCwoDcGlkGAMgASgFEg4KBnF1ZXVlcxgEIAMoCRINCgVzbG90cxgFIAEoBRIvCgV0eXBlcxgGIAMoCzIgLnRhc2t3aXJlLnYxLlRhc2tUeXBlRGVjbGFyYXRpb24SNwoLZGVzY3JpcHRvcnMYByABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXQSCwoDc2RrGAggASgJEg0KBWJ1cnN0GAkgASgIIhYKBUdyYW50Eg0KBXNsb3RzGAEgASgFIgsKCUhlYXJ0YmVhdCIrCgdUYXNrUmVmEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBSJZCgxUYXNrUHJvZ3Jlc3MSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEicKCHByb2dyZXNzGAMgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MiPAoOUHJvZ3Jlc3NSZXBvcnQSKgoHdXBkYXRlcxgBIAMoCzIZLnRhc2t3aXJlLnYxLlRhc2tQcm9ncmVzcyJ1CgdUYXNrTG9nEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRINCgVsZXZlbBgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEigKBHRpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjIKCUxvZ1JlcG9ydBIlCgdlbnRyaWVzGAEgAygLMhQudGFza3dpcmUudjEuVGFza0xvZyKeAQoLVGFza0ZhaWx1cmUSJAoEa2luZBgBIAEoDjIWLnRhc2t3aXJlLnYxLkVycm9yS2luZBIMCgRuYW1lGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSEQoJcmV0cnlhYmxlGAQgASgIEg0KBXN0YWNrGAUgASgJEigKB2RldGFpbHMYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IqMBCgpUYXNrUmVzdWx0Eg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRImCgZvdXRwdXQYAyABKAsyFC5nb29nbGUucHJvdG9idWYuQW55SAASKwoHZmFpbHVyZRgEIAEoCzIYLnRhc2t3aXJlLnYxLlRhc2tGYWlsdXJlSAASEwoJY2FuY2VsbGVkGAUgASgJSABCCQoHb3V0Y29tZSI6Cg5Db21wbGV0ZVJlcG9ydBIoCgdyZXN1bHRzGAEgAygLMhcudGFza3dpcmUudjEuVGFza1Jlc3VsdCIKCghEcmFpbmluZyKGAQoHV2VsY29tZRISCgpzZXNzaW9uX2lkGAEgASgJEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCg1sZWFzZV90aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIvcBCgpBc3NpZ25tZW50Eg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIMCgR0eXBlGAMgASgJEiMKBWlucHV0GAQgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueRIsCghkZWFkbGluZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMbWF4X2F0dGVtcHRzGAYgASgFEicKCHByb2dyZXNzGAcgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MSEwoLdHJhY2VwYXJlbnQYCCABKAkSEgoKdHJhY2VzdGF0ZRgJIAEoCSIwCgZBc3NpZ24SJgoFdGFza3MYASADKAsyFy50YXNrd2lyZS52MS5Bc3NpZ25tZW50IkIKC0NhbmNlbFRhc2tzEiMKBXRhc2tzGAEgAygLMhQudGFza3dpcmUudjEuVGFza1JlZhIOCgZyZWFzb24YAiABKAkiJQoFRHJhaW4SDgoGcmVhc29uGAEgASgJEgwKBHN0b3AYAiABKAgiMgoLQ29tcGxldGVBY2sSIwoFdGFza3MYASADKAsyFC50YXNrd2lyZS52MS5UYXNrUmVmMlkKDVdvcmtlclNlcnZpY2USSAoHQ29ubmVjdBIbLnRhc2t3aXJlLnYxLkNvbm5lY3RSZXF1ZXN0GhwudGFza3dpcmUudjEuQ29ubmVjdFJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_taskwire_v1_schedule, file_taskwire_v1_task]);
+  fileDesc("CiB0YXNrd2lyZS92MS93b3JrZXJfc2VydmljZS5wcm90bxILdGFza3dpcmUudjEi7wIKDkNvbm5lY3RSZXF1ZXN0EiMKBWhlbGxvGAEgASgLMhIudGFza3dpcmUudjEuSGVsbG9IABIjCgVncmFudBgCIAEoCzISLnRhc2t3aXJlLnYxLkdyYW50SAASKwoJaGVhcnRiZWF0GAMgASgLMhYudGFza3dpcmUudjEuSGVhcnRiZWF0SAASLwoIcHJvZ3Jlc3MYBCABKAsyGy50YXNrd2lyZS52MS5Qcm9ncmVzc1JlcG9ydEgAEiUKA2xvZxgFIAEoCzIWLnRhc2t3aXJlLnYxLkxvZ1JlcG9ydEgAEi8KCGNvbXBsZXRlGAYgASgLMhsudGFza3dpcmUudjEuQ29tcGxldGVSZXBvcnRIABIpCghkcmFpbmluZxgHIAEoCzIVLnRhc2t3aXJlLnYxLkRyYWluaW5nSAASJwoHcmVsZWFzZRgIIAEoCzIULnRhc2t3aXJlLnYxLlJlbGVhc2VIAEIJCgdtZXNzYWdlIpgCCg9Db25uZWN0UmVzcG9uc2USJwoHd2VsY29tZRgBIAEoCzIULnRhc2t3aXJlLnYxLldlbGNvbWVIABIlCgZhc3NpZ24YAiABKAsyEy50YXNrd2lyZS52MS5Bc3NpZ25IABIqCgZjYW5jZWwYAyABKAsyGC50YXNrd2lyZS52MS5DYW5jZWxUYXNrc0gAEiMKBWRyYWluGAQgASgLMhIudGFza3dpcmUudjEuRHJhaW5IABIwCgxjb21wbGV0ZV9hY2sYBSABKAsyGC50YXNrd2lyZS52MS5Db21wbGV0ZUFja0gAEicKB3JlZnVzZWQYBiABKAsyFC50YXNrd2lyZS52MS5SZWZ1c2VkSABCCQoHbWVzc2FnZSLAAQoTVGFza1R5cGVEZWNsYXJhdGlvbhIMCgRuYW1lGAEgASgJEhIKCmlucHV0X3R5cGUYAiABKAkSEwoLb3V0cHV0X3R5cGUYAyABKAkSKwoIZGVmYXVsdHMYBCABKAsyGS50YXNrd2lyZS52MS5UYXNrRGVmYXVsdHMSEwoLZGVzY3JpcHRpb24YBSABKAkSMAoJc2NoZWR1bGVzGAYgAygLMh0udGFza3dpcmUudjEuRGVjbGFyZWRTY2hlZHVsZSJTChBEZWNsYXJlZFNjaGVkdWxlEgoKAmlkGAEgASgJEjMKCmRlZmluaXRpb24YAiABKAsyHy50YXNrd2lyZS52MS5TY2hlZHVsZURlZmluaXRpb24i2gEKBUhlbGxvEhEKCXdvcmtlcl9pZBgBIAEoCRIMCgRob3N0GAIgASgJEgsKA3BpZBgDIAEoBRIOCgZxdWV1ZXMYBCADKAkSDQoFc2xvdHMYBSABKAUSLwoFdHlwZXMYBiADKAsyIC50YXNrd2lyZS52MS5UYXNrVHlwZURlY2xhcmF0aW9uEjcKC2Rlc2NyaXB0b3JzGAcgASgLMiIuZ29vZ2xlLnByb3RvYnVmLkZpbGVEZXNjcmlwdG9yU2V0EgsKA3NkaxgIIAEoCRINCgVidXJzdBgJIAEoCCIWCgVHcmFudBINCgVzbG90cxgBIAEoBSILCglIZWFydGJlYXQiKwoHVGFza1JlZhIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUiWQoMVGFza1Byb2dyZXNzEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRInCghwcm9ncmVzcxgDIAEoCzIVLnRhc2t3aXJlLnYxLlByb2dyZXNzIjwKDlByb2dyZXNzUmVwb3J0EioKB3VwZGF0ZXMYASADKAsyGS50YXNrd2lyZS52MS5UYXNrUHJvZ3Jlc3MidQoHVGFza0xvZxIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSDQoFbGV2ZWwYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIoCgR0aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIyCglMb2dSZXBvcnQSJQoHZW50cmllcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tMb2cingEKC1Rhc2tGYWlsdXJlEiQKBGtpbmQYASABKA4yFi50YXNrd2lyZS52MS5FcnJvcktpbmQSDAoEbmFtZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEhEKCXJldHJ5YWJsZRgEIAEoCBINCgVzdGFjaxgFIAEoCRIoCgdkZXRhaWxzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCKjAQoKVGFza1Jlc3VsdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSJgoGb3V0cHV0GAMgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueUgAEisKB2ZhaWx1cmUYBCABKAsyGC50YXNrd2lyZS52MS5UYXNrRmFpbHVyZUgAEhMKCWNhbmNlbGxlZBgFIAEoCUgAQgkKB291dGNvbWUiOgoOQ29tcGxldGVSZXBvcnQSKAoHcmVzdWx0cxgBIAMoCzIXLnRhc2t3aXJlLnYxLlRhc2tSZXN1bHQiCgoIRHJhaW5pbmciPgoHUmVsZWFzZRIjCgV0YXNrcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tSZWYSDgoGcmVhc29uGAIgASgJIoYBCgdXZWxjb21lEhIKCnNlc3Npb25faWQYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjAKDWxlYXNlX3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i9wEKCkFzc2lnbm1lbnQSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEgwKBHR5cGUYAyABKAkSIwoFaW5wdXQYBCABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EiwKCGRlYWRsaW5lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxtYXhfYXR0ZW1wdHMYBiABKAUSJwoIcHJvZ3Jlc3MYByABKAsyFS50YXNrd2lyZS52MS5Qcm9ncmVzcxITCgt0cmFjZXBhcmVudBgIIAEoCRISCgp0cmFjZXN0YXRlGAkgASgJIjAKBkFzc2lnbhImCgV0YXNrcxgBIAMoCzIXLnRhc2t3aXJlLnYxLkFzc2lnbm1lbnQiQgoLQ2FuY2VsVGFza3MSIwoFdGFza3MYASADKAsyFC50YXNrd2lyZS52MS5UYXNrUmVmEg4KBnJlYXNvbhgCIAEoCSIlCgVEcmFpbhIOCgZyZWFzb24YASABKAkSDAoEc3RvcBgCIAEoCCIyCgtDb21wbGV0ZUFjaxIjCgV0YXNrcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tSZWYiMgoHUmVmdXNlZBInCgVpdGVtcxgBIAMoCzIYLnRhc2t3aXJlLnYxLlJlZnVzZWRJdGVtIpgBCgtSZWZ1c2VkSXRlbRInCgZyZXBvcnQYASABKA4yFy50YXNrd2lyZS52MS5SZXBvcnRLaW5kEg8KB3Rhc2tfaWQYAiABKAkSDwoHYXR0ZW1wdBgDIAEoBRIeCgRjb2RlGAQgASgOMhAuZ29vZ2xlLnJwYy5Db2RlEg8KB21lc3NhZ2UYBSABKAkSDQoFY291bnQYBiABKAUqcAoKUmVwb3J0S2luZBIbChdSRVBPUlRfS0lORF9VTlNQRUNJRklFRBAAEhgKFFJFUE9SVF9LSU5EX1BST0dSRVNTEAESEwoPUkVQT1JUX0tJTkRfTE9HEAISFgoSUkVQT1JUX0tJTkRfUkVTVUxUEAMyWQoNV29ya2VyU2VydmljZRJICgdDb25uZWN0EhsudGFza3dpcmUudjEuQ29ubmVjdFJlcXVlc3QaHC50YXNrd2lyZS52MS5Db25uZWN0UmVzcG9uc2UoATABYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_code, file_taskwire_v1_schedule, file_taskwire_v1_task]);
 
 /**
  * @generated from message taskwire.v1.ConnectRequest
@@ -67,6 +69,12 @@ export type ConnectRequest = Message<"taskwire.v1.ConnectRequest"> & {
      */
     value: Draining;
     case: "draining";
+  } | {
+    /**
+     * @generated from field: taskwire.v1.Release release = 8;
+     */
+    value: Release;
+    case: "release";
   } | { case: undefined; value?: undefined };
 };
 
@@ -114,6 +122,12 @@ export type ConnectResponse = Message<"taskwire.v1.ConnectResponse"> & {
      */
     value: CompleteAck;
     case: "completeAck";
+  } | {
+    /**
+     * @generated from field: taskwire.v1.Refused refused = 6;
+     */
+    value: Refused;
+    case: "refused";
   } | { case: undefined; value?: undefined };
 };
 
@@ -203,13 +217,16 @@ export const DeclaredScheduleSchema: GenMessage<DeclaredSchedule> = /*@__PURE__*
   messageDesc(file_taskwire_v1_worker_service, 3);
 
 /**
- * First message of a stream: who the worker is and what it serves.
+ * First message of a stream: who the worker is and what it serves. It is checked before the
+ * server does any other work: at most `--max-hello-types` types (default 1,000) and a descriptor
+ * set of at most `--max-descriptor-bytes` (default 1 MiB) encoded, else RESOURCE_EXHAUSTED.
  *
  * @generated from message taskwire.v1.Hello
  */
 export type Hello = Message<"taskwire.v1.Hello"> & {
   /**
-   * Unique per worker process; a second stream with an id that is connected is refused.
+   * Unique per worker process, 1 to 200 of letters, digits and `_ . : @ -`; a second stream with
+   * an id that is connected is refused with ALREADY_EXISTS.
    *
    * @generated from field: string worker_id = 1;
    */
@@ -233,19 +250,25 @@ export type Hello = Message<"taskwire.v1.Hello"> & {
   queues: string[];
 
   /**
-   * Maximum concurrent tasks.
+   * Most attempts the worker holds at once, running or prefetched: 1 to 10,000.
    *
    * @generated from field: int32 slots = 5;
    */
   slots: number;
 
   /**
+   * At least one.
+   *
    * @generated from field: repeated taskwire.v1.TaskTypeDeclaration types = 6;
    */
   types: TaskTypeDeclaration[];
 
   /**
-   * The descriptors of the input and output messages of every declared type, with their dependencies.
+   * The descriptors of the input and output messages of every declared type, with their
+   * dependencies, one set for all the types. The files may come in any order; the well-known
+   * types (google/protobuf/*.proto) may be left out, the server has them; a field without
+   * json_name (as runtime descriptors of Python, Java and C++ have) gets protoc's lowerCamelCase
+   * name. The server stores and resolves the set once per Hello.
    *
    * @generated from field: google.protobuf.FileDescriptorSet descriptors = 7;
    */
@@ -257,7 +280,9 @@ export type Hello = Message<"taskwire.v1.Hello"> & {
   sdk: string;
 
   /**
-   * Burst mode: the server sends Drain once the worker is idle and its queues are empty.
+   * Burst mode: once the worker holds no attempt and its queues have nothing it serves, the
+   * server sends Drain; the worker then finishes (sends Draining, ends its side of the stream)
+   * and exits instead of reconnecting.
    *
    * @generated from field: bool burst = 9;
    */
@@ -272,7 +297,11 @@ export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
   messageDesc(file_taskwire_v1_worker_service, 4);
 
 /**
- * Adds free slots: the server may assign this many more tasks.
+ * Credits: the server may assign this many more tasks. Each assigned task consumes one credit;
+ * a finished, failed, cancelled or released attempt does not give it back, the worker grants it
+ * again. Credits never exceed Hello.slots less the attempts the stream holds: a grant above
+ * that is trimmed (and logged). Grants of zero or less are ignored; none are taken once the
+ * worker sent Draining or the server sent Drain.
  *
  * @generated from message taskwire.v1.Grant
  */
@@ -291,6 +320,8 @@ export const GrantSchema: GenMessage<Grant> = /*@__PURE__*/
   messageDesc(file_taskwire_v1_worker_service, 5);
 
 /**
+ * Sent at least every Welcome.heartbeat_interval while nothing else is; any message counts.
+ *
  * @generated from message taskwire.v1.Heartbeat
  */
 export type Heartbeat = Message<"taskwire.v1.Heartbeat"> & {
@@ -353,6 +384,13 @@ export const TaskProgressSchema: GenMessage<TaskProgress> = /*@__PURE__*/
   messageDesc(file_taskwire_v1_worker_service, 8);
 
 /**
+ * Progress of held attempts; the server keeps the last one of each. Each update is checked on
+ * its own: over `--max-progress-rate` updates a second per worker (RESOURCE_EXHAUSTED), larger
+ * than `--max-progress-bytes` encoded (RESOURCE_EXHAUSTED), a percent outside 0 to 100, a
+ * negative current or total, or an update_time outside years 1 to 9999 (INVALID_ARGUMENT): the
+ * update is dropped and listed in Refused. Send the latest value at most every few tenths of a
+ * second rather than every change.
+ *
  * @generated from message taskwire.v1.ProgressReport
  */
 export type ProgressReport = Message<"taskwire.v1.ProgressReport"> & {
@@ -409,6 +447,11 @@ export const TaskLogSchema: GenMessage<TaskLog> = /*@__PURE__*/
   messageDesc(file_taskwire_v1_worker_service, 10);
 
 /**
+ * Log lines of held attempts, written to the server's log (with the task, attempt and worker).
+ * A line longer than `--max-log-line-bytes` is cut (and ends with "[cut to N of M bytes]");
+ * lines over `--max-log-rate` bytes a second per worker, and lines with a time outside years 1
+ * to 9999, are dropped and listed in Refused.
+ *
  * @generated from message taskwire.v1.LogReport
  */
 export type LogReport = Message<"taskwire.v1.LogReport"> & {
@@ -492,6 +535,11 @@ export type TaskResult = Message<"taskwire.v1.TaskResult"> & {
    */
   outcome: {
     /**
+     * Must be a message of the type's declared output_type (type URL
+     * `type.googleapis.com/<output_type>`) whose bytes decode as one, with finite JSON numbers in
+     * any google.protobuf.Value. Any other output fails the attempt, not retryable, with an error
+     * named InvalidOutput (listed in Refused too).
+     *
      * @generated from field: google.protobuf.Any output = 3;
      */
     value: Any;
@@ -521,6 +569,10 @@ export const TaskResultSchema: GenMessage<TaskResult> = /*@__PURE__*/
   messageDesc(file_taskwire_v1_worker_service, 13);
 
 /**
+ * Results of held attempts. Keep each one until CompleteAck names it, and send the unacknowledged
+ * ones again on the next stream: the server records each once (a copy it already recorded, or
+ * one for an attempt it no longer holds, is acknowledged at once).
+ *
  * @generated from message taskwire.v1.CompleteReport
  */
 export type CompleteReport = Message<"taskwire.v1.CompleteReport"> & {
@@ -538,7 +590,8 @@ export const CompleteReportSchema: GenMessage<CompleteReport> = /*@__PURE__*/
   messageDesc(file_taskwire_v1_worker_service, 14);
 
 /**
- * The worker takes no more tasks (it is shutting down); running ones still report.
+ * The worker takes no more tasks (it is shutting down); running ones still report. After it,
+ * grants are ignored; the server ends its side once the worker ends its own.
  *
  * @generated from message taskwire.v1.Draining
  */
@@ -551,6 +604,36 @@ export type Draining = Message<"taskwire.v1.Draining"> & {
  */
 export const DrainingSchema: GenMessage<Draining> = /*@__PURE__*/
   messageDesc(file_taskwire_v1_worker_service, 15);
+
+/**
+ * Hands assigned attempts back that the worker has not started (prefetched ones, or one it has
+ * no room for): each goes back to its queue (behind the waiting tasks of its priority) with its
+ * attempt not counted (the next assignment carries the same attempt number) and no error
+ * recorded; a task being cancelled ends CANCELLED. Acknowledged by CompleteAck like results, and to be resent the same
+ * way. An attempt that ran must report a result instead: a release of one only loses its work.
+ *
+ * @generated from message taskwire.v1.Release
+ */
+export type Release = Message<"taskwire.v1.Release"> & {
+  /**
+   * @generated from field: repeated taskwire.v1.TaskRef tasks = 1;
+   */
+  tasks: TaskRef[];
+
+  /**
+   * Why, for the server's log (e.g. "draining").
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message taskwire.v1.Release.
+ * Use `create(ReleaseSchema)` to create a new message.
+ */
+export const ReleaseSchema: GenMessage<Release> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_worker_service, 16);
 
 /**
  * @generated from message taskwire.v1.Welcome
@@ -581,7 +664,7 @@ export type Welcome = Message<"taskwire.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 16);
+  messageDesc(file_taskwire_v1_worker_service, 17);
 
 /**
  * @generated from message taskwire.v1.Assignment
@@ -649,7 +732,7 @@ export type Assignment = Message<"taskwire.v1.Assignment"> & {
  * Use `create(AssignmentSchema)` to create a new message.
  */
 export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 17);
+  messageDesc(file_taskwire_v1_worker_service, 18);
 
 /**
  * @generated from message taskwire.v1.Assign
@@ -666,7 +749,7 @@ export type Assign = Message<"taskwire.v1.Assign"> & {
  * Use `create(AssignSchema)` to create a new message.
  */
 export const AssignSchema: GenMessage<Assign> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 18);
+  messageDesc(file_taskwire_v1_worker_service, 19);
 
 /**
  * @generated from message taskwire.v1.CancelTasks
@@ -688,10 +771,12 @@ export type CancelTasks = Message<"taskwire.v1.CancelTasks"> & {
  * Use `create(CancelTasksSchema)` to create a new message.
  */
 export const CancelTasksSchema: GenMessage<CancelTasks> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 19);
+  messageDesc(file_taskwire_v1_worker_service, 20);
 
 /**
- * The server is going away: finish or hand back running tasks and reconnect (to another server).
+ * The server is going away: take no more work, finish running attempts (report their results)
+ * and release unstarted ones (Release), send Draining, then end the stream and reconnect (to
+ * another server, through the load balancer). No Assign follows a Drain.
  *
  * @generated from message taskwire.v1.Drain
  */
@@ -715,10 +800,10 @@ export type Drain = Message<"taskwire.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 20);
+  messageDesc(file_taskwire_v1_worker_service, 21);
 
 /**
- * Results durably recorded (or refused as stale); the worker may forget them.
+ * Results and releases durably recorded (or refused as stale); the worker may forget them.
  *
  * @generated from message taskwire.v1.CompleteAck
  */
@@ -734,14 +819,146 @@ export type CompleteAck = Message<"taskwire.v1.CompleteAck"> & {
  * Use `create(CompleteAckSchema)` to create a new message.
  */
 export const CompleteAckSchema: GenMessage<CompleteAck> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 21);
+  messageDesc(file_taskwire_v1_worker_service, 22);
 
 /**
- * The worker protocol: one bidirectional stream per worker process.
+ * Items of the worker's reports that the server refused; the stream goes on. Refusals are
+ * grouped (same report, attempt, code and message: one item with a count) and sent at most once
+ * a second, so a flood costs little on the way back; the server logs them too.
  *
- * The worker opens the stream with Hello, then grants free slots; the server assigns tasks
- * into granted slots only. Every message about a task carries (task_id, attempt): reports for
- * an attempt that is not the task's current one are ignored.
+ * @generated from message taskwire.v1.Refused
+ */
+export type Refused = Message<"taskwire.v1.Refused"> & {
+  /**
+   * @generated from field: repeated taskwire.v1.RefusedItem items = 1;
+   */
+  items: RefusedItem[];
+};
+
+/**
+ * Describes the message taskwire.v1.Refused.
+ * Use `create(RefusedSchema)` to create a new message.
+ */
+export const RefusedSchema: GenMessage<Refused> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_worker_service, 23);
+
+/**
+ * One refusal, or `count` alike.
+ *
+ * @generated from message taskwire.v1.RefusedItem
+ */
+export type RefusedItem = Message<"taskwire.v1.RefusedItem"> & {
+  /**
+   * The report the refused items came in.
+   *
+   * @generated from field: taskwire.v1.ReportKind report = 1;
+   */
+  report: ReportKind;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: int32 attempt = 3;
+   */
+  attempt: number;
+
+  /**
+   * INVALID_ARGUMENT: the item is malformed (a percent over 100, a time out of range, an output
+   * of the wrong type). RESOURCE_EXHAUSTED: over a size or rate limit (the message names it).
+   *
+   * @generated from field: google.rpc.Code code = 4;
+   */
+  code: Code;
+
+  /**
+   * @generated from field: string message = 5;
+   */
+  message: string;
+
+  /**
+   * How many items were refused alike since the last Refused.
+   *
+   * @generated from field: int32 count = 6;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message taskwire.v1.RefusedItem.
+ * Use `create(RefusedItemSchema)` to create a new message.
+ */
+export const RefusedItemSchema: GenMessage<RefusedItem> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_worker_service, 24);
+
+/**
+ * Which report a refused item came in.
+ *
+ * @generated from enum taskwire.v1.ReportKind
+ */
+export enum ReportKind {
+  /**
+   * @generated from enum value: REPORT_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: REPORT_KIND_PROGRESS = 1;
+   */
+  PROGRESS = 1,
+
+  /**
+   * @generated from enum value: REPORT_KIND_LOG = 2;
+   */
+  LOG = 2,
+
+  /**
+   * @generated from enum value: REPORT_KIND_RESULT = 3;
+   */
+  RESULT = 3,
+}
+
+/**
+ * Describes the enum taskwire.v1.ReportKind.
+ */
+export const ReportKindSchema: GenEnum<ReportKind> = /*@__PURE__*/
+  enumDesc(file_taskwire_v1_worker_service, 0);
+
+/**
+ * The worker protocol: one bidirectional stream per worker process. docs/worker-protocol.md
+ * walks through it end to end (with a sequence diagram); these comments are the reference, and
+ * that page must stay in line with them.
+ *
+ * The worker opens the stream with Hello; the server answers Welcome, or ends the stream with an
+ * error (below). The worker then grants free slots; the server assigns tasks into granted slots
+ * only. Every message about a task carries (task_id, attempt): reports for an attempt that the
+ * stream does not hold (another attempt, another worker's task, one already reported) are
+ * ignored, and logged by the server at `warn`.
+ *
+ * Codes that end a stream (the worker sees them as the call's status):
+ *   INVALID_ARGUMENT    the first message is not Hello, a second Hello, an empty message, or a
+ *                       Hello that does not validate (the message names the field). Fix, then
+ *                       reconnect.
+ *   RESOURCE_EXHAUSTED  a Hello over the server's limits: more task types than
+ *                       `--max-hello-types`, a descriptor set larger than
+ *                       `--max-descriptor-bytes`, or any message larger than
+ *                       `--max-message-bytes`.
+ *   ALREADY_EXISTS      a stream with this worker_id is open on this server. After a broken
+ *                       stream, the server may not have noticed yet: it ends a stream it hears
+ *                       nothing on (no message, heartbeats included) within Welcome.lease_timeout,
+ *                       so retry with back-off for that long before giving up.
+ *   UNAUTHENTICATED,    the API key is missing, unknown, or not a worker (or admin) key.
+ *   PERMISSION_DENIED
+ *   DEADLINE_EXCEEDED   the worker was silent for Welcome.lease_timeout ("stalled"): its attempts
+ *                       are lost, counted and retried. Reconnect.
+ *   UNAVAILABLE         the server is draining or could not record results; reconnect (to
+ *                       another server). Unacknowledged results are sent again on the new stream.
+ *   INTERNAL            the bytes are not a ConnectRequest.
+ *
+ * Everything else a worker reports is checked item by item, and a bad item never ends the
+ * stream: it is dropped, or fails its attempt, and the server says so in Refused.
  *
  * @generated from service taskwire.v1.WorkerService
  */

@@ -204,6 +204,14 @@ export class Catalog {
     for (const registry of this.inJsonRegistry) if (!registries.has(registry)) this.inJsonRegistry.delete(registry);
   }
 
+  /**
+   * The cached entry of a type, however old (the refresh keeps it current): what a completion
+   * checks its output against without waiting for PostgreSQL. Undefined when not cached.
+   */
+  peek(name: string): CatalogEntry | undefined {
+    return this.cache.get(name)?.entry;
+  }
+
   /** The entry of a type. @throws NotFoundError when no worker ever declared it. */
   async get(name: string): Promise<CatalogEntry> {
     const cached = this.cache.get(name);

@@ -15,6 +15,7 @@ import {
   type ConnectResponse,
   type Drain,
   type Hello,
+  type RefusedItem,
 } from "../../../gen/taskwire/v1/worker_service_pb.js";
 import { AsyncQueue } from "../../core/async-queue.js";
 import type { Logger } from "../../core/logger.js";
@@ -201,6 +202,12 @@ export class WorkerSession {
         tasks: refs.map((r) => ({ $typeName: "taskwire.v1.TaskRef", taskId: r.taskId, attempt: r.attempt })),
       },
     });
+  }
+
+  /** Tells the worker which items of its reports were refused (see `RefusalNotices`); the stream goes on. */
+  refused(items: readonly RefusedItem[]): void {
+    if (items.length === 0) return;
+    this.send({ case: "refused", value: { $typeName: "taskwire.v1.Refused", items: [...items] } });
   }
 
   /** Acknowledges recorded (or refused) results so the worker can forget them. */

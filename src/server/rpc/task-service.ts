@@ -13,8 +13,8 @@ import {
   type SubmitRequest,
 } from "../../../gen/taskwire/v1/task_service_pb.js";
 import type { Unsubscribe } from "../../broker/broker.js";
-import { SETTINGS } from "../../config/config.js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from "../../core/errors.js";
+import { DEFAULTS } from "../../config/config.js";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { QUEUE_NAME, TYPE_NAME } from "../../core/limits.js";
 import { TERMINAL_STATES } from "../../core/task-states.js";
@@ -24,6 +24,7 @@ import type { TaskStore, TaskTypeOwner } from "../../store/store.js";
 import type { Catalog } from "../engine/catalog.js";
 import { stateFromProto, stateToProto, taskToProto, taskTypeToProto } from "../convert.js";
 import { buildNewTask, validDurationMs } from "./submission.js";
+import { FollowerLimits } from "./follower-limits.js";
 import { withSubmitTrace } from "../observability/submit-tracing.js"; // issue 21: traces
 import { isTerminalEvent, stateEvent, type TaskEvents } from "../engine/task-events.js";
 import type { TaskSubmitter } from "../engine/submitter.js";
@@ -45,6 +46,10 @@ export interface TaskServiceDeps {
    * task (`ServerConfig.maxSubscribersPerTask`); more are refused with `RESOURCE_EXHAUSTED`.
    */
   maxSubscribersPerTask: number;
+  /** Most of them one API key holds on this server (`ServerConfig.maxSubscribersPerKey`). @default 1000 */
+  maxSubscribersPerKey?: number;
+  /** Most of them this server holds in all (`ServerConfig.maxSubscribers`). @default 10000 */
+  maxSubscribers?: number;
 }
 
 /** Largest SubmitBatch. */
@@ -63,37 +68,23 @@ function notFound(id: string): NotFoundError {
   return new NotFoundError("TASK_NOT_FOUND", `task ${id} does not exist`);
 }
 
-/** The refusal of one follower too many on a task. */
-function tooManySubscribers(id: string, limit: number): ResourceExhaustedError {
-  const setting = `${SETTINGS.maxSubscribersPerTask.env} (--${SETTINGS.maxSubscribersPerTask.flag})`;
-  return new ResourceExhaustedError(
-    "TOO_MANY_SUBSCRIBERS",
-    `task ${id} already has ${limit} subscribers on this server, the limit set by ${setting}; try again later or poll GetStatus`,
-  );
-}
-
 /** Builds the service implementation. */
 export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof TaskService> {
   const { store, catalog, events, submitter } = deps;
-  /** Open StreamProgress streams and waiting GetResult calls, per task id. */
-  const followers = new Map<string, number>();
+  /** Open StreamProgress streams and waiting GetResult calls, per task, per key and in all. */
+  const followers = new FollowerLimits({
+    maxSubscribersPerTask: deps.maxSubscribersPerTask,
+    maxSubscribersPerKey: deps.maxSubscribersPerKey ?? DEFAULTS.maxSubscribersPerKey,
+    maxSubscribers: deps.maxSubscribers ?? DEFAULTS.maxSubscribers,
+  });
 
   /**
-   * Takes one of the task's follower places, or refuses with `RESOURCE_EXHAUSTED` when all
-   * `maxSubscribersPerTask` are taken. @returns the release of the place; safe to call twice.
+   * Takes a follower place on task `id` for `caller`, or refuses with `RESOURCE_EXHAUSTED` when
+   * the task, the caller's key or the server has none left (`FollowerLimits`). @returns the
+   * release of the place; safe to call twice.
    */
-  function follow(id: string): () => void {
-    const count = followers.get(id) ?? 0;
-    if (count >= deps.maxSubscribersPerTask) throw tooManySubscribers(id, deps.maxSubscribersPerTask);
-    followers.set(id, count + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (followers.get(id) ?? 1) - 1;
-      if (left > 0) followers.set(id, left);
-      else followers.delete(id);
-    };
+  function follow(id: string, caller: Caller | undefined): () => void {
+    return followers.take(id, caller?.keyId);
   }
 
   /** The task, if `caller` may see it (a client key only its own): else NOT_FOUND, as for no task. */
@@ -158,7 +149,7 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       const waitMs = request.wait ? validDurationMs(request.wait, "wait") : 0;
       if (waitMs > 0) {
         if (ownerScope(caller) !== undefined) await getTask(id, caller); // no waiting on others' tasks
-        const unfollow = follow(id);
+        const unfollow = follow(id, caller);
         try {
           await waitTerminal(id, waitMs, context.signal);
         } finally {
@@ -170,7 +161,7 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
 
     async *streamProgress(request, context: HandlerContext) {
       const id = validId(request.id);
-      const unfollow = follow(id);
+      const unfollow = follow(id, callerOf(context));
       const queue = new AsyncQueue<StreamProgressResponse>();
       const onAbort = () => queue.end();
       let unsubscribe: Unsubscribe | undefined;

@@ -14,26 +14,29 @@ import {
   type Hello,
   type LogReport,
   type ProgressReport,
+  type Release,
+  ReportKind,
   type TaskResult,
 } from "../../../gen/taskwire/v1/worker_service_pb.js";
-import { AlreadyExistsError, InvalidArgumentError, PermissionDeniedError, UnavailableError } from "../../core/errors.js";
+import { Code as RpcCode } from "../../../gen/google/rpc/code_pb.js";
+import { AlreadyExistsError, PermissionDeniedError, UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { Batcher } from "../../core/batcher.js";
-import { QUEUE_NAME, TYPE_NAME, MAX_ATTEMPTS_LIMIT, PRIORITY_MAX, PRIORITY_MIN } from "../../core/limits.js";
-import type { TaskProgress, TaskTypeRecord } from "../../core/task-types.js";
-import { create } from "@bufbuild/protobuf";
-import { FileDescriptorSetSchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { AttemptError, TaskProgress } from "../../core/task-types.js";
+import type { DescMessage } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { TaskStore, AttemptOutcome } from "../../store/store.js";
 import type { AttemptRecorder } from "../engine/attempt-recorder.js";
-import { readDescriptorSet, resolveDescriptors, type Catalog } from "../engine/catalog.js";
+import type { Catalog } from "../engine/catalog.js";
 import { progressFromProto, stateToProto } from "../convert.js";
 import type { Dispatcher } from "../engine/dispatcher.js";
 import { serverError } from "../engine/server-error.js";
 import type { TaskEvents } from "../engine/task-events.js";
 import type { SessionRegistry } from "../engine/session-registry.js";
 import { WorkerSession } from "../engine/worker-session.js";
-import { validDurationMs, validRetentionMs } from "./submission.js";
 import { attemptErrorOf } from "./task-failure.js";
+import { parseHello } from "./hello.js";
+import { DEFAULT_WORKER_LIMITS, outputProblem, RefusalNotices, ReportGate, type WorkerLimits } from "./worker-reports.js";
 import type { Scheduler } from "../engine/scheduler.js";
 import { declaredSchedules } from "./schedule-convert.js";
 import { callerOf, type Caller } from "../auth/index.js";
@@ -55,72 +58,12 @@ export interface WorkerServiceDeps {
   leaseTimeoutMs: number;
   /** True once the server started draining: new streams are refused. */
   isDraining: () => boolean;
+  /** Bounds of Hello and of the workers' reports (`ServerConfig`). @default DEFAULT_WORKER_LIMITS */
+  limits?: WorkerLimits;
   /** Upserts the schedules workers declare with their types. */
   scheduler: Scheduler;
   /** Who owns the task types declared (issue 15): checks and claims each Hello's types. */
   ownership: TypeOwnership;
-}
-
-/** Most slots a worker may declare. */
-const MAX_SLOTS = 10_000;
-/** Default back-off of a declared type that gives none. */
-const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 300_000, multiplier: 2, jitter: 0.2 };
-
-/** Validates a Hello and turns its declarations into catalog records. */
-export function parseHello(hello: Hello): Omit<TaskTypeRecord, "updatedAt">[] {
-  const bad = (field: string, description: string) => InvalidArgumentError.field(`hello.${field}`, description);
-  if (!/^[A-Za-z0-9_.:@-]{1,200}$/.test(hello.workerId)) throw bad("worker_id", "must be 1 to 200 of letters, digits and _ . : @ -");
-  if (hello.queues.length === 0) throw bad("queues", "must name at least one queue");
-  hello.queues.forEach((q, i) => {
-    if (!QUEUE_NAME.test(q)) throw bad(`queues[${i}]`, `"${q}" is not a valid queue name`);
-  });
-  if (new Set(hello.queues).size !== hello.queues.length) throw bad("queues", "must not repeat a queue");
-  if (!Number.isInteger(hello.slots) || hello.slots < 1 || hello.slots > MAX_SLOTS) {
-    throw bad("slots", `must be from 1 to ${MAX_SLOTS}, got ${hello.slots}`);
-  }
-  if (hello.types.length === 0) throw bad("types", "must declare at least one task type");
-  // One set per Hello, resolved once: every declared type refers to it.
-  const set = readDescriptorSet(hello.descriptors ?? create(FileDescriptorSetSchema), hello.types.flatMap((t) => [t.inputType, t.outputType]));
-  const seen = new Set<string>();
-  return hello.types.map((t, i) => {
-    const field = `types[${i}]`;
-    if (!TYPE_NAME.test(t.name)) throw bad(`${field}.name`, `"${t.name}" is not a valid task type name`);
-    if (seen.has(t.name)) throw bad(`${field}.name`, `"${t.name}" is declared twice`);
-    seen.add(t.name);
-    const d = t.defaults;
-    const priority = d?.priority ?? 0;
-    if (priority < PRIORITY_MIN || priority > PRIORITY_MAX) throw bad(`${field}.defaults.priority`, `must be from ${PRIORITY_MIN} to ${PRIORITY_MAX}`);
-    if (d?.queue && !QUEUE_NAME.test(d.queue)) throw bad(`${field}.defaults.queue`, `"${d.queue}" is not a valid queue name`);
-    const maxAttempts = d?.maxAttempts || 3;
-    if (maxAttempts < 1 || maxAttempts > MAX_ATTEMPTS_LIMIT) throw bad(`${field}.defaults.max_attempts`, `must be from 1 to ${MAX_ATTEMPTS_LIMIT}`);
-    const b = d?.backoff;
-    const backoff = {
-      initialMs: b?.initial ? validDurationMs(b.initial, `hello.${field}.defaults.backoff.initial`) : DEFAULT_BACKOFF.initialMs,
-      maxMs: b?.max ? validDurationMs(b.max, `hello.${field}.defaults.backoff.max`) : DEFAULT_BACKOFF.maxMs,
-      multiplier: b?.multiplier || DEFAULT_BACKOFF.multiplier,
-      jitter: b?.jitter ?? DEFAULT_BACKOFF.jitter,
-    };
-    if (!(backoff.multiplier >= 1 && backoff.multiplier <= 100)) throw bad(`${field}.defaults.backoff.multiplier`, "must be from 1 to 100");
-    if (!(backoff.jitter >= 0 && backoff.jitter <= 1)) throw bad(`${field}.defaults.backoff.jitter`, "must be from 0 to 1");
-    const record = {
-      name: t.name,
-      inputType: t.inputType,
-      outputType: t.outputType,
-      description: t.description,
-      descriptors: set.bytes,
-      descriptorSet: set.hash,
-      defaults: {
-        queue: d?.queue || null,
-        priority,
-        timeoutMs: d?.timeout ? validDurationMs(d.timeout, `hello.${field}.defaults.timeout`, true) : null,
-        maxAttempts,
-        backoff,
-        retentionMs: d?.retention ? validRetentionMs(d.retention, `hello.${field}.defaults.retention`) : null,
-      },
-    };
-    resolveDescriptors(record);
-    return record;
-  });
 }
 
 /** Who declares a Hello's types, for {@link TypeOwnership.admit}. */
@@ -137,16 +80,39 @@ function workerIdTaken(workerId: string, caller: Caller | undefined): Permission
   );
 }
 
-/** A worker's result as the outcome to record. */
-function outcomeOf(r: TaskResult, workerId: string): AttemptOutcome {
+/**
+ * A worker's result as the outcome to record. An output that is not a message of the type's
+ * declared output type (`declared`, from the catalog) fails the attempt, not retryable: stored,
+ * it could never be read back (every JSON `GetResult` of the task would fail). @returns the
+ * outcome, and why the output was refused, if it was.
+ */
+function outcomeOf(
+  r: TaskResult,
+  workerId: string,
+  declared: { output: DescMessage; type: string } | undefined,
+): { outcome: AttemptOutcome; refused?: string } {
   const base = { id: r.taskId, attempt: r.attempt };
   switch (r.outcome.case) {
-    case "output":
-      return { kind: "succeeded", ...base, outputTypeUrl: r.outcome.value.typeUrl, output: r.outcome.value.value };
+    case "output": {
+      const problem = declared && outputProblem(r.outcome.value, declared.output, declared.type);
+      if (problem !== undefined) {
+        const error: AttemptError = {
+          attempt: r.attempt,
+          kind: "TASK_ERROR",
+          name: "InvalidOutput",
+          message: problem,
+          retryable: false,
+          workerId,
+          time: new Date().toISOString(),
+        };
+        return { outcome: { kind: "failed", ...base, error }, refused: problem };
+      }
+      return { outcome: { kind: "succeeded", ...base, outputTypeUrl: r.outcome.value.typeUrl, output: r.outcome.value.value } };
+    }
     case "cancelled":
-      return { kind: "cancelled", ...base, reason: r.outcome.value };
+      return { outcome: { kind: "cancelled", ...base, reason: r.outcome.value } };
     default:
-      return { kind: "failed", ...base, error: attemptErrorOf(r.outcome.value, r.attempt, workerId) };
+      return { outcome: { kind: "failed", ...base, error: attemptErrorOf(r.outcome.value, r.attempt, workerId) } };
   }
 }
 
@@ -159,6 +125,9 @@ export interface WorkerServiceHandle {
 
 /** Builds the service implementation. */
 export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandle {
+  const limits = deps.limits ?? DEFAULT_WORKER_LIMITS;
+  /** Each session's report checks (issue 15: resource limits). */
+  const gates = new WeakMap<WorkerSession, ReportGate>();
   const progressWriter = new Batcher(
     async (updates: { id: string; attempt: number; progress: TaskProgress }[]) => {
       const saved = new Set(await deps.store.saveProgress(updates));
@@ -176,7 +145,7 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
    */
   async function open(hello: Hello, caller: Caller | undefined): Promise<WorkerSession> {
     if (deps.isDraining()) throw new UnavailableError("SHUTTING_DOWN", "the server is draining; connect to another server");
-    const types = parseHello(hello);
+    const types = parseHello(hello, deps.limits);
     const alreadyConnected = () =>
       new AlreadyExistsError("WORKER_ALREADY_CONNECTED", `worker id "${hello.workerId}" is already connected to this server`);
     /** The principal the worker id is to be bound to: none for admin keys and without authentication. */
@@ -226,6 +195,7 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
   async function close(session: WorkerSession, error?: unknown): Promise<void> {
     if (!deps.sessions.remove(session)) return;
     session.close(error);
+    gates.get(session)?.notices.close();
     const held = session.takeAll();
     const lost = held.map(([id, h]) =>
       deps.recorder.recordDurably(
@@ -264,13 +234,63 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
         else session.logger.warn({ taskId: r.taskId, attempt: r.attempt }, "ignored a result for an attempt the worker does not hold");
         continue;
       }
-      outcomes.push({ queue: held.queue, outcome: outcomeOf(r, session.workerId) });
+      const entry = deps.catalog.peek(held.type) ?? (await deps.catalog.get(held.type).catch(() => undefined));
+      const { outcome, refused } = outcomeOf(r, session.workerId, entry && { output: entry.output, type: held.type });
+      if (refused !== undefined) {
+        gateOf(session).notices.add({
+          report: ReportKind.RESULT,
+          taskId: r.taskId,
+          attempt: r.attempt,
+          code: RpcCode.INVALID_ARGUMENT,
+          message: `${refused}; the attempt failed (InvalidOutput, not retryable)`,
+        });
+      }
+      outcomes.push({ queue: held.queue, outcome });
     }
     // The last progress of an attempt is written before its outcome, so the final record (and
     // the terminal event) carries it.
     await Promise.all(outcomes.map((o) => session.progressWrites.get(o.outcome.id)));
     await Promise.all([...outcomes.map((o) => deps.recorder.recordDurably(o.outcome, o.queue)), ...earlier]);
     session.ack(report.results.map((r) => ({ taskId: r.taskId, attempt: r.attempt })));
+  }
+
+  /**
+   * Hands held attempts back unstarted (`Release`): each is recorded as released (queued again,
+   * its attempt not counted) and acknowledged once recorded, like a result.
+   */
+  async function onRelease(session: WorkerSession, release: Release): Promise<void> {
+    const reason = release.reason.slice(0, 200) || "no reason given";
+    const recorded: Promise<unknown>[] = [];
+    for (const ref of release.tasks) {
+      const held = session.take(ref.taskId, ref.attempt);
+      if (held === undefined) {
+        const recording = deps.recorder.recording(ref.taskId, ref.attempt);
+        if (recording !== undefined) recorded.push(recording);
+        else session.logger.warn({ taskId: ref.taskId, attempt: ref.attempt }, "ignored a release of an attempt the worker does not hold");
+        continue;
+      }
+      const outcome: AttemptOutcome = {
+        kind: "released",
+        id: ref.taskId,
+        attempt: ref.attempt,
+        reason: `cancelled before it started (the worker released it: ${reason})`,
+      };
+      recorded.push(deps.recorder.recordDurably(outcome, held.queue));
+    }
+    if (recorded.length > 0) session.logger.info({ tasks: release.tasks.length, reason }, "worker released unstarted attempts; they are queued again");
+    await Promise.all(recorded);
+    session.ack(release.tasks.map((r) => ({ taskId: r.taskId, attempt: r.attempt })));
+    deps.dispatcher.kick();
+  }
+
+  /** The report checks of a session (its rate budgets and pending refusals), made on first use. */
+  function gateOf(session: WorkerSession): ReportGate {
+    let gate = gates.get(session);
+    if (gate === undefined) {
+      gate = new ReportGate(limits, new RefusalNotices((items) => session.refused(items), session.logger));
+      gates.set(session, gate);
+    }
+    return gate;
   }
 
   function onProgress(session: WorkerSession, report: ProgressReport): void {
@@ -280,10 +300,8 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
         session.logger.warn({ taskId: u.taskId, attempt: u.attempt }, "ignored progress for an attempt the worker does not hold");
         continue;
       }
-      if (!Number.isFinite(u.progress.percent) || u.progress.percent < 0 || u.progress.percent > 100) {
-        session.logger.warn({ taskId: u.taskId, percent: u.progress.percent }, "ignored progress with a percent outside 0–100");
-        continue;
-      }
+      // Rate, size, percent, time and JSON numbers, each refused on its own (the stream goes on).
+      if (gateOf(session).progress(u, u.progress, now.getTime()) === undefined) continue;
       const progress = progressFromProto(u.progress, now);
       const saved = progressWriter.add({ id: u.taskId, attempt: u.attempt, progress }).then(
         () => undefined,
@@ -307,9 +325,12 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
   }
 
   function onLog(session: WorkerSession, report: LogReport): void {
+    const gate = gateOf(session);
+    const now = Date.now();
     for (const entry of report.entries) {
-      const level = ["debug", "info", "warn", "error"].includes(entry.level) ? (entry.level as "info") : "info";
-      session.logger[level]({ taskId: entry.taskId, attempt: entry.attempt, source: "task" }, entry.message.slice(0, 10_000));
+      // Cut to the line limit; over the rate or with a bad time: refused.
+      const line = gate.log(entry, now);
+      if (line !== undefined) session.logger[line.level]({ taskId: entry.taskId, attempt: entry.attempt, source: "task" }, line.message);
     }
   }
 
@@ -338,6 +359,13 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
             // Unavailability is retried inside; this is a bug or the server stopping.
             session.logger.error({ err: error }, "could not record results; the worker resends them after reconnecting");
             void close(session, new ConnectError("results could not be recorded; reconnect and resend", Code.Unavailable));
+          });
+          break;
+        case "release":
+          // Like completions: recorded concurrently with further reads, each fenced on its own.
+          void onRelease(session, message.value).catch((error: unknown) => {
+            session.logger.error({ err: error }, "could not record released attempts; the worker resends them after reconnecting");
+            void close(session, new ConnectError("released attempts could not be recorded; reconnect and resend", Code.Unavailable));
           });
           break;
         case "draining":

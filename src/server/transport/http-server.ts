@@ -12,6 +12,7 @@ import {
 } from "node:http2";
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { closeGracefully } from "./graceful-close.js";
+import { closeWhenIdle, DEFAULT_CONNECTION_LIMITS, dropUnlessStarted, http2Settings, type ConnectionLimits } from "./connection-limits.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -39,15 +40,17 @@ export function listen(server: Server, host: string, port: number): Promise<numb
   });
 }
 
-export function createDualProtocolServer(handler: HttpHandler): DualProtocolServer {
-  const http2 = createHttp2Server({}, handler);
+/** `limits`: streams per HTTP/2 connection and the idle timeout (`connection-limits.ts`). */
+export function createDualProtocolServer(handler: HttpHandler, limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS): DualProtocolServer {
+  const http2 = createHttp2Server({ settings: http2Settings(limits) }, handler);
   const http1 = createHttp1Server(handler);
-  http1.keepAliveTimeout = 65_000;
+  http1.keepAliveTimeout = limits.idleTimeoutMs > 0 ? Math.min(65_000, limits.idleTimeoutMs) : 65_000;
   const sessions = new Set<Http2Session>();
   const sockets = new Set<Socket>();
   http2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+    closeWhenIdle(session, limits.idleTimeoutMs);
   });
 
   const net = createNetServer((socket) => {
@@ -55,7 +58,10 @@ export function createDualProtocolServer(handler: HttpHandler): DualProtocolServ
     // Replies are small and latency-bound (assignments, acks): no Nagle delay.
     socket.setNoDelay(true);
     socket.once("close", () => sockets.delete(socket));
+    // A connection that sends nothing is dropped after the idle timeout.
+    const started = dropUnlessStarted(socket, limits.idleTimeoutMs);
     socket.once("data", (chunk: Buffer) => {
+      started();
       socket.pause();
       socket.unshift(chunk);
       const head = chunk.subarray(0, PREFACE.length);

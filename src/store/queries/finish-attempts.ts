@@ -9,8 +9,10 @@
  * PostgreSQL re-evaluates it against the CANCELLING row and the cancel is not lost.
  *
  * Next state, in order: success → SUCCEEDED (even when cancelling: the work is done); any
- * other outcome of a CANCELLING task, or a cancellation → CANCELLED; a retryable failure with
- * attempts left → SCHEDULED after the back-off; otherwise FAILED.
+ * other outcome of a CANCELLING task, or a cancellation → CANCELLED; a release (the worker hands
+ * the attempt back unstarted) → QUEUED with the attempt not counted: `attempt` goes back by one,
+ * no error is recorded, and a task that never ran loses its start time and worker again; a
+ * retryable failure with attempts left → SCHEDULED after the back-off; otherwise FAILED.
  *
  * Back-off: `min(maxMs, initialMs * multiplier^(attempt-1))`, scaled by a random factor in
  * `[1 - jitter, 1 + jitter]`. It is computed in SQL because the policy lives in the row; the
@@ -28,6 +30,7 @@ import { anyOf, appendTransition, arrayLiteral, SQL_HELD, isUuid, jsonParam, pre
 const NEXT_STATE = sql`(case
   when v.kind = 'succeeded' then 'SUCCEEDED'
   when ${tasks.state} = 'CANCELLING' or v.kind = 'cancelled' then 'CANCELLED'
+  when v.kind = 'released' then 'QUEUED'
   when (v.error ->> 'retryable')::boolean and ${tasks.attempt} < ${tasks.maxAttempts} then 'SCHEDULED'
   else 'FAILED'
 end)`;
@@ -53,21 +56,30 @@ const RECORDSET_COLUMNS = sql.raw(
 
 const NOW = sql.placeholder("now");
 const SUCCEEDED = sql`v.kind = 'succeeded'`;
+/** A release that puts the task back (not one of a task being cancelled, which ends CANCELLED). */
+const RELEASED = sql`(v.kind = 'released' and ${tasks.state} <> 'CANCELLING')`;
+/** The attempt number after the outcome: a release does not count its attempt. */
+const ATTEMPT_AFTER = sql`(case when ${RELEASED} then ${tasks.attempt} - 1 else ${tasks.attempt} end)`;
+/** A release of a task's only attempt: it never ran. */
+const NEVER_RAN = sql`(${RELEASED} and ${tasks.attempt} = 1)`;
 
 const finishStatement = preparedOnce((db) =>
   db
     .update(tasks)
     .set({
       state: NEXT_STATE,
+      attempt: ATTEMPT_AFTER,
+      workerId: sql`case when ${NEVER_RAN} then null else ${tasks.workerId} end`,
+      startedAt: sql`case when ${NEVER_RAN} then null else ${tasks.startedAt} end`,
       outputTypeUrl: sql`case when ${SUCCEEDED} then v.output_type_url else ${tasks.outputTypeUrl} end`,
       output: sql`case when ${SUCCEEDED} then decode(v.output, 'base64') else ${tasks.output} end`,
-      errors: sql`case when ${SUCCEEDED} then ${tasks.errors} else ${tasks.errors} || jsonb_build_array(${ATTEMPT_ERROR}) end`,
+      errors: sql`case when ${SUCCEEDED} or ${RELEASED} then ${tasks.errors} else ${tasks.errors} || jsonb_build_array(${ATTEMPT_ERROR}) end`,
       scheduledAt: sql`case when ${NEXT_STATE} = 'SCHEDULED'
         then ${timestampParam(NOW)} + make_interval(secs => (${BACKOFF_MS} / 1000)::float8)
         else ${tasks.scheduledAt} end`,
-      finishedAt: sql`case when ${NEXT_STATE} = 'SCHEDULED' then ${tasks.finishedAt} else ${timestampParam(NOW)} end`,
+      finishedAt: sql`case when ${NEXT_STATE} in ('SCHEDULED', 'QUEUED') then ${tasks.finishedAt} else ${timestampParam(NOW)} end`,
       updatedAt: timestampParam(NOW),
-      transitions: appendTransition(tasks.transitions, NEXT_STATE, sql`${tasks.attempt}`, NOW),
+      transitions: appendTransition(tasks.transitions, NEXT_STATE, ATTEMPT_AFTER, NOW),
     })
     .from(sql`json_to_recordset(${jsonParam(sql.placeholder("rows"))}) as v(${RECORDSET_COLUMNS})`)
     .where(
@@ -106,7 +118,7 @@ export async function finishAttempts(
       output_type_url: outcome.kind === "succeeded" ? outcome.outputTypeUrl : null,
       output: outcome.kind === "succeeded" ? toBase64(outcome.output) : null,
       error: outcome.kind === "failed" ? outcome.error : null,
-      reason: outcome.kind === "cancelled" ? outcome.reason : null,
+      reason: outcome.kind === "cancelled" || outcome.kind === "released" ? outcome.reason : null,
       random: Math.random(),
       finished: time,
     });
