@@ -1,10 +1,10 @@
 /**
  * The Redis broker: sorted sets per queue and type changed by Lua scripts (`./lua/`), leases by
  * deadline, duty leases as expiring strings, and pub/sub for wake-ups, task events and control
- * messages, so several servers share one dispatch index. Key layout: `./keys.ts`.
+ * messages (`./redis-pubsub.ts`), so several servers share one dispatch index. Key layout:
+ * `./keys.ts`; connections: `./connection.ts`.
  */
-import { Redis } from "ioredis";
-import type { RedisOptions } from "ioredis";
+import type { Redis } from "ioredis";
 import { UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { checkDuration, checkEntry, checkEpochToken, checkName, checkQueue, checkTime, checkType } from "../entry-checks.js";
@@ -19,8 +19,10 @@ import type {
   TaskEventPayload,
   Unsubscribe,
 } from "../broker.js";
+import { closeConnection, DEFAULT_COMMAND_TIMEOUT_MS, errorMessage, openConnection, redactUrl, runRedis } from "./connection.js";
 import { createKeys } from "./keys.js";
 import type { RedisKeys } from "./keys.js";
+import { RedisPubSub } from "./redis-pubsub.js";
 import { defineScripts } from "./scripts.js";
 import type { RedisScripts } from "./scripts.js";
 
@@ -49,31 +51,8 @@ export interface RedisBrokerOptions {
 export const MAX_ENTRIES_PER_SCRIPT_CALL = 1000;
 
 /**
- * How many reconnection attempts a command waits for before it fails. ioredis' default (20)
- * would hold callers for many seconds while Redis is down; failing soon lets them surface
- * `UNAVAILABLE` and retry on their own schedule.
- */
-const MAX_RETRIES_PER_REQUEST = 2;
-/** How long one connection attempt may take. */
-const CONNECT_TIMEOUT_MS = 5_000;
-/** {@link RedisBrokerOptions.commandTimeoutMs} when not given. */
-const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
-
-/** The message of ioredis' error for a command past its `commandTimeout`. */
-const COMMAND_TIMED_OUT = "Command timed out";
-
-/** A Redis reply error that means "not now" rather than "wrong call". */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|OOM)\b/;
-
-interface Channel {
-  readonly listeners: Set<(message: Buffer) => void>;
-  /** Settles when Redis confirmed the SUBSCRIBE. */
-  readonly subscribed: Promise<void>;
-}
-
-/**
- * {@link Broker} on Redis: one command connection (auto-pipelined) and one subscriber
- * connection, created on the first subscription.
+ * {@link Broker} on Redis: one command connection (auto-pipelined) and, in {@link RedisPubSub},
+ * one subscriber connection, created on the first subscription.
  *
  * Batches that span several queues become one script call per queue (and per
  * {@link MAX_ENTRIES_PER_SCRIPT_CALL} entries), all sent at once; each call is atomic, the
@@ -85,10 +64,8 @@ export class RedisBroker implements Broker {
   readonly #url: string;
   readonly #keys: RedisKeys;
   readonly #scripts: RedisScripts;
-  readonly #logger: Logger;
-  readonly #channels = new Map<string, Channel>();
   readonly #commandTimeoutMs: number;
-  #subscriber: Redis | undefined;
+  readonly #pubsub: RedisPubSub;
   #closing: Promise<void> | undefined;
 
   private constructor(redis: Redis, url: string, keys: RedisKeys, scripts: RedisScripts, logger: Logger, commandTimeoutMs: number) {
@@ -96,8 +73,16 @@ export class RedisBroker implements Broker {
     this.#url = url;
     this.#keys = keys;
     this.#scripts = scripts;
-    this.#logger = logger;
     this.#commandTimeoutMs = commandTimeoutMs;
+    this.#pubsub = new RedisPubSub({
+      commands: redis,
+      url,
+      keys,
+      scripts,
+      logger,
+      commandTimeoutMs,
+      run: (operation, call) => this.#run(operation, call),
+    });
   }
 
   /**
@@ -268,49 +253,29 @@ export class RedisBroker implements Broker {
     return added.reduce((sum, count) => sum + count, 0);
   }
 
-  /** Listens on `<prefix>:wake`; the returned function stops this listener (and the SUBSCRIBE with the last one). */
-  async onWake(listener: (queue: string) => void): Promise<Unsubscribe> {
-    return this.#listen(this.#keys.wakeChannel(), (message) => listener(message.toString("utf8")));
+  /** Listens on `<prefix>:wake` (see {@link RedisPubSub.onWake}). */
+  onWake(listener: (queue: string) => void): Promise<Unsubscribe> {
+    return this.#pubsub.onWake(listener);
   }
 
-  /** One script call for the whole batch (PUBLISH per event inside it). */
-  async publishTaskEvents(events: readonly TaskEventPayload[]): Promise<void> {
-    if (events.length === 0) return;
-    const messages = events.map(({ taskId, payload }) => ({
-      channel: this.#keys.taskChannel(taskId),
-      message: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
-    }));
-    await this.#run("publishTaskEvents", () => this.#scripts.publish(messages));
+  /** One script call for the whole batch (see {@link RedisPubSub.publishTaskEvents}). */
+  publishTaskEvents(events: readonly TaskEventPayload[]): Promise<void> {
+    return this.#pubsub.publishTaskEvents(events);
   }
 
-  /** Listens on `<prefix>:task:<id>`; payloads arrive as sent, byte for byte. */
-  async subscribeTaskEvents(taskId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe> {
-    return this.#listen(this.#keys.taskChannel(taskId), (message) =>
-      listener(new Uint8Array(message.buffer, message.byteOffset, message.byteLength)),
-    );
+  /** Listens on `<prefix>:task:<id>` (see {@link RedisPubSub.subscribeTaskEvents}). */
+  subscribeTaskEvents(taskId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe> {
+    return this.#pubsub.subscribeTaskEvents(taskId, listener);
   }
 
-  /** PUBLISH on `<prefix>:control:server:<id>` or `<prefix>:control:fleet`. */
-  async publishControl(target: ControlTarget, payload: Uint8Array): Promise<void> {
-    const channel = this.#controlChannel(target);
-    const message = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    await this.#run("publishControl", () => this.#redis.publish(channel, message));
+  /** PUBLISH on the server's or the fleet's control channel (see {@link RedisPubSub.publishControl}). */
+  publishControl(target: ControlTarget, payload: Uint8Array): Promise<void> {
+    return this.#pubsub.publishControl(target, payload);
   }
 
-  /** Listens on the server's channel and the fleet's, over the subscriber connection; the returned function stops both. */
-  async onControl(serverId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe> {
-    checkName("server id", serverId);
-    const deliver = (message: Buffer): void => listener(new Uint8Array(message.buffer, message.byteOffset, message.byteLength));
-    const own = await this.#listen(this.#keys.serverControlChannel(serverId), deliver);
-    try {
-      const fleet = await this.#listen(this.#keys.fleetControlChannel(), deliver);
-      return async () => {
-        await Promise.all([own(), fleet()]);
-      };
-    } catch (error) {
-      await own();
-      throw error;
-    }
+  /** Listens on the server's and the fleet's control channels (see {@link RedisPubSub.onControl}). */
+  onControl(serverId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe> {
+    return this.#pubsub.onControl(serverId, listener);
   }
 
   /** One script call (`hold-duty-lease-1.lua`) on `<prefix>:duty:<name>`. */
@@ -348,9 +313,7 @@ export class RedisBroker implements Broker {
   }
 
   async #shutdown(): Promise<void> {
-    this.#channels.clear();
-    const connections = [this.#redis, this.#subscriber].filter((connection) => connection !== undefined);
-    await Promise.all(connections.map(closeConnection));
+    await Promise.all([this.#pubsub.close(), closeConnection(this.#redis)]);
   }
 
   #checkOpen(): void {
@@ -360,121 +323,12 @@ export class RedisBroker implements Broker {
   /** Runs Redis calls of `operation`, turning connection trouble into `UnavailableError`. */
   async #run<T>(operation: string, call: () => Promise<T>): Promise<T> {
     this.#checkOpen();
-    try {
-      return await call();
-    } catch (error) {
-      if (isReplyError(error) && !TRANSIENT_REPLY.test(error.message)) throw error;
-      const message = errorMessage(error) === COMMAND_TIMED_OUT
-        ? `Redis did not answer within ${this.#commandTimeoutMs} ms (${operation})`
-        : `Redis ${operation} failed: ${errorMessage(error)}`;
-      throw new UnavailableError("BROKER_UNAVAILABLE", message, { cause: error });
-    }
-  }
-
-  #controlChannel(target: ControlTarget): string {
-    if (target === "fleet") return this.#keys.fleetControlChannel();
-    checkName("server id", target.server);
-    return this.#keys.serverControlChannel(target.server);
+    return runRedis(operation, this.#commandTimeoutMs, call);
   }
 
   /** SADD of the queue names, so that `queues()` lists them. */
   async #registerQueues(entries: readonly { queue: string }[]): Promise<void> {
     await this.#redis.sadd(this.#keys.queues(), ...new Set(entries.map((entry) => entry.queue)));
-  }
-
-  async #listen(name: string, handler: (message: Buffer) => void): Promise<Unsubscribe> {
-    this.#checkOpen();
-    const subscriber = this.#subscriberConnection();
-    let channel = this.#channels.get(name);
-    if (channel === undefined) {
-      channel = { listeners: new Set(), subscribed: subscriber.subscribe(name).then(() => undefined) };
-      this.#channels.set(name, channel);
-    }
-    const current = channel;
-    // A wrapper per call, so that the same listener registered twice is removed once per Unsubscribe.
-    const listener = (message: Buffer): void => handler(message);
-    current.listeners.add(listener);
-
-    const leave = async (): Promise<void> => {
-      current.listeners.delete(listener);
-      if (current.listeners.size > 0 || this.#channels.get(name) !== current) return;
-      this.#channels.delete(name);
-      if (this.#closing !== undefined) return;
-      try {
-        await subscriber.unsubscribe(name);
-      } catch (error) {
-        // Delivery to this listener stopped already; a stale SUBSCRIBE only costs ignored messages.
-        this.#logger.warn({ err: error, channel: name }, "UNSUBSCRIBE failed");
-      }
-    };
-
-    try {
-      await current.subscribed;
-    } catch (error) {
-      await leave();
-      throw new UnavailableError("BROKER_UNAVAILABLE", `Redis SUBSCRIBE failed: ${errorMessage(error)}`, { cause: error });
-    }
-    let active = true;
-    return async () => {
-      if (!active) return;
-      active = false;
-      await leave();
-    };
-  }
-
-  #subscriberConnection(): Redis {
-    if (this.#subscriber === undefined) {
-      const subscriber = openConnection(this.#url, "subscriber", this.#logger, { commandTimeout: this.#commandTimeoutMs });
-      subscriber.on("messageBuffer", (channel: Buffer, message: Buffer) => this.#deliver(channel.toString("utf8"), message));
-      this.#subscriber = subscriber;
-    }
-    return this.#subscriber;
-  }
-
-  #deliver(name: string, message: Buffer): void {
-    const channel = this.#channels.get(name);
-    if (channel === undefined) return;
-    for (const listener of [...channel.listeners]) {
-      try {
-        listener(message);
-      } catch (error) {
-        this.#logger.error({ err: error, channel: name }, "broker listener threw");
-      }
-    }
-  }
-}
-
-function openConnection(url: string, role: "command" | "subscriber", logger: Logger, options: RedisOptions): Redis {
-  const connection = new Redis(url, {
-    maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    ...options,
-  });
-  // ioredis emits "error" on every failed reconnection; log the first of each outage only.
-  let down = false;
-  connection.on("error", (error: unknown) => {
-    if (down) return;
-    down = true;
-    logger.warn({ err: error, connection: role, url: redactUrl(url) }, "Redis connection error");
-  });
-  connection.on("ready", () => {
-    if (!down) return;
-    down = false;
-    logger.info({ connection: role }, "Redis connection restored");
-  });
-  return connection;
-}
-
-async function closeConnection(connection: Redis): Promise<void> {
-  if (connection.status === "end") return;
-  if (connection.status !== "ready") {
-    connection.disconnect();
-    return;
-  }
-  try {
-    await connection.quit();
-  } catch {
-    connection.disconnect();
   }
 }
 
@@ -510,23 +364,4 @@ function parseEpoch(value: string): IndexEpoch | null {
 
 function idsOf(leases: readonly LeaseRef[]): string[] {
   return leases.map((lease) => lease.id);
-}
-
-function isReplyError(error: unknown): error is Error {
-  return error instanceof Error && error.name === "ReplyError";
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** The URL without its password, for messages and logs. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== "") parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(unparsable Redis URL)";
-  }
 }

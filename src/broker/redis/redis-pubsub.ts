@@ -1,0 +1,176 @@
+/**
+ * The pub/sub side of the Redis broker: wake-ups (`<prefix>:wake`), task events
+ * (`<prefix>:task:<id>`) and control messages (`<prefix>:control:…`). Publishing goes over the
+ * broker's command connection; listening over one subscriber connection, opened on the first
+ * subscription and shared by every listener of the broker. Channel names: `./keys.ts`.
+ */
+import type { Redis } from "ioredis";
+import { UnavailableError } from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
+import { checkName } from "../entry-checks.js";
+import type { ControlTarget, TaskEventPayload, Unsubscribe } from "../broker.js";
+import { closeConnection, errorMessage, openConnection } from "./connection.js";
+import type { RedisKeys } from "./keys.js";
+import type { RedisScripts } from "./scripts.js";
+
+/** What {@link RedisPubSub} borrows from the broker that owns it. */
+export interface RedisPubSubOptions {
+  /** The broker's command connection, for PUBLISH. */
+  readonly commands: Redis;
+  /** Where the subscriber connection goes (the broker's URL). */
+  readonly url: string;
+  readonly keys: RedisKeys;
+  /** The broker's scripts (`publish-0.lua` sends a batch of task events in one call). */
+  readonly scripts: RedisScripts;
+  /** The broker's logger (scope `redis-broker`). */
+  readonly logger: Logger;
+  /** `commandTimeout` of the subscriber connection, as of the command connection. */
+  readonly commandTimeoutMs: number;
+  /** The broker's runner: refuses calls once the broker is closed, maps connection trouble to `UnavailableError`. */
+  readonly run: <T>(operation: string, call: () => Promise<T>) => Promise<T>;
+}
+
+interface Channel {
+  readonly listeners: Set<(message: Buffer) => void>;
+  /** Settles when Redis confirmed the SUBSCRIBE. */
+  readonly subscribed: Promise<void>;
+}
+
+/**
+ * Wake-ups, task events and control messages of one {@link RedisBroker}. Several listeners of
+ * one channel share one SUBSCRIBE; the last one to leave sends the UNSUBSCRIBE.
+ */
+export class RedisPubSub {
+  readonly #options: RedisPubSubOptions;
+  readonly #channels = new Map<string, Channel>();
+  #subscriber: Redis | undefined;
+  #closed = false;
+
+  constructor(options: RedisPubSubOptions) {
+    this.#options = options;
+  }
+
+  /** Listens on `<prefix>:wake`; the returned function stops this listener (and the SUBSCRIBE with the last one). */
+  onWake(listener: (queue: string) => void): Promise<Unsubscribe> {
+    return this.#listen(this.#options.keys.wakeChannel(), (message) => listener(message.toString("utf8")));
+  }
+
+  /** One script call for the whole batch (PUBLISH per event inside it). */
+  async publishTaskEvents(events: readonly TaskEventPayload[]): Promise<void> {
+    if (events.length === 0) return;
+    const { keys, scripts, run } = this.#options;
+    const messages = events.map(({ taskId, payload }) => ({
+      channel: keys.taskChannel(taskId),
+      message: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+    }));
+    await run("publishTaskEvents", () => scripts.publish(messages));
+  }
+
+  /** Listens on `<prefix>:task:<id>`; payloads arrive as sent, byte for byte. */
+  subscribeTaskEvents(taskId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe> {
+    return this.#listen(this.#options.keys.taskChannel(taskId), (message) =>
+      listener(new Uint8Array(message.buffer, message.byteOffset, message.byteLength)),
+    );
+  }
+
+  /** PUBLISH on `<prefix>:control:server:<id>` or `<prefix>:control:fleet`. */
+  async publishControl(target: ControlTarget, payload: Uint8Array): Promise<void> {
+    const channel = this.#controlChannel(target);
+    const message = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    const { commands, run } = this.#options;
+    await run("publishControl", () => commands.publish(channel, message));
+  }
+
+  /** Listens on the server's channel and the fleet's, over the subscriber connection; the returned function stops both. */
+  async onControl(serverId: string, listener: (payload: Uint8Array) => void): Promise<Unsubscribe> {
+    checkName("server id", serverId);
+    const { keys } = this.#options;
+    const deliver = (message: Buffer): void => listener(new Uint8Array(message.buffer, message.byteOffset, message.byteLength));
+    const own = await this.#listen(keys.serverControlChannel(serverId), deliver);
+    try {
+      const fleet = await this.#listen(keys.fleetControlChannel(), deliver);
+      return async () => {
+        await Promise.all([own(), fleet()]);
+      };
+    } catch (error) {
+      await own();
+      throw error;
+    }
+  }
+
+  /** Forgets every listener and closes the subscriber connection; later subscriptions are refused. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#channels.clear();
+    if (this.#subscriber !== undefined) await closeConnection(this.#subscriber);
+  }
+
+  #controlChannel(target: ControlTarget): string {
+    const { keys } = this.#options;
+    if (target === "fleet") return keys.fleetControlChannel();
+    checkName("server id", target.server);
+    return keys.serverControlChannel(target.server);
+  }
+
+  async #listen(name: string, handler: (message: Buffer) => void): Promise<Unsubscribe> {
+    if (this.#closed) throw new UnavailableError("SHUTTING_DOWN", "the Redis broker is closed");
+    const subscriber = this.#subscriberConnection();
+    let channel = this.#channels.get(name);
+    if (channel === undefined) {
+      channel = { listeners: new Set(), subscribed: subscriber.subscribe(name).then(() => undefined) };
+      this.#channels.set(name, channel);
+    }
+    const current = channel;
+    // A wrapper per call, so that the same listener registered twice is removed once per Unsubscribe.
+    const listener = (message: Buffer): void => handler(message);
+    current.listeners.add(listener);
+
+    const leave = async (): Promise<void> => {
+      current.listeners.delete(listener);
+      if (current.listeners.size > 0 || this.#channels.get(name) !== current) return;
+      this.#channels.delete(name);
+      if (this.#closed) return;
+      try {
+        await subscriber.unsubscribe(name);
+      } catch (error) {
+        // Delivery to this listener stopped already; a stale SUBSCRIBE only costs ignored messages.
+        this.#options.logger.warn({ err: error, channel: name }, "UNSUBSCRIBE failed");
+      }
+    };
+
+    try {
+      await current.subscribed;
+    } catch (error) {
+      await leave();
+      throw new UnavailableError("BROKER_UNAVAILABLE", `Redis SUBSCRIBE failed: ${errorMessage(error)}`, { cause: error });
+    }
+    let active = true;
+    return async () => {
+      if (!active) return;
+      active = false;
+      await leave();
+    };
+  }
+
+  #subscriberConnection(): Redis {
+    if (this.#subscriber === undefined) {
+      const { url, logger, commandTimeoutMs } = this.#options;
+      const subscriber = openConnection(url, "subscriber", logger, { commandTimeout: commandTimeoutMs });
+      subscriber.on("messageBuffer", (channel: Buffer, message: Buffer) => this.#deliver(channel.toString("utf8"), message));
+      this.#subscriber = subscriber;
+    }
+    return this.#subscriber;
+  }
+
+  #deliver(name: string, message: Buffer): void {
+    const channel = this.#channels.get(name);
+    if (channel === undefined) return;
+    for (const listener of [...channel.listeners]) {
+      try {
+        listener(message);
+      } catch (error) {
+        this.#options.logger.error({ err: error, channel: name }, "broker listener threw");
+      }
+    }
+  }
+}
