@@ -1,6 +1,6 @@
 /**
  * The errors of the worker SDK. Three of them are `AbortSignal` reasons, so task code can tell
- * why its signal fired (`ctx.signal.reason instanceof TaskCancelledError`); two are thrown by
+ * why its signal fired (`ctx.signal.reason instanceof CancelRequestedError`); two are thrown by
  * task code (to stop retries, to attach details); the last two end `Worker.run()`.
  */
 import type { JsonObject } from "@bufbuild/protobuf";
@@ -55,11 +55,13 @@ export class DetailedError extends Error {
 }
 
 /**
- * The reason of a task's `AbortSignal` when the task was cancelled (through the server's
- * `Cancel`). A handler that stops on it without an output ends the task `CANCELLED`.
+ * The reason of a task's `AbortSignal` when a cancel of the task was requested (through the
+ * server's `Cancel`). A handler that stops on it without an output ends the task `CANCELLED`.
+ * (The client SDK's `TaskCancelledError` is the other side: a result awaited of a task that
+ * ended CANCELLED.)
  */
-export class TaskCancelledError extends Error {
-  override readonly name = "TaskCancelledError";
+export class CancelRequestedError extends Error {
+  override readonly name = "CancelRequestedError";
   /** The reason given with the cancel, as sent by the server. */
   readonly reason: string;
   constructor(reason: string) {

@@ -9,7 +9,7 @@ export type { WorkerOptions } from "./worker-options.js";
 export {
   DetailedError,
   NonRetryableError,
-  TaskCancelledError,
+  CancelRequestedError,
   TaskTimeoutError,
   WorkerConfigError,
   WorkerRejectedError,

@@ -11,7 +11,7 @@ import type { Assignment, TaskResult } from "../../gen/taskwire/v1/worker_servic
 import type { TaskDefinition } from "../common/task-definition.js";
 import type { Logger } from "../core/logger.js";
 import { DeadlineTimer } from "./deadline-timer.js";
-import { TaskCancelledError, TaskTimeoutError } from "./errors.js";
+import { CancelRequestedError, TaskTimeoutError } from "./errors.js";
 import type { ProgressSnapshot } from "./progress.js";
 import { logOutcome } from "./outcome-log.js";
 import { runInHandlerSpan } from "./handler-span.js";
@@ -191,11 +191,11 @@ export class TaskPool {
     return released.map(({ entry }) => ({ taskId: entry.taskId, attempt: entry.attempt }));
   }
 
-  /** Aborts one attempt's signal with a {@link TaskCancelledError}; false when it is not held. */
+  /** Aborts one attempt's signal with a {@link CancelRequestedError}; false when it is not held. */
   cancel(taskId: string, attempt: number, reason: string): boolean {
     const entry = this.#running.get(attemptKey(taskId, attempt));
     if (!entry) return false;
-    entry.controller.abort(new TaskCancelledError(reason));
+    entry.controller.abort(new CancelRequestedError(reason));
     return true;
   }
 

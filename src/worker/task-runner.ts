@@ -13,8 +13,10 @@ import { packValue, unpackValue } from "../common/any.js";
 import type { ProgressUpdate, TaskContext, TaskDefinition } from "../common/task-definition.js";
 import type { Logger } from "../core/logger.js";
 import { reportOfError } from "./error-report.js";
-import { TaskCancelledError, TaskTimeoutError, WorkerShutdownError, isNonRetryable } from "./errors.js";
+import { CancelRequestedError, TaskTimeoutError, WorkerShutdownError, isNonRetryable } from "./errors.js";
+import { runWithMiddleware, type WorkerMiddleware } from "./middleware.js";
 import { mergeProgress, type ProgressSnapshot } from "./progress.js";
+import { runTaskHooks, type SettledAttempt } from "./task-hooks.js";
 
 /** Levels of `ctx.log`, as sent in `TaskLog.level`. */
 export type TaskLogLevel = "debug" | "info" | "warn" | "error";
@@ -106,7 +108,7 @@ function unsupported(message: string): AttemptOutcome {
 /** The outcome of a handler that threw `error` while its signal was in the state `signal`. */
 export function outcomeOfError(error: unknown, signal: AbortSignal): AttemptOutcome {
   const reason: unknown = signal.aborted ? signal.reason : undefined;
-  if (reason instanceof TaskCancelledError) return { kind: "cancelled", reason: reason.reason || "cancelled" };
+  if (reason instanceof CancelRequestedError) return { kind: "cancelled", reason: reason.reason || "cancelled" };
   if (reason instanceof TaskTimeoutError) {
     return {
       kind: "failure",
@@ -119,11 +121,51 @@ export function outcomeOfError(error: unknown, signal: AbortSignal): AttemptOutc
       failure: { kind: ErrorKind.WORKER_LOST, name: reason.name, message: reason.message, retryable: true },
     };
   }
+  if (error instanceof ReportedFailure) return { kind: "failure", failure: error.failure };
   return { kind: "failure", failure: { kind: ErrorKind.TASK_ERROR, ...reportOfError(error), retryable: !isNonRetryable(error) } };
 }
 
 /**
- * Runs one attempt of `definition` (undefined: the worker does not serve `type`) on `input`.
+ * Calls the handler of an attempt: in this process by default; a process pool passes one that
+ * runs it in a pool process. Resolves with what the handler returned, rejects with what it threw
+ * (a pool's failures as a {@link ReportedFailure}).
+ */
+export type HandlerInvoker = (definition: TaskDefinition, value: unknown, ctx: TaskContext, input: Any, env: AttemptEnvironment) => Promise<unknown>;
+
+/** What runs around a handler: the worker's middleware and where the handler runs. */
+export interface AttemptRunOptions {
+  /** `worker.use()` middleware, first outermost. @default none */
+  middleware?: readonly WorkerMiddleware[];
+  /** @default the definition's handler, called in this process */
+  invoke?: HandlerInvoker;
+  /** Call the definition's hooks once the outcome is known. @default true */
+  hooks?: boolean;
+}
+
+/**
+ * A failure already described as it is reported: what a pool process sends back for a handler
+ * that failed there, rethrown in the worker's process so its middleware and hooks see it (with
+ * the name, message and stack of the original). Reported unchanged when it reaches the end.
+ */
+export class ReportedFailure extends Error {
+  override readonly name: string;
+  /** As the failure says: read by {@link isNonRetryable} when middleware wraps this error. */
+  readonly retryable: boolean;
+  readonly details: JsonObject | undefined;
+  constructor(readonly failure: AttemptFailure) {
+    super(failure.message);
+    this.name = failure.name;
+    this.retryable = failure.retryable;
+    this.details = failure.details;
+    this.stack = failure.stack ?? `${failure.name}: ${failure.message}`;
+  }
+}
+
+const invokeHere: HandlerInvoker = (definition, value, ctx) => definition.handler(value as never, ctx);
+
+/**
+ * Runs one attempt of `definition` (undefined: the worker does not serve `type`) on `input`,
+ * inside `options.middleware`, then calls the definition's hooks (`task-hooks.ts`).
  * Never rejects: every way the attempt can end is an {@link AttemptOutcome}.
  */
 export async function runAttempt(
@@ -131,36 +173,49 @@ export async function runAttempt(
   type: string,
   input: Any | undefined,
   env: AttemptEnvironment,
+  options: AttemptRunOptions = {},
 ): Promise<AttemptOutcome> {
   if (!definition) return unsupported(`this worker does not serve the task type "${type}"`);
+  const packed = input ?? create(AnySchema);
   let value: unknown;
   try {
-    value = unpackValue(definition.spec.input, input ?? create(AnySchema));
+    value = unpackValue(definition.spec.input, packed);
   } catch (error) {
     return unsupported(`cannot decode the input of "${type}": ${describe(error).message}`);
   }
   const { ctx, close } = createTaskContext(env);
-  let returned: unknown;
   try {
-    returned = await definition.handler(value as never, ctx);
-  } catch (error) {
-    return outcomeOfError(error, env.signal);
+    const invoke = options.invoke ?? invokeHere;
+    const handler = (): Promise<unknown> => invoke(definition, value, ctx, packed, env);
+    const middleware = options.middleware ?? [];
+    const settled = await settle(definition, type, env.signal, () =>
+      middleware.length === 0 ? handler() : runWithMiddleware(middleware, { name: type, definition, input: value }, ctx, handler),
+    );
+    if (options.hooks !== false) await runTaskHooks(definition, settled, ctx, value, env.logger);
+    return settled.outcome;
   } finally {
     close();
   }
+}
+
+async function settle(definition: TaskDefinition, type: string, signal: AbortSignal, run: () => Promise<unknown>): Promise<SettledAttempt> {
+  let returned: unknown;
   try {
-    return { kind: "output", output: packValue(definition.spec.output, returned as never) };
+    returned = await run();
+  } catch (error) {
+    return { outcome: outcomeOfError(error, signal), error };
+  }
+  try {
+    return { outcome: { kind: "output", output: packValue(definition.spec.output, returned as never) }, returned };
   } catch (error) {
     // The handler broke its contract; the same code would break it again.
-    return {
-      kind: "failure",
-      failure: {
-        kind: ErrorKind.TASK_ERROR,
-        name: "OutputEncodingError",
-        message: `the output of "${type}" is not a valid ${definition.spec.output.typeName}: ${describe(error).message}`,
-        retryable: false,
-      },
+    const failure: AttemptFailure = {
+      kind: ErrorKind.TASK_ERROR,
+      name: "OutputEncodingError",
+      message: `the output of "${type}" is not a valid ${definition.spec.output.typeName}: ${describe(error).message}`,
+      retryable: false,
     };
+    return { outcome: { kind: "failure", failure }, error: new ReportedFailure(failure) };
   }
 }
 

@@ -35,7 +35,7 @@ export interface RunTaskOptions {
   /** `ctx.deadline`; the signal aborts then with a `TaskTimeoutError`. @default none */
   deadline?: Date;
   /**
-   * Aborting it aborts `ctx.signal` with the same reason; abort with a `TaskCancelledError` or
+   * Aborting it aborts `ctx.signal` with the same reason; abort with a `CancelRequestedError` or
    * `WorkerShutdownError` to play a cancel or a shutdown. @default never aborted
    */
   signal?: AbortSignal;

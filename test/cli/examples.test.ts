@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { factorial, flaky, longRunning, processData } from "../../examples/tasks.js";
-import { NonRetryableError, runTask, TaskCancelledError } from "../../src/worker/index.js";
+import { NonRetryableError, runTask, CancelRequestedError } from "../../src/worker/index.js";
 
 describe("example tasks", () => {
   it("factorial returns n! as a string", async () => {
@@ -32,7 +32,7 @@ describe("example tasks", () => {
 
     const controller = new AbortController();
     const run = runTask(longRunning, { seconds: 60 }, { signal: controller.signal });
-    controller.abort(new TaskCancelledError("test"));
+    controller.abort(new CancelRequestedError("test"));
     await expect(run).rejects.toThrow();
   });
 });

@@ -5,7 +5,7 @@ import {
   defineTask,
   NonRetryableError,
   runTask,
-  TaskCancelledError,
+  CancelRequestedError,
   TaskTimeoutError,
   type TaskContext,
 } from "../../src/worker/index.js";
@@ -70,9 +70,9 @@ describe("runTask", () => {
   it("passes an abort of the given signal through, reason included", async () => {
     const controller = new AbortController();
     const running = runTask(waitForAbort, {}, { signal: controller.signal });
-    controller.abort(new TaskCancelledError("test"));
-    await expect(running).rejects.toBeInstanceOf(TaskCancelledError);
-    const already = AbortSignal.abort(new TaskCancelledError("before"));
+    controller.abort(new CancelRequestedError("test"));
+    await expect(running).rejects.toBeInstanceOf(CancelRequestedError);
+    const already = AbortSignal.abort(new CancelRequestedError("before"));
     await expect(runTask(waitForAbort, {}, { signal: already })).rejects.toThrow(/before/);
   });
 

@@ -8,7 +8,7 @@ import { hostname } from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorKind } from "../../gen/taskwire/v1/task_pb.js";
 import { packValue, unpackValue, typeUrlOf } from "../../src/common/any.js";
-import { TaskCancelledError, TaskTimeoutError, Worker } from "../../src/worker/index.js";
+import { CancelRequestedError, TaskTimeoutError, Worker } from "../../src/worker/index.js";
 import { assignment, Gates, garbageStruct, json, testTasks } from "./fixtures.js";
 import { connectedWorker } from "./harness.js";
 import { ScriptedPeer } from "./scripted-peer.js";
@@ -221,7 +221,7 @@ describe("progress and logs", () => {
 });
 
 describe("how attempts end", () => {
-  it("cancel aborts the signal with TaskCancelledError and reports cancelled", async () => {
+  it("cancel aborts the signal with CancelRequestedError and reports cancelled", async () => {
     const connected = await connectedWorker(peer);
     worker = connected.worker;
     const { stream, gates } = connected;
@@ -230,7 +230,7 @@ describe("how attempts end", () => {
     stream.send({ case: "cancel", value: { tasks: [{ taskId: "c1", attempt: 1 }], reason: "user asked" } });
     const result = (await stream.nextOf("complete")).results[0];
     expect(result?.outcome).toEqual({ case: "cancelled", value: "user asked" });
-    expect(ctx.signal.reason).toBeInstanceOf(TaskCancelledError);
+    expect(ctx.signal.reason).toBeInstanceOf(CancelRequestedError);
     expect((await stream.nextOf("grant")).slots).toBe(1);
   });
 
