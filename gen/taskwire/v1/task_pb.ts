@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file taskwire/v1/task.proto.
  */
 export const file_taskwire_v1_task: GenFile = /*@__PURE__*/
-  fileDesc("ChZ0YXNrd2lyZS92MS90YXNrLnByb3RvEgt0YXNrd2lyZS52MSLHAQoIUHJvZ3Jlc3MSDwoHcGVyY2VudBgBIAEoARIPCgdtZXNzYWdlGAIgASgJEhQKB2N1cnJlbnQYAyABKANIAIgBARISCgV0b3RhbBgEIAEoA0gBiAEBEigKB2RldGFpbHMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei8KC3VwZGF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIKCghfY3VycmVudEIICgZfdG90YWwi6gEKCVRhc2tFcnJvchIPCgdhdHRlbXB0GAEgASgFEiQKBGtpbmQYAiABKA4yFi50YXNrd2lyZS52MS5FcnJvcktpbmQSDAoEbmFtZRgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEhEKCXJldHJ5YWJsZRgFIAEoCBIRCgl3b3JrZXJfaWQYBiABKAkSKAoEdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFc3RhY2sYCCABKAkSKAoHZGV0YWlscxgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QibgoKVHJhbnNpdGlvbhIlCgVzdGF0ZRgBIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIPCgdhdHRlbXB0GAIgASgFEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoEBCgdCYWNrb2ZmEioKB2luaXRpYWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDbWF4GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCm11bHRpcGxpZXIYAyABKAESDgoGaml0dGVyGAQgASgBIqIGCgRUYXNrEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDQoFcXVldWUYAyABKAkSEAoIcHJpb3JpdHkYBCABKAUSJQoFc3RhdGUYBSABKA4yFi50YXNrd2lyZS52MS5UYXNrU3RhdGUSIwoFaW5wdXQYBiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EiQKBm91dHB1dBgHIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSJQoFZXJyb3IYCCABKAsyFi50YXNrd2lyZS52MS5UYXNrRXJyb3ISJgoGZXJyb3JzGAkgAygLMhYudGFza3dpcmUudjEuVGFza0Vycm9yEg8KB2F0dGVtcHQYCiABKAUSFAoMbWF4X2F0dGVtcHRzGAsgASgFEicKCHByb2dyZXNzGAwgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MSKgoHdGltZW91dBgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIlCgdiYWNrb2ZmGA4gASgLMhQudGFza3dpcmUudjEuQmFja29mZhIXCg9pZGVtcG90ZW5jeV9rZXkYDyABKAkSEQoJd29ya2VyX2lkGBAgASgJEi8KC2NyZWF0ZV90aW1lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1zY2hlZHVsZV90aW1lGBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hfdGltZRgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoLdHJhbnNpdGlvbnMYFSADKAsyFy50YXNrd2lyZS52MS5UcmFuc2l0aW9uEi0KBmxhYmVscxgWIAMoCzIdLnRhc2t3aXJlLnYxLlRhc2suTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLGAQoMVGFza0RlZmF1bHRzEg0KBXF1ZXVlGAEgASgJEhAKCHByaW9yaXR5GAIgASgFEioKB3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2F0dGVtcHRzGAQgASgFEiUKB2JhY2tvZmYYBSABKAsyFC50YXNrd2lyZS52MS5CYWNrb2ZmEiwKCXJldGVudGlvbhgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLZAQoIVGFza1R5cGUSDAoEbmFtZRgBIAEoCRISCgppbnB1dF90eXBlGAIgASgJEhMKC291dHB1dF90eXBlGAMgASgJEisKCGRlZmF1bHRzGAQgASgLMhkudGFza3dpcmUudjEuVGFza0RlZmF1bHRzEhMKC2Rlc2NyaXB0aW9uGAUgASgJEhQKDHdvcmtlcl9jb3VudBgGIAEoBRIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFb3duZXIYCCABKAkq1gEKCVRhc2tTdGF0ZRIaChZUQVNLX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUVEFTS19TVEFURV9TQ0hFRFVMRUQQARIVChFUQVNLX1NUQVRFX1FVRVVFRBACEhYKElRBU0tfU1RBVEVfUlVOTklORxADEhkKFVRBU0tfU1RBVEVfQ0FOQ0VMTElORxAEEhgKFFRBU0tfU1RBVEVfU1VDQ0VFREVEEAUSFQoRVEFTS19TVEFURV9GQUlMRUQQBhIYChRUQVNLX1NUQVRFX0NBTkNFTExFRBAHKrYBCglFcnJvcktpbmQSGgoWRVJST1JfS0lORF9VTlNQRUNJRklFRBAAEhkKFUVSUk9SX0tJTkRfVEFTS19FUlJPUhABEiAKHEVSUk9SX0tJTkRfREVBRExJTkVfRVhDRUVERUQQAhIaChZFUlJPUl9LSU5EX1dPUktFUl9MT1NUEAMSGAoURVJST1JfS0lORF9DQU5DRUxMRUQQBBIaChZFUlJPUl9LSU5EX1VOU1VQUE9SVEVEEAViBnByb3RvMw", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChZ0YXNrd2lyZS92MS90YXNrLnByb3RvEgt0YXNrd2lyZS52MSLHAQoIUHJvZ3Jlc3MSDwoHcGVyY2VudBgBIAEoARIPCgdtZXNzYWdlGAIgASgJEhQKB2N1cnJlbnQYAyABKANIAIgBARISCgV0b3RhbBgEIAEoA0gBiAEBEigKB2RldGFpbHMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei8KC3VwZGF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIKCghfY3VycmVudEIICgZfdG90YWwi6gEKCVRhc2tFcnJvchIPCgdhdHRlbXB0GAEgASgFEiQKBGtpbmQYAiABKA4yFi50YXNrd2lyZS52MS5FcnJvcktpbmQSDAoEbmFtZRgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEhEKCXJldHJ5YWJsZRgFIAEoCBIRCgl3b3JrZXJfaWQYBiABKAkSKAoEdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFc3RhY2sYCCABKAkSKAoHZGV0YWlscxgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QibgoKVHJhbnNpdGlvbhIlCgVzdGF0ZRgBIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIPCgdhdHRlbXB0GAIgASgFEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoEBCgdCYWNrb2ZmEioKB2luaXRpYWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDbWF4GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCm11bHRpcGxpZXIYAyABKAESDgoGaml0dGVyGAQgASgBIosHCgRUYXNrEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDQoFcXVldWUYAyABKAkSEAoIcHJpb3JpdHkYBCABKAUSJQoFc3RhdGUYBSABKA4yFi50YXNrd2lyZS52MS5UYXNrU3RhdGUSIwoFaW5wdXQYBiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EiQKBm91dHB1dBgHIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSJQoFZXJyb3IYCCABKAsyFi50YXNrd2lyZS52MS5UYXNrRXJyb3ISJgoGZXJyb3JzGAkgAygLMhYudGFza3dpcmUudjEuVGFza0Vycm9yEg8KB2F0dGVtcHQYCiABKAUSFAoMbWF4X2F0dGVtcHRzGAsgASgFEicKCHByb2dyZXNzGAwgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MSKgoHdGltZW91dBgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIlCgdiYWNrb2ZmGA4gASgLMhQudGFza3dpcmUudjEuQmFja29mZhIXCg9pZGVtcG90ZW5jeV9rZXkYDyABKAkSEQoJd29ya2VyX2lkGBAgASgJEi8KC2NyZWF0ZV90aW1lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1zY2hlZHVsZV90aW1lGBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hfdGltZRgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoLdHJhbnNpdGlvbnMYFSADKAsyFy50YXNrd2lyZS52MS5UcmFuc2l0aW9uEi0KBmxhYmVscxgWIAMoCzIdLnRhc2t3aXJlLnYxLlRhc2suTGFiZWxzRW50cnkSEgoKcGFyZW50X2lkcxgXIAMoCRIWCg5jaGlsZHJlbl9jb3VudBgYIAEoBRI7ChFvbl9wYXJlbnRfZmFpbHVyZRgZIAEoDjIgLnRhc2t3aXJlLnYxLlBhcmVudEZhaWx1cmVQb2xpY3kaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLGAQoMVGFza0RlZmF1bHRzEg0KBXF1ZXVlGAEgASgJEhAKCHByaW9yaXR5GAIgASgFEioKB3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2F0dGVtcHRzGAQgASgFEiUKB2JhY2tvZmYYBSABKAsyFC50YXNrd2lyZS52MS5CYWNrb2ZmEiwKCXJldGVudGlvbhgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLZAQoIVGFza1R5cGUSDAoEbmFtZRgBIAEoCRISCgppbnB1dF90eXBlGAIgASgJEhMKC291dHB1dF90eXBlGAMgASgJEisKCGRlZmF1bHRzGAQgASgLMhkudGFza3dpcmUudjEuVGFza0RlZmF1bHRzEhMKC2Rlc2NyaXB0aW9uGAUgASgJEhQKDHdvcmtlcl9jb3VudBgGIAEoBRIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFb3duZXIYCCABKAkq7gEKCVRhc2tTdGF0ZRIaChZUQVNLX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUVEFTS19TVEFURV9TQ0hFRFVMRUQQARIVChFUQVNLX1NUQVRFX1FVRVVFRBACEhYKElRBU0tfU1RBVEVfUlVOTklORxADEhkKFVRBU0tfU1RBVEVfQ0FOQ0VMTElORxAEEhgKFFRBU0tfU1RBVEVfU1VDQ0VFREVEEAUSFQoRVEFTS19TVEFURV9GQUlMRUQQBhIYChRUQVNLX1NUQVRFX0NBTkNFTExFRBAHEhYKElRBU0tfU1RBVEVfV0FJVElORxAIKn0KE1BhcmVudEZhaWx1cmVQb2xpY3kSJQohUEFSRU5UX0ZBSUxVUkVfUE9MSUNZX1VOU1BFQ0lGSUVEEAASIAocUEFSRU5UX0ZBSUxVUkVfUE9MSUNZX0NBTkNFTBABEh0KGVBBUkVOVF9GQUlMVVJFX1BPTElDWV9SVU4QAiq2AQoJRXJyb3JLaW5kEhoKFkVSUk9SX0tJTkRfVU5TUEVDSUZJRUQQABIZChVFUlJPUl9LSU5EX1RBU0tfRVJST1IQARIgChxFUlJPUl9LSU5EX0RFQURMSU5FX0VYQ0VFREVEEAISGgoWRVJST1JfS0lORF9XT1JLRVJfTE9TVBADEhgKFEVSUk9SX0tJTkRfQ0FOQ0VMTEVEEAQSGgoWRVJST1JfS0lORF9VTlNVUFBPUlRFRBAFYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Progress of a running task. The last value is persisted with the task.
@@ -322,6 +322,27 @@ export type Task = Message<"taskwire.v1.Task"> & {
    * @generated from field: map<string, string> labels = 22;
    */
   labels: { [key: string]: string };
+
+  /**
+   * The tasks this one depends on (`depends_on`), in the order given; empty: none.
+   *
+   * @generated from field: repeated string parent_ids = 23;
+   */
+  parentIds: string[];
+
+  /**
+   * How many tasks depend on this one.
+   *
+   * @generated from field: int32 children_count = 24;
+   */
+  childrenCount: number;
+
+  /**
+   * What this task does when a parent FAILED or was CANCELLED (CANCEL when unset).
+   *
+   * @generated from field: taskwire.v1.ParentFailurePolicy on_parent_failure = 25;
+   */
+  onParentFailure: ParentFailurePolicy;
 };
 
 /**
@@ -444,8 +465,8 @@ export const TaskTypeSchema: GenMessage<TaskType> = /*@__PURE__*/
 
 /**
  * The lifecycle of a task. QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED, with
- * SCHEDULED (delayed, or waiting for a retry back-off) and CANCELLING (cancel sent to a
- * running worker).
+ * SCHEDULED (delayed, or waiting for a retry back-off), CANCELLING (cancel sent to a
+ * running worker) and WAITING (waiting for the tasks it depends on).
  *
  * @generated from enum taskwire.v1.TaskState
  */
@@ -503,6 +524,15 @@ export enum TaskState {
    * @generated from enum value: TASK_STATE_CANCELLED = 7;
    */
   CANCELLED = 7,
+
+  /**
+   * Waiting for its parents (`depends_on`) to finish: not runnable yet. When the last one
+   * SUCCEEDED it becomes QUEUED (or SCHEDULED when its run time is later); when one FAILED or
+   * was CANCELLED, its ParentFailurePolicy decides.
+   *
+   * @generated from enum value: TASK_STATE_WAITING = 8;
+   */
+  WAITING = 8,
 }
 
 /**
@@ -510,6 +540,41 @@ export enum TaskState {
  */
 export const TaskStateSchema: GenEnum<TaskState> = /*@__PURE__*/
   enumDesc(file_taskwire_v1_task, 0);
+
+/**
+ * What a task waiting for its parents does when one of them FAILED or was CANCELLED.
+ *
+ * @generated from enum taskwire.v1.ParentFailurePolicy
+ */
+export enum ParentFailurePolicy {
+  /**
+   * CANCEL.
+   *
+   * @generated from enum value: PARENT_FAILURE_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The task is CANCELLED, its error naming the parent; its own WAITING children follow their
+   * own policies (with CANCEL, the whole subgraph below is cancelled).
+   *
+   * @generated from enum value: PARENT_FAILURE_POLICY_CANCEL = 1;
+   */
+  CANCEL = 1,
+
+  /**
+   * The parent counts as finished: the task runs once its other parents are finished too.
+   *
+   * @generated from enum value: PARENT_FAILURE_POLICY_RUN = 2;
+   */
+  RUN = 2,
+}
+
+/**
+ * Describes the enum taskwire.v1.ParentFailurePolicy.
+ */
+export const ParentFailurePolicySchema: GenEnum<ParentFailurePolicy> = /*@__PURE__*/
+  enumDesc(file_taskwire_v1_task, 1);
 
 /**
  * Why an attempt ended without an output.
@@ -562,5 +627,5 @@ export enum ErrorKind {
  * Describes the enum taskwire.v1.ErrorKind.
  */
 export const ErrorKindSchema: GenEnum<ErrorKind> = /*@__PURE__*/
-  enumDesc(file_taskwire_v1_task, 1);
+  enumDesc(file_taskwire_v1_task, 2);
 

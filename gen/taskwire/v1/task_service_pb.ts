@@ -4,9 +4,9 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Any, Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Progress, Task, TaskError, TaskState, TaskType } from "./task_pb.js";
+import type { Any, Duration, FileDescriptorSet, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { ParentFailurePolicy, Progress, Task, TaskError, TaskState, TaskType } from "./task_pb.js";
 import { file_taskwire_v1_task } from "./task_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file taskwire/v1/task_service.proto.
  */
 export const file_taskwire_v1_task_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch50YXNrd2lyZS92MS90YXNrX3NlcnZpY2UucHJvdG8SC3Rhc2t3aXJlLnYxIrMDCg1TdWJtaXRSZXF1ZXN0EgwKBHR5cGUYASABKAkSIwoFaW5wdXQYAiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Eg0KBXF1ZXVlGAMgASgJEhUKCHByaW9yaXR5GAQgASgFSAGIAQESLAoGcnVuX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEioKBWRlbGF5GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASKgoHdGltZW91dBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIZCgxtYXhfYXR0ZW1wdHMYCCABKAVIAogBARIXCg9pZGVtcG90ZW5jeV9rZXkYCSABKAkSNgoGbGFiZWxzGAogAygLMiYudGFza3dpcmUudjEuU3VibWl0UmVxdWVzdC5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCHNjaGVkdWxlQgsKCV9wcmlvcml0eUIPCg1fbWF4X2F0dGVtcHRzIkMKDlN1Ym1pdFJlc3BvbnNlEh8KBHRhc2sYASABKAsyES50YXNrd2lyZS52MS5UYXNrEhAKCGV4aXN0aW5nGAIgASgIIj8KElN1Ym1pdEJhdGNoUmVxdWVzdBIpCgV0YXNrcxgBIAMoCzIaLnRhc2t3aXJlLnYxLlN1Ym1pdFJlcXVlc3QiVAoNU3VibWl0dGVkVGFzaxIKCgJpZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIQCghleGlzdGluZxgDIAEoCCJAChNTdWJtaXRCYXRjaFJlc3BvbnNlEikKBXRhc2tzGAEgAygLMhoudGFza3dpcmUudjEuU3VibWl0dGVkVGFzayIeChBHZXRTdGF0dXNSZXF1ZXN0EgoKAmlkGAEgASgJIjQKEUdldFN0YXR1c1Jlc3BvbnNlEh8KBHRhc2sYASABKAsyES50YXNrd2lyZS52MS5UYXNrIkcKEEdldFJlc3VsdFJlcXVlc3QSCgoCaWQYASABKAkSJwoEd2FpdBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI0ChFHZXRSZXN1bHRSZXNwb25zZRIfCgR0YXNrGAEgASgLMhEudGFza3dpcmUudjEuVGFzayIjChVTdHJlYW1Qcm9ncmVzc1JlcXVlc3QSCgoCaWQYASABKAkigQIKFlN0cmVhbVByb2dyZXNzUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIPCgdhdHRlbXB0GAMgASgFEicKCHByb2dyZXNzGAQgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MSJAoGb3V0cHV0GAUgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueRIlCgVlcnJvchgGIAEoCzIWLnRhc2t3aXJlLnYxLlRhc2tFcnJvchIoCgR0aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIrCg1DYW5jZWxSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIxCg5DYW5jZWxSZXNwb25zZRIfCgR0YXNrGAEgASgLMhEudGFza3dpcmUudjEuVGFzayISChBMaXN0VHlwZXNSZXF1ZXN0IjkKEUxpc3RUeXBlc1Jlc3BvbnNlEiQKBXR5cGVzGAEgAygLMhUudGFza3dpcmUudjEuVGFza1R5cGUi6AEKEExpc3RUYXNrc1JlcXVlc3QSJgoGc3RhdGVzGAEgAygOMhYudGFza3dpcmUudjEuVGFza1N0YXRlEgwKBHR5cGUYAiABKAkSDQoFcXVldWUYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSOQoGbGFiZWxzGAYgAygLMikudGFza3dpcmUudjEuTGlzdFRhc2tzUmVxdWVzdC5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImMKEUxpc3RUYXNrc1Jlc3BvbnNlEiAKBXRhc2tzGAEgAygLMhEudGFza3dpcmUudjEuVGFzaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEwoLdG90YWxfY291bnQYAyABKAMygQUKC1Rhc2tTZXJ2aWNlEkEKBlN1Ym1pdBIaLnRhc2t3aXJlLnYxLlN1Ym1pdFJlcXVlc3QaGy50YXNrd2lyZS52MS5TdWJtaXRSZXNwb25zZRJQCgtTdWJtaXRCYXRjaBIfLnRhc2t3aXJlLnYxLlN1Ym1pdEJhdGNoUmVxdWVzdBogLnRhc2t3aXJlLnYxLlN1Ym1pdEJhdGNoUmVzcG9uc2USTwoJR2V0U3RhdHVzEh0udGFza3dpcmUudjEuR2V0U3RhdHVzUmVxdWVzdBoeLnRhc2t3aXJlLnYxLkdldFN0YXR1c1Jlc3BvbnNlIgOQAgESSgoJR2V0UmVzdWx0Eh0udGFza3dpcmUudjEuR2V0UmVzdWx0UmVxdWVzdBoeLnRhc2t3aXJlLnYxLkdldFJlc3VsdFJlc3BvbnNlElsKDlN0cmVhbVByb2dyZXNzEiIudGFza3dpcmUudjEuU3RyZWFtUHJvZ3Jlc3NSZXF1ZXN0GiMudGFza3dpcmUudjEuU3RyZWFtUHJvZ3Jlc3NSZXNwb25zZTABEkEKBkNhbmNlbBIaLnRhc2t3aXJlLnYxLkNhbmNlbFJlcXVlc3QaGy50YXNrd2lyZS52MS5DYW5jZWxSZXNwb25zZRJPCglMaXN0VHlwZXMSHS50YXNrd2lyZS52MS5MaXN0VHlwZXNSZXF1ZXN0Gh4udGFza3dpcmUudjEuTGlzdFR5cGVzUmVzcG9uc2UiA5ACARJPCglMaXN0VGFza3MSHS50YXNrd2lyZS52MS5MaXN0VGFza3NSZXF1ZXN0Gh4udGFza3dpcmUudjEuTGlzdFRhc2tzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_timestamp, file_taskwire_v1_task]);
+  fileDesc("Ch50YXNrd2lyZS92MS90YXNrX3NlcnZpY2UucHJvdG8SC3Rhc2t3aXJlLnYxIp4ECg1TdWJtaXRSZXF1ZXN0EgwKBHR5cGUYASABKAkSIwoFaW5wdXQYAiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Eg0KBXF1ZXVlGAMgASgJEhUKCHByaW9yaXR5GAQgASgFSAGIAQESLAoGcnVuX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEioKBWRlbGF5GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASKgoHdGltZW91dBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIZCgxtYXhfYXR0ZW1wdHMYCCABKAVIAogBARIXCg9pZGVtcG90ZW5jeV9rZXkYCSABKAkSNgoGbGFiZWxzGAogAygLMiYudGFza3dpcmUudjEuU3VibWl0UmVxdWVzdC5MYWJlbHNFbnRyeRISCgpkZXBlbmRzX29uGAsgAygJEhgKEGRlcGVuZHNfb25faXRlbXMYDCADKAUSOwoRb25fcGFyZW50X2ZhaWx1cmUYDSABKA4yIC50YXNrd2lyZS52MS5QYXJlbnRGYWlsdXJlUG9saWN5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCgoIc2NoZWR1bGVCCwoJX3ByaW9yaXR5Qg8KDV9tYXhfYXR0ZW1wdHMiQwoOU3VibWl0UmVzcG9uc2USHwoEdGFzaxgBIAEoCzIRLnRhc2t3aXJlLnYxLlRhc2sSEAoIZXhpc3RpbmcYAiABKAgiPwoSU3VibWl0QmF0Y2hSZXF1ZXN0EikKBXRhc2tzGAEgAygLMhoudGFza3dpcmUudjEuU3VibWl0UmVxdWVzdCJUCg1TdWJtaXR0ZWRUYXNrEgoKAmlkGAEgASgJEiUKBXN0YXRlGAIgASgOMhYudGFza3dpcmUudjEuVGFza1N0YXRlEhAKCGV4aXN0aW5nGAMgASgIIkAKE1N1Ym1pdEJhdGNoUmVzcG9uc2USKQoFdGFza3MYASADKAsyGi50YXNrd2lyZS52MS5TdWJtaXR0ZWRUYXNrIh4KEEdldFN0YXR1c1JlcXVlc3QSCgoCaWQYASABKAkiNAoRR2V0U3RhdHVzUmVzcG9uc2USHwoEdGFzaxgBIAEoCzIRLnRhc2t3aXJlLnYxLlRhc2siRwoQR2V0UmVzdWx0UmVxdWVzdBIKCgJpZBgBIAEoCRInCgR3YWl0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjQKEUdldFJlc3VsdFJlc3BvbnNlEh8KBHRhc2sYASABKAsyES50YXNrd2lyZS52MS5UYXNrIiMKFVN0cmVhbVByb2dyZXNzUmVxdWVzdBIKCgJpZBgBIAEoCSKBAgoWU3RyZWFtUHJvZ3Jlc3NSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEiUKBXN0YXRlGAIgASgOMhYudGFza3dpcmUudjEuVGFza1N0YXRlEg8KB2F0dGVtcHQYAyABKAUSJwoIcHJvZ3Jlc3MYBCABKAsyFS50YXNrd2lyZS52MS5Qcm9ncmVzcxIkCgZvdXRwdXQYBSABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EiUKBWVycm9yGAYgASgLMhYudGFza3dpcmUudjEuVGFza0Vycm9yEigKBHRpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIisKDUNhbmNlbFJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjEKDkNhbmNlbFJlc3BvbnNlEh8KBHRhc2sYASABKAsyES50YXNrd2lyZS52MS5UYXNrIhIKEExpc3RUeXBlc1JlcXVlc3QiOQoRTGlzdFR5cGVzUmVzcG9uc2USJAoFdHlwZXMYASADKAsyFS50YXNrd2lyZS52MS5UYXNrVHlwZSL7AQoQTGlzdFRhc2tzUmVxdWVzdBImCgZzdGF0ZXMYASADKA4yFi50YXNrd2lyZS52MS5UYXNrU3RhdGUSDAoEdHlwZRgCIAEoCRINCgVxdWV1ZRgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRI5CgZsYWJlbHMYBiADKAsyKS50YXNrd2lyZS52MS5MaXN0VGFza3NSZXF1ZXN0LkxhYmVsc0VudHJ5EhEKCXBhcmVudF9pZBgHIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImMKEUxpc3RUYXNrc1Jlc3BvbnNlEiAKBXRhc2tzGAEgAygLMhEudGFza3dpcmUudjEuVGFzaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEwoLdG90YWxfY291bnQYAyABKAMiIgoSR2V0VGFza1R5cGVSZXF1ZXN0EgwKBG5hbWUYASABKAkicwoTR2V0VGFza1R5cGVSZXNwb25zZRIjCgR0eXBlGAEgASgLMhUudGFza3dpcmUudjEuVGFza1R5cGUSNwoLZGVzY3JpcHRvcnMYAiABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXQy2AUKC1Rhc2tTZXJ2aWNlEkEKBlN1Ym1pdBIaLnRhc2t3aXJlLnYxLlN1Ym1pdFJlcXVlc3QaGy50YXNrd2lyZS52MS5TdWJtaXRSZXNwb25zZRJQCgtTdWJtaXRCYXRjaBIfLnRhc2t3aXJlLnYxLlN1Ym1pdEJhdGNoUmVxdWVzdBogLnRhc2t3aXJlLnYxLlN1Ym1pdEJhdGNoUmVzcG9uc2USTwoJR2V0U3RhdHVzEh0udGFza3dpcmUudjEuR2V0U3RhdHVzUmVxdWVzdBoeLnRhc2t3aXJlLnYxLkdldFN0YXR1c1Jlc3BvbnNlIgOQAgESSgoJR2V0UmVzdWx0Eh0udGFza3dpcmUudjEuR2V0UmVzdWx0UmVxdWVzdBoeLnRhc2t3aXJlLnYxLkdldFJlc3VsdFJlc3BvbnNlElsKDlN0cmVhbVByb2dyZXNzEiIudGFza3dpcmUudjEuU3RyZWFtUHJvZ3Jlc3NSZXF1ZXN0GiMudGFza3dpcmUudjEuU3RyZWFtUHJvZ3Jlc3NSZXNwb25zZTABEkEKBkNhbmNlbBIaLnRhc2t3aXJlLnYxLkNhbmNlbFJlcXVlc3QaGy50YXNrd2lyZS52MS5DYW5jZWxSZXNwb25zZRJPCglMaXN0VHlwZXMSHS50YXNrd2lyZS52MS5MaXN0VHlwZXNSZXF1ZXN0Gh4udGFza3dpcmUudjEuTGlzdFR5cGVzUmVzcG9uc2UiA5ACARJPCglMaXN0VGFza3MSHS50YXNrd2lyZS52MS5MaXN0VGFza3NSZXF1ZXN0Gh4udGFza3dpcmUudjEuTGlzdFRhc2tzUmVzcG9uc2UiA5ACARJVCgtHZXRUYXNrVHlwZRIfLnRhc2t3aXJlLnYxLkdldFRhc2tUeXBlUmVxdWVzdBogLnRhc2t3aXJlLnYxLkdldFRhc2tUeXBlUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_timestamp, file_taskwire_v1_task]);
 
 /**
  * @generated from message taskwire.v1.SubmitRequest
@@ -95,6 +95,31 @@ export type SubmitRequest = Message<"taskwire.v1.SubmitRequest"> & {
    * @generated from field: map<string, string> labels = 10;
    */
   labels: { [key: string]: string };
+
+  /**
+   * Ids of existing tasks this one depends on: it stays WAITING until they finish (see
+   * TASK_STATE_WAITING). At most the server's --max-parents (default 32) parents in all, with
+   * depends_on_items; an unknown id (or one of another API key's tasks) is NOT_FOUND.
+   *
+   * @generated from field: repeated string depends_on = 11;
+   */
+  dependsOn: string[];
+
+  /**
+   * In a SubmitBatch only: the indexes of EARLIER items of the same batch this one depends on
+   * (a graph is submitted in one atomic call; a reference to this or a later item is
+   * INVALID_ARGUMENT, so no cycle can be built). Refused in Submit.
+   *
+   * @generated from field: repeated int32 depends_on_items = 12;
+   */
+  dependsOnItems: number[];
+
+  /**
+   * What the task does when a parent FAILED or was CANCELLED; unset: CANCEL.
+   *
+   * @generated from field: taskwire.v1.ParentFailurePolicy on_parent_failure = 13;
+   */
+  onParentFailure: ParentFailurePolicy;
 };
 
 /**
@@ -446,6 +471,13 @@ export type ListTasksRequest = Message<"taskwire.v1.ListTasksRequest"> & {
    * @generated from field: map<string, string> labels = 6;
    */
   labels: { [key: string]: string };
+
+  /**
+   * Only the tasks that depend on this task (its children).
+   *
+   * @generated from field: string parent_id = 7;
+   */
+  parentId: string;
 };
 
 /**
@@ -483,6 +515,50 @@ export type ListTasksResponse = Message<"taskwire.v1.ListTasksResponse"> & {
  */
 export const ListTasksResponseSchema: GenMessage<ListTasksResponse> = /*@__PURE__*/
   messageDesc(file_taskwire_v1_task_service, 16);
+
+/**
+ * @generated from message taskwire.v1.GetTaskTypeRequest
+ */
+export type GetTaskTypeRequest = Message<"taskwire.v1.GetTaskTypeRequest"> & {
+  /**
+   * The task type's name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message taskwire.v1.GetTaskTypeRequest.
+ * Use `create(GetTaskTypeRequestSchema)` to create a new message.
+ */
+export const GetTaskTypeRequestSchema: GenMessage<GetTaskTypeRequest> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_task_service, 17);
+
+/**
+ * @generated from message taskwire.v1.GetTaskTypeResponse
+ */
+export type GetTaskTypeResponse = Message<"taskwire.v1.GetTaskTypeResponse"> & {
+  /**
+   * @generated from field: taskwire.v1.TaskType type = 1;
+   */
+  type?: TaskType | undefined;
+
+  /**
+   * The files that define the type's input and output messages, each after the files it
+   * imports; the well-known types (google/protobuf/*.proto) are included when used.
+   *
+   * @generated from field: google.protobuf.FileDescriptorSet descriptors = 2;
+   */
+  descriptors?: FileDescriptorSet | undefined;
+};
+
+/**
+ * Describes the message taskwire.v1.GetTaskTypeResponse.
+ * Use `create(GetTaskTypeResponseSchema)` to create a new message.
+ */
+export const GetTaskTypeResponseSchema: GenMessage<GetTaskTypeResponse> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_task_service, 18);
 
 /**
  * Submit tasks, follow them, wait for their results, cancel them, list what exists.
@@ -572,6 +648,18 @@ export const TaskService: GenService<{
     methodKind: "unary";
     input: typeof ListTasksRequestSchema;
     output: typeof ListTasksResponseSchema;
+  },
+  /**
+   * One task type of the catalog with the descriptors of its input and output messages, so a
+   * client without server reflection (a browser over HTTP/1.1) can decode and build them.
+   * NOT_FOUND when no worker ever declared the type.
+   *
+   * @generated from rpc taskwire.v1.TaskService.GetTaskType
+   */
+  getTaskType: {
+    methodKind: "unary";
+    input: typeof GetTaskTypeRequestSchema;
+    output: typeof GetTaskTypeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_taskwire_v1_task_service, 0);

@@ -10,7 +10,7 @@ import type { Code } from "../../google/rpc/code_pb.js";
 import { file_google_rpc_code } from "../../google/rpc/code_pb.js";
 import type { ScheduleDefinition } from "./schedule_pb.js";
 import { file_taskwire_v1_schedule } from "./schedule_pb.js";
-import type { ErrorKind, Progress, TaskDefaults } from "./task_pb.js";
+import type { ErrorKind, Progress, TaskDefaults, TaskState } from "./task_pb.js";
 import { file_taskwire_v1_task } from "./task_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
@@ -18,7 +18,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file taskwire/v1/worker_service.proto.
  */
 export const file_taskwire_v1_worker_service: GenFile = /*@__PURE__*/
-  fileDesc("CiB0YXNrd2lyZS92MS93b3JrZXJfc2VydmljZS5wcm90bxILdGFza3dpcmUudjEi7wIKDkNvbm5lY3RSZXF1ZXN0EiMKBWhlbGxvGAEgASgLMhIudGFza3dpcmUudjEuSGVsbG9IABIjCgVncmFudBgCIAEoCzISLnRhc2t3aXJlLnYxLkdyYW50SAASKwoJaGVhcnRiZWF0GAMgASgLMhYudGFza3dpcmUudjEuSGVhcnRiZWF0SAASLwoIcHJvZ3Jlc3MYBCABKAsyGy50YXNrd2lyZS52MS5Qcm9ncmVzc1JlcG9ydEgAEiUKA2xvZxgFIAEoCzIWLnRhc2t3aXJlLnYxLkxvZ1JlcG9ydEgAEi8KCGNvbXBsZXRlGAYgASgLMhsudGFza3dpcmUudjEuQ29tcGxldGVSZXBvcnRIABIpCghkcmFpbmluZxgHIAEoCzIVLnRhc2t3aXJlLnYxLkRyYWluaW5nSAASJwoHcmVsZWFzZRgIIAEoCzIULnRhc2t3aXJlLnYxLlJlbGVhc2VIAEIJCgdtZXNzYWdlIpgCCg9Db25uZWN0UmVzcG9uc2USJwoHd2VsY29tZRgBIAEoCzIULnRhc2t3aXJlLnYxLldlbGNvbWVIABIlCgZhc3NpZ24YAiABKAsyEy50YXNrd2lyZS52MS5Bc3NpZ25IABIqCgZjYW5jZWwYAyABKAsyGC50YXNrd2lyZS52MS5DYW5jZWxUYXNrc0gAEiMKBWRyYWluGAQgASgLMhIudGFza3dpcmUudjEuRHJhaW5IABIwCgxjb21wbGV0ZV9hY2sYBSABKAsyGC50YXNrd2lyZS52MS5Db21wbGV0ZUFja0gAEicKB3JlZnVzZWQYBiABKAsyFC50YXNrd2lyZS52MS5SZWZ1c2VkSABCCQoHbWVzc2FnZSLAAQoTVGFza1R5cGVEZWNsYXJhdGlvbhIMCgRuYW1lGAEgASgJEhIKCmlucHV0X3R5cGUYAiABKAkSEwoLb3V0cHV0X3R5cGUYAyABKAkSKwoIZGVmYXVsdHMYBCABKAsyGS50YXNrd2lyZS52MS5UYXNrRGVmYXVsdHMSEwoLZGVzY3JpcHRpb24YBSABKAkSMAoJc2NoZWR1bGVzGAYgAygLMh0udGFza3dpcmUudjEuRGVjbGFyZWRTY2hlZHVsZSJTChBEZWNsYXJlZFNjaGVkdWxlEgoKAmlkGAEgASgJEjMKCmRlZmluaXRpb24YAiABKAsyHy50YXNrd2lyZS52MS5TY2hlZHVsZURlZmluaXRpb24i2gEKBUhlbGxvEhEKCXdvcmtlcl9pZBgBIAEoCRIMCgRob3N0GAIgASgJEgsKA3BpZBgDIAEoBRIOCgZxdWV1ZXMYBCADKAkSDQoFc2xvdHMYBSABKAUSLwoFdHlwZXMYBiADKAsyIC50YXNrd2lyZS52MS5UYXNrVHlwZURlY2xhcmF0aW9uEjcKC2Rlc2NyaXB0b3JzGAcgASgLMiIuZ29vZ2xlLnByb3RvYnVmLkZpbGVEZXNjcmlwdG9yU2V0EgsKA3NkaxgIIAEoCRINCgVidXJzdBgJIAEoCCIWCgVHcmFudBINCgVzbG90cxgBIAEoBSILCglIZWFydGJlYXQiKwoHVGFza1JlZhIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUiWQoMVGFza1Byb2dyZXNzEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRInCghwcm9ncmVzcxgDIAEoCzIVLnRhc2t3aXJlLnYxLlByb2dyZXNzIjwKDlByb2dyZXNzUmVwb3J0EioKB3VwZGF0ZXMYASADKAsyGS50YXNrd2lyZS52MS5UYXNrUHJvZ3Jlc3MidQoHVGFza0xvZxIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSDQoFbGV2ZWwYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIoCgR0aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIyCglMb2dSZXBvcnQSJQoHZW50cmllcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tMb2cingEKC1Rhc2tGYWlsdXJlEiQKBGtpbmQYASABKA4yFi50YXNrd2lyZS52MS5FcnJvcktpbmQSDAoEbmFtZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEhEKCXJldHJ5YWJsZRgEIAEoCBINCgVzdGFjaxgFIAEoCRIoCgdkZXRhaWxzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCKjAQoKVGFza1Jlc3VsdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSJgoGb3V0cHV0GAMgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueUgAEisKB2ZhaWx1cmUYBCABKAsyGC50YXNrd2lyZS52MS5UYXNrRmFpbHVyZUgAEhMKCWNhbmNlbGxlZBgFIAEoCUgAQgkKB291dGNvbWUiOgoOQ29tcGxldGVSZXBvcnQSKAoHcmVzdWx0cxgBIAMoCzIXLnRhc2t3aXJlLnYxLlRhc2tSZXN1bHQiCgoIRHJhaW5pbmciPgoHUmVsZWFzZRIjCgV0YXNrcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tSZWYSDgoGcmVhc29uGAIgASgJIoYBCgdXZWxjb21lEhIKCnNlc3Npb25faWQYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjAKDWxlYXNlX3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i9wEKCkFzc2lnbm1lbnQSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEgwKBHR5cGUYAyABKAkSIwoFaW5wdXQYBCABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EiwKCGRlYWRsaW5lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxtYXhfYXR0ZW1wdHMYBiABKAUSJwoIcHJvZ3Jlc3MYByABKAsyFS50YXNrd2lyZS52MS5Qcm9ncmVzcxITCgt0cmFjZXBhcmVudBgIIAEoCRISCgp0cmFjZXN0YXRlGAkgASgJIjAKBkFzc2lnbhImCgV0YXNrcxgBIAMoCzIXLnRhc2t3aXJlLnYxLkFzc2lnbm1lbnQiQgoLQ2FuY2VsVGFza3MSIwoFdGFza3MYASADKAsyFC50YXNrd2lyZS52MS5UYXNrUmVmEg4KBnJlYXNvbhgCIAEoCSIlCgVEcmFpbhIOCgZyZWFzb24YASABKAkSDAoEc3RvcBgCIAEoCCIyCgtDb21wbGV0ZUFjaxIjCgV0YXNrcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tSZWYiMgoHUmVmdXNlZBInCgVpdGVtcxgBIAMoCzIYLnRhc2t3aXJlLnYxLlJlZnVzZWRJdGVtIpgBCgtSZWZ1c2VkSXRlbRInCgZyZXBvcnQYASABKA4yFy50YXNrd2lyZS52MS5SZXBvcnRLaW5kEg8KB3Rhc2tfaWQYAiABKAkSDwoHYXR0ZW1wdBgDIAEoBRIeCgRjb2RlGAQgASgOMhAuZ29vZ2xlLnJwYy5Db2RlEg8KB21lc3NhZ2UYBSABKAkSDQoFY291bnQYBiABKAUqcAoKUmVwb3J0S2luZBIbChdSRVBPUlRfS0lORF9VTlNQRUNJRklFRBAAEhgKFFJFUE9SVF9LSU5EX1BST0dSRVNTEAESEwoPUkVQT1JUX0tJTkRfTE9HEAISFgoSUkVQT1JUX0tJTkRfUkVTVUxUEAMyWQoNV29ya2VyU2VydmljZRJICgdDb25uZWN0EhsudGFza3dpcmUudjEuQ29ubmVjdFJlcXVlc3QaHC50YXNrd2lyZS52MS5Db25uZWN0UmVzcG9uc2UoATABYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_code, file_taskwire_v1_schedule, file_taskwire_v1_task]);
+  fileDesc("CiB0YXNrd2lyZS92MS93b3JrZXJfc2VydmljZS5wcm90bxILdGFza3dpcmUudjEi7wIKDkNvbm5lY3RSZXF1ZXN0EiMKBWhlbGxvGAEgASgLMhIudGFza3dpcmUudjEuSGVsbG9IABIjCgVncmFudBgCIAEoCzISLnRhc2t3aXJlLnYxLkdyYW50SAASKwoJaGVhcnRiZWF0GAMgASgLMhYudGFza3dpcmUudjEuSGVhcnRiZWF0SAASLwoIcHJvZ3Jlc3MYBCABKAsyGy50YXNrd2lyZS52MS5Qcm9ncmVzc1JlcG9ydEgAEiUKA2xvZxgFIAEoCzIWLnRhc2t3aXJlLnYxLkxvZ1JlcG9ydEgAEi8KCGNvbXBsZXRlGAYgASgLMhsudGFza3dpcmUudjEuQ29tcGxldGVSZXBvcnRIABIpCghkcmFpbmluZxgHIAEoCzIVLnRhc2t3aXJlLnYxLkRyYWluaW5nSAASJwoHcmVsZWFzZRgIIAEoCzIULnRhc2t3aXJlLnYxLlJlbGVhc2VIAEIJCgdtZXNzYWdlIpgCCg9Db25uZWN0UmVzcG9uc2USJwoHd2VsY29tZRgBIAEoCzIULnRhc2t3aXJlLnYxLldlbGNvbWVIABIlCgZhc3NpZ24YAiABKAsyEy50YXNrd2lyZS52MS5Bc3NpZ25IABIqCgZjYW5jZWwYAyABKAsyGC50YXNrd2lyZS52MS5DYW5jZWxUYXNrc0gAEiMKBWRyYWluGAQgASgLMhIudGFza3dpcmUudjEuRHJhaW5IABIwCgxjb21wbGV0ZV9hY2sYBSABKAsyGC50YXNrd2lyZS52MS5Db21wbGV0ZUFja0gAEicKB3JlZnVzZWQYBiABKAsyFC50YXNrd2lyZS52MS5SZWZ1c2VkSABCCQoHbWVzc2FnZSLAAQoTVGFza1R5cGVEZWNsYXJhdGlvbhIMCgRuYW1lGAEgASgJEhIKCmlucHV0X3R5cGUYAiABKAkSEwoLb3V0cHV0X3R5cGUYAyABKAkSKwoIZGVmYXVsdHMYBCABKAsyGS50YXNrd2lyZS52MS5UYXNrRGVmYXVsdHMSEwoLZGVzY3JpcHRpb24YBSABKAkSMAoJc2NoZWR1bGVzGAYgAygLMh0udGFza3dpcmUudjEuRGVjbGFyZWRTY2hlZHVsZSJTChBEZWNsYXJlZFNjaGVkdWxlEgoKAmlkGAEgASgJEjMKCmRlZmluaXRpb24YAiABKAsyHy50YXNrd2lyZS52MS5TY2hlZHVsZURlZmluaXRpb24i2gEKBUhlbGxvEhEKCXdvcmtlcl9pZBgBIAEoCRIMCgRob3N0GAIgASgJEgsKA3BpZBgDIAEoBRIOCgZxdWV1ZXMYBCADKAkSDQoFc2xvdHMYBSABKAUSLwoFdHlwZXMYBiADKAsyIC50YXNrd2lyZS52MS5UYXNrVHlwZURlY2xhcmF0aW9uEjcKC2Rlc2NyaXB0b3JzGAcgASgLMiIuZ29vZ2xlLnByb3RvYnVmLkZpbGVEZXNjcmlwdG9yU2V0EgsKA3NkaxgIIAEoCRINCgVidXJzdBgJIAEoCCIWCgVHcmFudBINCgVzbG90cxgBIAEoBSILCglIZWFydGJlYXQiKwoHVGFza1JlZhIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUiWQoMVGFza1Byb2dyZXNzEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRInCghwcm9ncmVzcxgDIAEoCzIVLnRhc2t3aXJlLnYxLlByb2dyZXNzIjwKDlByb2dyZXNzUmVwb3J0EioKB3VwZGF0ZXMYASADKAsyGS50YXNrd2lyZS52MS5UYXNrUHJvZ3Jlc3MidQoHVGFza0xvZxIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSDQoFbGV2ZWwYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIoCgR0aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIyCglMb2dSZXBvcnQSJQoHZW50cmllcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tMb2cingEKC1Rhc2tGYWlsdXJlEiQKBGtpbmQYASABKA4yFi50YXNrd2lyZS52MS5FcnJvcktpbmQSDAoEbmFtZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEhEKCXJldHJ5YWJsZRgEIAEoCBINCgVzdGFjaxgFIAEoCRIoCgdkZXRhaWxzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCKjAQoKVGFza1Jlc3VsdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSJgoGb3V0cHV0GAMgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueUgAEisKB2ZhaWx1cmUYBCABKAsyGC50YXNrd2lyZS52MS5UYXNrRmFpbHVyZUgAEhMKCWNhbmNlbGxlZBgFIAEoCUgAQgkKB291dGNvbWUiOgoOQ29tcGxldGVSZXBvcnQSKAoHcmVzdWx0cxgBIAMoCzIXLnRhc2t3aXJlLnYxLlRhc2tSZXN1bHQiCgoIRHJhaW5pbmciPgoHUmVsZWFzZRIjCgV0YXNrcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tSZWYSDgoGcmVhc29uGAIgASgJIoYBCgdXZWxjb21lEhIKCnNlc3Npb25faWQYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjAKDWxlYXNlX3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ipQIKCkFzc2lnbm1lbnQSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEgwKBHR5cGUYAyABKAkSIwoFaW5wdXQYBCABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EiwKCGRlYWRsaW5lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxtYXhfYXR0ZW1wdHMYBiABKAUSJwoIcHJvZ3Jlc3MYByABKAsyFS50YXNrd2lyZS52MS5Qcm9ncmVzcxITCgt0cmFjZXBhcmVudBgIIAEoCRISCgp0cmFjZXN0YXRlGAkgASgJEiwKB3BhcmVudHMYCiADKAsyGy50YXNrd2lyZS52MS5Bc3NpZ25lZFBhcmVudCKUAQoOQXNzaWduZWRQYXJlbnQSDwoHdGFza19pZBgBIAEoCRIMCgR0eXBlGAIgASgJEiUKBXN0YXRlGAMgASgOMhYudGFza3dpcmUudjEuVGFza1N0YXRlEiQKBm91dHB1dBgEIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSFgoOb3V0cHV0X29taXR0ZWQYBSABKAgiMAoGQXNzaWduEiYKBXRhc2tzGAEgAygLMhcudGFza3dpcmUudjEuQXNzaWdubWVudCJCCgtDYW5jZWxUYXNrcxIjCgV0YXNrcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tSZWYSDgoGcmVhc29uGAIgASgJIiUKBURyYWluEg4KBnJlYXNvbhgBIAEoCRIMCgRzdG9wGAIgASgIIjIKC0NvbXBsZXRlQWNrEiMKBXRhc2tzGAEgAygLMhQudGFza3dpcmUudjEuVGFza1JlZiIyCgdSZWZ1c2VkEicKBWl0ZW1zGAEgAygLMhgudGFza3dpcmUudjEuUmVmdXNlZEl0ZW0imAEKC1JlZnVzZWRJdGVtEicKBnJlcG9ydBgBIAEoDjIXLnRhc2t3aXJlLnYxLlJlcG9ydEtpbmQSDwoHdGFza19pZBgCIAEoCRIPCgdhdHRlbXB0GAMgASgFEh4KBGNvZGUYBCABKA4yEC5nb29nbGUucnBjLkNvZGUSDwoHbWVzc2FnZRgFIAEoCRINCgVjb3VudBgGIAEoBSpwCgpSZXBvcnRLaW5kEhsKF1JFUE9SVF9LSU5EX1VOU1BFQ0lGSUVEEAASGAoUUkVQT1JUX0tJTkRfUFJPR1JFU1MQARITCg9SRVBPUlRfS0lORF9MT0cQAhIWChJSRVBPUlRfS0lORF9SRVNVTFQQAzJZCg1Xb3JrZXJTZXJ2aWNlEkgKB0Nvbm5lY3QSGy50YXNrd2lyZS52MS5Db25uZWN0UmVxdWVzdBocLnRhc2t3aXJlLnYxLkNvbm5lY3RSZXNwb25zZSgBMAFiBnByb3RvMw", [file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_code, file_taskwire_v1_schedule, file_taskwire_v1_task]);
 
 /**
  * @generated from message taskwire.v1.ConnectRequest
@@ -725,6 +725,13 @@ export type Assignment = Message<"taskwire.v1.Assignment"> & {
    * @generated from field: string tracestate = 9;
    */
   tracestate: string;
+
+  /**
+   * The task's parents (`depends_on`), in the order they were given, with their outputs.
+   *
+   * @generated from field: repeated taskwire.v1.AssignedParent parents = 10;
+   */
+  parents: AssignedParent[];
 };
 
 /**
@@ -733,6 +740,53 @@ export type Assignment = Message<"taskwire.v1.Assignment"> & {
  */
 export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
   messageDesc(file_taskwire_v1_worker_service, 18);
+
+/**
+ * A parent of an assigned task, as it ended.
+ *
+ * @generated from message taskwire.v1.AssignedParent
+ */
+export type AssignedParent = Message<"taskwire.v1.AssignedParent"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string type = 2;
+   */
+  type: string;
+
+  /**
+   * SUCCEEDED, or FAILED / CANCELLED when the task's policy is RUN.
+   *
+   * @generated from field: taskwire.v1.TaskState state = 3;
+   */
+  state: TaskState;
+
+  /**
+   * The parent's output when it SUCCEEDED and the outputs of all the task's parents fit in
+   * 4 MiB (in order; the first that does not fit and all after it are omitted); read an omitted
+   * one with TaskService.GetStatus.
+   *
+   * @generated from field: google.protobuf.Any output = 4;
+   */
+  output?: Any | undefined;
+
+  /**
+   * True when the parent SUCCEEDED but its output was left out for size (see `output`).
+   *
+   * @generated from field: bool output_omitted = 5;
+   */
+  outputOmitted: boolean;
+};
+
+/**
+ * Describes the message taskwire.v1.AssignedParent.
+ * Use `create(AssignedParentSchema)` to create a new message.
+ */
+export const AssignedParentSchema: GenMessage<AssignedParent> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_worker_service, 19);
 
 /**
  * @generated from message taskwire.v1.Assign
@@ -749,7 +803,7 @@ export type Assign = Message<"taskwire.v1.Assign"> & {
  * Use `create(AssignSchema)` to create a new message.
  */
 export const AssignSchema: GenMessage<Assign> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 19);
+  messageDesc(file_taskwire_v1_worker_service, 20);
 
 /**
  * @generated from message taskwire.v1.CancelTasks
@@ -771,7 +825,7 @@ export type CancelTasks = Message<"taskwire.v1.CancelTasks"> & {
  * Use `create(CancelTasksSchema)` to create a new message.
  */
 export const CancelTasksSchema: GenMessage<CancelTasks> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 20);
+  messageDesc(file_taskwire_v1_worker_service, 21);
 
 /**
  * The server is going away: take no more work, finish running attempts (report their results)
@@ -800,7 +854,7 @@ export type Drain = Message<"taskwire.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 21);
+  messageDesc(file_taskwire_v1_worker_service, 22);
 
 /**
  * Results and releases durably recorded (or refused as stale); the worker may forget them.
@@ -819,7 +873,7 @@ export type CompleteAck = Message<"taskwire.v1.CompleteAck"> & {
  * Use `create(CompleteAckSchema)` to create a new message.
  */
 export const CompleteAckSchema: GenMessage<CompleteAck> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 22);
+  messageDesc(file_taskwire_v1_worker_service, 23);
 
 /**
  * Items of the worker's reports that the server refused; the stream goes on. Refusals are
@@ -840,7 +894,7 @@ export type Refused = Message<"taskwire.v1.Refused"> & {
  * Use `create(RefusedSchema)` to create a new message.
  */
 export const RefusedSchema: GenMessage<Refused> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 23);
+  messageDesc(file_taskwire_v1_worker_service, 24);
 
 /**
  * One refusal, or `count` alike.
@@ -891,7 +945,7 @@ export type RefusedItem = Message<"taskwire.v1.RefusedItem"> & {
  * Use `create(RefusedItemSchema)` to create a new message.
  */
 export const RefusedItemSchema: GenMessage<RefusedItem> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_worker_service, 24);
+  messageDesc(file_taskwire_v1_worker_service, 25);
 
 /**
  * Which report a refused item came in.

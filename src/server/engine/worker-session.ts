@@ -175,6 +175,7 @@ export class WorkerSession {
         progress: task.progress ? progressToProto(task.progress) : undefined,
         traceparent: task.traceparent ?? "",
         tracestate: task.tracestate ?? "",
+        parents: [],
       });
     }
     this.send({ case: "assign", value: { $typeName: "taskwire.v1.Assign", tasks: assignments } });
