@@ -116,6 +116,17 @@ export const tasks = pgTable(
     traceparent: text("traceparent"),
     /** The `tracestate` that came with `traceparent`; null: none. */
     tracestate: text("tracestate"),
+    /**
+     * The task's context (`ctx.context` in the worker SDK): a JSON object its attempts set, kept
+     * across retries, bounded by `--max-context-bytes`; saved with progress.
+     */
+    context: jsonb("context").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    /** Lines of `task_logs` stored for the task (bounded by `--max-task-log-lines`). */
+    logLines: integer("log_lines").notNull().default(0),
+    /** Bytes of message and fields stored in `task_logs` for the task (bounded by `--max-task-log-bytes`). */
+    logBytes: bigint("log_bytes", { mode: "number" }).notNull().default(0),
+    /** Log lines not stored because the task was at one of its bounds. */
+    logsDropped: integer("logs_dropped").notNull().default(0),
   },
   (table) => [
     check("tasks_state_check", STATE_CHECK),
@@ -138,6 +149,37 @@ export const tasks = pgTable(
       .where(sql.raw(`state in ${sqlStateList(TERMINAL_STATE_LIST)}`)),
     // listTasks by labels (`labels @> {...}`): jsonb_path_ops keeps one small entry per label.
     index("tasks_labels_idx").using("gin", sql`${table.labels} jsonb_path_ops`),
+  ],
+);
+
+/**
+ * The log lines of tasks (`ctx.log`, `LogReport`), each with the attempt, level, message,
+ * structured fields and the worker's time. `id` orders lines of one task as they were received
+ * and is the cursor of `GetTaskLogs`.
+ *
+ * Deleted with their task, in the same statement (`queries/delete-finished.ts`, the one delete
+ * of tasks: retention and DeleteTasks). Not by a foreign key: drizzle-kit writes a foreign key's
+ * target as `"public"."tasks"`, which would tie the migrations to one schema (see the top of
+ * this file). Lines are only inserted for a task row that exists (`queries/append-logs.ts`
+ * joins `tasks` and locks the row), so none outlives its task.
+ */
+export const taskLogs = pgTable(
+  "task_logs",
+  {
+    id: bigint("id", { mode: "bigint" }).primaryKey().generatedAlwaysAsIdentity(),
+    taskId: uuid("task_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    level: text("level").$type<"debug" | "info" | "warn" | "error">().notNull(),
+    message: text("message").notNull(),
+    /** Structured fields of the line (a JSON object); null: none. */
+    fields: jsonb("fields").$type<Record<string, unknown>>(),
+    /** When the worker wrote the line (the server's receive time when the worker sent none). */
+    time: timestamptz("time").notNull(),
+  },
+  (table) => [
+    check("task_logs_level_check", sql`level in ('debug', 'info', 'warn', 'error')`),
+    // GetTaskLogs and StreamTaskLogs: one task's lines in order, from a cursor; the cascade's delete.
+    index("task_logs_task_id_id_idx").on(table.taskId, table.id),
   ],
 );
 
@@ -288,6 +330,8 @@ export const schedules = pgTable(
 
 /** A `tasks` row as Drizzle reads it. */
 export type TaskRow = typeof tasks.$inferSelect;
+/** A `task_logs` row as Drizzle reads it. */
+export type TaskLogRow = typeof taskLogs.$inferSelect;
 /** A `task_types` row as Drizzle reads it. */
 export type TaskTypeRow = typeof taskTypes.$inferSelect;
 /** A `descriptor_sets` row as Drizzle reads it. */

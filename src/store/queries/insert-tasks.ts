@@ -29,7 +29,7 @@ const COLUMN_VALUES: Record<keyof typeof tasks.$inferInsert, SQL> = {
   input: sql`decode(v.input, 'base64')`,
   outputTypeUrl: sql`null`,
   output: sql`null`,
-  errors: sql`'[]'::jsonb`,
+  errors: sql`coalesce(v.errors, '[]'::jsonb)`,
   attempt: sql`0`,
   maxAttempts: sql`v.max_attempts`,
   progress: sql`null`,
@@ -40,13 +40,21 @@ const COLUMN_VALUES: Record<keyof typeof tasks.$inferInsert, SQL> = {
   createdAt: sql`v.created_at`,
   scheduledAt: sql`v.scheduled_at`,
   startedAt: sql`null`,
-  finishedAt: sql`null`,
+  finishedAt: sql`v.finished_at`,
   updatedAt: sql`v.created_at`,
   transitions: sql`v.transitions`,
   submittedBy: sql`v.submitted_by`,
   labels: sql`coalesce(v.labels, '{}'::jsonb)`,
   traceparent: sql`v.traceparent`,
   tracestate: sql`v.tracestate`,
+  parentIds: sql`v.parent_ids`,
+  pendingParents: sql`coalesce(v.pending_parents, 0)`,
+  childrenCount: sql`coalesce(v.children_count, 0)`,
+  onParentFailure: sql`coalesce(v.on_parent_failure, 'CANCEL')`,
+  context: sql`'{}'::jsonb`,
+  logLines: sql`0`,
+  logBytes: sql`0`,
+  logsDropped: sql`0`,
 };
 
 // Drizzle's `insert ... select` names every column in table order: select them in that order.
@@ -76,6 +84,12 @@ const RECORDSET_COLUMNS = sql.raw(
     "labels jsonb",
     "traceparent text",
     "tracestate text",
+    "parent_ids uuid[]",
+    "pending_parents int",
+    "children_count int",
+    "on_parent_failure text",
+    "errors jsonb",
+    "finished_at timestamptz",
   ].join(", "),
 );
 
@@ -118,6 +132,17 @@ export async function insertTasks(
     labels: task.labels ?? {},
     traceparent: task.traceparent ?? null,
     tracestate: task.tracestate ?? null,
+    // Dependencies (`dependencies.ts`); absent on the plain submissions of the hot path.
+    ...(task.parentIds === undefined && task.childrenCount === undefined
+      ? {}
+      : {
+          parent_ids: task.parentIds && task.parentIds.length > 0 ? task.parentIds : null,
+          pending_parents: task.pendingParents ?? 0,
+          children_count: task.childrenCount ?? 0,
+          on_parent_failure: task.onParentFailure ?? "CANCEL",
+          errors: task.errors ?? null,
+          finished_at: task.finishedAt?.toISOString() ?? null,
+        }),
   }));
   const inserted = await insertStatement(db).execute({ rows: JSON.stringify(rows) });
 
