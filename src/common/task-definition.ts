@@ -103,26 +103,48 @@ export type TaskHandler<I extends DescMessage, O extends DescMessage> = (
   ctx: TaskContext,
 ) => Promise<TaskValueInit<O>>;
 
+/**
+ * Per-type hooks, called by the worker after an attempt's handler (and its middleware) ended,
+ * before the outcome is reported, with the attempt's `ctx` still open (its `ctx.log` lines are
+ * kept). A hook that throws or rejects does not change the outcome: the error is logged on the
+ * worker and the outcome is reported as it was. A cancelled attempt calls no hook.
+ */
+export interface TaskHooks<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
+  /** The attempt returned `output` (as the handler returned it, before its encoding). */
+  onSuccess?(output: TaskValueInit<O>, ctx: TaskContext, input: TaskValue<I>): void | Promise<void>;
+  /**
+   * The attempt failed and the task will not be retried: its last attempt, or an error marked
+   * not retryable (`NonRetryableError`), or an output that does not encode as the output type.
+   */
+  onFailure?(error: unknown, ctx: TaskContext, input: TaskValue<I>): void | Promise<void>;
+  /** The attempt failed and the server will run another one (`ctx.attempt < ctx.maxAttempts`, retryable). */
+  onRetry?(error: unknown, ctx: TaskContext, input: TaskValue<I>): void | Promise<void>;
+}
+
 /** A task type with its handler, ready to be served by a worker and submitted by a client. */
 export interface TaskDefinition<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
   readonly spec: TaskSpec<I, O>;
   readonly handler: TaskHandler<I, O>;
   /** Same as `spec.name`. */
   readonly name: string;
+  /** `onSuccess`, `onFailure`, `onRetry`, as given to {@link defineTask}. @default none */
+  readonly hooks?: TaskHooks<I, O>;
 }
 
 /**
- * Defines a task type: its contract and the code that runs it.
+ * Defines a task type: its contract, the code that runs it, and optionally its hooks.
  *
  * @example
  * const factorial = defineTask(
  *   { name: "examples.factorial", input: FactorialInputSchema, output: FactorialOutputSchema },
  *   async (input) => ({ value: factorialOf(input.n) }),
+ *   { onFailure: (error, ctx) => alerts.notify(ctx.taskId, error) },
  * );
  */
 export function defineTask<I extends DescMessage, O extends DescMessage>(
   spec: TaskSpec<I, O>,
   handler: TaskHandler<I, O>,
+  hooks?: TaskHooks<I, O>,
 ): TaskDefinition<I, O> {
-  return { spec, handler, name: spec.name };
+  return hooks === undefined ? { spec, handler, name: spec.name } : { spec, handler, name: spec.name, hooks };
 }

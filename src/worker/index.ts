@@ -21,6 +21,7 @@ export { runTask } from "./testing.js";
 export type { RunTaskOptions, TaskLogEntry, TaskRunResult } from "./testing.js";
 export type { ProgressSnapshot } from "./progress.js";
 export type { TaskLogLevel } from "./task-runner.js";
+export type { MiddlewareTask, WorkerMiddleware } from "./middleware.js";
 export { SDK_VERSION } from "./version.js";
 export { defineTask } from "../common/task-definition.js";
 export type {
@@ -29,6 +30,7 @@ export type {
   TaskContext,
   TaskDefinition,
   TaskHandler,
+  TaskHooks,
   TaskLogFn,
   TaskSpec,
   TaskValue,

@@ -15,7 +15,7 @@ import { CancelRequestedError, TaskTimeoutError } from "./errors.js";
 import type { ProgressSnapshot } from "./progress.js";
 import { logOutcome } from "./outcome-log.js";
 import { runInHandlerSpan } from "./handler-span.js";
-import { outcomeOfError, runAttempt, taskResultOf, type AttemptOutcome, type TaskLogLevel } from "./task-runner.js";
+import { outcomeOfError, runAttempt, taskResultOf, type AttemptOutcome, type AttemptRunOptions, type TaskLogLevel } from "./task-runner.js";
 
 /** Where the pool sends what its attempts produce. */
 export interface TaskPoolSinks {
@@ -65,6 +65,8 @@ export class TaskPool {
     private readonly concurrency = Number.POSITIVE_INFINITY,
     /** This worker's id, on the handler spans. */
     private readonly workerId = "",
+    /** Middleware around the handlers, and where they run (in this process, or a process pool). */
+    private readonly runOptions: AttemptRunOptions = {},
   ) {}
 
   /** Number of attempts held: running, or prefetched and waiting for a slot. */
@@ -144,7 +146,7 @@ export class TaskPool {
         logger,
         onProgress: (snapshot) => this.sinks.onProgress(taskId, attempt, snapshot),
         onLog: (level, message) => this.sinks.onLog(taskId, attempt, level, message),
-      }),
+      }, this.runOptions),
     ).then(
       (outcome) => {
         logOutcome(logger, assignment, outcome, performance.now() - startedAt);

@@ -17,11 +17,12 @@ import { createGrpcTransport, type Http2SessionManager } from "@connectrpc/conne
 import { createSessionManager } from "../common/http2-session.js";
 import { WorkerService } from "../../gen/taskwire/v1/worker_service_pb.js";
 import type { Logger } from "../core/logger.js";
-import { WorkerRejectedError, WorkerShutdownError } from "./errors.js";
+import { WorkerConfigError, WorkerRejectedError, WorkerShutdownError } from "./errors.js";
 import { WorkerSession } from "./connection.js";
 import { Outbox } from "./outbox.js";
 import { reconnectDelay } from "./reconnect-backoff.js";
 import { TaskPool } from "./task-pool.js";
+import type { WorkerMiddleware } from "./middleware.js";
 import { WorkerMetrics } from "./worker-metrics.js";
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from "./worker-options.js";
 
@@ -73,6 +74,8 @@ export class Worker {
   readonly #pool: TaskPool;
   readonly #outbox: Outbox;
   readonly #listeners = new Set<WorkerStateListener>();
+  /** `use()` middleware, first outermost; read by every attempt as it starts. */
+  readonly #middleware: WorkerMiddleware[] = [];
   /** This worker's own series, when `metricsPort` asked for them. */
   readonly #metrics: WorkerMetrics | undefined;
   #metricsPort: number | undefined;
@@ -119,6 +122,7 @@ export class Worker {
       },
       this.#options.concurrency,
       this.id,
+      { middleware: this.#middleware },
     );
     if (this.#options.metricsPort !== undefined) {
       this.#metrics = new WorkerMetrics({
@@ -143,6 +147,22 @@ export class Worker {
   /** Number of attempts running now (prefetched ones waiting for a slot not counted). */
   get runningCount(): number {
     return this.#pool.runningCount;
+  }
+
+  /**
+   * Adds a middleware around every attempt's handler (`middleware.ts`): the first registered
+   * runs outermost. It applies to attempts that start after the call.
+   * @returns this worker, so calls chain.
+   * @example
+   * worker.use(async (task, ctx, next) => {
+   *   ctx.log.info(`starting ${task.name}`);
+   *   return next();
+   * });
+   */
+  use(middleware: WorkerMiddleware): this {
+    if (typeof middleware !== "function") throw new WorkerConfigError("use() takes a middleware function (task, ctx, next) => ...");
+    this.#middleware.push(middleware);
+    return this;
   }
 
   /** Calls `listener` on every state change; returns the function that stops it. */
