@@ -12,6 +12,7 @@ import { AdminService } from "../../gen/taskwire/v1/admin_service_pb.js";
 import {
   TaskService,
   type ListTasksResponse,
+  type SubmitRequest,
   type StreamProgressResponse,
 } from "../../gen/taskwire/v1/task_service_pb.js";
 import { packValue, unpackValue } from "../common/any.js";
@@ -19,6 +20,7 @@ import type { TaskSpec, TaskValueInit } from "../common/task-definition.js";
 import { durationToMs } from "./durations.js";
 import { anyValueToJson, createTaskwireRegistry } from "./json.js";
 import { buildSubmitRequest, type SubmitOptions } from "./submit-request.js";
+import { SubmitInterceptors, type SubmitInterceptor, type SubmittedTaskInfo } from "./interceptors.js";
 import { withTracePropagation } from "./trace-propagation.js";
 import { TaskHandle, type TaskCalls, type TaskOutput } from "./task-handle.js";
 import { AdminClient } from "./admin-client.js";
@@ -49,6 +51,11 @@ export interface ClientOptions {
    * @default the well-known types and Taskwire's messages ({@link createTaskwireRegistry})
    */
   registry?: Registry;
+  /**
+   * Run before and after every submission, in this order (`interceptors.ts`): add labels from
+   * the caller's request, record the ids. @default none
+   */
+  interceptors?: readonly SubmitInterceptor[];
 }
 
 /** A task definition, or just its contract: what `submit` needs to type the input and output. */
@@ -106,6 +113,7 @@ export class TaskwireClient implements TaskCalls {
    * @param schedules Recurring tasks, on the same transport.
    * @param registry Resolves the output types of untyped handles.
    * @param release Releases the connection; see {@link close}.
+   * @param interceptors Run around every submission.
    * @internal Use {@link createClient}.
    */
   constructor(
@@ -126,6 +134,7 @@ export class TaskwireClient implements TaskCalls {
     readonly schedules: SchedulesClient,
     private readonly registry: Registry,
     private readonly release: () => void = () => {},
+    private readonly interceptors: SubmitInterceptors = new SubmitInterceptors(),
   ) {}
 
   /**
@@ -142,8 +151,8 @@ export class TaskwireClient implements TaskCalls {
     callOptions?: CallOptions,
   ): Promise<TaskHandle<O>> {
     const request = buildSubmitRequest(task.spec.name, packValue(task.spec.input, input), options);
-    const response = await this.rpc.submit(request, callOptions);
-    return new TaskHandle(this, requireTask(response.task).id, this.typedDecoder(task.spec.output), response.existing);
+    const submitted = await this.submitOne(request, callOptions);
+    return new TaskHandle(this, submitted.id, this.typedDecoder(task.spec.output), submitted.existing);
   }
 
   /**
@@ -157,8 +166,18 @@ export class TaskwireClient implements TaskCalls {
     callOptions?: CallOptions,
   ): Promise<TaskHandle> {
     const request = buildSubmitRequest(type, toAny(input), options);
+    const submitted = await this.submitOne(request, callOptions);
+    return new TaskHandle(this, submitted.id, this.untypedDecoder(), submitted.existing);
+  }
+
+  /** One Submit, inside the interceptors. */
+  private async submitOne(request: SubmitRequest, callOptions: CallOptions | undefined): Promise<SubmittedTaskInfo> {
+    await this.interceptors.before([request], "submit");
     const response = await this.rpc.submit(request, callOptions);
-    return new TaskHandle(this, requireTask(response.task).id, this.untypedDecoder(), response.existing);
+    const task = requireTask(response.task);
+    const submitted = { id: task.id, state: task.state, existing: response.existing };
+    await this.interceptors.after([request], [submitted], "submit");
+    return submitted;
   }
 
   /**
@@ -168,10 +187,12 @@ export class TaskwireClient implements TaskCalls {
   async submitBatch<T extends readonly BatchItem[] | []>(items: T, callOptions?: CallOptions): Promise<BatchHandles<T>> {
     const list: readonly BatchItem[] = items;
     const tasks = list.map((item) => buildSubmitRequest(item.type, toAny(item.input), item.options));
+    await this.interceptors.before(tasks, "submitBatch");
     const response = await this.rpc.submitBatch({ tasks }, callOptions);
     if (response.tasks.length !== list.length) {
       throw new Error(`SubmitBatch answered ${response.tasks.length} tasks for ${list.length} items`);
     }
+    await this.interceptors.after(tasks, response.tasks, "submitBatch");
     const handles = list.map((item, index) => {
       const submitted = response.tasks[index];
       if (!submitted) throw new Error(`SubmitBatch answered no task for item ${index}`);
@@ -285,6 +306,7 @@ export function createClient(options: ClientOptions): TaskwireClient {
     new SchedulesClient(createRpcClient(ScheduleService, transport)),
     options.registry ?? createTaskwireRegistry(),
     release,
+    new SubmitInterceptors(options.interceptors),
   );
 }
 

@@ -25,6 +25,7 @@ export {
   type TaskLike,
 } from "./client.js";
 export { durationToMs, toDuration, toTimestamp } from "./durations.js";
+export { AfterSubmitError, type SubmitCall, type SubmitInterceptor, type SubmittedTaskInfo } from "./interceptors.js";
 export { formatDuration, parseDuration } from "../core/durations.js";
 export {
   buildScheduleDefinition,

@@ -15,19 +15,26 @@ import type { TaskStore } from "../store/store.js";
 import { IndexGuard } from "./engine/index-guard.js";
 import { loadServerSecurity } from "./security.js";
 import { probePort, startFailure } from "./start-errors.js";
-import { createTaskwireServer, type ServerState, type TaskwireServer } from "./taskwire-server.js";
+import { createTaskwireServer, type ServerExtensions, type ServerState, type TaskwireServer } from "./taskwire-server.js";
 
 export { createTaskwireServer };
-export type { ServerState, TaskwireServer };
+export type { ServerExtensions, ServerState, TaskwireServer };
+// For server interceptors (ServerExtensions.interceptors): who is calling.
+export { callerOf, type Caller } from "./auth/caller.js";
+// What embedding a server needs besides startServer: its configuration (the same settings as the
+// CLI's flags and TASKWIRE_* variables) and a logger.
+export { ConfigError, DEFAULTS, loadServerConfig, type ConfigOverrides, type ServerConfig } from "../config/config.js";
+export { createLogger, silentLogger, type Logger } from "../core/logger.js";
 
 /**
  * Connects the store (applying pending migrations) and the broker, then serves.
+ * @param extensions What an embedding application adds: Connect interceptors.
  * @throws ConfigError when only one of the Redis and PostgreSQL URLs is set, or when keys, the
  *   authentication mode or TLS are misconfigured (`security.ts`).
  * @throws ServerStartError when the port is taken, or PostgreSQL or Redis cannot be reached
  *   (`start-errors.ts`): one line naming what and where.
  */
-export async function startServer(config: ServerConfig, logger: Logger): Promise<TaskwireServer> {
+export async function startServer(config: ServerConfig, logger: Logger, extensions: ServerExtensions = {}): Promise<TaskwireServer> {
   const mode = storageMode(config);
   // Keys and certificates first: a bad one stops the server before any storage is opened.
   const security = await loadServerSecurity(config);
@@ -56,7 +63,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       // Only this process could have held attempts recorded as running: they were lost with it.
       await new IndexGuard(broker, store, logger, { leaseTimeoutMs: config.leaseTimeoutMs, orphanRunning: true, backend: "embedded" }).check();
     }
-    return await createTaskwireServer(config, { broker, store, logger, security });
+    return await createTaskwireServer(config, { broker, store, logger, security, interceptors: extensions.interceptors });
   } catch (error) {
     await Promise.allSettled(opened.reverse().map((part) => part.close()));
     throw startFailure(error, mode, config.host, config.port);

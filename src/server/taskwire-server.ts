@@ -76,8 +76,13 @@ import { submitTracing } from "./observability/submit-tracing.js";
 import { TaskSpans } from "./observability/task-spans.js";
 import { withMetricsRoute } from "./transport/metrics-route.js";
 // (end of issue 21 imports)
+// Issue 22: the dashboard and its overview counters.
+import { dashboardRoute, defaultDashboardDir } from "./transport/dashboard-route.js";
+import { MinuteCounters } from "./observability/minute-counters.js";
+import { minuteStatsFlush } from "./duties/minute-stats-flush.js";
+// (end of issue 22 imports)
 import { createDualProtocolServer } from "./transport/http-server.js";
-import { ConnectError, Code } from "@connectrpc/connect";
+import { ConnectError, Code, type Interceptor } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
 
 /** Whether `caller` has a key whose role has `permission`. */
@@ -97,6 +102,19 @@ export interface TaskwireServer {
   close(): Promise<void>;
 }
 
+/** What an application embedding Taskwire may add to its server. */
+export interface ServerExtensions {
+  /**
+   * Connect interceptors around every call of the server's services (README "Embedding the
+   * server"), first outermost. They run inside the server's own: after the API key is checked
+   * (`callerOf({ values: request.contextValues })` gives the caller) and the deadline set, and
+   * anything they throw is answered like the services' errors: a `ConnectError` as it is, any
+   * other error as `INTERNAL` without its message. The one extension point of the server.
+   * @default none
+   */
+  interceptors?: readonly Interceptor[];
+}
+
 /**
  * Starts a server on an open broker and a migrated store. `parts.security` (keys and TLS) is
  * loaded from `config` when not given; `parts.metrics` (the series of `GET /metrics`) is made
@@ -105,13 +123,14 @@ export interface TaskwireServer {
  */
 export async function createTaskwireServer(
   config: ServerConfig,
-  parts: { broker: Broker; store: TaskStore; logger: Logger; security?: ServerSecurity; metrics?: ServerMetrics },
+  parts: { broker: Broker; store: TaskStore; logger: Logger; security?: ServerSecurity; metrics?: ServerMetrics } & ServerExtensions,
 ): Promise<TaskwireServer> {
   const security = parts.security ?? (await loadServerSecurity(config)); // issue 3: access control
   const authorizeMetrics = metricsAccess(security.auth, config.metricsAuth);
   const metrics = parts.metrics ?? new ServerMetrics();
   const broker = observeBroker(parts.broker, metrics, parts.logger);
-  const store = observeStore(parts.store, metrics, new TaskSpans(), parts.logger);
+  const minuteCounters = new MinuteCounters(); // issue 22: GetOverview's per-minute counters
+  const store = observeStore(parts.store, metrics, new TaskSpans(), parts.logger, minuteCounters);
   let state: ServerState = "STARTING";
   const serverId = randomUUID();
   const startedAt = new Date();
@@ -221,6 +240,7 @@ export async function createTaskwireServer(
     cancelSweep({ store, sessions, logger }),
     retention({ store, broker, serverId, retainFinishedMs: config.retainFinishedMs, logger }),
     schedules({ scheduler, broker, serverId, logger }),
+    minuteStatsFlush({ store, counters: minuteCounters, logger }),
     heartbeat,
   ];
 
@@ -249,9 +269,11 @@ export async function createTaskwireServer(
       router.service(ServerReflectionV1Alpha, createReflectionV1AlphaService(reflection));
     },
     // The error mapper is outermost, so it also maps the gate's refusals (thrown by refusalInterceptor).
-    interceptors: [errorMapper(logger), refusalInterceptor, deadlineEnforcer(), submitTracing()],
+    interceptors: [errorMapper(logger), refusalInterceptor, deadlineEnforcer(), submitTracing(), ...(parts.interceptors ?? [])],
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
+    // Paths that name no procedure: the dashboard's files (issue 22), else 404.
+    fallback: dashboardRoute({ dir: config.dashboardDir ?? defaultDashboardDir(), enabled: config.dashboard === "on" }),
     // Strict JSON: an unknown field or enum name is refused (INVALID_ARGUMENT) rather than
     // dropped, since a dropped `states` filter would list every task and a dropped field of a
     // newer client would be silently not applied; a body that is not UTF-8 is refused rather

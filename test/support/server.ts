@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadServerConfig, type ServerConfig } from "../../src/config/config.js";
 import { silentLogger, type Logger } from "../../src/core/logger.js";
-import { startServer, type TaskwireServer } from "../../src/server/index.js";
+import { startServer, type ServerExtensions, type TaskwireServer } from "../../src/server/index.js";
 import { dropSchema, TEST_DATABASE_URL, uniqueSchemaName } from "./database.js";
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniquePrefix } from "./redis.js";
 
@@ -51,13 +51,14 @@ export async function startTestServer(
   overrides: Partial<ServerConfig> = {},
   logger: Logger = silentLogger(),
   backend: Backend = "redis+postgres",
+  extensions: ServerExtensions = {},
 ): Promise<TestServer> {
   const storage: Partial<ServerConfig> =
     backend === "embedded"
       ? { redisUrl: undefined, databaseUrl: undefined, dataDir: overrides.dataDir ?? (await tempDataDir()) }
       : { redisUrl: TEST_REDIS_URL, redisPrefix: uniquePrefix(), databaseUrl: TEST_DATABASE_URL, databaseSchema: uniqueSchemaName() };
   const config: ServerConfig = { ...loadServerConfig({}), ...FAST, port: 0, ...storage, ...overrides };
-  const server = await startServer(config, logger);
+  const server = await startServer(config, logger, extensions);
   return {
     server,
     config,
