@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["gen/**", "node_modules/**", "drizzle/**", ".taskwire/**", "coverage/**"] },
+  { ignores: ["gen/**", "node_modules/**", "drizzle/**", ".taskwire/**", "coverage/**", "dist/**", "ui/dist/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["src/cli/**", "examples/**", "bench/**", "bin/**"],
+    files: ["src/cli/**", "examples/**", "bench/**", "bin/**", "scripts/**"],
     rules: { "no-console": "off" },
   },
 );

@@ -58,7 +58,7 @@ export function reportError(error: unknown, ctx: Pick<CliContext, "stderr" | "si
   // Commander has printed its own message (or the help) already.
   if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   if (ctx.signal.aborted && isCancellation(error)) return ExitCode.interrupted;
-  if (error instanceof UsageError || error instanceof ConfigError || isWorkerConfigError(error)) {
+  if (error instanceof UsageError || isConfigError(error) || isWorkerConfigError(error)) {
     ctx.stderr.write(`error: ${error.message}\n`);
     return ExitCode.usage;
   }
@@ -107,6 +107,15 @@ function isCancellation(error: unknown): boolean {
  */
 function isExpectedFailure(error: unknown): error is Error {
   return error instanceof Error && ["ServerStartError", "UnavailableError", "DataDirLockedError", "ProgressStreamLostError"].includes(error.name);
+}
+
+/**
+ * A bad setting. By name as well: the compiled CLI bundles its own copy of the configuration
+ * module (scripts/build.mjs), and a ConfigError from the server loaded beside the bundle is an
+ * instance of the other copy's class.
+ */
+function isConfigError(error: unknown): error is Error {
+  return error instanceof ConfigError || (error instanceof Error && error.name === "ConfigError");
 }
 
 /** The worker SDK's invalid-options error, recognised by name so client commands need not load the SDK. */

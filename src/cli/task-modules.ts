@@ -1,7 +1,8 @@
 /**
  * Loading the task definitions of `taskwire worker start --tasks <module>`: every exported
  * `TaskDefinition` of the module, and the members of a default export that is an array.
- * TypeScript modules load as they are: the CLI runs through tsx.
+ * TypeScript modules load as they are: the compiled CLI registers tsx's loader before importing
+ * the first `.ts`, `.mts` or `.cts` module (the CLI run from its sources already runs under tsx).
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -45,6 +46,19 @@ export function collectTaskDefinitions(...modules: readonly Readonly<Record<stri
   return [...byName.values()];
 }
 
+const TYPESCRIPT_MODULE = /\.[mc]?tsx?$/;
+
+let loader: Promise<void> | undefined;
+
+/** Registers tsx's ES module loader once, unless this module itself runs from TypeScript (under tsx already). */
+function typeScriptLoader(): Promise<void> {
+  if (import.meta.url.endsWith(".ts")) return Promise.resolve();
+  loader ??= import("tsx/esm/api").then(({ register }) => {
+    register();
+  });
+  return loader;
+}
+
 /**
  * Imports each module (paths resolved against `cwd`) and returns their task definitions.
  * @throws UsageError when a module does not exist, or the modules define no task.
@@ -54,6 +68,7 @@ export async function loadTaskModules(paths: readonly string[], cwd: string): Pr
   for (const path of paths) {
     const file = resolve(cwd, path);
     if (!existsSync(file)) throw new UsageError(`cannot find the task module ${path} (resolved to ${file})`);
+    if (TYPESCRIPT_MODULE.test(file)) await typeScriptLoader();
     modules.push((await import(pathToFileURL(file).href)) as Record<string, unknown>);
   }
   const tasks = collectTaskDefinitions(...modules);

@@ -48,7 +48,13 @@ export async function startServer(config: ServerConfig, logger: Logger, extensio
       store = createPostgresStore({ url: mode.databaseUrl, schema: config.databaseSchema, logger, operationTimeoutMs: config.databaseTimeoutMs });
       opened.push(store);
       await store.migrate();
-      broker = await RedisBroker.connect({ url: mode.redisUrl, prefix: config.redisPrefix, logger, commandTimeoutMs: config.redisTimeoutMs });
+      broker = await RedisBroker.connect({
+        url: mode.redisUrl,
+        cluster: mode.redisCluster,
+        prefix: config.redisPrefix,
+        logger,
+        commandTimeoutMs: config.redisTimeoutMs,
+      });
       opened.push(broker);
       // Redis may have been lost while no server ran: build the index before serving. Attempts
       // recorded as running may be held by workers of other servers; they get their lease back.

@@ -15,8 +15,14 @@ import { loadTaskModules } from "../task-modules.js";
 import { readTlsCa } from "../tls-ca.js";
 import { addServerFlags, configOverrides, SERVER_FLAGS, serverAddress } from "./server.js";
 
-/** The example tasks shipped with Taskwire. */
-export const EXAMPLE_TASKS = fileURLToPath(new URL("../../../examples/tasks.ts", import.meta.url));
+/**
+ * The example tasks shipped with Taskwire: examples/tasks.ts when the CLI runs from its sources,
+ * the compiled dist/examples/tasks.js in the package (package.json's `#example-tasks` import,
+ * which resolves from wherever the compiled CLI sits, bundled or not).
+ */
+export const EXAMPLE_TASKS = import.meta.url.endsWith(".ts")
+  ? fileURLToPath(new URL("../../../examples/tasks.ts", import.meta.url))
+  : fileURLToPath(import.meta.resolve("#example-tasks"));
 
 interface DevFlags extends Record<string, unknown> {
   examples?: boolean;
