@@ -26,6 +26,7 @@ export type ErrorReason =
   | "TASK_TYPE_OWNED"
   | "WORKER_ID_TAKEN"
   | "TASK_TYPE_CONTRACT_CHANGED"
+  | "IDEMPOTENCY_RACE"
   | "TOO_MANY_SUBSCRIBERS"
   | "TOO_MANY_TASK_TYPES"
   | "DESCRIPTORS_TOO_LARGE";
@@ -76,7 +77,7 @@ export class InvalidArgumentError extends TaskwireError {
 export class FailedPreconditionError extends TaskwireError {
   override readonly name = "FailedPreconditionError";
   constructor(
-    readonly reason: "TASK_FINISHED" | "WORKER_NOT_CONNECTED" | "TASK_TYPE_CONTRACT_CHANGED",
+    readonly reason: "TASK_FINISHED" | "WORKER_NOT_CONNECTED" | "TASK_TYPE_CONTRACT_CHANGED" | "IDEMPOTENCY_RACE",
     message: string,
   ) {
     super(message);

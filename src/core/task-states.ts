@@ -5,8 +5,14 @@
  * `proto/taskwire/v1/task.proto` for what each state means.
  */
 
-/** Each state and what it is: waiting for a slot, held by a worker, or finished for good. */
+/**
+ * Each state and what it is: blocked on its parents (`depends_on`: not in the broker's index
+ * until the last one finishes), waiting for a slot, held by a worker, or finished for good.
+ * Mind the names: the state `WAITING` is of the kind `blocked`, not of `waiting` (QUEUED and
+ * SCHEDULED, which wait for a worker slot).
+ */
 export const TASK_STATES = {
+  WAITING: "blocked",
   QUEUED: "waiting",
   SCHEDULED: "waiting",
   RUNNING: "held",
@@ -14,7 +20,7 @@ export const TASK_STATES = {
   SUCCEEDED: "terminal",
   FAILED: "terminal",
   CANCELLED: "terminal",
-} as const satisfies Record<string, "waiting" | "held" | "terminal">;
+} as const satisfies Record<string, "blocked" | "waiting" | "held" | "terminal">;
 
 /** Lifecycle states, as stored. */
 export type TaskStateName = keyof typeof TASK_STATES;
@@ -29,17 +35,23 @@ function statesOf(kind: TaskStateKind): readonly TaskStateName[] {
   return ALL_STATES.filter((state) => TASK_STATES[state] === kind);
 }
 
+/** States a task waits in for its parents: stored only, never in the broker's index. */
+export const BLOCKED_STATE_LIST = statesOf("blocked");
 /** States a task waits in for a slot (in the broker's runnable or delayed sets). */
 export const WAITING_STATE_LIST = statesOf("waiting");
 /** States of an attempt a worker holds. */
 export const HELD_STATE_LIST = statesOf("held");
 /** States a task never leaves. */
 export const TERMINAL_STATE_LIST = statesOf("terminal");
+/** States the broker indexes: waiting for a slot, or held by a worker (the reconciler's and the rebuild's list). */
+export const INDEXED_STATE_LIST: readonly TaskStateName[] = [...WAITING_STATE_LIST, ...HELD_STATE_LIST];
 /** Every state but the terminal ones. */
-export const UNFINISHED_STATE_LIST: readonly TaskStateName[] = [...WAITING_STATE_LIST, ...HELD_STATE_LIST];
+export const UNFINISHED_STATE_LIST: readonly TaskStateName[] = [...BLOCKED_STATE_LIST, ...INDEXED_STATE_LIST];
 
 /** States a task never leaves. */
 export const TERMINAL_STATES: ReadonlySet<TaskStateName> = new Set(TERMINAL_STATE_LIST);
+/** States a task waits in for its parents (WAITING). */
+export const BLOCKED_STATES: ReadonlySet<TaskStateName> = new Set(BLOCKED_STATE_LIST);
 /** States a task waits in for a slot. */
 export const WAITING_STATES: ReadonlySet<TaskStateName> = new Set(WAITING_STATE_LIST);
 /** States of an attempt a worker holds. */

@@ -10,6 +10,13 @@ import type { TaskStateName } from "./task-states.js";
 /** Why an attempt ended without an output. See `ErrorKind` in the proto. */
 export type ErrorKindName = "TASK_ERROR" | "DEADLINE_EXCEEDED" | "WORKER_LOST" | "CANCELLED" | "UNSUPPORTED";
 
+/**
+ * What a task waiting for its parents does when one of them FAILED or was CANCELLED: be
+ * CANCELLED too (its error naming the parent), or count the parent as finished and run. See
+ * `ParentFailurePolicy` in the proto.
+ */
+export type ParentFailurePolicyName = "CANCEL" | "RUN";
+
 /** A JSON value, as stored in `jsonb` columns. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 /** A JSON object. */
@@ -57,6 +64,17 @@ export interface TaskProgress {
   details?: JsonObject;
   /** ISO 8601. */
   updateTime: string;
+}
+
+/**
+ * What a worker's progress update saves for its attempt (`TaskProgress` of the worker protocol):
+ * its progress, its task's whole context (`ctx.context`), or both; what is absent is kept.
+ */
+export interface ProgressWrite {
+  id: string;
+  attempt: number;
+  progress?: TaskProgress;
+  context?: JsonObject;
 }
 
 /** One state change. */
@@ -108,6 +126,31 @@ export interface TaskRecord {
   traceparent: string | null;
   /** The `tracestate` that came with `traceparent`; null: none. */
   tracestate: string | null;
+  /** The tasks it depends on (`depends_on`), in the order given; `[]` when none. */
+  parentIds: string[];
+  /** How many tasks depend on it. */
+  childrenCount: number;
+  /** What it does when a parent FAILED or was CANCELLED. */
+  onParentFailure: ParentFailurePolicyName;
+  /** Its context (`ctx.context`): what its attempts saved, kept across retries; `{}` when none. */
+  context: JsonObject;
+}
+
+/**
+ * The parents a submission names (`SubmitRequest.depends_on` and `depends_on_items`), before the
+ * store resolves them (`store/queries/dependencies.ts`).
+ */
+export interface DependsOn {
+  /** Ids of stored tasks, lower case, distinct. */
+  taskIds: readonly string[];
+  /** Indexes of earlier items of the same batch, distinct. */
+  items: readonly number[];
+  onParentFailure: ParentFailurePolicyName;
+  /**
+   * Only tasks submitted by this API key id may be parents (a client key depends on its own
+   * tasks only; another key's task is "not found", as for GetStatus). @default any task
+   */
+  ownerScope?: string;
 }
 
 /** A task to insert. */
@@ -116,7 +159,11 @@ export interface NewTask {
   type: string;
   queue: string;
   priority: number;
-  state: "QUEUED" | "SCHEDULED";
+  /**
+   * QUEUED or SCHEDULED as the submission asks; the store makes a task with unfinished parents
+   * WAITING, and one whose parent already failed (policy CANCEL) CANCELLED.
+   */
+  state: "QUEUED" | "SCHEDULED" | "WAITING" | "CANCELLED";
   inputTypeUrl: string;
   input: Uint8Array;
   maxAttempts: number;
@@ -133,6 +180,20 @@ export interface NewTask {
   traceparent?: string | null;
   /** The `tracestate` that came with `traceparent`. @default null: none */
   tracestate?: string | null;
+  /** The parents it names; the store resolves them into the fields below. @default none */
+  dependsOn?: DependsOn;
+  /** Resolved by the store: the parents' ids, in order. @default none */
+  parentIds?: string[];
+  /** Resolved by the store: how many parents are unfinished. @default 0 */
+  pendingParents?: number;
+  /** Resolved by the store: how many items of the same batch depend on it. @default 0 */
+  childrenCount?: number;
+  /** @default "CANCEL" */
+  onParentFailure?: ParentFailurePolicyName;
+  /** Resolved by the store: the error of a task CANCELLED at submission (its parent had failed). @default none */
+  errors?: AttemptError[];
+  /** Resolved by the store: set for a task CANCELLED at submission. @default null */
+  finishedAt?: Date | null;
 }
 
 /** Defaults of a task type. */

@@ -29,8 +29,10 @@ import type {
   TaskTypeSummary,
 } from "../core/task-types.js";
 import { shownIdempotencyKey } from "./auth/ownership.js";
+import { storableJson, storableText } from "../core/storable-text.js";
 
 const STATE_TO_PROTO: Record<TaskStateName, TaskState> = {
+  WAITING: TaskState.WAITING,
   SCHEDULED: TaskState.SCHEDULED,
   QUEUED: TaskState.QUEUED,
   RUNNING: TaskState.RUNNING,
@@ -112,12 +114,12 @@ export function progressToProto(progress: TaskProgress): Progress {
 export function progressFromProto(progress: Progress, now: Date): TaskProgress {
   const stored: TaskProgress = {
     percent: progress.percent,
-    message: progress.message,
+    message: storableText(progress.message),
     updateTime: (progress.updateTime ? timestampDate(progress.updateTime) : now).toISOString(),
   };
   if (progress.current !== undefined) stored.current = Number(progress.current);
   if (progress.total !== undefined) stored.total = Number(progress.total);
-  if (progress.details !== undefined) stored.details = progress.details as TaskProgress["details"];
+  if (progress.details !== undefined) stored.details = storableJson(progress.details) as TaskProgress["details"];
   return stored;
 }
 

@@ -14,7 +14,7 @@ import type {
   NewTask,
   QueueSettingsRecord,
   ServerRecord,
-  TaskProgress,
+  ProgressWrite,
   TaskRecord,
   TaskTypeRecord,
   TaskTypeSummary,
@@ -29,15 +29,20 @@ import { cancellingAmong } from "./queries/cancelling-among.js";
 import { countTasks } from "./queries/count-tasks.js";
 import { deleteFinished } from "./queries/delete-finished.js";
 import { finishAttempts } from "./queries/finish-attempts.js";
+import { beginAttempts, recordStarts } from "./queries/lazy-starts.js";
 import { fireSchedule, type ScheduleFire } from "./queries/fire-schedule.js";
 import { insertTasks } from "./queries/insert-tasks.js";
+import { getParents, insertDependent } from "./queries/dependencies.js";
 import { listIndexable } from "./queries/list-indexable.js";
 import { listTasks } from "./queries/list-tasks.js";
 import { markQueued } from "./queries/mark-queued.js";
 import { listQueueSettings, setQueuePaused } from "./queries/queue-settings.js";
 import { queueStats } from "./queries/queue-stats.js";
+import { addMinuteStats, pruneMinuteStats, readMinuteStats } from "./queries/minute-stats.js";
 import { retryTasks } from "./queries/retry-tasks.js";
 import { saveProgress } from "./queries/save-progress.js";
+import { appendLogs, readLogs } from "./queries/task-logs.js";
+import type { AppendedLogs, NewTaskLogLine, TaskLogBounds, TaskLogPage, TaskLogQuery } from "../core/task-logs.js";
 import {
   createSchedule,
   declareSchedules,
@@ -71,8 +76,12 @@ import { anyOf, isUuid } from "./sql-helpers.js";
 import { toStoreError, withinTimeout } from "./store-errors.js";
 import type {
   AttemptOutcome,
+  AttemptStart,
+  StartWrite,
   CancelOutcome,
   IndexableTask,
+  ParentRecord,
+  MinuteStatsRecord,
   QueueStatsRecord,
   StartedAttempts,
   TaskCountRow,
@@ -116,7 +125,13 @@ export class DrizzleTaskStore implements TaskStore {
   }
 
   insertTasks(batch: readonly NewTask[]): Promise<{ task: TaskRecord; existing: boolean }[]> {
-    return this.#run("insertTasks", () => insertTasks(this.#db, batch));
+    // A batch naming parents is inserted with their lock and count, in one transaction.
+    const dependent = batch.some((task) => task.dependsOn !== undefined);
+    return this.#run("insertTasks", () => (dependent ? insertDependent(this.#db, batch) : insertTasks(this.#db, batch)));
+  }
+
+  getParents(ids: readonly string[], maxOutputBytes: number): Promise<Map<string, ParentRecord>> {
+    return this.#run("getParents", () => getParents(this.#db, ids.filter(isUuid), maxOutputBytes));
   }
 
   getTask(id: string): Promise<TaskRecord | undefined> {
@@ -144,12 +159,28 @@ export class DrizzleTaskStore implements TaskStore {
     return this.#run("startAttempts", () => startAttempts(this.#db, ids, workerId, now, types));
   }
 
+  beginAttempts(ids: readonly string[], workerId: string, now: Date, types: readonly string[], indexBuiltAt: Date): Promise<StartedAttempts> {
+    return this.#run("beginAttempts", () => beginAttempts(this.#db, ids, workerId, now, types, indexBuiltAt));
+  }
+
+  recordStarts(starts: readonly AttemptStart[]): Promise<StartWrite[]> {
+    return this.#run("recordStarts", () => recordStarts(this.#db, starts));
+  }
+
   finishAttempts(outcomes: readonly AttemptOutcome[], now: Date): Promise<TaskRecord[]> {
     return this.#run("finishAttempts", () => finishAttempts(this.#db, outcomes, now));
   }
 
-  saveProgress(updates: readonly { id: string; attempt: number; progress: TaskProgress }[]): Promise<string[]> {
+  saveProgress(updates: readonly ProgressWrite[]): Promise<string[]> {
     return this.#run("saveProgress", () => saveProgress(this.#db, updates));
+  }
+
+  appendLogs(lines: readonly NewTaskLogLine[], bounds: TaskLogBounds): Promise<AppendedLogs> {
+    return this.#run("appendLogs", () => appendLogs(this.#db, lines, bounds));
+  }
+
+  readLogs(query: TaskLogQuery): Promise<TaskLogPage | undefined> {
+    return this.#run("readLogs", () => readLogs(this.#db, query));
   }
 
   markQueued(ids: readonly string[], now: Date): Promise<string[]> {
@@ -196,6 +227,18 @@ export class DrizzleTaskStore implements TaskStore {
 
   listQueueSettings(): Promise<QueueSettingsRecord[]> {
     return this.#run("listQueueSettings", () => listQueueSettings(this.#db));
+  }
+
+  addMinuteStats(records: readonly MinuteStatsRecord[]): Promise<void> {
+    return this.#run("addMinuteStats", () => addMinuteStats(this.#db, records));
+  }
+
+  readMinuteStats(since: Date): Promise<MinuteStatsRecord[]> {
+    return this.#run("readMinuteStats", () => readMinuteStats(this.#db, since));
+  }
+
+  pruneMinuteStats(before: Date): Promise<number> {
+    return this.#run("pruneMinuteStats", () => pruneMinuteStats(this.#db, before));
   }
 
   setQueuePaused(queue: string, pausedAt: Date | null, now: Date): Promise<QueueSettingsRecord> {

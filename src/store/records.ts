@@ -3,6 +3,7 @@
  * `TaskRecord`, `TaskTypeRecord`, `WorkerRecord`, `ServerRecord`, `QueueSettingsRecord` or `ScheduleRecord` the
  * rest of Taskwire sees.
  */
+import type { JsonObject } from "@bufbuild/protobuf";
 import type {
   NewTask,
   QueueSettingsRecord,
@@ -44,6 +45,10 @@ export function toTaskRecord(row: TaskRow): TaskRecord {
     labels: row.labels,
     traceparent: row.traceparent,
     tracestate: row.tracestate,
+    parentIds: row.parentIds ?? [],
+    childrenCount: row.childrenCount,
+    onParentFailure: row.onParentFailure,
+    context: row.context as JsonObject,
   };
 }
 
@@ -63,7 +68,7 @@ export function insertedTaskRecord(task: NewTask): TaskRecord {
     input: task.input,
     outputTypeUrl: null,
     output: null,
-    errors: [],
+    errors: task.errors ?? [],
     attempt: 0,
     maxAttempts: task.maxAttempts,
     progress: null,
@@ -74,12 +79,16 @@ export function insertedTaskRecord(task: NewTask): TaskRecord {
     createdAt: task.createdAt,
     scheduledAt: task.scheduledAt,
     startedAt: null,
-    finishedAt: null,
+    finishedAt: task.finishedAt ?? null,
     transitions: [initialTransition(task)],
     submittedBy: task.submittedBy ?? null,
     labels: task.labels ?? {},
     traceparent: task.traceparent ?? null,
     tracestate: task.tracestate ?? null,
+    parentIds: task.parentIds ?? [],
+    childrenCount: task.childrenCount ?? 0,
+    onParentFailure: task.onParentFailure ?? "CANCEL",
+    context: {},
   };
 }
 

@@ -26,7 +26,7 @@ import {
   timestamp,
   uuid,
 } from "drizzle-orm/pg-core";
-import { ALL_STATES, sqlStateList, TERMINAL_STATE_LIST, UNFINISHED_STATE_LIST } from "../core/task-states.js";
+import { ALL_STATES, INDEXED_STATE_LIST, sqlStateList, TERMINAL_STATE_LIST } from "../core/task-states.js";
 import type { TaskStateName } from "../core/task-states.js";
 import type {
   CatchUpPolicyName,
@@ -38,6 +38,7 @@ import type {
 import type {
   AttemptError,
   BackoffPolicy,
+  ParentFailurePolicyName,
   TaskProgress,
   TaskTransition,
   TaskTypeDefaults,
@@ -116,6 +117,14 @@ export const tasks = pgTable(
     traceparent: text("traceparent"),
     /** The `tracestate` that came with `traceparent`; null: none. */
     tracestate: text("tracestate"),
+    /** The tasks this one depends on (`depends_on`), in the order given; null: none (`queries/dependencies.ts`). */
+    parentIds: uuid("parent_ids").array(),
+    /** How many of `parent_ids` have not finished yet: the task is WAITING while it is above 0. */
+    pendingParents: integer("pending_parents").notNull().default(0),
+    /** How many tasks depend on this one: the outcome path looks for children only when it is above 0. */
+    childrenCount: integer("children_count").notNull().default(0),
+    /** What a WAITING task does when a parent FAILED or was CANCELLED. */
+    onParentFailure: text("on_parent_failure").$type<ParentFailurePolicyName>().notNull().default("CANCEL"),
     /**
      * The task's context (`ctx.context` in the worker SDK): a JSON object its attempts set, kept
      * across retries, bounded by `--max-context-bytes`; saved with progress.
@@ -138,10 +147,10 @@ export const tasks = pgTable(
     index("tasks_submitted_by_id_idx")
       .on(table.submittedBy, table.id)
       .where(sql`submitted_by is not null`),
-    // listIndexable: only the unfinished tasks, which stay few while finished ones pile up.
+    // listIndexable: only the tasks the broker indexes, which stay few while finished ones pile up.
     index("tasks_unfinished_id_idx")
       .on(table.id)
-      .where(sql.raw(`state in ${sqlStateList(UNFINISHED_STATE_LIST)}`)),
+      .where(sql.raw(`state in ${sqlStateList(INDEXED_STATE_LIST)}`)),
     // Retention, DeleteTasks and the per-queue figures of the last hour: finished tasks by the
     // time they finished. Partial: unfinished tasks (the hot rows) are not in it.
     index("tasks_finished_at_idx")
@@ -149,6 +158,11 @@ export const tasks = pgTable(
       .where(sql.raw(`state in ${sqlStateList(TERMINAL_STATE_LIST)}`)),
     // listTasks by labels (`labels @> {...}`): jsonb_path_ops keeps one small entry per label.
     index("tasks_labels_idx").using("gin", sql`${table.labels} jsonb_path_ops`),
+    // The children of a task (release, ListTasks by parent): dependent tasks only, so that the
+    // many tasks without parents cost it nothing.
+    index("tasks_parent_ids_idx")
+      .using("gin", table.parentIds)
+      .where(sql`parent_ids is not null`),
   ],
 );
 

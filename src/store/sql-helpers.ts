@@ -5,7 +5,7 @@
  */
 import { Placeholder, sql, type SQL } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
-import { HELD_STATE_LIST, sqlStateList, TERMINAL_STATE_LIST, UNFINISHED_STATE_LIST, WAITING_STATE_LIST } from "../core/task-states.js";
+import { HELD_STATE_LIST, INDEXED_STATE_LIST, sqlStateList, TERMINAL_STATE_LIST, UNFINISHED_STATE_LIST, WAITING_STATE_LIST } from "../core/task-states.js";
 import type { TaskwireDatabase } from "./database.js";
 
 /** Accepts the textual forms of a UUID PostgreSQL would accept as a task id (any version). */
@@ -73,8 +73,11 @@ export function toBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 }
 
-/** States a task is not finished in: the broker indexes them. Inlined, so partial indexes apply. */
+/** States a task is not finished in (WAITING among them). Inlined, so partial indexes apply. */
 export const SQL_UNFINISHED = sql.raw(sqlStateList(UNFINISHED_STATE_LIST));
+
+/** States the broker indexes (not WAITING, whose tasks wait for their parents). Inlined, so `tasks_unfinished_id_idx` applies. */
+export const SQL_INDEXED = sql.raw(sqlStateList(INDEXED_STATE_LIST));
 
 /** States in which a worker holds the task's current attempt. */
 export const SQL_HELD = sql.raw(sqlStateList(HELD_STATE_LIST));

@@ -7,7 +7,7 @@
 import type {
   AttemptError,
   NewTask,
-  TaskProgress,
+  ProgressWrite,
   TaskRecord,
   TaskStateName,
   TaskTypeRecord,
@@ -17,14 +17,43 @@ import type {
   QueueSettingsRecord,
 } from "../core/task-types.js";
 import type { ScheduleRecord, ScheduleView } from "../core/schedule-types.js";
+import type { AppendedLogs, NewTaskLogLine, TaskLogBounds, TaskLogPage, TaskLogQuery } from "../core/task-logs.js";
 import type { NewSchedule } from "./queries/schedules.js";
 import type { ScheduleFire } from "./queries/fire-schedule.js";
 
 export type { NewSchedule } from "./queries/schedules.js";
 export type { ScheduleFire } from "./queries/fire-schedule.js";
 
-/** How one attempt ended, as reported by its worker or decided by the server. */
-export type AttemptOutcome =
+/**
+ * How one attempt ended, as reported by its worker or decided by the server. `start` is the
+ * attempt's start when PostgreSQL may not have it yet (it is written lazily, see
+ * `queries/lazy-starts.ts`): the outcome then writes the start and the end together, fenced
+ * by a waiting state and a stored attempt below this one.
+ */
+export type AttemptOutcome = AttemptEnd & { start?: AttemptStartInfo };
+
+/** Who started an attempt, and when. */
+export interface AttemptStartInfo {
+  /** The worker the attempt was handed to; null when unknown (a reaper ends a start no one wrote). */
+  workerId: string | null;
+  startedAt: Date;
+}
+
+/** An attempt's start, written lazily (`recordStarts`). */
+export interface AttemptStart extends AttemptStartInfo {
+  id: string;
+  attempt: number;
+  workerId: string;
+}
+
+/**
+ * What `recordStarts` did with one start: `written`; `covered` (the attempt's outcome had written
+ * it); `refused` (the task moved on without this attempt: its worker must stop it).
+ */
+export type StartWrite = "written" | "covered" | "refused";
+
+/** How one attempt ended (see {@link AttemptOutcome}). */
+export type AttemptEnd =
   | { kind: "succeeded"; id: string; attempt: number; outputTypeUrl: string; output: Uint8Array }
   | {
       kind: "failed";
@@ -110,6 +139,19 @@ export interface WorkerView extends WorkerRecord {
   running: RunningRef[];
 }
 
+/** One minute's activity of the fleet (`task_minute_stats`): the sum of every server's counts. */
+export interface MinuteStatsRecord {
+  /** The minute's start. */
+  minute: Date;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  /** Attempts started. */
+  started: number;
+  /** Queue waits of the attempts started, one count per bucket (`WAIT_BUCKETS_MS`, then longer). */
+  waitBuckets: number[];
+}
+
 /** Figures of one queue, from PostgreSQL (`queueStats`). */
 export interface QueueStatsRecord {
   queue: string;
@@ -142,16 +184,30 @@ export interface TaskFilter {
   submittedBy?: string;
   /** Only the tasks carrying every one of these labels, with these values. */
   labels?: Readonly<Record<string, string>>;
+  /** Only the tasks that depend on this task (a UUID). */
+  parentId?: string;
   /** 1 to 1000. */
   limit: number;
   /** Return tasks older than this id (UUIDv7 order); absent: from the newest. */
   beforeId?: string;
 }
 
+/** A parent of an assigned task, as `getParents` reads it. */
+export interface ParentRecord {
+  id: string;
+  type: string;
+  state: TaskStateName;
+  outputTypeUrl: string | null;
+  /** Null when it did not succeed, or its output is over the size asked for. */
+  output: Uint8Array | null;
+  /** Size of its output; 0 when none. */
+  outputBytes: number;
+}
+
 /** What `cancelTask` did. */
 export type CancelOutcome =
-  /** Was queued or scheduled; now CANCELLED. */
-  | { kind: "cancelled"; task: TaskRecord }
+  /** Was waiting (for its parents or a slot); now CANCELLED, with the children that changed with it. */
+  | { kind: "cancelled"; task: TaskRecord; children: TaskRecord[] }
   /** Was running; now CANCELLING until its worker reports. */
   | { kind: "cancelling"; task: TaskRecord }
   /** Already finished: refused. */
@@ -163,7 +219,10 @@ export interface TaskStore {
 
   /**
    * Inserts tasks in one statement. A task whose idempotency key exists is not inserted; the
-   * existing task is returned with `existing: true`. Results are in input order.
+   * existing task is returned with `existing: true`. Results are in input order. A batch of
+   * which a task names parents (`NewTask.dependsOn`) is inserted in one transaction that also
+   * locks and counts the parents (`queries/dependencies.ts`); an unknown parent (or one outside
+   * `dependsOn.ownerScope`) refuses it whole with `NotFoundError`.
    */
   insertTasks(tasks: readonly NewTask[]): Promise<{ task: TaskRecord; existing: boolean }[]>;
 
@@ -183,22 +242,62 @@ export interface TaskStore {
   startAttempts(ids: readonly string[], workerId: string, now: Date, types: readonly string[]): Promise<StartedAttempts>;
 
   /**
+   * Like {@link startAttempts}, without writing: the tasks still waiting whose type is in
+   * `types`, read in one statement and returned as they are once started (RUNNING, the next
+   * attempt as `core/attempt-numbers.ts` numbers it against `indexBuiltAt`, the worker, `now`).
+   * Their starts are written later with {@link recordStarts}, or with their outcomes
+   * (`AttemptOutcome.start`).
+   */
+  beginAttempts(ids: readonly string[], workerId: string, now: Date, types: readonly string[], indexBuiltAt: Date): Promise<StartedAttempts>;
+
+  /**
+   * Writes attempts' starts in one statement, each fenced by a waiting state and a stored
+   * attempt below its own. @returns one {@link StartWrite} per start, in order.
+   */
+  recordStarts(starts: readonly AttemptStart[]): Promise<StartWrite[]>;
+
+  /**
    * Records how attempts ended, in one statement, each fenced by `(id, attempt)` and a state of
    * RUNNING or CANCELLING. A failure that is retryable with attempts left goes to SCHEDULED at
    * now + back-off (with jitter); otherwise FAILED. Any outcome of a CANCELLING task other than
    * success ends it CANCELLED.
+   * A task that finished releases or cancels its WAITING children in the same transaction
+   * (`queries/dependencies.ts`).
    * @returns the tasks that changed, after the change; outcomes left out were stale and ignored.
+   *   The children released (QUEUED, SCHEDULED) or cancelled follow, after the tasks of the outcomes.
    */
   finishAttempts(outcomes: readonly AttemptOutcome[], now: Date): Promise<TaskRecord[]>;
 
-  /** Persists the last progress of running attempts, fenced by `(id, attempt)`. @returns ids updated. */
-  saveProgress(updates: readonly { id: string; attempt: number; progress: TaskProgress }[]): Promise<string[]>;
+  /**
+   * Persists the last progress and context of running attempts, in one statement, fenced by
+   * `(id, attempt)` and a held state. @returns ids updated.
+   */
+  saveProgress(updates: readonly ProgressWrite[]): Promise<string[]>;
+
+  /**
+   * Stores log lines of tasks within each task's bounds, counting the lines past them as
+   * dropped (`queries/task-logs.ts`). Lines of unknown tasks are not stored.
+   */
+  appendLogs(lines: readonly NewTaskLogLine[], bounds: TaskLogBounds): Promise<AppendedLogs>;
+
+  /** A task's stored lines after a cursor, oldest first, with its totals; undefined when no such task. */
+  readLogs(query: TaskLogQuery): Promise<TaskLogPage | undefined>;
 
   /** SCHEDULED tasks whose time came become QUEUED. @returns ids changed. */
   markQueued(ids: readonly string[], now: Date): Promise<string[]>;
 
-  /** Cancels a task: see {@link CancelOutcome}. Undefined when no such task. */
+  /**
+   * Cancels a task: see {@link CancelOutcome}. Undefined when no such task. A task cancelled at
+   * once cancels (or releases, by their policy) its WAITING children in the same transaction:
+   * they are in the outcome's `children`.
+   */
   cancelTask(id: string, reason: string, now: Date): Promise<CancelOutcome | undefined>;
+
+  /**
+   * The tasks of `ids` (parents of assigned tasks), with their outputs when at most
+   * `maxOutputBytes` (larger ones: `output` null, `outputBytes` says how large).
+   */
+  getParents(ids: readonly string[], maxOutputBytes: number): Promise<Map<string, ParentRecord>>;
 
   /**
    * Tasks the broker must index: QUEUED, SCHEDULED, RUNNING and CANCELLING, oldest first, by
@@ -222,7 +321,11 @@ export interface TaskStore {
    */
   retryTasks(selection: TaskSelection, limit: number, now: Date): Promise<TaskRecord[]>;
 
-  /** QUEUED or SCHEDULED tasks of the selection to CANCELLED. @returns the tasks changed, to remove from the index. */
+  /**
+   * WAITING, QUEUED or SCHEDULED tasks of the selection to CANCELLED, with the release of their
+   * children in the same transaction. @returns the tasks changed (the children changed with them
+   * included), to remove from (or add to) the index.
+   */
   cancelWaiting(selection: TaskSelection, limit: number, now: Date): Promise<TaskRecord[]>;
 
   /** RUNNING tasks of the selection to CANCELLING. @returns the tasks changed, whose workers are to be told. */
@@ -239,6 +342,15 @@ export interface TaskStore {
 
   /** Every queue that has settings (paused ones among them). */
   listQueueSettings(): Promise<QueueSettingsRecord[]>;
+
+  /** Adds each record's counts to its minute's row (summed with what other servers added). */
+  addMinuteStats(records: readonly MinuteStatsRecord[]): Promise<void>;
+
+  /** The minutes from `since` on that have counts, oldest first. */
+  readMinuteStats(since: Date): Promise<MinuteStatsRecord[]>;
+
+  /** Deletes the counts of minutes before `before`. @returns how many minutes. */
+  pruneMinuteStats(before: Date): Promise<number>;
 
   /**
    * Pauses (`pausedAt` set) or resumes (`null`) a queue. Pausing a paused queue keeps the time

@@ -110,6 +110,10 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
           labels: {},
           traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
           tracestate: "vendor=a,other=b",
+          parentIds: [],
+          childrenCount: 0,
+          onParentFailure: "CANCEL",
+          context: {},
         };
         expect(result).toEqual({ task: expected, existing: false });
         const read = await mustGet(store, given.id);

@@ -16,7 +16,7 @@ import { CountGroup, type AdminService } from "../../../gen/taskwire/v1/admin_se
 import type { Broker } from "../../broker/broker.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
-import { ALL_STATES, TERMINAL_STATE_LIST, WAITING_STATES, type TaskStateName } from "../../core/task-states.js";
+import { ALL_STATES, BLOCKED_STATES, TERMINAL_STATE_LIST, WAITING_STATES, type TaskStateName } from "../../core/task-states.js";
 import { TYPE_NAME } from "../../core/limits.js";
 import type { TaskRecord, TaskTypeSummary } from "../../core/task-types.js";
 import type { TaskSelection, TaskStore, WorkerView } from "../../store/store.js";
@@ -26,6 +26,7 @@ import { stateEvent, type TaskEvents } from "../engine/task-events.js";
 import { SERVER_SILENCE_MS } from "../duties/server-heartbeat.js";
 import { isConnected, queueToProto, serverToProto, workerToProto } from "./fleet-convert.js";
 import { parseSelection, validQueue } from "./task-selector.js";
+import { callerView, readOverview } from "./overview.js";
 
 /** What the admin service needs from the rest of the server. */
 export interface AdminServiceDeps {
@@ -128,7 +129,13 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
     return inBatches(
       () => store.cancelWaiting(selection, BULK_BATCH, now),
       async (changed: TaskRecord[]) => {
-        await broker.remove(changed.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority })));
+        // Children of cancelled tasks whose policy is RUN may have been released: index those.
+        const released = changed.filter((t) => WAITING_STATES.has(t.state));
+        const cancelled = changed.filter((t) => !WAITING_STATES.has(t.state));
+        await broker.remove(cancelled.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority })));
+        if (released.length > 0) {
+          await broker.requeue(released.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, runAt: t.scheduledAt.getTime() })));
+        }
         events.publish(changed.map(stateEvent));
         deps.logger.debug({ tasks: changed.length, reason }, "cancelled waiting tasks");
       },
@@ -174,6 +181,14 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
       await control.drainWorker(found.id, found.serverId, request.reason.slice(0, 1000) || "drained by an operator");
       // The holding server records DRAINING once it told the worker; the answer shows the request.
       return { worker: workerToProto({ ...found, state: "DRAINING" }, now, deps.leaseTimeoutMs) };
+    },
+
+    async getOverview() {
+      return readOverview(store, deps.leaseTimeoutMs, Date.now());
+    },
+
+    getCaller(_request, context) {
+      return callerView(context);
     },
 
     async listServers() {
@@ -239,10 +254,10 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
     },
 
     async cancelTasks(request) {
-      const selection = parseSelection(request.ids, request.selector, { allowed: ["QUEUED", "SCHEDULED", "RUNNING", "CANCELLING"], finishTimes: false });
+      const selection = parseSelection(request.ids, request.selector, { allowed: ["WAITING", "QUEUED", "SCHEDULED", "RUNNING", "CANCELLING"], finishTimes: false });
       const reason = request.reason.slice(0, 1000) || "cancelled by an operator";
       const states: readonly TaskStateName[] = selection.states;
-      const cancelled = states.some((s) => WAITING_STATES.has(s)) ? await cancelWaiting(selection, reason) : 0;
+      const cancelled = states.some((s) => WAITING_STATES.has(s) || BLOCKED_STATES.has(s)) ? await cancelWaiting(selection, reason) : 0;
       const cancelling = states.includes("RUNNING") ? await cancelRunning(selection, reason) : 0;
       deps.logger.info({ cancelled, cancelling }, "tasks cancelled");
       return { cancelled: BigInt(cancelled), cancelling: BigInt(cancelling) };

@@ -15,15 +15,20 @@
  * a call returns fewer.
  * A task that moved on meanwhile (started, finished) no longer matches the state guard of the
  * locking read, which PostgreSQL re-checks on the newest row version, and is left alone.
+ *
+ * Tasks waiting for their parents (WAITING) are cancelled with the waiting ones; the children
+ * of every task cancelled are cancelled or released by their policy in the same transaction
+ * (`dependencies.ts`) and returned with them.
  */
-import { sql } from "drizzle-orm";
-import { WAITING_STATE_LIST } from "../../core/task-states.js";
+import { sql, type SQL } from "drizzle-orm";
+import { BLOCKED_STATE_LIST, WAITING_STATE_LIST } from "../../core/task-states.js";
 import type { TaskRecord } from "../../core/task-types.js";
 import type { TaskwireDatabase } from "../database.js";
 import { byId, toTaskRecord } from "../records.js";
 import { tasks } from "../schema.js";
 import { appendTransition, timestampParam } from "../sql-helpers.js";
 import type { TaskSelection } from "../store.js";
+import { releaseChildren } from "./dependencies.js";
 import { inLockedBatch, selectionWhere } from "./task-selection.js";
 
 /** Cancels up to `limit` waiting tasks of the selection; returns them after the change, by id. */
@@ -33,8 +38,17 @@ export async function cancelWaiting(
   limit: number,
   now: Date,
 ): Promise<TaskRecord[]> {
-  const where = selectionWhere(selection, WAITING_STATE_LIST);
+  const where = selectionWhere(selection, [...BLOCKED_STATE_LIST, ...WAITING_STATE_LIST]);
   if (where === undefined) return [];
+  return db.transaction(async (tx) => {
+    const cancelled = await cancelIn(tx, where, limit, now);
+    const children = await releaseChildren(tx, cancelled, now);
+    const ids = new Set(cancelled.map((t) => t.id));
+    return [...cancelled, ...children.filter((t) => !ids.has(t.id))].sort(byId);
+  });
+}
+
+async function cancelIn(db: TaskwireDatabase, where: SQL, limit: number, now: Date): Promise<TaskRecord[]> {
   const rows = await db
     .update(tasks)
     .set({

@@ -1,5 +1,6 @@
 /**
- * listIndexable: the unfinished tasks (QUEUED, SCHEDULED, RUNNING, CANCELLING), oldest first,
+ * listIndexable: the tasks the broker indexes (QUEUED, SCHEDULED, RUNNING, CANCELLING; never
+ * WAITING, whose tasks wait for their parents and are indexed once released), oldest first,
  * by pages: what the broker's index is rebuilt from when Redis was lost, or at the start of the
  * embedded mode.
  *
@@ -13,7 +14,7 @@ import { and, asc, gt, lt, sql } from "drizzle-orm";
 import type { IndexableTask } from "../store.js";
 import type { TaskwireDatabase } from "../database.js";
 import { tasks } from "../schema.js";
-import { isUuid, SQL_UNFINISHED } from "../sql-helpers.js";
+import { isUuid, SQL_INDEXED } from "../sql-helpers.js";
 
 /**
  * A page of unfinished tasks with ids greater than `afterId` and, when given, less than
@@ -27,7 +28,7 @@ export async function listIndexable(
 ): Promise<IndexableTask[]> {
   if (afterId !== undefined && !isUuid(afterId)) throw new TypeError(`listIndexable: afterId is not a UUID: ${afterId}`);
   if (beforeId !== undefined && !isUuid(beforeId)) throw new TypeError(`listIndexable: beforeId is not a UUID: ${beforeId}`);
-  const bounds = [sql`${tasks.state} in ${SQL_UNFINISHED}`];
+  const bounds = [sql`${tasks.state} in ${SQL_INDEXED}`];
   if (afterId !== undefined) bounds.push(gt(tasks.id, afterId));
   if (beforeId !== undefined) bounds.push(lt(tasks.id, beforeId));
   return db

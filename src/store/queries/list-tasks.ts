@@ -1,5 +1,5 @@
 /**
- * listTasks: newest first, filtered by state, type, queue and submitter, by pages.
+ * listTasks: newest first, filtered by state, type, queue, submitter, labels and parent, by pages.
  *
  * Strategy: UUIDv7 ids are time ordered, so "newest first" is `order by id desc` and the page
  * cursor is the last id seen (`id < beforeId`, keyset pagination: a page costs the same however
@@ -36,6 +36,11 @@ export async function listTasks(
   if (filter.type !== undefined) conditions.push(eq(tasks.type, filter.type));
   if (filter.queue !== undefined) conditions.push(eq(tasks.queue, filter.queue));
   if (filter.submittedBy !== undefined) conditions.push(eq(tasks.submittedBy, filter.submittedBy));
+  if (filter.parentId !== undefined) {
+    if (!isUuid(filter.parentId)) throw InvalidArgumentError.field("parentId", "must be a task id (UUID)");
+    // The GIN index `tasks_parent_ids_idx` serves it (`&&` is strict: the partial index applies).
+    conditions.push(sql`${tasks.parentIds} && ${`{${filter.parentId}}`}::uuid[]`);
+  }
   if (filter.labels !== undefined && Object.keys(filter.labels).length > 0) {
     conditions.push(sql`${tasks.labels} @> ${JSON.stringify(filter.labels)}::jsonb`);
   }
