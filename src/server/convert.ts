@@ -11,6 +11,7 @@ import {
   TaskErrorSchema,
   TaskSchema,
   TaskState,
+  ParentFailurePolicy,
   TaskTypeSchema,
   TransitionSchema,
   type Backoff,
@@ -149,6 +150,9 @@ export function taskToProto(task: TaskRecord, options: TaskViewOptions = {}): Ta
     backoff: backoffToProto(task.backoff),
     idempotencyKey: shownIdempotencyKey(task) ?? "", // without the scope of its key (issue 3)
     labels: task.labels,
+    parentIds: task.parentIds,
+    childrenCount: task.childrenCount,
+    onParentFailure: task.onParentFailure === "RUN" ? ParentFailurePolicy.RUN : ParentFailurePolicy.CANCEL,
     workerId: task.workerId ?? "",
     createTime: timestampFromDate(task.createdAt),
     scheduleTime: timestampFromDate(task.scheduledAt),

@@ -8,7 +8,7 @@ import { anyPack, durationFromMs, Int32ValueSchema, StructSchema, UInt32ValueSch
 import { Code, ConnectError, createClient as createRpcClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TaskService } from "../../gen/taskwire/v1/task_service_pb.js";
-import type { TaskState } from "../../gen/taskwire/v1/task_pb.js";
+import { TaskState as TaskStateValue, type TaskState } from "../../gen/taskwire/v1/task_pb.js";
 import { fromJson, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import type { SubmitRequestSchema } from "../../gen/taskwire/v1/task_service_pb.js";
 import { eventually, spawnWorker, startTestServer, type TestServer, type WorkerProcess, BACKENDS } from "../support/server.js";
@@ -165,6 +165,19 @@ describe.each(BACKENDS)("on %s", (backend) => {
         input: anyPack(UInt32ValueSchema, create(UInt32ValueSchema, { value: 5 })),
       });
       expect(response.task?.id).toMatch(/^[0-9a-f-]{36}$/);
+    });
+  });
+
+  describe("Cancel takes any reason", () => {
+    it("a reason with U+0000 and a lone surrogate: the queued task is cancelled, not an INTERNAL error", async () => {
+      const submitted = await rpc.submit({
+        type: "test.factorial",
+        input: anyPack(UInt32ValueSchema, create(UInt32ValueSchema, { value: 3 })),
+      });
+      const id = submitted.task?.id ?? "";
+      await rpc.cancel({ id, reason: "stop\u0000now \uD800" });
+      const { task } = await rpc.getStatus({ id });
+      expect(task?.state).toBe(TaskStateValue.CANCELLED);
     });
   });
 

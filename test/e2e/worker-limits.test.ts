@@ -74,6 +74,7 @@ async function holding(name: string): Promise<{ w: RawWorker; id: string; attemp
   const w = rawWorker(server.url);
   w.send(hello(`limits-${name}`, `limits-${name}`, [structType(`limits.${name}`)]));
   await w.nextOf("welcome");
+  w.beat();
   w.send({ case: "grant", value: { slots: 1 } });
   const handle = await client.submitByName(`limits.${name}`, {}, { queue: `limits-${name}` });
   const [task] = (await w.nextOf("assign")).tasks;
@@ -282,5 +283,47 @@ describe("outputs, checked against the declared output type", () => {
     await complete(w, id, attempt);
     expect((await client.getStatus(id)).state).toBe(TaskState.SUCCEEDED);
     w.end();
+  });
+});
+
+describe("text PostgreSQL cannot store (U+0000), from a worker", () => {
+  it("is stored with U+FFFD in its place in progress and a cancelled attempt's reason, and the batch of other tasks goes on", async () => {
+    const { w, id, attempt } = await holding("unstorable");
+    w.send({
+      case: "progress",
+      value: { updates: [{ taskId: id, attempt, progress: { percent: 50, message: "half\u0000way", details: fromJson(StructSchema, { "k\u0000": "v\u0000" }) } }] },
+    });
+    await complete(w, id, attempt);
+    const done = await client.getStatus(id);
+    expect(done.progress).toMatchObject({ percent: 50, message: "half\uFFFDway" });
+    expect(done.progress?.details).toEqual(fromJson(StructSchema, { "k\uFFFD": "v\uFFFD" }));
+
+    w.end();
+
+    // One report of two results: a cancelled outcome whose reason holds U+0000, and a success.
+    const two = rawWorker(server.url);
+    two.send(hello("limits-unstorable-2", "limits-unstorable-2", [structType("limits.unstorable-2")], undefined, { slots: 2 }));
+    await two.nextOf("welcome");
+    two.beat();
+    two.send({ case: "grant", value: { slots: 2 } });
+    const next = await client.submitByName("limits.unstorable-2", {}, { queue: "limits-unstorable-2" });
+    const other = await client.submitByName("limits.unstorable-2", {}, { queue: "limits-unstorable-2" });
+    const assigned = new Map<string, number>();
+    while (assigned.size < 2) for (const t of (await two.nextOf("assign")).tasks) assigned.set(t.taskId, t.attempt);
+    two.send({
+      case: "complete",
+      value: {
+        results: [
+          { taskId: next.id, attempt: assigned.get(next.id)!, outcome: { case: "cancelled", value: "stop\u0000now" } },
+          { taskId: other.id, attempt: assigned.get(other.id)!, outcome: { case: "output", value: okOutput } },
+        ],
+      },
+    });
+    await two.nextOf("completeAck");
+    const cancelled = await client.getStatus(next.id);
+    expect(cancelled.state).toBe(TaskState.CANCELLED);
+    expect(cancelled.error?.message).toBe("stop\uFFFDnow");
+    expect((await client.getStatus(other.id)).state).toBe(TaskState.SUCCEEDED);
+    two.end();
   });
 });

@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { deleteKeysWithPrefix, TEST_REDIS_URL } from "../support/redis.js";
 import { work } from "./support/fault-tasks.js";
 import { startPrivatePostgres, type PrivatePostgres } from "./support/private-postgres.js";
-import { logEntries, type ServerProcess } from "./support/processes.js";
+import { holdHang, startLoadedPair } from "./support/hang.js";
 import { FAULT_TEST_TIMEOUT_MS, Scenario } from "./support/scenario.js";
 
 /** How long PostgreSQL hangs: more than three lease timeouts (3 s). */
@@ -61,20 +61,9 @@ describe("PostgreSQL hung (SIGSTOP)", () => {
       },
       serverEnv: { TASKWIRE_DATABASE_TIMEOUT: DATABASE_TIMEOUT },
     }));
-    const servers: ServerProcess[] = [await s.startServer("server-1"), await s.startServer("server-2")];
-    const [one, two] = servers as [ServerProcess, ServerProcess];
-    const client = s.client(one.url);
-    s.startWorker(one.url, { name: "w1" });
-    s.startWorker(one.url, { name: "w2" });
-    s.startWorker(two.url, { name: "w3" });
-    await s.workersConnected(client, 3);
-
-    await s.submit(client, 3000, { ms: 20 });
-    await s.finished(1000);
     // 30 tasks ahead of the rest, which end during the hang: their results must wait for
     // PostgreSQL, their leases kept meanwhile on both servers.
-    const long = await s.submit(client, 30, { ms: 3_000 }, { priority: 10 });
-    await s.running(long);
+    const { client, long, count, entries } = await startLoadedPair(s, 3_000);
 
     postgres.pause();
     const hangStarted = Date.now();
@@ -83,14 +72,12 @@ describe("PostgreSQL hung (SIGSTOP)", () => {
     // Both answered while PostgreSQL still hangs: it is let go only below.
     expect(submitted.code).toBe(Code.Unavailable);
     expect(status.code).toBe(Code.Unavailable);
-    // The hang lasts: nothing to wait for but time.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, HANG_MS - (Date.now() - hangStarted))));
+    await holdHang(hangStarted, HANG_MS);
     postgres.resume();
 
     const books = await s.settle();
-    const count = (text: string) => servers.reduce((sum, server) => sum + logEntries(server, text).length, 0);
     const inDoubt = count("claim in doubt");
-    const settled = servers.flatMap((server) => logEntries(server, "claim settled after PostgreSQL answered"));
+    const settled = entries("claim settled after PostgreSQL answered");
     const startedBeforeAnswer = settled.reduce((sum, entry) => sum + Number(entry.startedBefore), 0);
     await s.report(
       "PostgreSQL hung (SIGSTOP) 10 s, two servers",
@@ -104,7 +91,7 @@ describe("PostgreSQL hung (SIGSTOP)", () => {
         claimsSettled: settled.length,
         attemptsStartedUnconfirmed: startedBeforeAnswer,
         resultsHeldAndRetried: count("outcome recorded after PostgreSQL came back"),
-        leasesReapedLost: servers.flatMap((server) => logEntries(server, "reaped expired leases")).reduce((sum, e) => sum + Number(e.lost), 0),
+        leasesReapedLost: entries("reaped expired leases").reduce((sum, e) => sum + Number(e.lost), 0),
       },
       annotate,
     );

@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TEST_DATABASE_URL } from "../support/database.js";
 import { startPrivateRedis, type PrivateRedis } from "../support/private-redis.js";
 import { work } from "./support/fault-tasks.js";
-import { logEntries, type ServerProcess } from "./support/processes.js";
+import { holdHang, startLoadedPair } from "./support/hang.js";
 import { FAULT_TEST_TIMEOUT_MS, Scenario } from "./support/scenario.js";
 
 /** How long Redis hangs: more than three lease timeouts (3 s). */
@@ -42,19 +42,8 @@ describe("Redis hung (SIGSTOP)", () => {
 
   it("acknowledges submissions and refuses what needs Redis in bounded time, and runs no task twice", { timeout: FAULT_TEST_TIMEOUT_MS }, async ({ annotate }) => {
     const s = (scenario = await Scenario.create({ redisUrl: redis.url, databaseUrl: TEST_DATABASE_URL }));
-    const servers: ServerProcess[] = [await s.startServer("server-1"), await s.startServer("server-2")];
-    const [one, two] = servers as [ServerProcess, ServerProcess];
-    const client = s.client(one.url);
-    s.startWorker(one.url, { name: "w1" });
-    s.startWorker(one.url, { name: "w2" });
-    s.startWorker(two.url, { name: "w3" });
-    await s.workersConnected(client, 3);
-
-    await s.submit(client, 3000, { ms: 20 });
-    await s.finished(1000);
     // 30 tasks that run through the hang: their leases must survive it on both servers.
-    const long = await s.submit(client, 30, { ms: 12_000 }, { priority: 10 });
-    await s.running(long);
+    const { client, count, entries } = await startLoadedPair(s, 12_000);
 
     redis.pause();
     const hangStarted = Date.now();
@@ -73,13 +62,11 @@ describe("Redis hung (SIGSTOP)", () => {
     const followMs = Date.now() - followStarted;
     // Both answered while Redis still hangs: it is let go only below.
     expect(follow).toBe(Code.Unavailable);
-    // The hang lasts: nothing to wait for but time.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, HANG_MS - (Date.now() - hangStarted))));
+    await holdHang(hangStarted, HANG_MS);
     redis.resume();
 
     const books = await s.settle();
-    const count = (text: string) => servers.reduce((sum, server) => sum + logEntries(server, text).length, 0);
-    const reaped = servers.flatMap((server) => logEntries(server, "reaped expired leases"));
+    const reaped = entries("reaped expired leases");
     await s.report(
       "Redis hung (SIGSTOP) 10 s, two servers",
       books,

@@ -29,7 +29,12 @@ export interface RawWorker {
   nextOf<K extends ResponseCase>(kind: K): Promise<ResponseOf<K>>;
   /** The error the stream ends with (reads on until it ends; undefined when it ended cleanly). */
   ended(): Promise<ConnectError | undefined>;
-  /** Ends the worker's side. */
+  /**
+   * Sends a heartbeat every `intervalMs` until {@link end}, as a live worker does: a test that
+   * holds a task across slow steps is then never taken for a stalled worker on a loaded machine.
+   */
+  beat(intervalMs?: number): void;
+  /** Ends the worker's side (and its heartbeats). */
   end(): void;
 }
 
@@ -45,8 +50,14 @@ export function rawWorker(url: string, headers?: Record<string, string>): RawWor
     if (r.done) throw new Error("stream ended");
     return r.value.message;
   };
+  let beating: NodeJS.Timeout | undefined;
   return {
     send: (message) => requests.push(create(ConnectRequestSchema, { message })),
+    beat(intervalMs = 200) {
+      clearInterval(beating);
+      beating = setInterval(() => requests.push(create(ConnectRequestSchema, { message: { case: "heartbeat", value: {} } })), intervalMs);
+      beating.unref();
+    },
     next: () => (backlog.length > 0 ? Promise.resolve(backlog.shift()!) : receive()),
     async nextOf<K extends ResponseCase>(kind: K): Promise<ResponseOf<K>> {
       const index = backlog.findIndex((m) => m.case === kind);
@@ -64,7 +75,10 @@ export function rawWorker(url: string, headers?: Record<string, string>): RawWor
         return ConnectError.from(error);
       }
     },
-    end: () => requests.end(),
+    end: () => {
+      clearInterval(beating);
+      requests.end();
+    },
   };
 }
 

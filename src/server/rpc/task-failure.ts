@@ -10,23 +10,7 @@ import type { TaskFailure } from "../../../gen/taskwire/v1/worker_service_pb.js"
 import { cutStack, detailsDroppedNote, oversizeDetails, withNote } from "../../core/error-bounds.js";
 import type { AttemptError } from "../../core/task-types.js";
 import { errorKindFromProto } from "../convert.js";
-
-/** U+0000 and lone surrogates, which `jsonb` cannot hold. */
-// eslint-disable-next-line no-control-regex -- matching U+0000 is the point
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** `text` with what `jsonb` cannot hold replaced by U+FFFD. */
-function storable(text: string): string {
-  return text.replace(UNSTORABLE, "\uFFFD");
-}
-
-/** `value` with {@link storable} strings and keys (the nesting is bounded by protobuf's decoder). */
-function storableJson(value: JsonValue): JsonValue {
-  if (typeof value === "string") return storable(value);
-  if (Array.isArray(value)) return value.map(storableJson);
-  if (typeof value !== "object" || value === null) return value;
-  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [storable(key), storableJson(inner)]));
-}
+import { storableJson, storableText as storable } from "../../core/storable-text.js";
 
 /** The error recorded for attempt `attempt` of a worker that reported `failure` (absent: a bare failure). */
 export function attemptErrorOf(failure: TaskFailure | undefined, attempt: number, workerId: string, now = new Date()): AttemptError {

@@ -22,9 +22,9 @@ import { Code as RpcCode } from "../../../gen/google/rpc/code_pb.js";
 import { AlreadyExistsError, PermissionDeniedError, UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { Batcher } from "../../core/batcher.js";
-import type { AttemptError, TaskProgress } from "../../core/task-types.js";
+import type { AttemptError, ProgressWrite } from "../../core/task-types.js";
 import type { DescMessage } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { TaskStore, AttemptOutcome } from "../../store/store.js";
 import type { AttemptRecorder } from "../engine/attempt-recorder.js";
 import type { Catalog } from "../engine/catalog.js";
@@ -32,10 +32,15 @@ import { progressFromProto, stateToProto } from "../convert.js";
 import type { Dispatcher } from "../engine/dispatcher.js";
 import { serverError } from "../engine/server-error.js";
 import type { TaskEvents } from "../engine/task-events.js";
+import type { TaskLogEvents } from "../engine/task-log-events.js";
+import { TaskLogWriter } from "../engine/task-log-writer.js";
+import { storableJson } from "../../core/storable-text.js";
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { SessionRegistry } from "../engine/session-registry.js";
 import { WorkerSession } from "../engine/worker-session.js";
 import { attemptErrorOf } from "./task-failure.js";
 import { parseHello } from "./hello.js";
+import { storableText } from "../../core/storable-text.js";
 import { DEFAULT_WORKER_LIMITS, outputProblem, RefusalNotices, ReportGate, type WorkerLimits } from "./worker-reports.js";
 import type { Scheduler } from "../engine/scheduler.js";
 import { declaredSchedules } from "./schedule-convert.js";
@@ -53,6 +58,8 @@ export interface WorkerServiceDeps {
   dispatcher: Dispatcher;
   recorder: AttemptRecorder;
   events: TaskEvents;
+  /** Live log lines of tasks: the lines stored are published here (issue 17: stored logs). */
+  logEvents: TaskLogEvents;
   logger: Logger;
   heartbeatIntervalMs: number;
   leaseTimeoutMs: number;
@@ -110,7 +117,7 @@ function outcomeOf(
       return { outcome: { kind: "succeeded", ...base, outputTypeUrl: r.outcome.value.typeUrl, output: r.outcome.value.value } };
     }
     case "cancelled":
-      return { outcome: { kind: "cancelled", ...base, reason: r.outcome.value } };
+      return { outcome: { kind: "cancelled", ...base, reason: storableText(r.outcome.value.slice(0, 1000)) } };
     default:
       return { outcome: { kind: "failed", ...base, error: attemptErrorOf(r.outcome.value, r.attempt, workerId) } };
   }
@@ -129,12 +136,13 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
   /** Each session's report checks (issue 15: resource limits). */
   const gates = new WeakMap<WorkerSession, ReportGate>();
   const progressWriter = new Batcher(
-    async (updates: { id: string; attempt: number; progress: TaskProgress }[]) => {
+    async (updates: ProgressWrite[]) => {
       const saved = new Set(await deps.store.saveProgress(updates));
       return updates.map((u) => saved.has(u.id));
     },
     { maxBatch: 1000 },
   );
+  const logWriter = new TaskLogWriter(deps.store, deps.logEvents, { maxLines: limits.maxTaskLogLines, maxBytes: limits.maxTaskLogBytes }, deps.logger);
 
   /**
    * Opens a worker's session from its Hello, as `caller` (undefined: authentication is off).
@@ -249,7 +257,8 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
     }
     // The last progress of an attempt is written before its outcome, so the final record (and
     // the terminal event) carries it.
-    await Promise.all(outcomes.map((o) => session.progressWrites.get(o.outcome.id)));
+    // Its log lines too, so a follower that reads the log after the terminal event has them all.
+    await Promise.all(outcomes.flatMap((o) => [session.progressWrites.get(o.outcome.id), logWriter.flushed(o.outcome.id)]));
     await Promise.all([...outcomes.map((o) => deps.recorder.recordDurably(o.outcome, o.queue)), ...earlier]);
     session.ack(report.results.map((r) => ({ taskId: r.taskId, attempt: r.attempt })));
   }
@@ -259,7 +268,7 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
    * its attempt not counted) and acknowledged once recorded, like a result.
    */
   async function onRelease(session: WorkerSession, release: Release): Promise<void> {
-    const reason = release.reason.slice(0, 200) || "no reason given";
+    const reason = storableText(release.reason.slice(0, 200)) || "no reason given";
     const recorded: Promise<unknown>[] = [];
     for (const ref of release.tasks) {
       const held = session.take(ref.taskId, ref.attempt);
@@ -296,14 +305,17 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
   function onProgress(session: WorkerSession, report: ProgressReport): void {
     const now = new Date();
     for (const u of report.updates) {
-      if (!session.holds(u.taskId, u.attempt) || !u.progress) {
+      if (!session.holds(u.taskId, u.attempt) || (!u.progress && !u.context)) {
         session.logger.warn({ taskId: u.taskId, attempt: u.attempt }, "ignored progress for an attempt the worker does not hold");
         continue;
       }
-      // Rate, size, percent, time and JSON numbers, each refused on its own (the stream goes on).
-      if (gateOf(session).progress(u, u.progress, now.getTime()) === undefined) continue;
-      const progress = progressFromProto(u.progress, now);
-      const saved = progressWriter.add({ id: u.taskId, attempt: u.attempt, progress }).then(
+      // Rate, then progress (size, percent, time, JSON numbers) and context (size, JSON numbers),
+      // each refused on its own (the stream goes on).
+      const accepted = gateOf(session).update(u, now.getTime());
+      if (accepted === undefined) continue;
+      const progress = accepted.progress && progressFromProto(accepted.progress, now);
+      const context = accepted.context && (storableJson(accepted.context) as JsonObject);
+      const saved = progressWriter.add({ id: u.taskId, attempt: u.attempt, ...(progress && { progress }), ...(context && { context }) }).then(
         () => undefined,
         (error: unknown) => session.logger.warn({ err: error, taskId: u.taskId }, "could not persist progress"),
       );
@@ -317,20 +329,39 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
           taskId: u.taskId,
           state: stateToProto("RUNNING"),
           attempt: u.attempt,
-          progress: { ...u.progress, updateTime: u.progress.updateTime ?? timestampFromDate(now) },
+          progress: accepted.progress && { ...accepted.progress, updateTime: accepted.progress.updateTime ?? timestampFromDate(now) },
           time: timestampFromDate(now),
+          context,
         },
       ]);
     }
   }
 
+  /**
+   * Checks each line (cut to the line limit; over the rate or with a bad time: refused) and
+   * stores it (issue 17: stored logs). The worker's own log has the lines already; the server's
+   * log has them at `debug` only, so that `taskwire dev` (server and worker in one process)
+   * prints each line once.
+   */
   function onLog(session: WorkerSession, report: LogReport): void {
     const gate = gateOf(session);
-    const now = Date.now();
+    const now = new Date();
     for (const entry of report.entries) {
-      // Cut to the line limit; over the rate or with a bad time: refused.
-      const line = gate.log(entry, now);
-      if (line !== undefined) session.logger[line.level]({ taskId: entry.taskId, attempt: entry.attempt, source: "task" }, line.message);
+      if (!session.holds(entry.taskId, entry.attempt)) {
+        session.logger.warn({ taskId: entry.taskId, attempt: entry.attempt }, "ignored a log line for an attempt the worker does not hold");
+        continue;
+      }
+      const line = gate.log(entry, now.getTime());
+      if (line === undefined) continue;
+      session.logger.debug({ taskId: entry.taskId, attempt: entry.attempt, source: "task", level: line.level, fields: line.fields }, line.message);
+      logWriter.add({
+        taskId: entry.taskId,
+        attempt: entry.attempt,
+        level: line.level,
+        message: storableText(line.message),
+        ...(line.fields && { fields: storableJson(line.fields) as JsonObject }),
+        time: entry.time ? timestampDate(entry.time) : now,
+      });
     }
   }
 
@@ -395,7 +426,7 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
         { queues: session.queues, slots: session.slots, types: [...session.types], host: first.value.message.value.host },
         "worker connected",
       );
-      session.welcome(deps.heartbeatIntervalMs, deps.leaseTimeoutMs);
+      session.welcome(deps.heartbeatIntervalMs, deps.leaseTimeoutMs, limits.maxContextBytes);
       deps.dispatcher.kick();
       const onAbort = () => void close(session);
       context.signal.addEventListener("abort", onAbort, { once: true });
