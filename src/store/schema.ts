@@ -342,6 +342,24 @@ export const schedules = pgTable(
   ],
 );
 
+/**
+ * The fleet's activity per minute, for `AdminService.GetOverview`: every server adds its counts
+ * to the minute's row (`queries/minute-stats.ts`), so the last hour is at most 60 rows however
+ * many tasks are stored. `wait_buckets` holds one count per bucket of the queue-wait histogram
+ * (`WAIT_BUCKETS_MS` in `server/observability/minute-counters.ts`, then one for longer waits).
+ * Rows older than a day are pruned.
+ */
+export const taskMinuteStats = pgTable("task_minute_stats", {
+  /** The minute's start. */
+  minute: timestamptz("minute").primaryKey(),
+  succeeded: integer("succeeded").notNull().default(0),
+  failed: integer("failed").notNull().default(0),
+  cancelled: integer("cancelled").notNull().default(0),
+  /** Attempts started. */
+  started: integer("started").notNull().default(0),
+  waitBuckets: integer("wait_buckets").array().notNull(),
+});
+
 /** A `tasks` row as Drizzle reads it. */
 export type TaskRow = typeof tasks.$inferSelect;
 /** A `task_logs` row as Drizzle reads it. */
@@ -358,5 +376,7 @@ export type WorkerRow = typeof workers.$inferSelect;
 export type ServerRow = typeof servers.$inferSelect;
 /** A `queue_settings` row as Drizzle reads it. */
 export type QueueSettingsRow = typeof queueSettings.$inferSelect;
+/** A `task_minute_stats` row as Drizzle reads it. */
+export type TaskMinuteStatsRow = typeof taskMinuteStats.$inferSelect;
 /** A `schedules` row as Drizzle reads it. */
 export type ScheduleRow = typeof schedules.$inferSelect;
