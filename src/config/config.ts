@@ -6,6 +6,7 @@
 import { durationHint, parseDuration } from "../core/durations.js";
 import { MIN_RETENTION_MS } from "../core/limits.js";
 import { LOG_FORMATS, type LogFormat } from "../core/log-format.js";
+import { parseRedisTarget, REDIS_URL_SCHEMES } from "../broker/redis/redis-target.js";
 
 /** A setting that is missing or malformed; the message names it. */
 export class ConfigError extends Error {
@@ -17,8 +18,17 @@ export interface ServerConfig {
   host: string;
   /** Port for gRPC, gRPC-Web and Connect; 0 picks a free one. @default 50051 */
   port: number;
-  /** Redis URL of the broker. */
+  /**
+   * Redis URL of the broker: `redis://`, `rediss://`, or a Redis Cluster's
+   * `redis+cluster://host:port,host:port` (`rediss+cluster://` with TLS).
+   */
   redisUrl: string | undefined;
+  /**
+   * The Redis URL names a Redis Cluster (a `redis://` URL is then one of its nodes); implied by
+   * a `redis+cluster://` URL. The broker then uses an ioredis `Cluster` and, for task events,
+   * sharded pub/sub (Redis 7 or later). @default false
+   */
+  redisCluster: boolean;
   /** Prefix of every Redis key. @default "taskwire" */
   redisPrefix: string;
   /** PostgreSQL URL of the store. */
@@ -42,6 +52,12 @@ export interface ServerConfig {
   redisTimeoutMs: number;
   /** Largest accepted task input (bytes of the `Any` value). @default 1 MiB */
   maxInputBytes: number;
+  /**
+   * Most parents one task may depend on (`depends_on` and `depends_on_items` together); more are
+   * refused with `INVALID_ARGUMENT`. Bounds the work of a submission and the size of an
+   * Assignment. @default 32
+   */
+  maxParents: number;
   /** Largest accepted gRPC message. @default 8 MiB */
   maxMessageBytes: number;
   /**
@@ -71,6 +87,12 @@ export interface ServerConfig {
   maxLogLineBytes: number;
   /** Task log bytes a second one worker may send (each line counts 128 bytes more); more lines are refused. @default 64 KiB */
   maxLogRate: number;
+  /** Largest task context (`ctx.context`, an encoded `Struct`) an attempt may save; larger updates are refused. @default 64 KiB */
+  maxContextBytes: number;
+  /** Most log lines stored per task (over all its attempts); later lines are counted as dropped. @default 10000 */
+  maxTaskLogLines: number;
+  /** Most log bytes (messages and fields) stored per task; later lines are counted as dropped. @default 4 MiB */
+  maxTaskLogBytes: number;
   /** Most concurrent HTTP/2 streams (calls) on one connection (`SETTINGS_MAX_CONCURRENT_STREAMS`). @default 100 */
   maxStreamsPerConnection: number;
   /** A connection with no call open this long is closed (HTTP/2: GOAWAY); 0: never. @default 5 min */
@@ -113,6 +135,11 @@ export interface ServerConfig {
    * read it. @default on when the server checks API keys, else off
    */
   metricsAuth: "on" | "off" | undefined;
+  // Issue 22: the dashboard (README "Dashboard").
+  /** `off`: no dashboard at `/` (the port serves the API and `/metrics` only). @default "on" */
+  dashboard: "on" | "off";
+  /** Folder of the built dashboard (`npm run build:ui`). @default the package's `ui/dist` */
+  dashboardDir: string | undefined;
 }
 
 /** Defaults of every setting that has one. */
@@ -120,11 +147,13 @@ export const DEFAULTS = {
   host: "127.0.0.1",
   port: 50051,
   redisPrefix: "taskwire",
+  redisCluster: false,
   databaseSchema: "public",
   dataDir: "./.taskwire",
   databaseTimeoutMs: 10_000,
   redisTimeoutMs: 5_000,
   maxInputBytes: 1024 * 1024,
+  maxParents: 32,
   maxMessageBytes: 8 * 1024 * 1024,
   maxSubscribersPerTask: 1000,
   maxSubscribersPerKey: 1000,
@@ -135,6 +164,9 @@ export const DEFAULTS = {
   maxProgressRate: 1000,
   maxLogLineBytes: 8192,
   maxLogRate: 64 * 1024,
+  maxContextBytes: 64 * 1024,
+  maxTaskLogLines: 10_000,
+  maxTaskLogBytes: 4 * 1024 * 1024,
   maxStreamsPerConnection: 100,
   idleTimeoutMs: 300_000,
   heartbeatIntervalMs: 5_000,
@@ -143,7 +175,8 @@ export const DEFAULTS = {
   shutdownGraceMs: 10_000,
   logLevel: "info",
   logFormat: "auto",
-} as const satisfies Omit<ServerConfig, "redisUrl" | "databaseUrl" | "corsOrigins" | "apiKeysFile" | "apiKeys" | "auth" | "tlsCert" | "tlsKey" | "retainFinishedMs" | "metricsAuth">;
+  dashboard: "on",
+} as const satisfies Omit<ServerConfig, "redisUrl" | "databaseUrl" | "corsOrigins" | "apiKeysFile" | "apiKeys" | "auth" | "tlsCert" | "tlsKey" | "retainFinishedMs" | "metricsAuth" | "dashboardDir">;
 
 /** Shortest `retainFinishedMs` accepted: one minute, the same as a task type's own retention. */
 export { MIN_RETENTION_MS };
@@ -164,7 +197,18 @@ export interface SettingSource {
 export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
   host: { env: "TASKWIRE_HOST", flag: "host", value: "<host>", description: "interface to listen on" },
   port: { env: "TASKWIRE_PORT", flag: "port", value: "<port>", description: "port for gRPC, gRPC-Web and Connect; 0 picks a free one" },
-  redisUrl: { env: "TASKWIRE_REDIS_URL", flag: "redis-url", value: "<url>", description: "Redis URL of the broker (redis:// or rediss://)" },
+  redisUrl: {
+    env: "TASKWIRE_REDIS_URL",
+    flag: "redis-url",
+    value: "<url>",
+    description: "Redis URL of the broker (redis:// or rediss://; a Redis Cluster: redis+cluster://host:port,host:port)",
+  },
+  redisCluster: {
+    env: "TASKWIRE_REDIS_CLUSTER",
+    flag: "redis-cluster",
+    value: "[on|off]",
+    description: "the Redis URL is a node of a Redis Cluster (on with a redis+cluster:// URL)",
+  },
   redisPrefix: { env: "TASKWIRE_REDIS_PREFIX", flag: "redis-prefix", value: "<prefix>", description: "prefix of every Redis key" },
   databaseUrl: { env: "TASKWIRE_DATABASE_URL", flag: "database-url", value: "<url>", description: "PostgreSQL URL of the store (postgres://)" },
   databaseSchema: { env: "TASKWIRE_DATABASE_SCHEMA", flag: "database-schema", value: "<schema>", description: "PostgreSQL schema of Taskwire's tables" },
@@ -182,6 +226,7 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
     description: "a Redis command that takes longer fails with UNAVAILABLE (default 5s, at most a third of the lease timeout)",
   },
   maxInputBytes: { env: "TASKWIRE_MAX_INPUT_BYTES", flag: "max-input-bytes", value: "<bytes>", description: "largest accepted task input" },
+  maxParents: { env: "TASKWIRE_MAX_PARENTS", flag: "max-parents", value: "<n>", description: "most parents (depends_on) one task may have (default 32)" },
   maxMessageBytes: { env: "TASKWIRE_MAX_MESSAGE_BYTES", flag: "max-message-bytes", value: "<bytes>", description: "largest accepted gRPC message" },
   maxSubscribersPerTask: {
     env: "TASKWIRE_MAX_SUBSCRIBERS_PER_TASK",
@@ -212,6 +257,9 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
   maxProgressRate: { env: "TASKWIRE_MAX_PROGRESS_RATE", flag: "max-progress-rate", value: "<count>", description: "progress updates a second per worker" },
   maxLogLineBytes: { env: "TASKWIRE_MAX_LOG_LINE_BYTES", flag: "max-log-line-bytes", value: "<bytes>", description: "longest task log line (longer ones are cut)" },
   maxLogRate: { env: "TASKWIRE_MAX_LOG_RATE", flag: "max-log-rate", value: "<bytes>", description: "task log bytes a second per worker (each line counts 128 more)" },
+  maxContextBytes: { env: "TASKWIRE_MAX_CONTEXT_BYTES", flag: "max-context-bytes", value: "<bytes>", description: "largest task context an attempt may save" },
+  maxTaskLogLines: { env: "TASKWIRE_MAX_TASK_LOG_LINES", flag: "max-task-log-lines", value: "<count>", description: "most log lines stored per task (later ones are counted as dropped)" },
+  maxTaskLogBytes: { env: "TASKWIRE_MAX_TASK_LOG_BYTES", flag: "max-task-log-bytes", value: "<bytes>", description: "most log bytes stored per task (later lines are counted as dropped)" },
   maxStreamsPerConnection: {
     env: "TASKWIRE_MAX_STREAMS_PER_CONNECTION",
     flag: "max-streams-per-connection",
@@ -243,6 +291,8 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, SettingSource>> = {
     value: "<on|off>",
     description: "on: GET /metrics needs a viewer or admin API key; off: open (default: on when API keys are checked)",
   },
+  dashboard: { env: "TASKWIRE_DASHBOARD", flag: "dashboard", value: "<on|off>", description: "on: serve the dashboard at / on the server's port; off: the API only" },
+  dashboardDir: { env: "TASKWIRE_DASHBOARD_DIR", flag: "dashboard-dir", value: "<dir>", description: "folder of the built dashboard (default: the package's ui/dist, built by npm run build:ui)" },
 };
 
 /** Milliseconds of a duration like `"500ms"`, `"10s"`, `"1m30s"`, `"2h"` (the unit is required); undefined when malformed. */
@@ -323,10 +373,23 @@ export function loadServerConfig(
     return text as T;
   };
 
+  const redisCluster = choice("redisCluster", ["on", "off"] as const) === "on" || /^rediss?\+cluster:/i.test(raw("redisUrl") ?? "");
+  const redisUrl = (): string | undefined => {
+    const text = raw("redisUrl");
+    if (text === undefined || !redisCluster) return url("redisUrl", [...REDIS_URL_SCHEMES]);
+    try {
+      parseRedisTarget(text, true);
+    } catch (error) {
+      throw new ConfigError(`${name("redisUrl")} ${error instanceof Error ? error.message : String(error)} (a Redis Cluster: redis+cluster://host:port,host:port)`);
+    }
+    return text;
+  };
+
   const config: ServerConfig = {
     host: raw("host") ?? DEFAULTS.host,
     port: integer("port", DEFAULTS.port, 0, 65535),
-    redisUrl: url("redisUrl", ["redis:", "rediss:"]),
+    redisUrl: redisUrl(),
+    redisCluster,
     redisPrefix: identifier("redisPrefix", DEFAULTS.redisPrefix, /^[A-Za-z0-9_.:-]{1,64}$/),
     databaseUrl: url("databaseUrl", ["postgres:", "postgresql:"]),
     databaseSchema: identifier("databaseSchema", DEFAULTS.databaseSchema, /^[a-z_][a-z0-9_]{0,62}$/),
@@ -334,6 +397,7 @@ export function loadServerConfig(
     databaseTimeoutMs: duration("databaseTimeoutMs", DEFAULTS.databaseTimeoutMs, 100),
     redisTimeoutMs: 0, // set below: its default depends on the lease timeout
     maxInputBytes: integer("maxInputBytes", DEFAULTS.maxInputBytes, 1, 64 * 1024 * 1024),
+    maxParents: integer("maxParents", DEFAULTS.maxParents, 1, 1000),
     maxMessageBytes: integer("maxMessageBytes", DEFAULTS.maxMessageBytes, 1024, 256 * 1024 * 1024),
     maxSubscribersPerTask: integer("maxSubscribersPerTask", DEFAULTS.maxSubscribersPerTask, 1, 1_000_000),
     maxSubscribersPerKey: integer("maxSubscribersPerKey", DEFAULTS.maxSubscribersPerKey, 1, 10_000_000),
@@ -345,6 +409,9 @@ export function loadServerConfig(
     maxProgressRate: integer("maxProgressRate", DEFAULTS.maxProgressRate, 1, 1_000_000),
     maxLogLineBytes: integer("maxLogLineBytes", DEFAULTS.maxLogLineBytes, 256, 16 * 1024 * 1024),
     maxLogRate: integer("maxLogRate", DEFAULTS.maxLogRate, 1024, 1024 * 1024 * 1024),
+    maxContextBytes: integer("maxContextBytes", DEFAULTS.maxContextBytes, 256, 16 * 1024 * 1024),
+    maxTaskLogLines: integer("maxTaskLogLines", DEFAULTS.maxTaskLogLines, 1, 100_000_000),
+    maxTaskLogBytes: integer("maxTaskLogBytes", DEFAULTS.maxTaskLogBytes, 1024, 2 ** 40),
     maxStreamsPerConnection: integer("maxStreamsPerConnection", DEFAULTS.maxStreamsPerConnection, 1, 2 ** 31 - 1),
     idleTimeoutMs: duration("idleTimeoutMs", DEFAULTS.idleTimeoutMs, 0),
     heartbeatIntervalMs: duration("heartbeatIntervalMs", DEFAULTS.heartbeatIntervalMs, 10),
@@ -361,6 +428,8 @@ export function loadServerConfig(
     tlsKey: raw("tlsKey"),
     retainFinishedMs: raw("retainFinishedMs") === undefined ? undefined : duration("retainFinishedMs", 0, MIN_RETENTION_MS),
     metricsAuth: choice("metricsAuth", ["on", "off"] as const),
+    dashboard: choice("dashboard", ["on", "off"] as const) ?? DEFAULTS.dashboard,
+    dashboardDir: raw("dashboardDir"),
   };
   if (config.leaseTimeoutMs <= config.heartbeatIntervalMs) {
     throw new ConfigError(
@@ -383,7 +452,9 @@ export function loadServerConfig(
 }
 
 /** Where a server keeps its state. */
-export type StorageMode = { kind: "external"; redisUrl: string; databaseUrl: string } | { kind: "embedded"; dataDir: string };
+export type StorageMode =
+  | { kind: "external"; redisUrl: string; redisCluster: boolean; databaseUrl: string }
+  | { kind: "embedded"; dataDir: string };
 
 /**
  * The storage a server runs on: Redis and PostgreSQL when both URLs are set, the embedded
@@ -391,7 +462,7 @@ export type StorageMode = { kind: "external"; redisUrl: string; databaseUrl: str
  */
 export function storageMode(config: ServerConfig): StorageMode {
   if (config.redisUrl !== undefined && config.databaseUrl !== undefined) {
-    return { kind: "external", redisUrl: config.redisUrl, databaseUrl: config.databaseUrl };
+    return { kind: "external", redisUrl: config.redisUrl, redisCluster: config.redisCluster, databaseUrl: config.databaseUrl };
   }
   if (config.redisUrl === undefined && config.databaseUrl === undefined) return { kind: "embedded", dataDir: config.dataDir };
   const [set, unset] = config.redisUrl === undefined ? (["databaseUrl", "redisUrl"] as const) : (["redisUrl", "databaseUrl"] as const);

@@ -55,7 +55,8 @@ export function redactUrl(url: string): string {
     if (parsed.password !== "") parsed.password = "***";
     return parsed.toString();
   } catch {
-    return "(unparsable URL)";
+    // Not one URL: a Redis Cluster's `redis+cluster://user:password@host:port,host:port`.
+    return /^[a-z+]+:\/\//i.test(url) ? url.replace(/^([a-z+]+:\/\/[^:@/]*:)[^@/]*@/i, "$1***@") : "(unparsable URL)";
   }
 }
 

@@ -8,12 +8,14 @@ const SAMPLES: Record<keyof ServerConfig, string> = {
   port: "6001",
   redisUrl: "redis://127.0.0.1:6380",
   redisPrefix: "other",
+  redisCluster: "on",
   databaseUrl: "postgres://u@h/db",
   databaseSchema: "other_schema",
   dataDir: "/tmp/other-data",
   databaseTimeoutMs: "3s",
   redisTimeoutMs: "2s",
   maxInputBytes: "2048",
+  maxParents: "8",
   maxMessageBytes: "16777216",
   maxSubscribersPerTask: "50",
   maxSubscribersPerKey: "20",
@@ -40,6 +42,8 @@ const SAMPLES: Record<keyof ServerConfig, string> = {
   tlsCert: "/etc/taskwire/cert.pem",
   tlsKey: "/etc/taskwire/key.pem",
   metricsAuth: "on",
+  dashboard: "off",
+  dashboardDir: "/srv/taskwire/ui",
 };
 
 describe("server flags", () => {
@@ -65,6 +69,11 @@ describe("server flags", () => {
   it("keep only the flags that were given", () => {
     expect(configOverrides({ port: "1", unrelated: "x", host: undefined })).toEqual({ port: "1" });
     expect(DEFAULTS.port).toBe(50051);
+  });
+
+  it("take a switch given bare as on (--redis-cluster)", () => {
+    expect(configOverrides({ redisCluster: true })).toEqual({ redisCluster: "on" });
+    expect(loadServerConfig({}, configOverrides({ redisCluster: true })).redisCluster).toBe(true);
   });
 
   it("print the address with brackets around IPv6 hosts", () => {

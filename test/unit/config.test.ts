@@ -74,7 +74,7 @@ describe("storage mode", () => {
 
   it("uses Redis and PostgreSQL when both URLs are set", () => {
     const config = loadServerConfig({ TASKWIRE_REDIS_URL: "redis://r", TASKWIRE_DATABASE_URL: "postgres://p/db" });
-    expect(storageMode(config)).toEqual({ kind: "external", redisUrl: "redis://r", databaseUrl: "postgres://p/db" });
+    expect(storageMode(config)).toEqual({ kind: "external", redisUrl: "redis://r", redisCluster: false, databaseUrl: "postgres://p/db" });
   });
 
   it("refuses one URL without the other, naming both", () => {

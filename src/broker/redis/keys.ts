@@ -11,6 +11,7 @@
  * | `<prefix>:{q:<queue>}:seq`               | STRING  | arrival counter of the queue, shared by its types   |
  * | `<prefix>:queues`                        | SET     | every queue name that ever held a task              |
  * | `<prefix>:epoch:v2`                      | STRING  | index generation: `ready:<token>` or `rebuilding:<token>` |
+ * | `<prefix>:{m<n>}:epoch:v2`               | STRING  | on a Redis Cluster: the ready token, once per master (`./cluster-epoch.ts`) |
  * | `<prefix>:duty:<name>`                   | STRING  | holder of a duty lease, expiring (PX)               |
  * | `<prefix>:wake` (channel)                | pub/sub | a queue name, when tasks of it became runnable      |
  * | `<prefix>:task:<id>` (channel)           | pub/sub | binary events about one task                        |
@@ -59,6 +60,11 @@ export interface RedisKeys {
    * (Redis restarted empty, flushed); see `src/server/engine/index-guard.ts`.
    */
   epoch(): string;
+  /**
+   * On a Redis Cluster, a master's copy of the ready index token (STRING); `tag` is a hash tag
+   * (no braces) that falls in a slot of that master (see `./cluster-epoch.ts`).
+   */
+  masterEpoch(tag: string): string;
   /** The lease of one periodic duty (STRING holding the holder, with an expiry). */
   dutyLease(name: string): string;
   /** Pub/sub channel that carries queue names whose tasks became runnable. */
@@ -92,6 +98,7 @@ export function createKeys(prefix: string): RedisKeys {
     seq: (queue) => queueKey(queue, "seq"),
     queues: () => `${prefix}:queues`,
     epoch: () => `${prefix}:epoch:v2`,
+    masterEpoch: (tag) => `${prefix}:{${tag}}:epoch:v2`,
     dutyLease: (name) => `${prefix}:duty:${name}`,
     wakeChannel: () => `${prefix}:wake`,
     taskChannel: (taskId) => `${prefix}:task:${taskId}`,

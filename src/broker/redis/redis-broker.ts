@@ -4,7 +4,7 @@
  * messages (`./redis-pubsub.ts`), so several servers share one dispatch index. Key layout:
  * `./keys.ts`; connections: `./connection.ts`.
  */
-import type { Redis } from "ioredis";
+import { Cluster } from "ioredis";
 import { UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { checkDuration, checkEntry, checkEpochToken, checkName, checkQueue, checkTime, checkType } from "../entry-checks.js";
@@ -19,17 +19,29 @@ import type {
   TaskEventPayload,
   Unsubscribe,
 } from "../broker.js";
+import { ClusterEpochCopies } from "./cluster-epoch.js";
 import { closeConnection, DEFAULT_COMMAND_TIMEOUT_MS, errorMessage, openConnection, redactUrl, runRedis } from "./connection.js";
+import type { RedisClient } from "./connection.js";
 import { createKeys } from "./keys.js";
 import type { RedisKeys } from "./keys.js";
 import { RedisPubSub } from "./redis-pubsub.js";
+import { parseRedisTarget } from "./redis-target.js";
+import type { RedisTarget } from "./redis-target.js";
 import { defineScripts } from "./scripts.js";
 import type { RedisScripts } from "./scripts.js";
 
 /** What {@link RedisBroker.connect} needs. */
 export interface RedisBrokerOptions {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS. */
+  /**
+   * `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS; a Redis Cluster as
+   * `redis+cluster://[user:password@]host:port[,host:port…]` (`rediss+cluster://`), see `./redis-target.ts`.
+   */
   url: string;
+  /**
+   * The URL names a node of a Redis Cluster (`ServerConfig.redisCluster`); implied by a
+   * `redis+cluster://` URL. @default false
+   */
+  cluster?: boolean;
   /** First part of every key and channel (see `./keys.ts`); `ServerConfig.redisPrefix` defaults to `"taskwire"`. */
   prefix: string;
   /** Receives connection trouble; the broker logs under `{ component: "redis-broker" }`. */
@@ -52,7 +64,10 @@ export const MAX_ENTRIES_PER_SCRIPT_CALL = 1000;
 
 /**
  * {@link Broker} on Redis: one command connection (auto-pipelined) and, in {@link RedisPubSub},
- * one subscriber connection, created on the first subscription.
+ * one subscriber connection, created on the first subscription. On a Redis Cluster both are
+ * ioredis `Cluster` clients: every script touches the keys of one queue, which share the
+ * queue's hash tag and hence one slot (`./keys.ts`); the index marker has a copy on every
+ * master (`./cluster-epoch.ts`).
  *
  * Batches that span several queues become one script call per queue (and per
  * {@link MAX_ENTRIES_PER_SCRIPT_CALL} entries), all sent at once; each call is atomic, the
@@ -60,23 +75,26 @@ export const MAX_ENTRIES_PER_SCRIPT_CALL = 1000;
  * (`BROKER_UNAVAILABLE`); calls after {@link RedisBroker.close} with `SHUTTING_DOWN`.
  */
 export class RedisBroker implements Broker {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #url: string;
+  /** On a cluster, the per-master copies of the index marker's token. */
+  readonly #epochCopies: ClusterEpochCopies | undefined;
   readonly #keys: RedisKeys;
   readonly #scripts: RedisScripts;
   readonly #commandTimeoutMs: number;
   readonly #pubsub: RedisPubSub;
   #closing: Promise<void> | undefined;
 
-  private constructor(redis: Redis, url: string, keys: RedisKeys, scripts: RedisScripts, logger: Logger, commandTimeoutMs: number) {
+  private constructor(redis: RedisClient, target: RedisTarget, url: string, keys: RedisKeys, scripts: RedisScripts, logger: Logger, commandTimeoutMs: number) {
     this.#redis = redis;
     this.#url = url;
+    this.#epochCopies = redis instanceof Cluster ? new ClusterEpochCopies(redis, keys) : undefined;
     this.#keys = keys;
     this.#scripts = scripts;
     this.#commandTimeoutMs = commandTimeoutMs;
     this.#pubsub = new RedisPubSub({
       commands: redis,
-      url,
+      target,
       keys,
       scripts,
       logger,
@@ -86,14 +104,16 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * Connects to Redis and registers the scripts.
+   * Connects to Redis (or every master of a cluster) and registers the scripts.
    * @throws UnavailableError (`BROKER_UNAVAILABLE`) when Redis cannot be reached.
+   * @throws RangeError when the URL is malformed (`ServerConfig` checks it first).
    */
   static async connect(options: RedisBrokerOptions): Promise<RedisBroker> {
     const keys = createKeys(options.prefix);
+    const target = parseRedisTarget(options.url, options.cluster ?? false);
     const logger = options.logger.child({ component: "redis-broker" });
     const commandTimeout = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    const redis = openConnection(options.url, "command", logger, { enableAutoPipelining: true, lazyConnect: true, commandTimeout });
+    const redis = openConnection(target, "command", logger, { enableAutoPipelining: true, lazyConnect: true, commandTimeout });
     // Registering needs no connection; a failure here is a broken install, not an outage.
     const scripts = await defineScripts(redis, keys).catch((error: unknown) => {
       redis.disconnect();
@@ -107,7 +127,7 @@ export class RedisBroker implements Broker {
         cause: error,
       });
     }
-    return new RedisBroker(redis, options.url, keys, scripts, logger, commandTimeout);
+    return new RedisBroker(redis, target, options.url, keys, scripts, logger, commandTimeout);
   }
 
   async enqueue(entries: readonly QueueEntry[]): Promise<void> {
@@ -198,19 +218,36 @@ export class RedisBroker implements Broker {
     return this.#run("reapExpired", () => this.#scripts.reapExpired(queue, now, Math.floor(limit), reclaimUntil));
   }
 
-  /** Reads `<prefix>:epoch`; a value of another shape counts as no marker. */
+  /**
+   * Reads `<prefix>:epoch`; a value of another shape counts as no marker. On a cluster, a
+   * `ready` marker whose token some master lacks (it lost its data) counts as no marker too.
+   */
   async readEpoch(): Promise<IndexEpoch | null> {
-    const value = await this.#run("readEpoch", () => this.#redis.get(this.#keys.epoch()));
-    return value === null ? null : parseEpoch(value);
+    return this.#run("readEpoch", async () => {
+      const value = await this.#redis.get(this.#keys.epoch());
+      const epoch = value === null ? null : parseEpoch(value);
+      if (epoch?.state === "ready" && this.#epochCopies !== undefined && !(await this.#epochCopies.complete(epoch.token))) return null;
+      return epoch;
+    });
   }
 
-  /** `SET <prefix>:epoch rebuilding:<token> NX PX <ttlMs>`. */
+  /**
+   * `SET <prefix>:epoch rebuilding:<token> NX PX <ttlMs>`. On a cluster, also takes over a
+   * `ready` marker whose token some master lacks (compare-and-set, so one server wins).
+   */
   async beginRebuild(token: string, ttlMs: number): Promise<boolean> {
     checkEpochToken(token);
-    const reply = await this.#run("beginRebuild", () =>
-      this.#redis.set(this.#keys.epoch(), epochValue("rebuilding", token), "PX", Math.max(1, Math.ceil(ttlMs)), "NX"),
-    );
-    return reply === "OK";
+    const claim = epochValue("rebuilding", token);
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    return this.#run("beginRebuild", async () => {
+      if ((await this.#redis.set(this.#keys.epoch(), claim, "PX", ttl, "NX")) === "OK") return true;
+      const copies = this.#epochCopies;
+      if (copies === undefined) return false;
+      const value = await this.#redis.get(this.#keys.epoch());
+      const epoch = value === null ? null : parseEpoch(value);
+      if (epoch?.state !== "ready" || (await copies.complete(epoch.token))) return false;
+      return this.#scripts.epochSwap(epochValue("ready", epoch.token), claim, ttl);
+    });
   }
 
   async extendRebuild(token: string, ttlMs: number): Promise<boolean> {
@@ -219,10 +256,14 @@ export class RedisBroker implements Broker {
     return this.#run("extendRebuild", () => this.#scripts.epochSwap(claim, claim, Math.max(1, Math.ceil(ttlMs))));
   }
 
+  /** On a cluster, a `ready` outcome first writes the token's copy on every master. */
   async endRebuild(token: string, outcome: "ready" | "abandoned"): Promise<boolean> {
     checkEpochToken(token);
     const next = outcome === "ready" ? epochValue("ready", token) : "";
-    return this.#run("endRebuild", () => this.#scripts.epochSwap(epochValue("rebuilding", token), next, 0));
+    return this.#run("endRebuild", async () => {
+      if (outcome === "ready") await this.#epochCopies?.write(token);
+      return this.#scripts.epochSwap(epochValue("rebuilding", token), next, 0);
+    });
   }
 
   async queues(): Promise<string[]> {

@@ -9,7 +9,7 @@
  * Redis boundary.
  */
 import { readFile } from "node:fs/promises";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { PRIORITY_MAX } from "../../core/limits.js";
 import type { RedisKeys } from "./keys.js";
 
@@ -164,10 +164,10 @@ type ScriptCall = (...args: Argument[]) => Promise<unknown>;
 
 /**
  * Registers every script on `redis` (once per connection) and returns its typed wrappers.
- * @param redis - the command connection.
+ * @param redis - the command connection (one Redis, or a cluster client: each script call goes to its queue's slot).
  * @param keys - names the keys and the wake channel the scripts use.
  */
-export async function defineScripts(redis: Redis, keys: RedisKeys): Promise<RedisScripts> {
+export async function defineScripts(redis: Redis | Cluster, keys: RedisKeys): Promise<RedisScripts> {
   const scripts = await loadScriptSources();
   const commands = new Map<ScriptName, ScriptCall>();
   for (const script of scripts.values()) {

@@ -40,14 +40,15 @@ function attributeOf(key: keyof ServerConfig): string {
 /** Adds the flags of `keys` to `command`; values stay strings, `loadServerConfig` validates them. */
 export function addServerFlags(command: Command, keys: readonly (keyof ServerConfig)[]): Command {
   for (const flag of SERVER_FLAGS.filter((candidate) => keys.includes(candidate.key))) {
-    const fallback = (DEFAULTS as Partial<Record<keyof ServerConfig, string | number>>)[flag.key];
+    const fallback = (DEFAULTS as Partial<Record<keyof ServerConfig, string | number | boolean>>)[flag.key];
     const shown = fallback === undefined ? "" : `, default ${formatDefault(flag.key, fallback)}`;
     command.option(`${flagName(flag.key)} ${flag.value}`, `${flag.description} (env ${flag.env}${shown})`);
   }
   return command;
 }
 
-function formatDefault(key: keyof ServerConfig, value: string | number): string {
+function formatDefault(key: keyof ServerConfig, value: string | number | boolean): string {
+  if (typeof value === "boolean") return value ? "on" : "off";
   return typeof value === "number" && key.endsWith("Ms") ? `${value}ms` : String(value);
 }
 
@@ -57,6 +58,8 @@ export function configOverrides(flags: Readonly<Record<string, unknown>>): Confi
   for (const { key } of SERVER_FLAGS) {
     const value = flags[attributeOf(key)];
     if (typeof value === "string") overrides[key] = value;
+    // A switch given bare (`--redis-cluster`, value `[on|off]`) means on.
+    else if (value === true) overrides[key] = "on";
   }
   return overrides;
 }
