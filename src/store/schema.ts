@@ -19,6 +19,7 @@ import {
   check,
   customType,
   index,
+  primaryKey,
   integer,
   jsonb,
   pgTable,
@@ -130,6 +131,11 @@ export const tasks = pgTable(
      * across retries, bounded by `--max-context-bytes`; saved with progress.
      */
     context: jsonb("context").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    /**
+     * The task's concurrency key (a tenant, a repository): per-key limits and fairness count the
+     * tasks of one key (`core/limits.ts`, README "Limits and fairness"); null: none.
+     */
+    concurrencyKey: text("concurrency_key"),
     /** Lines of `task_logs` stored for the task (bounded by `--max-task-log-lines`). */
     logLines: integer("log_lines").notNull().default(0),
     /** Bytes of message and fields stored in `task_logs` for the task (bounded by `--max-task-log-bytes`). */
@@ -306,6 +312,34 @@ export const queueSettings = pgTable("queue_settings", {
 });
 
 /**
+ * Dispatch limits an operator set (AdminService.SetLimit) on a task type or a queue. A column left
+ * null inherits: a type's from the limits its workers declared with the type (`TaskDefaults`),
+ * else none; 0 is "no limit", set explicitly. Every server reads the whole (small) table every
+ * second and hands the effective limits to its broker (`server/duties/limits-refresh.ts`).
+ */
+export const dispatchLimits = pgTable(
+  "dispatch_limits",
+  {
+    /** `"type"` or `"queue"`. */
+    scope: text("scope").$type<"type" | "queue">().notNull(),
+    /** The type's or the queue's name. */
+    name: text("name").notNull(),
+    /** Most tasks running at once across the fleet. */
+    concurrency: integer("concurrency"),
+    /** Most tasks of one concurrency key running at once. */
+    perKey: integer("per_key"),
+    /** Rate of the type or queue as a whole: at most `rate_count` starts per `rate_interval_ms` (both set or both null; 0 and 0: none). */
+    rateCount: integer("rate_count"),
+    rateIntervalMs: bigint("rate_interval_ms", { mode: "number" }),
+    /** Rate of each concurrency key, as `rate_count` / `rate_interval_ms`. */
+    keyRateCount: integer("key_rate_count"),
+    keyRateIntervalMs: bigint("key_rate_interval_ms", { mode: "number" }),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.scope, table.name] }), check("dispatch_limits_scope_check", sql`scope in ('type', 'queue')`)],
+);
+
+/**
  * Recurring tasks (ScheduleService). `next_fire_at` is the next fire time, null while paused or
  * once no fire time is left; the scheduler duty reads the due ones through a partial index and
  * fires each in one transaction with the advance of `next_fire_at`, fenced by `revision`.
@@ -374,6 +408,8 @@ export type TaskTypeOwnerRow = typeof taskTypeOwners.$inferSelect;
 export type WorkerRow = typeof workers.$inferSelect;
 /** A `servers` row as Drizzle reads it. */
 export type ServerRow = typeof servers.$inferSelect;
+/** A `dispatch_limits` row as Drizzle reads it. */
+export type DispatchLimitRow = typeof dispatchLimits.$inferSelect;
 /** A `queue_settings` row as Drizzle reads it. */
 export type QueueSettingsRow = typeof queueSettings.$inferSelect;
 /** A `task_minute_stats` row as Drizzle reads it. */

@@ -120,7 +120,7 @@ describe("PGlite store", () => {
           where table_schema not in ('pg_catalog', 'information_schema') order by 1, 2`,
       );
       expect(tables.rows).toEqual(
-        ["__drizzle_migrations", "descriptor_sets", "queue_settings", "schedules", "servers", "task_logs", "task_minute_stats", "task_type_owners", "task_types", "tasks", "workers"].map((name) => ({ schema: "taskwire_embedded", name })),
+        ["__drizzle_migrations", "descriptor_sets", "dispatch_limits", "queue_settings", "schedules", "servers", "task_logs", "task_minute_stats", "task_type_owners", "task_types", "tasks", "workers"].map((name) => ({ schema: "taskwire_embedded", name })),
       );
     } finally {
       await raw.close();

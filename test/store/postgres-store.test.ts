@@ -48,7 +48,7 @@ describe("migrations", () => {
     try {
       const rows = await sql<{ table_name: string }[]>`
         select table_name from information_schema.tables where table_schema = ${test.schema} order by table_name`;
-      expect(rows.map((row) => row.table_name)).toEqual(["__drizzle_migrations", "descriptor_sets", "queue_settings", "schedules", "servers", "task_logs", "task_minute_stats", "task_type_owners", "task_types", "tasks", "workers"]);
+      expect(rows.map((row) => row.table_name)).toEqual(["__drizzle_migrations", "descriptor_sets", "dispatch_limits", "queue_settings", "schedules", "servers", "task_logs", "task_minute_stats", "task_type_owners", "task_types", "tasks", "workers"]);
     } finally {
       await sql.end();
     }
