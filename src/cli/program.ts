@@ -6,6 +6,7 @@ import { createClient, type TaskwireClient } from "../client/index.js";
 import type { CliContext, GlobalOptions } from "./context.js";
 import { registerDevCommand } from "./commands/dev.js";
 import { registerFollowCommand } from "./commands/follow.js";
+import { registerHealthCommand } from "./commands/health.js";
 import { registerKeysCommands } from "./commands/keys.js";
 import { registerMigrateCommand } from "./commands/migrate.js";
 import { registerQueueCommands } from "./commands/queues.js";
@@ -73,6 +74,7 @@ export function createProgram(ctx: CliContext): Command {
   registerQueueCommands(program, ctx);
   registerScheduleCommands(program, ctx);
   registerKeysCommands(program, ctx);
+  registerHealthCommand(program, ctx);
   return program;
 }
 

@@ -35,9 +35,11 @@ export class WorkerMetrics {
   readonly #attempts: Counter<"type" | "result">;
   readonly #runTime: Histogram<"type">;
   readonly #reconnects: Counter;
+  readonly #sources: WorkerMetricSources;
   #server: Server | undefined;
 
   constructor(sources: WorkerMetricSources) {
+    this.#sources = sources;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.#attempts = new Counter({
@@ -103,11 +105,27 @@ export class WorkerMetrics {
     this.#reconnects.inc();
   }
 
-  /** Serves `GET /metrics` on `host:port` (0: a free port). @returns the port. */
+  /**
+   * Serves `GET /metrics` and `GET /health` on `host:port` (0: a free port). `/health` answers
+   * 200 `{"status":"SERVING"}` while the worker's stream is open and taking work, else 503
+   * `{"status":"NOT_SERVING"}` (connecting, reconnecting, draining): what `taskwire health
+   * --worker` and container health checks read. @returns the port.
+   */
   async listen(host: string, port: number): Promise<number> {
     const server = createServer((request, response) => {
-      if (request.url !== "/metrics" || (request.method !== "GET" && request.method !== "HEAD")) {
-        response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" }).end("only GET /metrics is served here\n");
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        response.writeHead(405, { "Content-Type": "text/plain; charset=utf-8", Allow: "GET, HEAD" }).end("only GET /metrics and GET /health are served here\n");
+        return;
+      }
+      if (request.url === "/health") {
+        const serving = this.#sources.connected();
+        response
+          .writeHead(serving ? 200 : 503, { "Content-Type": "application/json", "Cache-Control": "no-store" })
+          .end(request.method === "HEAD" ? "" : `${JSON.stringify({ status: serving ? "SERVING" : "NOT_SERVING" })}\n`);
+        return;
+      }
+      if (request.url !== "/metrics") {
+        response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" }).end("only GET /metrics and GET /health are served here\n");
         return;
       }
       this.registry.metrics().then(

@@ -3,7 +3,9 @@
  * with `--burst`, until the queues are empty). `taskwire worker status` lists the workers
  * (`workers.ts`).
  */
+import { resolve } from "node:path";
 import { Option, type Command } from "commander";
+import { loadWorkerConfig, WORKER_SETTINGS } from "../../config/worker-config.js";
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "../../core/logger.js";
 import { UsageError, type CliContext } from "../context.js";
 import { collect, durationArg, integerIn, queueListArg } from "../options.js";
@@ -12,7 +14,7 @@ import { loadTaskModules } from "../task-modules.js";
 import { addWorkerListing } from "./workers.js";
 
 interface StartFlags {
-  tasks: string[];
+  tasks?: string[];
   queues?: string[];
   concurrency?: number;
   prefetch?: number;
@@ -21,8 +23,15 @@ interface StartFlags {
   shutdownGrace?: number;
   metricsPort?: number;
   metricsHost?: string;
-  logLevel: string;
-  logFormat: LogFormat;
+  processes?: number;
+  idleExit?: number;
+  logLevel?: string;
+  logFormat?: LogFormat;
+}
+
+/** A flag's help with the environment variable that gives it too (`src/config/worker-config.ts`). */
+function help(key: keyof typeof WORKER_SETTINGS): string {
+  return `${WORKER_SETTINGS[key].description} [env: ${WORKER_SETTINGS[key].env}]`;
 }
 
 /** Adds `worker start` and `worker status` to `program`. */
@@ -31,29 +40,41 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
   worker
     .command("start")
     .description("serve the tasks a module exports until SIGINT/SIGTERM")
-    .requiredOption("-t, --tasks <module>", "a module exporting task definitions (.ts or .js; repeatable)", collect)
-    .option("-q, --queues <names>", "queues served, strictly in this order, comma-separated (default: from the tasks)", queueListArg)
-    .option("-c, --concurrency <n>", "tasks run at once (default: 10)", integerIn(1, 100_000))
-    .option("--prefetch <n>", "tasks taken ahead, to start as running ones end; for short tasks (default: 0)", integerIn(0, 100_000))
-    .option("--burst", "exit once the queues are empty and the worker is idle")
-    .option("--worker-id <id>", "unique worker id (default: <host>-<pid>-<random>)")
-    .option("--shutdown-grace <duration>", "how long running tasks may finish on shutdown before they are aborted (default: 10s)", durationArg)
-    .option("--metrics-port <port>", "serve this worker's Prometheus metrics on GET /metrics at this port (0: a free one)", integerIn(0, 65535))
-    .option("--metrics-host <host>", "interface of --metrics-port; 0.0.0.0 for a Prometheus on another host (default: 127.0.0.1)")
-    .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).env("TASKWIRE_LOG_LEVEL").default("info"))
-    .addOption(
-      new Option("--log-format <format>", "pretty (human lines), json (JSON lines) or auto (pretty when stderr is a terminal)")
-        .choices(LOG_FORMATS)
-        .env("TASKWIRE_LOG_FORMAT")
-        .default("auto"),
-    )
+    .option("-t, --tasks <module>", `${help("tasks")} (repeatable; required)`, collect)
+    .option("-q, --queues <names>", help("queues"), queueListArg)
+    .option("-c, --concurrency <n>", help("concurrency"), integerIn(1, 100_000))
+    .option("--prefetch <n>", help("prefetch"), integerIn(0, 100_000))
+    .option("--burst", help("burst"))
+    .option("--worker-id <id>", help("workerId"))
+    .option("--shutdown-grace <duration>", help("shutdownGraceMs"), durationArg)
+    .option("--metrics-port <port>", help("metricsPort"), integerIn(0, 65535))
+    .option("--metrics-host <host>", help("metricsHost"))
+    .option("-p, --processes <n>", help("processes"), integerIn(1, 256))
+    .option("--idle-exit <duration>", help("idleExitMs"), durationArg)
+    .addOption(new Option("--log-level <level>", `${help("logLevel")} (default: info)`).choices(LOG_LEVELS))
+    .addOption(new Option("--log-format <format>", `${help("logFormat")} (default: auto)`).choices(LOG_FORMATS))
     .addHelpText("after", "\nThe first SIGINT/SIGTERM drains: no new tasks, running ones get the grace period. A second one exits at once.")
     .action(async (flags: StartFlags, command: Command) => {
       const globals = ctx.globals(command);
       if (globals.protocol !== "grpc") {
         throw new UsageError("workers speak gRPC over HTTP/2 (their stream is bidirectional): drop --protocol connect");
       }
-      const tasks = await loadTaskModules(flags.tasks, ctx.cwd);
+      const config = loadWorkerConfig(ctx.env, {
+        tasks: flags.tasks,
+        queues: flags.queues,
+        concurrency: flags.concurrency,
+        prefetch: flags.prefetch,
+        burst: flags.burst,
+        workerId: flags.workerId,
+        shutdownGraceMs: flags.shutdownGrace,
+        metricsPort: flags.metricsPort,
+        metricsHost: flags.metricsHost,
+        processes: flags.processes,
+        idleExitMs: flags.idleExit,
+        logLevel: flags.logLevel,
+        logFormat: flags.logFormat,
+      });
+      const tasks = await loadTaskModules(config.tasks, ctx.cwd);
       const { Worker } = await import("../../worker/index.js");
       if (ctx.signal.aborted) return;
       const worker = new Worker({
@@ -61,15 +82,19 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         headers: globals.header,
         ca: readTlsCa(globals, ctx.cwd),
         tasks,
-        queues: flags.queues,
-        concurrency: flags.concurrency,
-        prefetch: flags.prefetch,
-        burst: flags.burst ?? false,
-        workerId: flags.workerId,
-        shutdownGraceMs: flags.shutdownGrace,
-        metricsPort: flags.metricsPort,
-        metricsHost: flags.metricsHost,
-        logger: createLogger(flags.logLevel, flags.logFormat),
+        queues: config.queues,
+        concurrency: config.concurrency,
+        prefetch: config.prefetch,
+        burst: config.burst,
+        workerId: config.workerId,
+        shutdownGraceMs: config.shutdownGraceMs,
+        metricsPort: config.metricsPort,
+        metricsHost: config.metricsHost,
+        processes: config.processes,
+        // The pool processes load the same modules (README "Worker pool").
+        taskModules: config.processes === undefined ? undefined : config.tasks.map((path) => resolve(ctx.cwd, path)),
+        idleExitMs: config.idleExitMs,
+        logger: createLogger(config.logLevel, config.logFormat),
       });
       ctx.stdout.write(`worker ${worker.id} serving ${tasks.map((task) => task.name).join(", ")} from ${globals.url}\n`);
       const shutdown = (): void => {
