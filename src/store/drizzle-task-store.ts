@@ -37,6 +37,8 @@ import { listIndexable } from "./queries/list-indexable.js";
 import { listTasks } from "./queries/list-tasks.js";
 import { markQueued } from "./queries/mark-queued.js";
 import { listQueueSettings, setQueuePaused } from "./queries/queue-settings.js";
+import { clearDispatchLimit, listDispatchLimits, setDispatchLimit } from "./queries/dispatch-limits.js";
+import type { LimitOverrideRecord, LimitScope, LimitValues } from "../core/dispatch-limits.js";
 import { queueStats } from "./queries/queue-stats.js";
 import { addMinuteStats, pruneMinuteStats, readMinuteStats } from "./queries/minute-stats.js";
 import { retryTasks } from "./queries/retry-tasks.js";
@@ -227,6 +229,18 @@ export class DrizzleTaskStore implements TaskStore {
 
   listQueueSettings(): Promise<QueueSettingsRecord[]> {
     return this.#run("listQueueSettings", () => listQueueSettings(this.#db));
+  }
+
+  listDispatchLimits(): Promise<LimitOverrideRecord[]> {
+    return this.#run("listDispatchLimits", () => listDispatchLimits(this.#db));
+  }
+
+  setDispatchLimit(scope: LimitScope, name: string, patch: LimitValues, now: Date): Promise<LimitOverrideRecord> {
+    return this.#run("setDispatchLimit", () => setDispatchLimit(this.#db, scope, name, patch, now));
+  }
+
+  clearDispatchLimit(scope: LimitScope, name: string): Promise<boolean> {
+    return this.#run("clearDispatchLimit", () => clearDispatchLimit(this.#db, scope, name));
   }
 
   addMinuteStats(records: readonly MinuteStatsRecord[]): Promise<void> {

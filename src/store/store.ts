@@ -18,6 +18,7 @@ import type {
 } from "../core/task-types.js";
 import type { ScheduleRecord, ScheduleView } from "../core/schedule-types.js";
 import type { AppendedLogs, NewTaskLogLine, TaskLogBounds, TaskLogPage, TaskLogQuery } from "../core/task-logs.js";
+import type { LimitOverrideRecord, LimitScope, LimitValues } from "../core/dispatch-limits.js";
 import type { NewSchedule } from "./queries/schedules.js";
 import type { ScheduleFire } from "./queries/fire-schedule.js";
 
@@ -342,6 +343,15 @@ export interface TaskStore {
 
   /** Every queue that has settings (paused ones among them). */
   listQueueSettings(): Promise<QueueSettingsRecord[]>;
+
+  /** The limits operators set on task types and queues, types first, each by name. */
+  listDispatchLimits(): Promise<LimitOverrideRecord[]>;
+
+  /** Sets the fields `patch` gives (others kept) on one type's or queue's limits. @returns them after the change. */
+  setDispatchLimit(scope: LimitScope, name: string, patch: LimitValues, now: Date): Promise<LimitOverrideRecord>;
+
+  /** Drops the limits an operator set on one type or queue. @returns whether there were any. */
+  clearDispatchLimit(scope: LimitScope, name: string): Promise<boolean>;
 
   /** Adds each record's counts to its minute's row (summed with what other servers added). */
   addMinuteStats(records: readonly MinuteStatsRecord[]): Promise<void>;

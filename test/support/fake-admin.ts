@@ -155,6 +155,14 @@ export function fakeAdminService(): { impl: ServiceImpl<typeof AdminService>; ca
       record("resetTaskType", request, ctx.requestHeader);
       return { type: { name: request.name, inputType: "google.protobuf.Struct", outputType: "google.protobuf.Struct", owner: "", workerCount: 1 } };
     },
+    getOverview(request, ctx) {
+      record("getOverview", request, ctx.requestHeader);
+      return { backlog: [], minutes: [], workers: 1, slots: 3, slotsInUse: 0, servers: 1, pausedQueues: [] };
+    },
+    getCaller(request, ctx) {
+      record("getCaller", request, ctx.requestHeader);
+      return { auth: false, keyId: "", role: "", permissions: [] };
+    },
   };
   return { impl, calls };
 }

@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { TaskState, TaskType } from "./task_pb.js";
+import type { DispatchLimits, TaskState, TaskType } from "./task_pb.js";
 import { file_taskwire_v1_task } from "./task_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file taskwire/v1/admin_service.proto.
  */
 export const file_taskwire_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch90YXNrd2lyZS92MS9hZG1pbl9zZXJ2aWNlLnByb3RvEgt0YXNrd2lyZS52MSKJAwoGV29ya2VyEgoKAmlkGAEgASgJEgwKBGhvc3QYAiABKAkSCwoDcGlkGAMgASgFEgsKA3NkaxgEIAEoCRIRCglzZXJ2ZXJfaWQYBSABKAkSDgoGcXVldWVzGAYgAygJEg0KBXR5cGVzGAcgAygJEg0KBXNsb3RzGAggASgFEhQKDHNsb3RzX2luX3VzZRgJIAEoBRIrCgdydW5uaW5nGAogAygLMhoudGFza3dpcmUudjEuV29ya2VyVGFza1JlZhInCgVzdGF0ZRgLIAEoDjIYLnRhc2t3aXJlLnYxLldvcmtlclN0YXRlEjAKDGNvbm5lY3RfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoTbGFzdF9oZWFydGJlYXRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPZGlzY29ubmVjdF90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ+Cg1Xb3JrZXJUYXNrUmVmEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIMCgR0eXBlGAMgASgJEg0KBXF1ZXVlGAQgASgJEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkEKEkxpc3RXb3JrZXJzUmVxdWVzdBIcChRpbmNsdWRlX2Rpc2Nvbm5lY3RlZBgBIAEoCBINCgVxdWV1ZRgCIAEoCSI7ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEiQKB3dvcmtlcnMYASADKAsyEy50YXNrd2lyZS52MS5Xb3JrZXIiHgoQR2V0V29ya2VyUmVxdWVzdBIKCgJpZBgBIAEoCSI4ChFHZXRXb3JrZXJSZXNwb25zZRIjCgZ3b3JrZXIYASABKAsyEy50YXNrd2lyZS52MS5Xb3JrZXIiMAoSRHJhaW5Xb3JrZXJSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI6ChNEcmFpbldvcmtlclJlc3BvbnNlEiMKBndvcmtlchgBIAEoCzITLnRhc2t3aXJlLnYxLldvcmtlciL5AQoGU2VydmVyEgoKAmlkGAEgASgJEgwKBGhvc3QYAiABKAkSCwoDcGlkGAMgASgFEg8KB3ZlcnNpb24YBCABKAkSDwoHYWRkcmVzcxgFIAEoCRInCgVzdGF0ZRgGIAEoDjIYLnRhc2t3aXJlLnYxLlNlcnZlclN0YXRlEi4KCnN0YXJ0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfaGVhcnRiZWF0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHdvcmtlcl9jb3VudBgJIAEoBSIUChJMaXN0U2VydmVyc1JlcXVlc3QiOwoTTGlzdFNlcnZlcnNSZXNwb25zZRIkCgdzZXJ2ZXJzGAEgAygLMhMudGFza3dpcmUudjEuU2VydmVyIsUCCgVRdWV1ZRIMCgRuYW1lGAEgASgJEhEKCXNjaGVkdWxlZBgCIAEoAxIOCgZxdWV1ZWQYAyABKAMSDwoHcnVubmluZxgEIAEoAxI0ChFvbGRlc3RfcXVldWVkX2FnZRgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZwYXVzZWQYBiABKAgSEgoKd29ya2VyX2lkcxgHIAMoCRIdChVzdWNjZWVkZWRfbGFzdF9taW51dGUYCCABKAMSGgoSZmFpbGVkX2xhc3RfbWludXRlGAkgASgDEhsKE3N1Y2NlZWRlZF9sYXN0X2hvdXIYCiABKAMSGAoQZmFpbGVkX2xhc3RfaG91chgLIAEoAxIuCgpwYXVzZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCITChFMaXN0UXVldWVzUmVxdWVzdCI4ChJMaXN0UXVldWVzUmVzcG9uc2USIgoGcXVldWVzGAEgAygLMhIudGFza3dpcmUudjEuUXVldWUiHwoPR2V0UXVldWVSZXF1ZXN0EgwKBG5hbWUYASABKAkiNQoQR2V0UXVldWVSZXNwb25zZRIhCgVxdWV1ZRgBIAEoCzISLnRhc2t3aXJlLnYxLlF1ZXVlIiEKEVBhdXNlUXVldWVSZXF1ZXN0EgwKBG5hbWUYASABKAkiNwoSUGF1c2VRdWV1ZVJlc3BvbnNlEiEKBXF1ZXVlGAEgASgLMhIudGFza3dpcmUudjEuUXVldWUiIgoSUmVzdW1lUXVldWVSZXF1ZXN0EgwKBG5hbWUYASABKAkiOAoTUmVzdW1lUXVldWVSZXNwb25zZRIhCgVxdWV1ZRgBIAEoCzISLnRhc2t3aXJlLnYxLlF1ZXVlInMKEVB1cmdlUXVldWVSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIyCg5jcmVhdGVkX2JlZm9yZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAQgASgJIicKElB1cmdlUXVldWVSZXNwb25zZRIRCgljYW5jZWxsZWQYASABKAMi8AEKDFRhc2tTZWxlY3RvchImCgZzdGF0ZXMYASADKA4yFi50YXNrd2lyZS52MS5UYXNrU3RhdGUSDAoEdHlwZRgCIAEoCRINCgVxdWV1ZRgDIAEoCRIyCg5maW5pc2hlZF9hZnRlchgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPZmluaXNoZWRfYmVmb3JlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiawoRQ291bnRUYXNrc1JlcXVlc3QSKwoIc2VsZWN0b3IYASABKAsyGS50YXNrd2lyZS52MS5UYXNrU2VsZWN0b3ISKQoIZ3JvdXBfYnkYAiADKA4yFy50YXNrd2lyZS52MS5Db3VudEdyb3VwIl4KCVRhc2tDb3VudBIlCgVzdGF0ZRgBIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIMCgR0eXBlGAIgASgJEg0KBXF1ZXVlGAMgASgJEg0KBWNvdW50GAQgASgDIksKEkNvdW50VGFza3NSZXNwb25zZRImCgZjb3VudHMYASADKAsyFi50YXNrd2lyZS52MS5UYXNrQ291bnQSDQoFdG90YWwYAiABKAMiTQoRUmV0cnlUYXNrc1JlcXVlc3QSCwoDaWRzGAEgAygJEisKCHNlbGVjdG9yGAIgASgLMhkudGFza3dpcmUudjEuVGFza1NlbGVjdG9yIiUKElJldHJ5VGFza3NSZXNwb25zZRIPCgdyZXRyaWVkGAEgASgDIl4KEkNhbmNlbFRhc2tzUmVxdWVzdBILCgNpZHMYASADKAkSKwoIc2VsZWN0b3IYAiABKAsyGS50YXNrd2lyZS52MS5UYXNrU2VsZWN0b3ISDgoGcmVhc29uGAMgASgJIjwKE0NhbmNlbFRhc2tzUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgDEhIKCmNhbmNlbGxpbmcYAiABKAMiTgoSRGVsZXRlVGFza3NSZXF1ZXN0EgsKA2lkcxgBIAMoCRIrCghzZWxlY3RvchgCIAEoCzIZLnRhc2t3aXJlLnYxLlRhc2tTZWxlY3RvciImChNEZWxldGVUYXNrc1Jlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAMiNgoXVHJhbnNmZXJUYXNrVHlwZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVvd25lchgCIAEoCSI/ChhUcmFuc2ZlclRhc2tUeXBlUmVzcG9uc2USIwoEdHlwZRgBIAEoCzIVLnRhc2t3aXJlLnYxLlRhc2tUeXBlIiQKFFJlc2V0VGFza1R5cGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiPAoVUmVzZXRUYXNrVHlwZVJlc3BvbnNlEiMKBHR5cGUYASABKAsyFS50YXNrd2lyZS52MS5UYXNrVHlwZSqBAQoLV29ya2VyU3RhdGUSHAoYV09SS0VSX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWV09SS0VSX1NUQVRFX0NPTk5FQ1RFRBABEhkKFVdPUktFUl9TVEFURV9EUkFJTklORxACEh0KGVdPUktFUl9TVEFURV9ESVNDT05ORUNURUQQAypgCgtTZXJ2ZXJTdGF0ZRIcChhTRVJWRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRTRVJWRVJfU1RBVEVfU0VSVklORxABEhkKFVNFUlZFUl9TVEFURV9EUkFJTklORxACKlYKCkNvdW50R3JvdXASGwoXQ09VTlRfR1JPVVBfVU5TUEVDSUZJRUQQABIUChBDT1VOVF9HUk9VUF9UWVBFEAESFQoRQ09VTlRfR1JPVVBfUVVFVUUQAjLxCQoMQWRtaW5TZXJ2aWNlElUKC0xpc3RXb3JrZXJzEh8udGFza3dpcmUudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiAudGFza3dpcmUudjEuTGlzdFdvcmtlcnNSZXNwb25zZSIDkAIBEk8KCUdldFdvcmtlchIdLnRhc2t3aXJlLnYxLkdldFdvcmtlclJlcXVlc3QaHi50YXNrd2lyZS52MS5HZXRXb3JrZXJSZXNwb25zZSIDkAIBElAKC0RyYWluV29ya2VyEh8udGFza3dpcmUudjEuRHJhaW5Xb3JrZXJSZXF1ZXN0GiAudGFza3dpcmUudjEuRHJhaW5Xb3JrZXJSZXNwb25zZRJVCgtMaXN0U2VydmVycxIfLnRhc2t3aXJlLnYxLkxpc3RTZXJ2ZXJzUmVxdWVzdBogLnRhc2t3aXJlLnYxLkxpc3RTZXJ2ZXJzUmVzcG9uc2UiA5ACARJSCgpMaXN0UXVldWVzEh4udGFza3dpcmUudjEuTGlzdFF1ZXVlc1JlcXVlc3QaHy50YXNrd2lyZS52MS5MaXN0UXVldWVzUmVzcG9uc2UiA5ACARJMCghHZXRRdWV1ZRIcLnRhc2t3aXJlLnYxLkdldFF1ZXVlUmVxdWVzdBodLnRhc2t3aXJlLnYxLkdldFF1ZXVlUmVzcG9uc2UiA5ACARJNCgpQYXVzZVF1ZXVlEh4udGFza3dpcmUudjEuUGF1c2VRdWV1ZVJlcXVlc3QaHy50YXNrd2lyZS52MS5QYXVzZVF1ZXVlUmVzcG9uc2USUAoLUmVzdW1lUXVldWUSHy50YXNrd2lyZS52MS5SZXN1bWVRdWV1ZVJlcXVlc3QaIC50YXNrd2lyZS52MS5SZXN1bWVRdWV1ZVJlc3BvbnNlEk0KClB1cmdlUXVldWUSHi50YXNrd2lyZS52MS5QdXJnZVF1ZXVlUmVxdWVzdBofLnRhc2t3aXJlLnYxLlB1cmdlUXVldWVSZXNwb25zZRJSCgpDb3VudFRhc2tzEh4udGFza3dpcmUudjEuQ291bnRUYXNrc1JlcXVlc3QaHy50YXNrd2lyZS52MS5Db3VudFRhc2tzUmVzcG9uc2UiA5ACARJNCgpSZXRyeVRhc2tzEh4udGFza3dpcmUudjEuUmV0cnlUYXNrc1JlcXVlc3QaHy50YXNrd2lyZS52MS5SZXRyeVRhc2tzUmVzcG9uc2USUAoLQ2FuY2VsVGFza3MSHy50YXNrd2lyZS52MS5DYW5jZWxUYXNrc1JlcXVlc3QaIC50YXNrd2lyZS52MS5DYW5jZWxUYXNrc1Jlc3BvbnNlElAKC0RlbGV0ZVRhc2tzEh8udGFza3dpcmUudjEuRGVsZXRlVGFza3NSZXF1ZXN0GiAudGFza3dpcmUudjEuRGVsZXRlVGFza3NSZXNwb25zZRJfChBUcmFuc2ZlclRhc2tUeXBlEiQudGFza3dpcmUudjEuVHJhbnNmZXJUYXNrVHlwZVJlcXVlc3QaJS50YXNrd2lyZS52MS5UcmFuc2ZlclRhc2tUeXBlUmVzcG9uc2USVgoNUmVzZXRUYXNrVHlwZRIhLnRhc2t3aXJlLnYxLlJlc2V0VGFza1R5cGVSZXF1ZXN0GiIudGFza3dpcmUudjEuUmVzZXRUYXNrVHlwZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_taskwire_v1_task]);
+  fileDesc("Ch90YXNrd2lyZS92MS9hZG1pbl9zZXJ2aWNlLnByb3RvEgt0YXNrd2lyZS52MSKJAwoGV29ya2VyEgoKAmlkGAEgASgJEgwKBGhvc3QYAiABKAkSCwoDcGlkGAMgASgFEgsKA3NkaxgEIAEoCRIRCglzZXJ2ZXJfaWQYBSABKAkSDgoGcXVldWVzGAYgAygJEg0KBXR5cGVzGAcgAygJEg0KBXNsb3RzGAggASgFEhQKDHNsb3RzX2luX3VzZRgJIAEoBRIrCgdydW5uaW5nGAogAygLMhoudGFza3dpcmUudjEuV29ya2VyVGFza1JlZhInCgVzdGF0ZRgLIAEoDjIYLnRhc2t3aXJlLnYxLldvcmtlclN0YXRlEjAKDGNvbm5lY3RfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoTbGFzdF9oZWFydGJlYXRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPZGlzY29ubmVjdF90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ+Cg1Xb3JrZXJUYXNrUmVmEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIMCgR0eXBlGAMgASgJEg0KBXF1ZXVlGAQgASgJEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkEKEkxpc3RXb3JrZXJzUmVxdWVzdBIcChRpbmNsdWRlX2Rpc2Nvbm5lY3RlZBgBIAEoCBINCgVxdWV1ZRgCIAEoCSI7ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEiQKB3dvcmtlcnMYASADKAsyEy50YXNrd2lyZS52MS5Xb3JrZXIiHgoQR2V0V29ya2VyUmVxdWVzdBIKCgJpZBgBIAEoCSI4ChFHZXRXb3JrZXJSZXNwb25zZRIjCgZ3b3JrZXIYASABKAsyEy50YXNrd2lyZS52MS5Xb3JrZXIiMAoSRHJhaW5Xb3JrZXJSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI6ChNEcmFpbldvcmtlclJlc3BvbnNlEiMKBndvcmtlchgBIAEoCzITLnRhc2t3aXJlLnYxLldvcmtlciL5AQoGU2VydmVyEgoKAmlkGAEgASgJEgwKBGhvc3QYAiABKAkSCwoDcGlkGAMgASgFEg8KB3ZlcnNpb24YBCABKAkSDwoHYWRkcmVzcxgFIAEoCRInCgVzdGF0ZRgGIAEoDjIYLnRhc2t3aXJlLnYxLlNlcnZlclN0YXRlEi4KCnN0YXJ0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfaGVhcnRiZWF0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHdvcmtlcl9jb3VudBgJIAEoBSIUChJMaXN0U2VydmVyc1JlcXVlc3QiOwoTTGlzdFNlcnZlcnNSZXNwb25zZRIkCgdzZXJ2ZXJzGAEgAygLMhMudGFza3dpcmUudjEuU2VydmVyIsUCCgVRdWV1ZRIMCgRuYW1lGAEgASgJEhEKCXNjaGVkdWxlZBgCIAEoAxIOCgZxdWV1ZWQYAyABKAMSDwoHcnVubmluZxgEIAEoAxI0ChFvbGRlc3RfcXVldWVkX2FnZRgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZwYXVzZWQYBiABKAgSEgoKd29ya2VyX2lkcxgHIAMoCRIdChVzdWNjZWVkZWRfbGFzdF9taW51dGUYCCABKAMSGgoSZmFpbGVkX2xhc3RfbWludXRlGAkgASgDEhsKE3N1Y2NlZWRlZF9sYXN0X2hvdXIYCiABKAMSGAoQZmFpbGVkX2xhc3RfaG91chgLIAEoAxIuCgpwYXVzZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCITChFMaXN0UXVldWVzUmVxdWVzdCI4ChJMaXN0UXVldWVzUmVzcG9uc2USIgoGcXVldWVzGAEgAygLMhIudGFza3dpcmUudjEuUXVldWUiHwoPR2V0UXVldWVSZXF1ZXN0EgwKBG5hbWUYASABKAkiNQoQR2V0UXVldWVSZXNwb25zZRIhCgVxdWV1ZRgBIAEoCzISLnRhc2t3aXJlLnYxLlF1ZXVlIiEKEVBhdXNlUXVldWVSZXF1ZXN0EgwKBG5hbWUYASABKAkiNwoSUGF1c2VRdWV1ZVJlc3BvbnNlEiEKBXF1ZXVlGAEgASgLMhIudGFza3dpcmUudjEuUXVldWUiIgoSUmVzdW1lUXVldWVSZXF1ZXN0EgwKBG5hbWUYASABKAkiOAoTUmVzdW1lUXVldWVSZXNwb25zZRIhCgVxdWV1ZRgBIAEoCzISLnRhc2t3aXJlLnYxLlF1ZXVlInMKEVB1cmdlUXVldWVSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIyCg5jcmVhdGVkX2JlZm9yZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAQgASgJIicKElB1cmdlUXVldWVSZXNwb25zZRIRCgljYW5jZWxsZWQYASABKAMi8AEKDFRhc2tTZWxlY3RvchImCgZzdGF0ZXMYASADKA4yFi50YXNrd2lyZS52MS5UYXNrU3RhdGUSDAoEdHlwZRgCIAEoCRINCgVxdWV1ZRgDIAEoCRIyCg5maW5pc2hlZF9hZnRlchgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPZmluaXNoZWRfYmVmb3JlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiawoRQ291bnRUYXNrc1JlcXVlc3QSKwoIc2VsZWN0b3IYASABKAsyGS50YXNrd2lyZS52MS5UYXNrU2VsZWN0b3ISKQoIZ3JvdXBfYnkYAiADKA4yFy50YXNrd2lyZS52MS5Db3VudEdyb3VwIl4KCVRhc2tDb3VudBIlCgVzdGF0ZRgBIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIMCgR0eXBlGAIgASgJEg0KBXF1ZXVlGAMgASgJEg0KBWNvdW50GAQgASgDIksKEkNvdW50VGFza3NSZXNwb25zZRImCgZjb3VudHMYASADKAsyFi50YXNrd2lyZS52MS5UYXNrQ291bnQSDQoFdG90YWwYAiABKAMiTQoRUmV0cnlUYXNrc1JlcXVlc3QSCwoDaWRzGAEgAygJEisKCHNlbGVjdG9yGAIgASgLMhkudGFza3dpcmUudjEuVGFza1NlbGVjdG9yIiUKElJldHJ5VGFza3NSZXNwb25zZRIPCgdyZXRyaWVkGAEgASgDIl4KEkNhbmNlbFRhc2tzUmVxdWVzdBILCgNpZHMYASADKAkSKwoIc2VsZWN0b3IYAiABKAsyGS50YXNrd2lyZS52MS5UYXNrU2VsZWN0b3ISDgoGcmVhc29uGAMgASgJIjwKE0NhbmNlbFRhc2tzUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgDEhIKCmNhbmNlbGxpbmcYAiABKAMiTgoSRGVsZXRlVGFza3NSZXF1ZXN0EgsKA2lkcxgBIAMoCRIrCghzZWxlY3RvchgCIAEoCzIZLnRhc2t3aXJlLnYxLlRhc2tTZWxlY3RvciImChNEZWxldGVUYXNrc1Jlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAMiNgoXVHJhbnNmZXJUYXNrVHlwZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVvd25lchgCIAEoCSI/ChhUcmFuc2ZlclRhc2tUeXBlUmVzcG9uc2USIwoEdHlwZRgBIAEoCzIVLnRhc2t3aXJlLnYxLlRhc2tUeXBlIiQKFFJlc2V0VGFza1R5cGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiPAoVUmVzZXRUYXNrVHlwZVJlc3BvbnNlEiMKBHR5cGUYASABKAsyFS50YXNrd2lyZS52MS5UYXNrVHlwZSIUChJHZXRPdmVydmlld1JlcXVlc3Qi7QEKDk92ZXJ2aWV3TWludXRlEi4KCnN0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXN1Y2NlZWRlZBgCIAEoAxIOCgZmYWlsZWQYAyABKAMSEQoJY2FuY2VsbGVkGAQgASgDEg8KB3N0YXJ0ZWQYBSABKAMSMQoOcXVldWVfd2FpdF9wNTAYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMQoOcXVldWVfd2FpdF9wOTUYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24isAIKE0dldE92ZXJ2aWV3UmVzcG9uc2USJwoHYmFja2xvZxgBIAMoCzIWLnRhc2t3aXJlLnYxLlRhc2tDb3VudBIsCgdtaW51dGVzGAIgAygLMhsudGFza3dpcmUudjEuT3ZlcnZpZXdNaW51dGUSMQoOcXVldWVfd2FpdF9wNTAYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMQoOcXVldWVfd2FpdF9wOTUYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDwoHd29ya2VycxgFIAEoBRINCgVzbG90cxgGIAEoBRIUCgxzbG90c19pbl91c2UYByABKAUSDwoHc2VydmVycxgIIAEoBRIVCg1wYXVzZWRfcXVldWVzGAkgAygJIhIKEEdldENhbGxlclJlcXVlc3QiVAoRR2V0Q2FsbGVyUmVzcG9uc2USDAoEYXV0aBgBIAEoCBIOCgZrZXlfaWQYAiABKAkSDAoEcm9sZRgDIAEoCRITCgtwZXJtaXNzaW9ucxgEIAMoCSLxAQoFTGltaXQSDgoEdHlwZRgBIAEoCUgAEg8KBXF1ZXVlGAIgASgJSAASLgoJZWZmZWN0aXZlGAMgASgLMhsudGFza3dpcmUudjEuRGlzcGF0Y2hMaW1pdHMSLQoIZGVjbGFyZWQYBCABKAsyGy50YXNrd2lyZS52MS5EaXNwYXRjaExpbWl0cxItCghvdmVycmlkZRgFIAEoCzIbLnRhc2t3aXJlLnYxLkRpc3BhdGNoTGltaXRzEi8KC3VwZGF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIICgZ0YXJnZXQiaQoPU2V0TGltaXRSZXF1ZXN0Eg4KBHR5cGUYASABKAlIABIPCgVxdWV1ZRgCIAEoCUgAEisKBmxpbWl0cxgDIAEoCzIbLnRhc2t3aXJlLnYxLkRpc3BhdGNoTGltaXRzQggKBnRhcmdldCI1ChBTZXRMaW1pdFJlc3BvbnNlEiEKBWxpbWl0GAEgASgLMhIudGFza3dpcmUudjEuTGltaXQiPgoRQ2xlYXJMaW1pdFJlcXVlc3QSDgoEdHlwZRgBIAEoCUgAEg8KBXF1ZXVlGAIgASgJSABCCAoGdGFyZ2V0IjcKEkNsZWFyTGltaXRSZXNwb25zZRIhCgVsaW1pdBgBIAEoCzISLnRhc2t3aXJlLnYxLkxpbWl0IhMKEUxpc3RMaW1pdHNSZXF1ZXN0IjgKEkxpc3RMaW1pdHNSZXNwb25zZRIiCgZsaW1pdHMYASADKAsyEi50YXNrd2lyZS52MS5MaW1pdCqBAQoLV29ya2VyU3RhdGUSHAoYV09SS0VSX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWV09SS0VSX1NUQVRFX0NPTk5FQ1RFRBABEhkKFVdPUktFUl9TVEFURV9EUkFJTklORxACEh0KGVdPUktFUl9TVEFURV9ESVNDT05ORUNURUQQAypgCgtTZXJ2ZXJTdGF0ZRIcChhTRVJWRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRTRVJWRVJfU1RBVEVfU0VSVklORxABEhkKFVNFUlZFUl9TVEFURV9EUkFJTklORxACKlYKCkNvdW50R3JvdXASGwoXQ09VTlRfR1JPVVBfVU5TUEVDSUZJRUQQABIUChBDT1VOVF9HUk9VUF9UWVBFEAESFQoRQ09VTlRfR1JPVVBfUVVFVUUQAjKPDQoMQWRtaW5TZXJ2aWNlElUKC0xpc3RXb3JrZXJzEh8udGFza3dpcmUudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiAudGFza3dpcmUudjEuTGlzdFdvcmtlcnNSZXNwb25zZSIDkAIBEk8KCUdldFdvcmtlchIdLnRhc2t3aXJlLnYxLkdldFdvcmtlclJlcXVlc3QaHi50YXNrd2lyZS52MS5HZXRXb3JrZXJSZXNwb25zZSIDkAIBElAKC0RyYWluV29ya2VyEh8udGFza3dpcmUudjEuRHJhaW5Xb3JrZXJSZXF1ZXN0GiAudGFza3dpcmUudjEuRHJhaW5Xb3JrZXJSZXNwb25zZRJVCgtMaXN0U2VydmVycxIfLnRhc2t3aXJlLnYxLkxpc3RTZXJ2ZXJzUmVxdWVzdBogLnRhc2t3aXJlLnYxLkxpc3RTZXJ2ZXJzUmVzcG9uc2UiA5ACARJSCgpMaXN0UXVldWVzEh4udGFza3dpcmUudjEuTGlzdFF1ZXVlc1JlcXVlc3QaHy50YXNrd2lyZS52MS5MaXN0UXVldWVzUmVzcG9uc2UiA5ACARJMCghHZXRRdWV1ZRIcLnRhc2t3aXJlLnYxLkdldFF1ZXVlUmVxdWVzdBodLnRhc2t3aXJlLnYxLkdldFF1ZXVlUmVzcG9uc2UiA5ACARJNCgpQYXVzZVF1ZXVlEh4udGFza3dpcmUudjEuUGF1c2VRdWV1ZVJlcXVlc3QaHy50YXNrd2lyZS52MS5QYXVzZVF1ZXVlUmVzcG9uc2USUAoLUmVzdW1lUXVldWUSHy50YXNrd2lyZS52MS5SZXN1bWVRdWV1ZVJlcXVlc3QaIC50YXNrd2lyZS52MS5SZXN1bWVRdWV1ZVJlc3BvbnNlEk0KClB1cmdlUXVldWUSHi50YXNrd2lyZS52MS5QdXJnZVF1ZXVlUmVxdWVzdBofLnRhc2t3aXJlLnYxLlB1cmdlUXVldWVSZXNwb25zZRJSCgpDb3VudFRhc2tzEh4udGFza3dpcmUudjEuQ291bnRUYXNrc1JlcXVlc3QaHy50YXNrd2lyZS52MS5Db3VudFRhc2tzUmVzcG9uc2UiA5ACARJNCgpSZXRyeVRhc2tzEh4udGFza3dpcmUudjEuUmV0cnlUYXNrc1JlcXVlc3QaHy50YXNrd2lyZS52MS5SZXRyeVRhc2tzUmVzcG9uc2USUAoLQ2FuY2VsVGFza3MSHy50YXNrd2lyZS52MS5DYW5jZWxUYXNrc1JlcXVlc3QaIC50YXNrd2lyZS52MS5DYW5jZWxUYXNrc1Jlc3BvbnNlElAKC0RlbGV0ZVRhc2tzEh8udGFza3dpcmUudjEuRGVsZXRlVGFza3NSZXF1ZXN0GiAudGFza3dpcmUudjEuRGVsZXRlVGFza3NSZXNwb25zZRJfChBUcmFuc2ZlclRhc2tUeXBlEiQudGFza3dpcmUudjEuVHJhbnNmZXJUYXNrVHlwZVJlcXVlc3QaJS50YXNrd2lyZS52MS5UcmFuc2ZlclRhc2tUeXBlUmVzcG9uc2USVgoNUmVzZXRUYXNrVHlwZRIhLnRhc2t3aXJlLnYxLlJlc2V0VGFza1R5cGVSZXF1ZXN0GiIudGFza3dpcmUudjEuUmVzZXRUYXNrVHlwZVJlc3BvbnNlElUKC0dldE92ZXJ2aWV3Eh8udGFza3dpcmUudjEuR2V0T3ZlcnZpZXdSZXF1ZXN0GiAudGFza3dpcmUudjEuR2V0T3ZlcnZpZXdSZXNwb25zZSIDkAIBEk8KCUdldENhbGxlchIdLnRhc2t3aXJlLnYxLkdldENhbGxlclJlcXVlc3QaHi50YXNrd2lyZS52MS5HZXRDYWxsZXJSZXNwb25zZSIDkAIBEkwKCFNldExpbWl0EhwudGFza3dpcmUudjEuU2V0TGltaXRSZXF1ZXN0Gh0udGFza3dpcmUudjEuU2V0TGltaXRSZXNwb25zZSIDkAICElIKCkNsZWFyTGltaXQSHi50YXNrd2lyZS52MS5DbGVhckxpbWl0UmVxdWVzdBofLnRhc2t3aXJlLnYxLkNsZWFyTGltaXRSZXNwb25zZSIDkAICElIKCkxpc3RMaW1pdHMSHi50YXNrd2lyZS52MS5MaXN0TGltaXRzUmVxdWVzdBofLnRhc2t3aXJlLnYxLkxpc3RMaW1pdHNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_taskwire_v1_task]);
 
 /**
  * A worker process, as the fleet knows it.
@@ -996,6 +996,392 @@ export const ResetTaskTypeResponseSchema: GenMessage<ResetTaskTypeResponse> = /*
   messageDesc(file_taskwire_v1_admin_service, 35);
 
 /**
+ * @generated from message taskwire.v1.GetOverviewRequest
+ */
+export type GetOverviewRequest = Message<"taskwire.v1.GetOverviewRequest"> & {
+};
+
+/**
+ * Describes the message taskwire.v1.GetOverviewRequest.
+ * Use `create(GetOverviewRequestSchema)` to create a new message.
+ */
+export const GetOverviewRequestSchema: GenMessage<GetOverviewRequest> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_admin_service, 36);
+
+/**
+ * One minute of the fleet's activity.
+ *
+ * @generated from message taskwire.v1.OverviewMinute
+ */
+export type OverviewMinute = Message<"taskwire.v1.OverviewMinute"> & {
+  /**
+   * The minute's start.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 1;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Tasks that ended SUCCEEDED, FAILED or CANCELLED in the minute.
+   *
+   * @generated from field: int64 succeeded = 2;
+   */
+  succeeded: bigint;
+
+  /**
+   * @generated from field: int64 failed = 3;
+   */
+  failed: bigint;
+
+  /**
+   * @generated from field: int64 cancelled = 4;
+   */
+  cancelled: bigint;
+
+  /**
+   * Attempts started in the minute.
+   *
+   * @generated from field: int64 started = 5;
+   */
+  started: bigint;
+
+  /**
+   * Queue wait (from runnable to started) of the attempts started in the minute: 50th and 95th
+   * percentiles, read from a histogram (each a bucket's upper bound); unset when none started.
+   *
+   * @generated from field: google.protobuf.Duration queue_wait_p50 = 6;
+   */
+  queueWaitP50?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration queue_wait_p95 = 7;
+   */
+  queueWaitP95?: Duration | undefined;
+};
+
+/**
+ * Describes the message taskwire.v1.OverviewMinute.
+ * Use `create(OverviewMinuteSchema)` to create a new message.
+ */
+export const OverviewMinuteSchema: GenMessage<OverviewMinute> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_admin_service, 37);
+
+/**
+ * @generated from message taskwire.v1.GetOverviewResponse
+ */
+export type GetOverviewResponse = Message<"taskwire.v1.GetOverviewResponse"> & {
+  /**
+   * Unfinished tasks by state (SCHEDULED, QUEUED, RUNNING, CANCELLING), non-zero ones only.
+   *
+   * @generated from field: repeated taskwire.v1.TaskCount backlog = 1;
+   */
+  backlog: TaskCount[];
+
+  /**
+   * The last 60 minutes, oldest first, the current one last; minutes without activity are zeros.
+   *
+   * @generated from field: repeated taskwire.v1.OverviewMinute minutes = 2;
+   */
+  minutes: OverviewMinute[];
+
+  /**
+   * Queue wait over the whole hour: 50th and 95th percentiles; unset when nothing started.
+   *
+   * @generated from field: google.protobuf.Duration queue_wait_p50 = 3;
+   */
+  queueWaitP50?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration queue_wait_p95 = 4;
+   */
+  queueWaitP95?: Duration | undefined;
+
+  /**
+   * Connected workers, their slots and the slots in use now.
+   *
+   * @generated from field: int32 workers = 5;
+   */
+  workers: number;
+
+  /**
+   * @generated from field: int32 slots = 6;
+   */
+  slots: number;
+
+  /**
+   * @generated from field: int32 slots_in_use = 7;
+   */
+  slotsInUse: number;
+
+  /**
+   * Servers that heart-beat recently.
+   *
+   * @generated from field: int32 servers = 8;
+   */
+  servers: number;
+
+  /**
+   * Paused queues, by name.
+   *
+   * @generated from field: repeated string paused_queues = 9;
+   */
+  pausedQueues: string[];
+};
+
+/**
+ * Describes the message taskwire.v1.GetOverviewResponse.
+ * Use `create(GetOverviewResponseSchema)` to create a new message.
+ */
+export const GetOverviewResponseSchema: GenMessage<GetOverviewResponse> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_admin_service, 38);
+
+/**
+ * @generated from message taskwire.v1.GetCallerRequest
+ */
+export type GetCallerRequest = Message<"taskwire.v1.GetCallerRequest"> & {
+};
+
+/**
+ * Describes the message taskwire.v1.GetCallerRequest.
+ * Use `create(GetCallerRequestSchema)` to create a new message.
+ */
+export const GetCallerRequestSchema: GenMessage<GetCallerRequest> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_admin_service, 39);
+
+/**
+ * @generated from message taskwire.v1.GetCallerResponse
+ */
+export type GetCallerResponse = Message<"taskwire.v1.GetCallerResponse"> & {
+  /**
+   * False when the server checks no API keys: every caller may do everything.
+   *
+   * @generated from field: bool auth = 1;
+   */
+  auth: boolean;
+
+  /**
+   * The key's id and role ("client", "worker", "viewer", "admin"); empty when auth is false.
+   *
+   * @generated from field: string key_id = 2;
+   */
+  keyId: string;
+
+  /**
+   * @generated from field: string role = 3;
+   */
+  role: string;
+
+  /**
+   * What the caller may do: "tasks.submit", "tasks.read", "tasks.cancel", "worker.connect",
+   * "fleet.read", "fleet.act".
+   *
+   * @generated from field: repeated string permissions = 4;
+   */
+  permissions: string[];
+};
+
+/**
+ * Describes the message taskwire.v1.GetCallerResponse.
+ * Use `create(GetCallerResponseSchema)` to create a new message.
+ */
+export const GetCallerResponseSchema: GenMessage<GetCallerResponse> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_admin_service, 40);
+
+/**
+ * The dispatch limits of one task type or queue.
+ *
+ * @generated from message taskwire.v1.Limit
+ */
+export type Limit = Message<"taskwire.v1.Limit"> & {
+  /**
+   * @generated from oneof taskwire.v1.Limit.target
+   */
+  target: {
+    /**
+     * @generated from field: string type = 1;
+     */
+    value: string;
+    case: "type";
+  } | {
+    /**
+     * @generated from field: string queue = 2;
+     */
+    value: string;
+    case: "queue";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * In force: the operator's values where set, else the declared ones.
+   *
+   * @generated from field: taskwire.v1.DispatchLimits effective = 3;
+   */
+  effective?: DispatchLimits | undefined;
+
+  /**
+   * Declared by the type's workers (TaskDefaults.limits); unset for a queue.
+   *
+   * @generated from field: taskwire.v1.DispatchLimits declared = 4;
+   */
+  declared?: DispatchLimits | undefined;
+
+  /**
+   * Set by an operator (SetLimit); unset: none.
+   *
+   * @generated from field: taskwire.v1.DispatchLimits override = 5;
+   */
+  override?: DispatchLimits | undefined;
+
+  /**
+   * When an operator last changed them; unset: never.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 6;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message taskwire.v1.Limit.
+ * Use `create(LimitSchema)` to create a new message.
+ */
+export const LimitSchema: GenMessage<Limit> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_admin_service, 41);
+
+/**
+ * @generated from message taskwire.v1.SetLimitRequest
+ */
+export type SetLimitRequest = Message<"taskwire.v1.SetLimitRequest"> & {
+  /**
+   * A known task type (NOT_FOUND otherwise) or a queue name.
+   *
+   * @generated from oneof taskwire.v1.SetLimitRequest.target
+   */
+  target: {
+    /**
+     * @generated from field: string type = 1;
+     */
+    value: string;
+    case: "type";
+  } | {
+    /**
+     * @generated from field: string queue = 2;
+     */
+    value: string;
+    case: "queue";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The fields to set: counts from 0 (no limit) to 1,000,000; a rate's interval from 1ms to 1d.
+   *
+   * @generated from field: taskwire.v1.DispatchLimits limits = 3;
+   */
+  limits?: DispatchLimits | undefined;
+};
+
+/**
+ * Describes the message taskwire.v1.SetLimitRequest.
+ * Use `create(SetLimitRequestSchema)` to create a new message.
+ */
+export const SetLimitRequestSchema: GenMessage<SetLimitRequest> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_admin_service, 42);
+
+/**
+ * @generated from message taskwire.v1.SetLimitResponse
+ */
+export type SetLimitResponse = Message<"taskwire.v1.SetLimitResponse"> & {
+  /**
+   * @generated from field: taskwire.v1.Limit limit = 1;
+   */
+  limit?: Limit | undefined;
+};
+
+/**
+ * Describes the message taskwire.v1.SetLimitResponse.
+ * Use `create(SetLimitResponseSchema)` to create a new message.
+ */
+export const SetLimitResponseSchema: GenMessage<SetLimitResponse> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_admin_service, 43);
+
+/**
+ * @generated from message taskwire.v1.ClearLimitRequest
+ */
+export type ClearLimitRequest = Message<"taskwire.v1.ClearLimitRequest"> & {
+  /**
+   * @generated from oneof taskwire.v1.ClearLimitRequest.target
+   */
+  target: {
+    /**
+     * @generated from field: string type = 1;
+     */
+    value: string;
+    case: "type";
+  } | {
+    /**
+     * @generated from field: string queue = 2;
+     */
+    value: string;
+    case: "queue";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message taskwire.v1.ClearLimitRequest.
+ * Use `create(ClearLimitRequestSchema)` to create a new message.
+ */
+export const ClearLimitRequestSchema: GenMessage<ClearLimitRequest> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_admin_service, 44);
+
+/**
+ * @generated from message taskwire.v1.ClearLimitResponse
+ */
+export type ClearLimitResponse = Message<"taskwire.v1.ClearLimitResponse"> & {
+  /**
+   * The limits in force after the change.
+   *
+   * @generated from field: taskwire.v1.Limit limit = 1;
+   */
+  limit?: Limit | undefined;
+};
+
+/**
+ * Describes the message taskwire.v1.ClearLimitResponse.
+ * Use `create(ClearLimitResponseSchema)` to create a new message.
+ */
+export const ClearLimitResponseSchema: GenMessage<ClearLimitResponse> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_admin_service, 45);
+
+/**
+ * @generated from message taskwire.v1.ListLimitsRequest
+ */
+export type ListLimitsRequest = Message<"taskwire.v1.ListLimitsRequest"> & {
+};
+
+/**
+ * Describes the message taskwire.v1.ListLimitsRequest.
+ * Use `create(ListLimitsRequestSchema)` to create a new message.
+ */
+export const ListLimitsRequestSchema: GenMessage<ListLimitsRequest> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_admin_service, 46);
+
+/**
+ * @generated from message taskwire.v1.ListLimitsResponse
+ */
+export type ListLimitsResponse = Message<"taskwire.v1.ListLimitsResponse"> & {
+  /**
+   * Types first, then queues, each by name.
+   *
+   * @generated from field: repeated taskwire.v1.Limit limits = 1;
+   */
+  limits: Limit[];
+};
+
+/**
+ * Describes the message taskwire.v1.ListLimitsResponse.
+ * Use `create(ListLimitsResponseSchema)` to create a new message.
+ */
+export const ListLimitsResponseSchema: GenMessage<ListLimitsResponse> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_admin_service, 47);
+
+/**
  * The lifecycle of a worker's connection.
  *
  * @generated from enum taskwire.v1.WorkerState
@@ -1257,6 +1643,61 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ResetTaskTypeRequestSchema;
     output: typeof ResetTaskTypeResponseSchema;
+  },
+  /**
+   * The fleet at a glance, for dashboards: the backlog by state, throughput, failures and queue
+   * wait per minute over the last hour (from per-minute counters the servers keep, so its cost
+   * does not grow with the tasks stored), workers and slots, paused queues.
+   *
+   * @generated from rpc taskwire.v1.AdminService.GetOverview
+   */
+  getOverview: {
+    methodKind: "unary";
+    input: typeof GetOverviewRequestSchema;
+    output: typeof GetOverviewResponseSchema;
+  },
+  /**
+   * Who the caller is, as the server sees the call's API key, and what it may do: what a
+   * dashboard shows enabled. Needs a viewer or admin key.
+   *
+   * @generated from rpc taskwire.v1.AdminService.GetCaller
+   */
+  getCaller: {
+    methodKind: "unary";
+    input: typeof GetCallerRequestSchema;
+    output: typeof GetCallerResponseSchema;
+  },
+  /**
+   * Sets dispatch limits of a task type or a queue; the fields given replace the operator's
+   * earlier values, the others are kept. Persisted; in force on every server within a second.
+   *
+   * @generated from rpc taskwire.v1.AdminService.SetLimit
+   */
+  setLimit: {
+    methodKind: "unary";
+    input: typeof SetLimitRequestSchema;
+    output: typeof SetLimitResponseSchema;
+  },
+  /**
+   * Drops an operator's limits of a task type or a queue (a type's declared limits apply again).
+   *
+   * @generated from rpc taskwire.v1.AdminService.ClearLimit
+   */
+  clearLimit: {
+    methodKind: "unary";
+    input: typeof ClearLimitRequestSchema;
+    output: typeof ClearLimitResponseSchema;
+  },
+  /**
+   * The task types and queues with limits: what is in force, what was declared, what an
+   * operator set.
+   *
+   * @generated from rpc taskwire.v1.AdminService.ListLimits
+   */
+  listLimits: {
+    methodKind: "unary";
+    input: typeof ListLimitsRequestSchema;
+    output: typeof ListLimitsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_taskwire_v1_admin_service, 0);

@@ -5,16 +5,16 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Any, Duration, FileDescriptorSet, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { ParentFailurePolicy, Progress, Task, TaskError, TaskState, TaskType } from "./task_pb.js";
 import { file_taskwire_v1_task } from "./task_pb.js";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file taskwire/v1/task_service.proto.
  */
 export const file_taskwire_v1_task_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch50YXNrd2lyZS92MS90YXNrX3NlcnZpY2UucHJvdG8SC3Rhc2t3aXJlLnYxIp4ECg1TdWJtaXRSZXF1ZXN0EgwKBHR5cGUYASABKAkSIwoFaW5wdXQYAiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Eg0KBXF1ZXVlGAMgASgJEhUKCHByaW9yaXR5GAQgASgFSAGIAQESLAoGcnVuX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEioKBWRlbGF5GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASKgoHdGltZW91dBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIZCgxtYXhfYXR0ZW1wdHMYCCABKAVIAogBARIXCg9pZGVtcG90ZW5jeV9rZXkYCSABKAkSNgoGbGFiZWxzGAogAygLMiYudGFza3dpcmUudjEuU3VibWl0UmVxdWVzdC5MYWJlbHNFbnRyeRISCgpkZXBlbmRzX29uGAsgAygJEhgKEGRlcGVuZHNfb25faXRlbXMYDCADKAUSOwoRb25fcGFyZW50X2ZhaWx1cmUYDSABKA4yIC50YXNrd2lyZS52MS5QYXJlbnRGYWlsdXJlUG9saWN5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCgoIc2NoZWR1bGVCCwoJX3ByaW9yaXR5Qg8KDV9tYXhfYXR0ZW1wdHMiQwoOU3VibWl0UmVzcG9uc2USHwoEdGFzaxgBIAEoCzIRLnRhc2t3aXJlLnYxLlRhc2sSEAoIZXhpc3RpbmcYAiABKAgiPwoSU3VibWl0QmF0Y2hSZXF1ZXN0EikKBXRhc2tzGAEgAygLMhoudGFza3dpcmUudjEuU3VibWl0UmVxdWVzdCJUCg1TdWJtaXR0ZWRUYXNrEgoKAmlkGAEgASgJEiUKBXN0YXRlGAIgASgOMhYudGFza3dpcmUudjEuVGFza1N0YXRlEhAKCGV4aXN0aW5nGAMgASgIIkAKE1N1Ym1pdEJhdGNoUmVzcG9uc2USKQoFdGFza3MYASADKAsyGi50YXNrd2lyZS52MS5TdWJtaXR0ZWRUYXNrIh4KEEdldFN0YXR1c1JlcXVlc3QSCgoCaWQYASABKAkiNAoRR2V0U3RhdHVzUmVzcG9uc2USHwoEdGFzaxgBIAEoCzIRLnRhc2t3aXJlLnYxLlRhc2siRwoQR2V0UmVzdWx0UmVxdWVzdBIKCgJpZBgBIAEoCRInCgR3YWl0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjQKEUdldFJlc3VsdFJlc3BvbnNlEh8KBHRhc2sYASABKAsyES50YXNrd2lyZS52MS5UYXNrIiMKFVN0cmVhbVByb2dyZXNzUmVxdWVzdBIKCgJpZBgBIAEoCSKBAgoWU3RyZWFtUHJvZ3Jlc3NSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEiUKBXN0YXRlGAIgASgOMhYudGFza3dpcmUudjEuVGFza1N0YXRlEg8KB2F0dGVtcHQYAyABKAUSJwoIcHJvZ3Jlc3MYBCABKAsyFS50YXNrd2lyZS52MS5Qcm9ncmVzcxIkCgZvdXRwdXQYBSABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EiUKBWVycm9yGAYgASgLMhYudGFza3dpcmUudjEuVGFza0Vycm9yEigKBHRpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIisKDUNhbmNlbFJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjEKDkNhbmNlbFJlc3BvbnNlEh8KBHRhc2sYASABKAsyES50YXNrd2lyZS52MS5UYXNrIhIKEExpc3RUeXBlc1JlcXVlc3QiOQoRTGlzdFR5cGVzUmVzcG9uc2USJAoFdHlwZXMYASADKAsyFS50YXNrd2lyZS52MS5UYXNrVHlwZSL7AQoQTGlzdFRhc2tzUmVxdWVzdBImCgZzdGF0ZXMYASADKA4yFi50YXNrd2lyZS52MS5UYXNrU3RhdGUSDAoEdHlwZRgCIAEoCRINCgVxdWV1ZRgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRI5CgZsYWJlbHMYBiADKAsyKS50YXNrd2lyZS52MS5MaXN0VGFza3NSZXF1ZXN0LkxhYmVsc0VudHJ5EhEKCXBhcmVudF9pZBgHIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImMKEUxpc3RUYXNrc1Jlc3BvbnNlEiAKBXRhc2tzGAEgAygLMhEudGFza3dpcmUudjEuVGFzaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEwoLdG90YWxfY291bnQYAyABKAMiIgoSR2V0VGFza1R5cGVSZXF1ZXN0EgwKBG5hbWUYASABKAkicwoTR2V0VGFza1R5cGVSZXNwb25zZRIjCgR0eXBlGAEgASgLMhUudGFza3dpcmUudjEuVGFza1R5cGUSNwoLZGVzY3JpcHRvcnMYAiABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXQy2AUKC1Rhc2tTZXJ2aWNlEkEKBlN1Ym1pdBIaLnRhc2t3aXJlLnYxLlN1Ym1pdFJlcXVlc3QaGy50YXNrd2lyZS52MS5TdWJtaXRSZXNwb25zZRJQCgtTdWJtaXRCYXRjaBIfLnRhc2t3aXJlLnYxLlN1Ym1pdEJhdGNoUmVxdWVzdBogLnRhc2t3aXJlLnYxLlN1Ym1pdEJhdGNoUmVzcG9uc2USTwoJR2V0U3RhdHVzEh0udGFza3dpcmUudjEuR2V0U3RhdHVzUmVxdWVzdBoeLnRhc2t3aXJlLnYxLkdldFN0YXR1c1Jlc3BvbnNlIgOQAgESSgoJR2V0UmVzdWx0Eh0udGFza3dpcmUudjEuR2V0UmVzdWx0UmVxdWVzdBoeLnRhc2t3aXJlLnYxLkdldFJlc3VsdFJlc3BvbnNlElsKDlN0cmVhbVByb2dyZXNzEiIudGFza3dpcmUudjEuU3RyZWFtUHJvZ3Jlc3NSZXF1ZXN0GiMudGFza3dpcmUudjEuU3RyZWFtUHJvZ3Jlc3NSZXNwb25zZTABEkEKBkNhbmNlbBIaLnRhc2t3aXJlLnYxLkNhbmNlbFJlcXVlc3QaGy50YXNrd2lyZS52MS5DYW5jZWxSZXNwb25zZRJPCglMaXN0VHlwZXMSHS50YXNrd2lyZS52MS5MaXN0VHlwZXNSZXF1ZXN0Gh4udGFza3dpcmUudjEuTGlzdFR5cGVzUmVzcG9uc2UiA5ACARJPCglMaXN0VGFza3MSHS50YXNrd2lyZS52MS5MaXN0VGFza3NSZXF1ZXN0Gh4udGFza3dpcmUudjEuTGlzdFRhc2tzUmVzcG9uc2UiA5ACARJVCgtHZXRUYXNrVHlwZRIfLnRhc2t3aXJlLnYxLkdldFRhc2tUeXBlUmVxdWVzdBogLnRhc2t3aXJlLnYxLkdldFRhc2tUeXBlUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_timestamp, file_taskwire_v1_task]);
+  fileDesc("Ch50YXNrd2lyZS92MS90YXNrX3NlcnZpY2UucHJvdG8SC3Rhc2t3aXJlLnYxIrcECg1TdWJtaXRSZXF1ZXN0EgwKBHR5cGUYASABKAkSIwoFaW5wdXQYAiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Eg0KBXF1ZXVlGAMgASgJEhUKCHByaW9yaXR5GAQgASgFSAGIAQESLAoGcnVuX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEioKBWRlbGF5GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASKgoHdGltZW91dBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIZCgxtYXhfYXR0ZW1wdHMYCCABKAVIAogBARIXCg9pZGVtcG90ZW5jeV9rZXkYCSABKAkSNgoGbGFiZWxzGAogAygLMiYudGFza3dpcmUudjEuU3VibWl0UmVxdWVzdC5MYWJlbHNFbnRyeRISCgpkZXBlbmRzX29uGAsgAygJEhgKEGRlcGVuZHNfb25faXRlbXMYDCADKAUSOwoRb25fcGFyZW50X2ZhaWx1cmUYDSABKA4yIC50YXNrd2lyZS52MS5QYXJlbnRGYWlsdXJlUG9saWN5EhcKD2NvbmN1cnJlbmN5X2tleRgOIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCHNjaGVkdWxlQgsKCV9wcmlvcml0eUIPCg1fbWF4X2F0dGVtcHRzIkMKDlN1Ym1pdFJlc3BvbnNlEh8KBHRhc2sYASABKAsyES50YXNrd2lyZS52MS5UYXNrEhAKCGV4aXN0aW5nGAIgASgIIj8KElN1Ym1pdEJhdGNoUmVxdWVzdBIpCgV0YXNrcxgBIAMoCzIaLnRhc2t3aXJlLnYxLlN1Ym1pdFJlcXVlc3QiVAoNU3VibWl0dGVkVGFzaxIKCgJpZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIQCghleGlzdGluZxgDIAEoCCJAChNTdWJtaXRCYXRjaFJlc3BvbnNlEikKBXRhc2tzGAEgAygLMhoudGFza3dpcmUudjEuU3VibWl0dGVkVGFzayIeChBHZXRTdGF0dXNSZXF1ZXN0EgoKAmlkGAEgASgJIjQKEUdldFN0YXR1c1Jlc3BvbnNlEh8KBHRhc2sYASABKAsyES50YXNrd2lyZS52MS5UYXNrIkcKEEdldFJlc3VsdFJlcXVlc3QSCgoCaWQYASABKAkSJwoEd2FpdBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI0ChFHZXRSZXN1bHRSZXNwb25zZRIfCgR0YXNrGAEgASgLMhEudGFza3dpcmUudjEuVGFzayIjChVTdHJlYW1Qcm9ncmVzc1JlcXVlc3QSCgoCaWQYASABKAkiqwIKFlN0cmVhbVByb2dyZXNzUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIPCgdhdHRlbXB0GAMgASgFEicKCHByb2dyZXNzGAQgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MSJAoGb3V0cHV0GAUgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueRIlCgVlcnJvchgGIAEoCzIWLnRhc2t3aXJlLnYxLlRhc2tFcnJvchIoCgR0aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgdjb250ZXh0GAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCIrCg1DYW5jZWxSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIxCg5DYW5jZWxSZXNwb25zZRIfCgR0YXNrGAEgASgLMhEudGFza3dpcmUudjEuVGFzayISChBMaXN0VHlwZXNSZXF1ZXN0IjkKEUxpc3RUeXBlc1Jlc3BvbnNlEiQKBXR5cGVzGAEgAygLMhUudGFza3dpcmUudjEuVGFza1R5cGUi+wEKEExpc3RUYXNrc1JlcXVlc3QSJgoGc3RhdGVzGAEgAygOMhYudGFza3dpcmUudjEuVGFza1N0YXRlEgwKBHR5cGUYAiABKAkSDQoFcXVldWUYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSOQoGbGFiZWxzGAYgAygLMikudGFza3dpcmUudjEuTGlzdFRhc2tzUmVxdWVzdC5MYWJlbHNFbnRyeRIRCglwYXJlbnRfaWQYByABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJjChFMaXN0VGFza3NSZXNwb25zZRIgCgV0YXNrcxgBIAMoCzIRLnRhc2t3aXJlLnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhMKC3RvdGFsX2NvdW50GAMgASgDIiIKEkdldFRhc2tUeXBlUmVxdWVzdBIMCgRuYW1lGAEgASgJInMKE0dldFRhc2tUeXBlUmVzcG9uc2USIwoEdHlwZRgBIAEoCzIVLnRhc2t3aXJlLnYxLlRhc2tUeXBlEjcKC2Rlc2NyaXB0b3JzGAIgASgLMiIuZ29vZ2xlLnByb3RvYnVmLkZpbGVEZXNjcmlwdG9yU2V0IqMBCgtUYXNrTG9nTGluZRIQCghzZXF1ZW5jZRgBIAEoAxIPCgdhdHRlbXB0GAIgASgFEg0KBWxldmVsGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSJwoGZmllbGRzGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIoCgR0aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJrChJHZXRUYXNrTG9nc1JlcXVlc3QSCgoCaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIRCgltaW5fbGV2ZWwYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkihAEKE0dldFRhc2tMb2dzUmVzcG9uc2USJwoFbGluZXMYASADKAsyGC50YXNrd2lyZS52MS5UYXNrTG9nTGluZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSFAoMc3RvcmVkX2NvdW50GAMgASgDEhUKDWRyb3BwZWRfY291bnQYBCABKAMiXwoVU3RyZWFtVGFza0xvZ3NSZXF1ZXN0EgoKAmlkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSEQoJbWluX2xldmVsGAMgASgJEhYKDmFmdGVyX3NlcXVlbmNlGAQgASgDIoUBChZTdHJlYW1UYXNrTG9nc1Jlc3BvbnNlEicKBWxpbmVzGAEgAygLMhgudGFza3dpcmUudjEuVGFza0xvZ0xpbmUSKwoLZmluYWxfc3RhdGUYAiABKA4yFi50YXNrd2lyZS52MS5UYXNrU3RhdGUSFQoNZHJvcHBlZF9jb3VudBgDIAEoAzKMBwoLVGFza1NlcnZpY2USQQoGU3VibWl0EhoudGFza3dpcmUudjEuU3VibWl0UmVxdWVzdBobLnRhc2t3aXJlLnYxLlN1Ym1pdFJlc3BvbnNlElAKC1N1Ym1pdEJhdGNoEh8udGFza3dpcmUudjEuU3VibWl0QmF0Y2hSZXF1ZXN0GiAudGFza3dpcmUudjEuU3VibWl0QmF0Y2hSZXNwb25zZRJPCglHZXRTdGF0dXMSHS50YXNrd2lyZS52MS5HZXRTdGF0dXNSZXF1ZXN0Gh4udGFza3dpcmUudjEuR2V0U3RhdHVzUmVzcG9uc2UiA5ACARJKCglHZXRSZXN1bHQSHS50YXNrd2lyZS52MS5HZXRSZXN1bHRSZXF1ZXN0Gh4udGFza3dpcmUudjEuR2V0UmVzdWx0UmVzcG9uc2USWwoOU3RyZWFtUHJvZ3Jlc3MSIi50YXNrd2lyZS52MS5TdHJlYW1Qcm9ncmVzc1JlcXVlc3QaIy50YXNrd2lyZS52MS5TdHJlYW1Qcm9ncmVzc1Jlc3BvbnNlMAESQQoGQ2FuY2VsEhoudGFza3dpcmUudjEuQ2FuY2VsUmVxdWVzdBobLnRhc2t3aXJlLnYxLkNhbmNlbFJlc3BvbnNlEk8KCUxpc3RUeXBlcxIdLnRhc2t3aXJlLnYxLkxpc3RUeXBlc1JlcXVlc3QaHi50YXNrd2lyZS52MS5MaXN0VHlwZXNSZXNwb25zZSIDkAIBEk8KCUxpc3RUYXNrcxIdLnRhc2t3aXJlLnYxLkxpc3RUYXNrc1JlcXVlc3QaHi50YXNrd2lyZS52MS5MaXN0VGFza3NSZXNwb25zZSIDkAIBElUKC0dldFRhc2tMb2dzEh8udGFza3dpcmUudjEuR2V0VGFza0xvZ3NSZXF1ZXN0GiAudGFza3dpcmUudjEuR2V0VGFza0xvZ3NSZXNwb25zZSIDkAIBElsKDlN0cmVhbVRhc2tMb2dzEiIudGFza3dpcmUudjEuU3RyZWFtVGFza0xvZ3NSZXF1ZXN0GiMudGFza3dpcmUudjEuU3RyZWFtVGFza0xvZ3NSZXNwb25zZTABElUKC0dldFRhc2tUeXBlEh8udGFza3dpcmUudjEuR2V0VGFza1R5cGVSZXF1ZXN0GiAudGFza3dpcmUudjEuR2V0VGFza1R5cGVSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_taskwire_v1_task]);
 
 /**
  * @generated from message taskwire.v1.SubmitRequest
@@ -120,6 +120,15 @@ export type SubmitRequest = Message<"taskwire.v1.SubmitRequest"> & {
    * @generated from field: taskwire.v1.ParentFailurePolicy on_parent_failure = 13;
    */
   onParentFailure: ParentFailurePolicy;
+
+  /**
+   * The task's concurrency key (a tenant, a repository, a user): per-key limits of its type or
+   * queue count the running tasks of one key, and a queue serves keys round-robin within a
+   * priority. At most 128 printable characters; empty: none.
+   *
+   * @generated from field: string concurrency_key = 14;
+   */
+  concurrencyKey: string;
 };
 
 /**
@@ -352,6 +361,14 @@ export type StreamProgressResponse = Message<"taskwire.v1.StreamProgressResponse
    * @generated from field: google.protobuf.Timestamp time = 7;
    */
   time?: Timestamp | undefined;
+
+  /**
+   * The task's context (Task.context): on the first event, and on each event where an attempt
+   * changed it; unset: unchanged.
+   *
+   * @generated from field: google.protobuf.Struct context = 8;
+   */
+  context?: JsonObject | undefined;
 };
 
 /**
@@ -561,6 +578,216 @@ export const GetTaskTypeResponseSchema: GenMessage<GetTaskTypeResponse> = /*@__P
   messageDesc(file_taskwire_v1_task_service, 18);
 
 /**
+ * One stored log line of a task.
+ *
+ * @generated from message taskwire.v1.TaskLogLine
+ */
+export type TaskLogLine = Message<"taskwire.v1.TaskLogLine"> & {
+  /**
+   * Orders the lines of a task as the server received them; StreamTaskLogsRequest.after_sequence
+   * resumes after one.
+   *
+   * @generated from field: int64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * @generated from field: int32 attempt = 2;
+   */
+  attempt: number;
+
+  /**
+   * "debug", "info", "warn" or "error".
+   *
+   * @generated from field: string level = 3;
+   */
+  level: string;
+
+  /**
+   * @generated from field: string message = 4;
+   */
+  message: string;
+
+  /**
+   * Structured fields the line was logged with; unset: none.
+   *
+   * @generated from field: google.protobuf.Struct fields = 5;
+   */
+  fields?: JsonObject | undefined;
+
+  /**
+   * When the worker wrote the line.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 6;
+   */
+  time?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message taskwire.v1.TaskLogLine.
+ * Use `create(TaskLogLineSchema)` to create a new message.
+ */
+export const TaskLogLineSchema: GenMessage<TaskLogLine> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_task_service, 19);
+
+/**
+ * @generated from message taskwire.v1.GetTaskLogsRequest
+ */
+export type GetTaskLogsRequest = Message<"taskwire.v1.GetTaskLogsRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Only the lines of this attempt; 0: every attempt.
+   *
+   * @generated from field: int32 attempt = 2;
+   */
+  attempt: number;
+
+  /**
+   * Only the lines at this level or above ("debug" < "info" < "warn" < "error"); empty: all.
+   *
+   * @generated from field: string min_level = 3;
+   */
+  minLevel: string;
+
+  /**
+   * At most 1000; 0 means 100.
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page; empty: from the first line.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message taskwire.v1.GetTaskLogsRequest.
+ * Use `create(GetTaskLogsRequestSchema)` to create a new message.
+ */
+export const GetTaskLogsRequestSchema: GenMessage<GetTaskLogsRequest> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_task_service, 20);
+
+/**
+ * @generated from message taskwire.v1.GetTaskLogsResponse
+ */
+export type GetTaskLogsResponse = Message<"taskwire.v1.GetTaskLogsResponse"> & {
+  /**
+   * Oldest first.
+   *
+   * @generated from field: repeated taskwire.v1.TaskLogLine lines = 1;
+   */
+  lines: TaskLogLine[];
+
+  /**
+   * Empty when no more lines are stored now (a running task may store more: StreamTaskLogs).
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * Lines stored for the task (every attempt and level).
+   *
+   * @generated from field: int64 stored_count = 3;
+   */
+  storedCount: bigint;
+
+  /**
+   * Lines not stored because the task was at its bound (`--max-task-log-lines`,
+   * `--max-task-log-bytes`).
+   *
+   * @generated from field: int64 dropped_count = 4;
+   */
+  droppedCount: bigint;
+};
+
+/**
+ * Describes the message taskwire.v1.GetTaskLogsResponse.
+ * Use `create(GetTaskLogsResponseSchema)` to create a new message.
+ */
+export const GetTaskLogsResponseSchema: GenMessage<GetTaskLogsResponse> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_task_service, 21);
+
+/**
+ * @generated from message taskwire.v1.StreamTaskLogsRequest
+ */
+export type StreamTaskLogsRequest = Message<"taskwire.v1.StreamTaskLogsRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Only the lines of this attempt; 0: every attempt.
+   *
+   * @generated from field: int32 attempt = 2;
+   */
+  attempt: number;
+
+  /**
+   * Only the lines at this level or above; empty: all.
+   *
+   * @generated from field: string min_level = 3;
+   */
+  minLevel: string;
+
+  /**
+   * Only the lines after this one (a TaskLogLine.sequence); 0: from the first stored line.
+   *
+   * @generated from field: int64 after_sequence = 4;
+   */
+  afterSequence: bigint;
+};
+
+/**
+ * Describes the message taskwire.v1.StreamTaskLogsRequest.
+ * Use `create(StreamTaskLogsRequestSchema)` to create a new message.
+ */
+export const StreamTaskLogsRequestSchema: GenMessage<StreamTaskLogsRequest> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_task_service, 22);
+
+/**
+ * @generated from message taskwire.v1.StreamTaskLogsResponse
+ */
+export type StreamTaskLogsResponse = Message<"taskwire.v1.StreamTaskLogsResponse"> & {
+  /**
+   * Lines in order, stored ones first; each message holds one or more.
+   *
+   * @generated from field: repeated taskwire.v1.TaskLogLine lines = 1;
+   */
+  lines: TaskLogLine[];
+
+  /**
+   * The task's state when the stream ends: set (terminal) on the last message only.
+   *
+   * @generated from field: taskwire.v1.TaskState final_state = 2;
+   */
+  finalState: TaskState;
+
+  /**
+   * Lines of the task not stored (at its bound), so far.
+   *
+   * @generated from field: int64 dropped_count = 3;
+   */
+  droppedCount: bigint;
+};
+
+/**
+ * Describes the message taskwire.v1.StreamTaskLogsResponse.
+ * Use `create(StreamTaskLogsResponseSchema)` to create a new message.
+ */
+export const StreamTaskLogsResponseSchema: GenMessage<StreamTaskLogsResponse> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_task_service, 23);
+
+/**
  * Submit tasks, follow them, wait for their results, cancel them, list what exists.
  * The reads marked NO_SIDE_EFFECTS are also served over HTTP GET with the Connect protocol
  * (`GET /taskwire.v1.TaskService/GetStatus?encoding=json&message=...`), which proxies and
@@ -648,6 +875,27 @@ export const TaskService: GenService<{
     methodKind: "unary";
     input: typeof ListTasksRequestSchema;
     output: typeof ListTasksResponseSchema;
+  },
+  /**
+   * The stored log lines of a task, oldest first, a page at a time, filtered by attempt and level.
+   *
+   * @generated from rpc taskwire.v1.TaskService.GetTaskLogs
+   */
+  getTaskLogs: {
+    methodKind: "unary";
+    input: typeof GetTaskLogsRequestSchema;
+    output: typeof GetTaskLogsResponseSchema;
+  },
+  /**
+   * The stored log lines of a task, then its lines live as workers send them (from any server);
+   * ends once the task is in a terminal state and its last lines are sent.
+   *
+   * @generated from rpc taskwire.v1.TaskService.StreamTaskLogs
+   */
+  streamTaskLogs: {
+    methodKind: "server_streaming";
+    input: typeof StreamTaskLogsRequestSchema;
+    output: typeof StreamTaskLogsResponseSchema;
   },
   /**
    * One task type of the catalog with the descriptors of its input and output messages, so a

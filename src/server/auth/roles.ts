@@ -15,13 +15,13 @@ export const ROLES: readonly Role[] = ["client", "worker", "viewer", "admin"];
 export type Permission =
   /** Submit and SubmitBatch. */
   | "tasks.submit"
-  /** GetStatus, GetResult, StreamProgress, ListTasks, ListTypes. */
+  /** GetStatus, GetResult, StreamProgress, ListTasks, ListTypes, GetTaskType. */
   | "tasks.read"
   /** Cancel. */
   | "tasks.cancel"
   /** WorkerService.Connect: take and run tasks. */
   | "worker.connect"
-  /** AdminService reads: workers, servers, queues, counts; ScheduleService reads. */
+  /** AdminService reads: workers, servers, queues, counts, the overview, the caller; ScheduleService reads. */
   | "fleet.read"
   /** AdminService actions: drain, pause/resume, purge, bulk retry/cancel/delete; ScheduleService changes. */
   | "fleet.act";
@@ -47,6 +47,7 @@ export const PROCEDURE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   "taskwire.v1.TaskService/StreamProgress": "tasks.read",
   "taskwire.v1.TaskService/ListTypes": "tasks.read",
   "taskwire.v1.TaskService/ListTasks": "tasks.read",
+  "taskwire.v1.TaskService/GetTaskType": "tasks.read",
   "taskwire.v1.TaskService/Cancel": "tasks.cancel",
   "taskwire.v1.WorkerService/Connect": "worker.connect",
   "taskwire.v1.AdminService/ListWorkers": "fleet.read",
@@ -55,6 +56,8 @@ export const PROCEDURE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   "taskwire.v1.AdminService/ListQueues": "fleet.read",
   "taskwire.v1.AdminService/GetQueue": "fleet.read",
   "taskwire.v1.AdminService/CountTasks": "fleet.read",
+  "taskwire.v1.AdminService/GetOverview": "fleet.read",
+  "taskwire.v1.AdminService/GetCaller": "fleet.read",
   "taskwire.v1.AdminService/DrainWorker": "fleet.act",
   "taskwire.v1.AdminService/PauseQueue": "fleet.act",
   "taskwire.v1.AdminService/ResumeQueue": "fleet.act",

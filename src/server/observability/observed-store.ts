@@ -6,18 +6,27 @@
  */
 import type { Logger } from "../../core/logger.js";
 import { TERMINAL_STATES } from "../../core/task-states.js";
+import type { TaskRecord } from "../../core/task-types.js";
 import type { AttemptOutcome, TaskStore } from "../../store/store.js";
 import { observeCalls } from "./observed-calls.js";
 import type { AttemptResult, ServerMetrics } from "./server-metrics.js";
 import type { TaskSpans } from "./task-spans.js";
+import type { MinuteCounters } from "./minute-counters.js";
 
 /** The `result` label of an attempt's outcome. */
 export function attemptResult(outcome: AttemptOutcome): AttemptResult {
   return outcome.kind === "failed" ? (outcome.error.kind.toLowerCase() as AttemptResult) : outcome.kind;
 }
 
-/** `store` with its task changes counted and traced, and its failures counted. */
-export function observeStore(store: TaskStore, metrics: ServerMetrics, spans: TaskSpans, logger: Logger): TaskStore {
+/**
+ * `store` with its task changes counted and traced, and its failures counted; `minutes`, when
+ * given, also counts starts and outcomes per minute (for `AdminService.GetOverview`).
+ */
+export function observeStore(store: TaskStore, metrics: ServerMetrics, spans: TaskSpans, logger: Logger, minutes?: MinuteCounters): TaskStore {
+  const finished = (task: TaskRecord): void => {
+    metrics.finished(task);
+    minutes?.finished(task, task.finishedAt?.getTime());
+  };
   return observeCalls(store, "postgres", metrics, logger, {
     insertTasks(results) {
       for (const { task, existing } of results) if (!existing) metrics.submitted(task);
@@ -27,7 +36,18 @@ export function observeStore(store: TaskStore, metrics: ServerMetrics, spans: Ta
     },
     startAttempts({ started }, [, , now]) {
       const startedMs = now.getTime();
-      for (const task of started) metrics.started(task, startedMs);
+      for (const task of started) {
+        metrics.started(task, startedMs);
+        minutes?.started(task, startedMs);
+      }
+      spans.dispatched(started, startedMs);
+    },
+    beginAttempts({ started }, [, , now]) {
+      const startedMs = now.getTime();
+      for (const task of started) {
+        metrics.started(task, startedMs);
+        minutes?.started(task, startedMs);
+      }
       spans.dispatched(started, startedMs);
     },
     finishAttempts(changed, [outcomes, now], startedMs) {
@@ -40,14 +60,15 @@ export function observeStore(store: TaskStore, metrics: ServerMetrics, spans: Ta
         const outcome = byId.get(task.id);
         if (outcome === undefined || outcome.attempt !== task.attempt) continue;
         metrics.attemptEnded(task, attemptResult(outcome), endedMs, TERMINAL_STATES.has(task.state));
+        if (TERMINAL_STATES.has(task.state)) minutes?.finished(task, task.finishedAt?.getTime());
         spans.recorded(task, outcome, startedMs, recordedMs);
       }
     },
     cancelTask(outcome) {
-      if (outcome?.kind === "cancelled") metrics.finished(outcome.task);
+      if (outcome?.kind === "cancelled") finished(outcome.task);
     },
     cancelWaiting(cancelled) {
-      for (const task of cancelled) metrics.finished(task);
+      for (const task of cancelled) finished(task);
     },
     retryTasks(rerun) {
       for (const task of rerun) metrics.rerun(task);

@@ -24,11 +24,14 @@ import type { TaskStore, TaskTypeOwner } from "../../store/store.js";
 import type { Catalog } from "../engine/catalog.js";
 import { stateFromProto, stateToProto, taskToProto, taskTypeToProto } from "../convert.js";
 import { buildNewTask, validDurationMs } from "./submission.js";
+import { descriptorSetOf } from "./type-descriptors.js";
 import { FollowerLimits } from "./follower-limits.js";
 import { withSubmitTrace } from "../observability/submit-tracing.js"; // issue 21: traces
 import { isTerminalEvent, stateEvent, type TaskEvents } from "../engine/task-events.js";
 import type { TaskSubmitter } from "../engine/submitter.js";
 import { AsyncQueue } from "../../core/async-queue.js";
+import type { TaskLogEvents } from "../engine/task-log-events.js";
+import { taskLogCalls } from "./task-logs.js";
 import { callerOf, ownedBy, ownerScope, visibleTo, type Caller } from "../auth/index.js"; // issue 3: access control
 
 /** What the task service needs from the rest of the server. */
@@ -36,11 +39,15 @@ export interface TaskServiceDeps {
   store: TaskStore;
   catalog: Catalog;
   events: TaskEvents;
+  /** Live log lines of tasks, for StreamTaskLogs (issue 17: stored logs). */
+  logEvents: TaskLogEvents;
   logger: Logger;
   /** Inserts and indexes submissions, and cancels tasks (shared with the scheduler). */
   submitter: TaskSubmitter;
   /** Workers seen within this many ms count as connected in ListTypes. */
   leaseTimeoutMs: number;
+  /** Most parents one task may depend on (`ServerConfig.maxParents`). @default 32 */
+  maxParents?: number;
   /**
    * Most `StreamProgress` streams and waiting `GetResult` calls this server holds open on one
    * task (`ServerConfig.maxSubscribersPerTask`); more are refused with `RESOURCE_EXHAUSTED`.
@@ -118,8 +125,12 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
   }
 
   return {
+    ...taskLogCalls({ store, events, logEvents: deps.logEvents, getTask, follow }),
+
     async submit(request: SubmitRequest, context: HandlerContext) {
-      const task = withSubmitTrace(ownedBy(await buildNewTask(catalog, request, new Date()), callerOf(context)), context);
+      const caller = callerOf(context);
+      const built = await buildNewTask(catalog, request, new Date(), "", { maxParents: deps.maxParents, ownerScope: ownerScope(caller) });
+      const task = withSubmitTrace(ownedBy(built, caller), context);
       const [result] = await submitter.submit([task]);
       if (!result) throw new Error("insert returned no row");
       return create(SubmitResponseSchema, { task: taskToProto(result.task), existing: result.existing });
@@ -130,8 +141,11 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       if (request.tasks.length > MAX_BATCH) throw InvalidArgumentError.field("tasks", `must hold at most ${MAX_BATCH} tasks, got ${request.tasks.length}`);
       const now = new Date();
       const tasks: NewTask[] = [];
+      const caller = callerOf(context);
+      const scope = ownerScope(caller);
       for (const [i, item] of request.tasks.entries()) {
-        tasks.push(withSubmitTrace(ownedBy(await buildNewTask(catalog, item, now, `tasks[${i}]`), callerOf(context)), context));
+        const built = await buildNewTask(catalog, item, now, `tasks[${i}]`, { maxParents: deps.maxParents, batchIndex: i, ownerScope: scope });
+        tasks.push(withSubmitTrace(ownedBy(built, caller), context));
       }
       const results = await submitter.submit(tasks);
       return create(SubmitBatchResponseSchema, {
@@ -212,6 +226,19 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       return { types: types.map((t) => taskTypeToProto(t, counts.get(t.name) ?? 0, owners.get(t.name)?.owner)) };
     },
 
+    async getTaskType(request, context: HandlerContext) {
+      if (!TYPE_NAME.test(request.name)) throw InvalidArgumentError.field("name", request.name === "" ? "is required" : "is not a valid task type name");
+      const entry = await catalog.get(request.name);
+      const [counts, owners] = await Promise.all([
+        store.countWorkersByType(new Date(Date.now() - deps.leaseTimeoutMs)),
+        ownerScope(callerOf(context)) === undefined ? store.getTaskTypeOwners([request.name]) : new Map<string, TaskTypeOwner>(),
+      ]);
+      return {
+        type: taskTypeToProto(entry.record, counts.get(request.name) ?? 0, owners.get(request.name)?.owner),
+        descriptors: descriptorSetOf([entry.input, entry.output]),
+      };
+    },
+
     async listTasks(request, context: HandlerContext) {
       const states = request.states.map((s, i) => {
         const name = stateFromProto(s);
@@ -229,6 +256,7 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
         queue: request.queue || undefined,
         submittedBy: ownerScope(callerOf(context)),
         labels: validLabels(request.labels, "labels"),
+        parentId: request.parentId === "" ? undefined : validId(request.parentId, "parent_id"),
         limit,
         beforeId,
       });
