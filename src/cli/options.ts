@@ -101,7 +101,7 @@ export function collectStates(text: string, previous: TaskState[] = []): TaskSta
     const state = parseTaskState(name);
     if (state === undefined) {
       throw new InvalidArgumentError(
-        "expected states among scheduled, queued, running, cancelling, succeeded, failed, cancelled",
+        "expected states among waiting, scheduled, queued, running, cancelling, succeeded, failed, cancelled",
       );
     }
     if (!states.includes(state)) states.push(state);
@@ -119,6 +119,11 @@ export function collectLabel(text: string, previous: Record<string, string> = {}
   const equals = text.indexOf("=");
   if (equals <= 0) throw new InvalidArgumentError('expected "key=value"');
   return { ...previous, [text.slice(0, equals)]: text.slice(equals + 1) };
+}
+
+/** Accumulates a repeated flag's values, in order. */
+export function collectValue(text: string, previous: string[] = []): string[] {
+  return [...previous, text];
 }
 
 /** Accumulates repeated `--header "name: value"` (or `name=value`) flags. */

@@ -11,7 +11,9 @@ import type { Task, TaskState, TaskType } from "../../gen/taskwire/v1/task_pb.js
 import { AdminService } from "../../gen/taskwire/v1/admin_service_pb.js";
 import {
   TaskService,
+  type GetTaskLogsResponse,
   type ListTasksResponse,
+  type StreamTaskLogsResponse,
   type SubmitRequest,
   type StreamProgressResponse,
 } from "../../gen/taskwire/v1/task_service_pb.js";
@@ -25,6 +27,7 @@ import { withTracePropagation } from "./trace-propagation.js";
 import { TaskHandle, type TaskCalls, type TaskOutput } from "./task-handle.js";
 import { AdminClient } from "./admin-client.js";
 import { SchedulesClient } from "./schedules-client.js";
+import { chainItems, chordItems, flowItems, graphItems, type FlowHandle, type FlowNode, type GraphHandles, type GraphNode } from "./flows.js";
 import { ScheduleService } from "../../gen/taskwire/v1/schedule_service_pb.js";
 
 /** How to reach a Taskwire server. */
@@ -80,6 +83,18 @@ export type BatchHandles<T extends readonly BatchItem[]> = {
 };
 
 /** Filter and page of {@link TaskwireClient.listTasks}. */
+/** Which of a task's log lines to read. */
+export interface TaskLogsOptions {
+  /** Only this attempt's lines. @default every attempt */
+  attempt?: number;
+  /** Only lines at this level or above. @default "debug" (all) */
+  minLevel?: "debug" | "info" | "warn" | "error";
+  /** At most 1000. @default 100 */
+  pageSize?: number;
+  /** `nextPageToken` of the previous page. */
+  pageToken?: string;
+}
+
 export interface ListTasksOptions {
   /** Any of these states. @default all */
   states?: readonly TaskState[];
@@ -91,6 +106,8 @@ export interface ListTasksOptions {
   pageToken?: string;
   /** Only tasks carrying every one of these labels, e.g. `{ schedule: "reports.nightly" }`. */
   labels?: Record<string, string>;
+  /** Only the tasks that depend on this task (its children). */
+  parentId?: string;
 }
 
 /**
@@ -203,6 +220,59 @@ export class TaskwireClient implements TaskCalls {
   }
 
   /**
+   * A chain (Celery's `chain`): each item runs after the one before it succeeded, submitted in
+   * one atomic batch. Read the previous output in a handler with `ctx.parents.outputOf(task)`.
+   * @example
+   * const [order, receipt] = await client.chain([batchItem(placeOrder, { sku: "A1" }), batchItem(sendReceipt, {})]);
+   */
+  chain<T extends readonly BatchItem[] | []>(items: T, callOptions?: CallOptions): Promise<BatchHandles<T>> {
+    return this.submitBatch(chainItems(items) as T, callOptions);
+  }
+
+  /** A group (Celery's `group`): items that run independently, in parallel, submitted in one atomic batch. */
+  group<T extends readonly BatchItem[] | []>(items: T, callOptions?: CallOptions): Promise<BatchHandles<T>> {
+    return this.submitBatch(items, callOptions);
+  }
+
+  /**
+   * A chord (Celery's `chord`): fan-out, then fan-in: `callback` runs after every item of the
+   * group succeeded, and reads their outputs with `ctx.parents.outputsOf(task)`.
+   */
+  async chord<T extends readonly BatchItem[] | [], O extends DescMessage>(
+    group: T,
+    callback: BatchItem<O>,
+    callOptions?: CallOptions,
+  ): Promise<{ group: BatchHandles<T>; callback: TaskHandle<O> }> {
+    const handles: TaskHandle[] = await this.submitBatch(chordItems(group, callback), callOptions);
+    return { group: handles.slice(0, -1) as BatchHandles<T>, callback: handles.at(-1) as unknown as TaskHandle<O> };
+  }
+
+  /**
+   * A flow (BullMQ's `FlowProducer.add`): a tree in which each node runs after all its children
+   * succeeded. @returns the handles in the tree's shape.
+   */
+  async flow<O extends DescMessage>(root: FlowNode<O>, callOptions?: CallOptions): Promise<FlowHandle<O>> {
+    const { items, tree } = flowItems(root);
+    return tree(await this.submitBatch(items, callOptions)) as unknown as FlowHandle<O>;
+  }
+
+  /**
+   * Any acyclic graph, by node names: each node runs after the nodes it names in `after`.
+   * Submitted in one atomic batch. @throws RangeError for an unknown name or a cycle (nothing is sent).
+   * @example
+   * const { order, email, stock } = await client.graph({
+   *   order: batchItem(placeOrder, { sku: "A1" }),
+   *   email: { ...batchItem(sendConfirmation, {}), after: ["order"] },
+   *   stock: { ...batchItem(updateInventory, {}), after: ["order"] },
+   * });
+   */
+  async graph<T extends Record<string, GraphNode>>(nodes: T, callOptions?: CallOptions): Promise<GraphHandles<T>> {
+    const { names, items } = graphItems(nodes);
+    const handles: TaskHandle[] = await this.submitBatch(items, callOptions);
+    return Object.fromEntries(names.map((name, i) => [name, handles[i]])) as GraphHandles<T>;
+  }
+
+  /**
    * Rebuilds the handle of a task submitted earlier (by this process or another). With `task`,
    * `result()` decodes the typed output; without, it gives JSON.
    */
@@ -254,7 +324,31 @@ export class TaskwireClient implements TaskCalls {
         pageSize: filter.pageSize ?? 0,
         pageToken: filter.pageToken ?? "",
         labels: filter.labels ?? {},
+        parentId: filter.parentId ?? "",
       },
+      options,
+    );
+  }
+
+  /**
+   * A page of a task's stored log lines, oldest first (`GetTaskLogs`), with the number stored
+   * and dropped (past the server's per-task bounds).
+   * @throws ConnectError `NotFound` for an unknown id, `InvalidArgument` for a bad filter or token.
+   */
+  async getTaskLogs(id: string, filter: TaskLogsOptions = {}, options?: CallOptions): Promise<GetTaskLogsResponse> {
+    return this.rpc.getTaskLogs(
+      { id, attempt: filter.attempt ?? 0, minLevel: filter.minLevel ?? "", pageSize: filter.pageSize ?? 0, pageToken: filter.pageToken ?? "" },
+      options,
+    );
+  }
+
+  /**
+   * A task's log lines: the stored ones, then live ones as its workers send them, until the task
+   * ends (`StreamTaskLogs`; the last message carries `finalState`).
+   */
+  streamTaskLogs(id: string, filter: Omit<TaskLogsOptions, "pageSize" | "pageToken"> & { afterSequence?: bigint } = {}, options?: CallOptions): AsyncIterable<StreamTaskLogsResponse> {
+    return this.rpc.streamTaskLogs(
+      { id, attempt: filter.attempt ?? 0, minLevel: filter.minLevel ?? "", afterSequence: filter.afterSequence ?? 0n },
       options,
     );
   }

@@ -33,6 +33,7 @@ export function parseTaskState(name: string): TaskState | undefined {
 
 /** Every state a task can be in, in lifecycle order. */
 export const TASK_STATES: readonly TaskState[] = [
+  TaskState.WAITING,
   TaskState.SCHEDULED,
   TaskState.QUEUED,
   TaskState.RUNNING,

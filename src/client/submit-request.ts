@@ -5,6 +5,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { SubmitRequestSchema, type SubmitRequest } from "../../gen/taskwire/v1/task_service_pb.js";
 import { toDuration, toTimestamp } from "./durations.js";
+import { ParentFailurePolicy } from "../../gen/taskwire/v1/task_pb.js";
 
 /**
  * Per-submission settings. What is left out takes the task type's defaults, as registered by the
@@ -27,6 +28,22 @@ export interface SubmitOptions {
   idempotencyKey?: string;
   /** Labels to filter by in `listTasks` (at most 32; keys of letters, digits and `_ . - / :`, values of at most 128 characters). */
   labels?: Record<string, string>;
+  /**
+   * Tasks this one depends on (ids or handles): it stays WAITING until they finish, and runs once
+   * all SUCCEEDED. At most the server's `--max-parents` (32 by default). @default none
+   */
+  dependsOn?: readonly (string | { readonly id: string })[];
+  /**
+   * In `submitBatch` only: indexes of EARLIER items of the same batch this one depends on (a
+   * whole graph in one atomic call; `client.chain`, `group`, `chord`, `flow` and `graph` build
+   * them for you). @default none
+   */
+  dependsOnItems?: readonly number[];
+  /**
+   * What the task does when a parent FAILED or was CANCELLED: `"cancel"` it (and, by their own
+   * policies, its waiting descendants), or `"run"` it anyway. @default "cancel"
+   */
+  onParentFailure?: "cancel" | "run";
 }
 
 /**
@@ -52,5 +69,21 @@ export function buildSubmitRequest(type: string, input: Any, options: SubmitOpti
     maxAttempts: options.maxAttempts,
     idempotencyKey: options.idempotencyKey ?? "",
     labels: options.labels ?? {},
+    dependsOn: (options.dependsOn ?? []).map((parent) => (typeof parent === "string" ? parent : parent.id)),
+    dependsOnItems: [...(options.dependsOnItems ?? [])],
+    onParentFailure: parentFailurePolicy(options.onParentFailure),
   });
+}
+
+function parentFailurePolicy(policy: SubmitOptions["onParentFailure"]): ParentFailurePolicy {
+  switch (policy) {
+    case undefined:
+      return ParentFailurePolicy.UNSPECIFIED;
+    case "cancel":
+      return ParentFailurePolicy.CANCEL;
+    case "run":
+      return ParentFailurePolicy.RUN;
+    default:
+      throw new RangeError(`onParentFailure must be "cancel" or "run", got ${String(policy)}`);
+  }
 }

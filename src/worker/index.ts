@@ -22,6 +22,10 @@ export type { RunTaskOptions, TaskLogEntry, TaskRunResult } from "./testing.js";
 export type { ProgressSnapshot } from "./progress.js";
 export type { TaskLogLevel } from "./task-runner.js";
 export type { MiddlewareTask, WorkerMiddleware } from "./middleware.js";
+export { taskParents } from "./task-parents.js";
+export type { ParentState, TaskParent, TaskParents } from "./task-parents.js";
+export { ContextTooLargeError } from "../common/context-values.js";
+export type { TaskContextValues } from "../common/context-values.js";
 export { SDK_VERSION } from "./version.js";
 export { defineTask } from "../common/task-definition.js";
 export type {

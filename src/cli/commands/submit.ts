@@ -9,7 +9,7 @@ import type { CliContext } from "../context.js";
 import { jsonLine, taskToJson } from "../format.js";
 import { awaitOutcome, followCallsOf } from "../follow.js";
 import { encodeInput, readStdinJson } from "../input.js";
-import { collectLabel, dateArg, durationArg, FROM_STDIN, inputArg, integerIn, queueArg } from "../options.js";
+import { collectLabel, collectValue, dateArg, durationArg, FROM_STDIN, inputArg, integerIn, queueArg } from "../options.js";
 
 interface SubmitFlags {
   input?: JsonValue | typeof FROM_STDIN;
@@ -21,6 +21,8 @@ interface SubmitFlags {
   maxAttempts?: number;
   idempotencyKey?: string;
   label?: Record<string, string>;
+  dependsOn?: string[];
+  onParentFailure?: "cancel" | "run";
   wait?: boolean;
   follow?: boolean;
   json?: boolean;
@@ -45,6 +47,13 @@ export function registerSubmitCommand(program: Command, ctx: CliContext): void {
     .option("--max-attempts <n>", `attempts before the task fails, 1 to ${MAX_ATTEMPTS_LIMIT} (default: the type's)`, integerIn(1, MAX_ATTEMPTS_LIMIT))
     .option("--idempotency-key <key>", "submitting again with the same key returns the same task")
     .option("-l, --label <key=value>", "a label of the task (repeatable), for `tasks list --label`", collectLabel)
+    .option("--depends-on <id>", "a task this one waits for (repeatable): it runs once they all succeeded", collectValue)
+    .addOption(
+      new Option("--on-parent-failure <policy>", "when a parent fails or is cancelled: cancel this task (and its waiting descendants), or run it anyway").choices([
+        "cancel",
+        "run",
+      ]),
+    )
     .option("-w, --wait", "wait for the task to end and print its result (the id goes to stderr, so stdout is the result alone)")
     .option("-f, --follow", "show live progress on stderr until the task ends, then print its result (the id goes to stderr too)")
     .option("--json", "print the task as proto JSON instead of its id and result")
@@ -67,6 +76,8 @@ export function registerSubmitCommand(program: Command, ctx: CliContext): void {
           maxAttempts: flags.maxAttempts,
           idempotencyKey: flags.idempotencyKey,
           labels: flags.label,
+          dependsOn: flags.dependsOn,
+          onParentFailure: flags.onParentFailure,
         },
         call,
       );

@@ -1,11 +1,13 @@
 /**
- * `taskwire tasks list`: tasks, newest first, filtered by state, type, queue and labels.
+ * `taskwire tasks list`: tasks, newest first, filtered by state, type, queue, labels and parent;
+ * `taskwire tasks tree` (`tasks-tree.ts`).
  */
 import type { Command } from "commander";
 import type { TaskState } from "../../client/index.js";
 import type { CliContext } from "../context.js";
 import { formatTaskTable, jsonLine, taskPageToJson } from "../format.js";
 import { collectLabel, collectStates, integerIn, queueArg } from "../options.js";
+import { registerTasksTree } from "./tasks-tree.js";
 
 interface ListFlags {
   state?: TaskState[];
@@ -14,6 +16,7 @@ interface ListFlags {
   limit: number;
   pageToken?: string;
   label?: Record<string, string>;
+  parent?: string;
   json?: boolean;
 }
 
@@ -30,12 +33,13 @@ export function registerTasksCommands(program: Command, ctx: CliContext): Comman
     .option("-t, --type <type>", "only this task type")
     .option("-q, --queue <queue>", "only this queue", queueArg)
     .option("-l, --label <key=value>", "only tasks with this label (repeatable: all must match), like schedule=reports.nightly", collectLabel)
+    .option("--parent <id>", "only the tasks that depend on this task (its children)")
     .option("-n, --limit <n>", "tasks per page, 1 to 1000", integerIn(1, 1000), 50)
     .option("--page-token <token>", "the page after the one that printed this token")
     .option("--json", "print the page as proto JSON")
     .action(async (flags: ListFlags, command: Command) => {
       const page = await ctx.client(command).listTasks(
-        { states: flags.state, type: flags.type, queue: flags.queue, pageSize: flags.limit, pageToken: flags.pageToken, labels: flags.label },
+        { states: flags.state, type: flags.type, queue: flags.queue, pageSize: flags.limit, pageToken: flags.pageToken, labels: flags.label, parentId: flags.parent },
         { signal: ctx.signal },
       );
       if (flags.json) {
@@ -46,5 +50,6 @@ export function registerTasksCommands(program: Command, ctx: CliContext): Comman
       const more = page.nextPageToken ? `; next page: --page-token ${page.nextPageToken}` : "";
       ctx.stdout.write(`${page.tasks.length} of ${page.totalCount} tasks${more}\n`);
     });
+  registerTasksTree(tasks, ctx);
   return tasks;
 }

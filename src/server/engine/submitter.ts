@@ -53,7 +53,9 @@ export class TaskSubmitter {
    * is repaired from it once Redis answers.
    */
   async submit(tasks: readonly NewTask[]): Promise<Submitted[]> {
-    const results = tasks.length === 1 ? [await this.#inserter.add(tasks[0] as NewTask)] : await this.deps.store.insertTasks(tasks);
+    // A task naming parents is not group-committed: an unknown parent refuses its own call only.
+    const grouped = tasks.length === 1 && tasks[0]?.dependsOn === undefined;
+    const results = grouped ? [await this.#inserter.add(tasks[0] as NewTask)] : await this.deps.store.insertTasks(tasks);
     await this.index(results);
     return results;
   }
@@ -66,7 +68,8 @@ export class TaskSubmitter {
    */
   async index(results: readonly Submitted[]): Promise<void> {
     const { broker } = this.deps;
-    const fresh = results.filter((r) => !r.existing).map((r) => r.task);
+    // WAITING tasks (and those CANCELLED at submission, their parent failed) are not indexed.
+    const fresh = results.filter((r) => !r.existing && WAITING_STATES.has(r.task.state)).map((r) => r.task);
     const unfinished = results.filter((r) => r.existing && WAITING_STATES.has(r.task.state)).map((r) => r.task);
     const now = Date.now();
     const ready = fresh.filter((t) => t.scheduledAt.getTime() <= now);
@@ -113,10 +116,18 @@ export class TaskSubmitter {
     switch (outcome.kind) {
       case "finished":
         break;
-      case "cancelled":
-        await broker.remove([{ id, queue: task.queue, type: task.type, priority: task.priority }]);
-        events.publish([stateEvent(task)]);
+      case "cancelled": {
+        // Its children changed with it (`dependencies.ts`): the released ones are indexed.
+        const released = outcome.children.filter((t) => WAITING_STATES.has(t.state));
+        await Promise.all([
+          broker.remove([{ id, queue: task.queue, type: task.type, priority: task.priority }]),
+          released.length > 0
+            ? broker.requeue(released.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, runAt: t.scheduledAt.getTime() })))
+            : undefined,
+        ]);
+        events.publish([stateEvent(task), ...outcome.children.map(stateEvent)]);
         break;
+      }
       case "cancelling":
         await control.cancel([{ taskId: id, attempt: task.attempt, workerId: task.workerId }], reason).catch((error: unknown) => {
           logger.warn({ err: error, taskId: id }, "could not send the cancel to the worker's server; its cancel sweep will");

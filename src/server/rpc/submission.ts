@@ -20,11 +20,22 @@ import {
   RETENTION_RANGE,
   TYPE_NAME,
 } from "../../core/limits.js";
-import type { NewTask } from "../../core/task-types.js";
+import type { DependsOn, NewTask, ParentFailurePolicyName } from "../../core/task-types.js";
+import { ParentFailurePolicy } from "../../../gen/taskwire/v1/task_pb.js";
+import { DEFAULTS } from "../../config/config.js";
 import { validLabels } from "../../core/labels.js";
 import type { SubmitRequest } from "../../../gen/taskwire/v1/task_service_pb.js";
 import type { Catalog } from "../engine/catalog.js";
 import { durationToMs } from "../convert.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The stored policy of each proto value (UNSPECIFIED is CANCEL). */
+const PARENT_FAILURE_POLICY: Record<number, ParentFailurePolicyName> = {
+  [ParentFailurePolicy.UNSPECIFIED]: "CANCEL",
+  [ParentFailurePolicy.CANCEL]: "CANCEL",
+  [ParentFailurePolicy.RUN]: "RUN",
+};
 
 /** Control characters (PostgreSQL cannot store NUL in text) and lone surrogates. */
 const UNPRINTABLE = /[\p{Cc}\p{Cs}]/u;
@@ -66,12 +77,64 @@ function validTimestampMs(timestamp: Timestamp, field: string, now: number): num
   return ms;
 }
 
+/** Where a submission stands, for the fields that depend on it. */
+export interface SubmissionContext {
+  /** Most parents a task may have (`ServerConfig.maxParents`). @default DEFAULTS.maxParents */
+  maxParents?: number;
+  /** Its index in a SubmitBatch (`depends_on_items` may name earlier items); absent in Submit. */
+  batchIndex?: number;
+  /** A client key's id: parents must be its own tasks. @default any task */
+  ownerScope?: string;
+}
+
+/**
+ * Validates `depends_on`, `depends_on_items` and `on_parent_failure`: ids are UUIDs (duplicates
+ * are one parent), items name earlier items of the batch (so no cycle can be built), at most
+ * `maxParents` in all. @returns undefined when the task names no parent.
+ */
+export function validDependsOn(request: SubmitRequest, f: (name: string) => string, context: SubmissionContext): DependsOn | undefined {
+  const policy = request.onParentFailure;
+  if (!(policy in PARENT_FAILURE_POLICY)) {
+    throw InvalidArgumentError.field(f("on_parent_failure"), `${policy} is not a ParentFailurePolicy`);
+  }
+  if (request.dependsOn.length === 0 && request.dependsOnItems.length === 0) return undefined;
+  const taskIds = new Set<string>();
+  for (const [i, id] of request.dependsOn.entries()) {
+    if (!UUID.test(id)) throw InvalidArgumentError.field(f(`depends_on[${i}]`), `"${id.slice(0, 64)}" is not a task id (a UUID)`);
+    taskIds.add(id.toLowerCase());
+  }
+  const items = new Set<number>();
+  if (request.dependsOnItems.length > 0 && context.batchIndex === undefined) {
+    throw InvalidArgumentError.field(f("depends_on_items"), "names items of a SubmitBatch; a Submit depends on stored tasks only (depends_on)");
+  }
+  for (const [i, item] of request.dependsOnItems.entries()) {
+    if (!Number.isInteger(item) || item < 0 || item >= (context.batchIndex ?? 0)) {
+      throw InvalidArgumentError.field(
+        f(`depends_on_items[${i}]`),
+        `must be the index of an earlier item of the batch (0 to ${(context.batchIndex ?? 0) - 1}), got ${item}: items may depend on earlier items only, so no cycle can be built`,
+      );
+    }
+    items.add(item);
+  }
+  const maxParents = context.maxParents ?? DEFAULTS.maxParents;
+  if (taskIds.size + items.size > maxParents) {
+    throw InvalidArgumentError.field(f("depends_on"), `names ${taskIds.size + items.size} parents; at most ${maxParents} are allowed (--max-parents)`);
+  }
+  return {
+    taskIds: [...taskIds],
+    items: [...items],
+    onParentFailure: PARENT_FAILURE_POLICY[policy] ?? "CANCEL",
+    ...(context.ownerScope === undefined ? {} : { ownerScope: context.ownerScope }),
+  };
+}
+
 /**
  * Validates a submission and builds the task to insert.
  * @param field prefix of field names in errors (e.g. `tasks[3]` in a batch).
  */
-export async function buildNewTask(catalog: Catalog, request: SubmitRequest, now: Date, field = ""): Promise<NewTask> {
+export async function buildNewTask(catalog: Catalog, request: SubmitRequest, now: Date, field = "", context: SubmissionContext = {}): Promise<NewTask> {
   const f = (name: string) => (field ? `${field}.${name}` : name);
+  const dependsOn = validDependsOn(request, f, context);
   if (!TYPE_NAME.test(request.type)) {
     throw InvalidArgumentError.field(f("type"), request.type === "" ? "is required" : `"${request.type}" is not a valid task type name`);
   }
@@ -127,5 +190,6 @@ export async function buildNewTask(catalog: Catalog, request: SubmitRequest, now
     createdAt: now,
     scheduledAt: new Date(runAt),
     labels: validLabels(request.labels, f("labels")),
+    ...(dependsOn === undefined ? {} : { dependsOn }),
   };
 }
