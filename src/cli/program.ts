@@ -1,11 +1,13 @@
 /**
  * The `taskwire` command tree, built on a {@link CliContext} so it can be parsed in tests.
  */
+import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { createClient, type TaskwireClient } from "../client/index.js";
-import type { CliContext, GlobalOptions } from "./context.js";
+import { UsageError, type CliContext, type GlobalOptions } from "./context.js";
 import { registerDevCommand } from "./commands/dev.js";
 import { registerFollowCommand } from "./commands/follow.js";
+import { registerLogsCommand } from "./commands/logs.js";
 import { registerHealthCommand } from "./commands/health.js";
 import { registerKeysCommands } from "./commands/keys.js";
 import { registerMigrateCommand } from "./commands/migrate.js";
@@ -50,6 +52,9 @@ export function createProgram(ctx: CliContext): Command {
     )
     .option("-H, --header <header>", 'a header sent with every call, "name: value" (repeatable), like "authorization: Bearer <token>"', collectHeader)
     .addOption(new Option("--api-key <token>", 'an API key, sent as "authorization: Bearer <token>" (an -H authorization wins)').env("TASKWIRE_API_KEY"))
+    .addOption(
+      new Option("--api-key-file <file>", "read the API key from this file, like a mounted Docker or Kubernetes secret (--api-key wins)").env("TASKWIRE_API_KEY_FILE"),
+    )
     .addOption(new Option("--tls-ca <file>", "PEM certificate(s) to trust for https:// URLs (a self-signed server's certificate)").env("TASKWIRE_TLS_CA"))
     .showHelpAfterError("(add --help for usage)")
     .addHelpText("after", EXIT_STATUS_HELP)
@@ -67,6 +72,7 @@ export function createProgram(ctx: CliContext): Command {
   registerSubmitCommand(program, ctx);
   registerTaskCommands(program, ctx);
   registerFollowCommand(program, ctx);
+  registerLogsCommand(program, ctx);
   registerTypesCommand(program, ctx);
   registerTaskBulkCommands(registerTasksCommands(program, ctx), ctx);
   registerWorkersCommands(program, ctx);
@@ -78,12 +84,27 @@ export function createProgram(ctx: CliContext): Command {
   return program;
 }
 
+/** The key in `--api-key-file` (surrounding white space and a final newline dropped); undefined without the flag. */
+function apiKeyFromFile(file: string | undefined): string | undefined {
+  if (file === undefined || file === "") return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`--api-key-file: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  const key = text.trim();
+  if (key === "") throw new UsageError(`--api-key-file: ${file} is empty`);
+  return key;
+}
+
 /** Reads the global options from `command` and its parents. */
 export function globalOptions(command: Command): GlobalOptions {
-  const options = command.optsWithGlobals<Partial<GlobalOptions> & { apiKey?: string }>();
+  const options = command.optsWithGlobals<Partial<GlobalOptions> & { apiKey?: string; apiKeyFile?: string }>();
   const header = { ...options.header };
-  if (options.apiKey !== undefined && options.apiKey !== "" && header.authorization === undefined) {
-    header.authorization = `Bearer ${options.apiKey}`;
+  const apiKey = options.apiKey !== undefined && options.apiKey !== "" ? options.apiKey : apiKeyFromFile(options.apiKeyFile);
+  if (apiKey !== undefined && header.authorization === undefined) {
+    header.authorization = `Bearer ${apiKey}`;
   }
   return {
     url: options.url ?? DEFAULT_URL,
