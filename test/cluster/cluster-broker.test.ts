@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Cluster } from "ioredis";
+import { Redis, type Cluster } from "ioredis";
 import { keySlot } from "../../src/broker/redis/cluster-slot.js";
 import { createKeys } from "../../src/broker/redis/keys.js";
 import { RedisBroker } from "../../src/broker/redis/redis-broker.js";
@@ -123,6 +123,66 @@ describe("RedisBroker on a Redis Cluster", () => {
       expect((await broker.promoteDue(queue, 20, 10)).promoted).toEqual([`${queue}-due`]);
       expect(await broker.indexMissing([{ id: `${queue}-lost`, queue, type: T, priority: 0 }])).toBe(1);
       expect(await drain(broker, queue)).toEqual([`${queue}-1`, `${queue}-3`, `${queue}-due`, `${queue}-lost`]);
+    }
+  });
+
+  it("runs scripts that touch the keys of one slot only, the slot of their declared KEYS (MONITOR on every master)", async () => {
+    const nodes = cluster.ports.map((port) => new Redis({ port, host: "127.0.0.1" }));
+    const monitors = await Promise.all(nodes.map((node) => node.monitor()));
+    cleanups.push(async () => {
+      for (const connection of [...monitors, ...nodes]) connection.disconnect();
+    });
+    /** Per master, the scripts run: the EVALSHA/EVAL line, then the commands it ran. */
+    const runs: { call: string[]; commands: string[][] }[] = [];
+    for (const monitor of monitors) {
+      let current: { call: string[]; commands: string[][] } | undefined;
+      monitor.on("monitor", (_time: string, args: string[], source: string) => {
+        const name = args[0]?.toUpperCase() ?? "";
+        if (source === "lua") current?.commands.push(args);
+        else if (name === "EVALSHA" || name === "EVAL") {
+          current = { call: args, commands: [] };
+          runs.push(current);
+        } else current = undefined;
+      });
+    }
+    const prefix = uniquePrefix();
+    const broker = await brokerIn(prefix);
+    const queues = Array.from({ length: 9 }, (_, i) => `mon-${i}`);
+    for (const queue of queues) {
+      await broker.enqueue([...entries(queue, 3, 0, `${queue}-a`), ...entries(queue, 1, 0, `${queue}-b`, "other")]);
+      await broker.claim(queue, [T, "other"], 3, 1_000);
+      await broker.renew([{ id: `${queue}-a-0`, queue }], 2_000);
+      await broker.lease([{ id: `${queue}-x`, queue }], 2_000);
+      await broker.reapExpired(queue, 1_500, 10, 90_000);
+      await broker.requeue([{ id: `${queue}-a-1`, queue, type: T, priority: 0, runAt: Date.now() + 3_600_000 }]);
+      await broker.remove([{ id: `${queue}-a-1`, queue, type: T, priority: 0 }]);
+      await broker.release([{ id: `${queue}-a-0`, queue }]);
+      await broker.schedule([{ id: `${queue}-due`, queue, type: T, priority: 0, runAt: 10 }]);
+      await broker.promoteDue(queue, 20, 10);
+      await broker.indexMissing([{ id: `${queue}-lost`, queue, type: T, priority: 0 }]);
+      await broker.counts(queue);
+    }
+    await broker.holdDutyLease("reaper", "me", 10_000);
+    await broker.releaseDutyLease("reaper", "me");
+    await broker.beginRebuild("t", 10_000);
+    await broker.extendRebuild("t", 10_000);
+    await broker.endRebuild("t", "ready");
+    // A plain command after the workload, so that every master's MONITOR has shown the last script.
+    await Promise.all(nodes.map((node) => node.ping()));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+
+    const ours = runs.filter((run) => run.call.some((arg) => arg.startsWith(`${prefix}:`)));
+    // 12 script calls per queue; the duty lease twice, the epoch swap twice (extend, end).
+    expect(ours.length).toBe(queues.length * 12 + 4);
+    for (const { call, commands } of ours) {
+      const numberOfKeys = Number(call[2]);
+      const declared = call.slice(3, 3 + numberOfKeys);
+      expect(declared.length).toBeGreaterThan(0);
+      // Every command of a script takes its key first; PUBLISH takes a channel, which is no key.
+      const touched = commands.filter(([name]) => name?.toUpperCase() !== "PUBLISH").map(([, key]) => key ?? "");
+      expect(touched.length).toBeGreaterThan(0);
+      const slots = new Set([...declared, ...touched].map(keySlot));
+      expect({ declared, touched, slots: slots.size }).toMatchObject({ slots: 1 });
     }
   });
 

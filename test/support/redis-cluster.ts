@@ -6,7 +6,7 @@
  * (`afterAll`).
  */
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -33,11 +33,16 @@ export interface TestRedisCluster {
   stop(): Promise<void>;
 }
 
-async function startNode(port: number, dir: string): Promise<ChildProcess> {
+/**
+ * Starts one node. Its cluster bus gets a free port of its own (`--cluster-port`): the default,
+ * the port + 10000, may be taken or beyond 65535 for a port picked from the ephemeral range.
+ */
+async function startNode(port: number, busPort: number, dir: string): Promise<ChildProcess> {
   const child = spawn(
     "redis-server",
     [
       "--port", String(port),
+      "--cluster-port", String(busPort),
       "--bind", "127.0.0.1",
       "--cluster-enabled", "yes",
       "--cluster-config-file", join(dir, "nodes.conf"),
@@ -95,12 +100,17 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
     await Promise.all(nodes.map(stopNode));
     await rm(dir, { recursive: true, force: true });
   };
+  // Six distinct free ports: three for clients, three for the cluster bus.
+  const picked = new Set<number>();
+  while (picked.size < 6) picked.add(await freePort());
+  const free = [...picked];
   try {
     for (let i = 0; i < 3; i++) {
-      const port = await freePort();
+      const port = free[i] ?? 0;
+      const busPort = free[i + 3] ?? 0;
       const nodeDir = join(dir, `node-${i}`);
-      await run("mkdir", ["-p", nodeDir]);
-      nodes.push(await startNode(port, nodeDir));
+      await mkdir(nodeDir);
+      nodes.push(await startNode(port, busPort, nodeDir));
       ports.push(port);
     }
     await run("redis-cli", ["--cluster", "create", ...ports.map((port) => `127.0.0.1:${port}`), "--cluster-replicas", "0", "--cluster-yes"]);
