@@ -79,6 +79,7 @@ export function formatTaskDetails(task: Task): string {
     ["timeout", formatDuration(task.timeout)],
     ["idempotency key", task.idempotencyKey],
     ["labels", formatLabels(task.labels)],
+    ["context", task.context && Object.keys(task.context).length > 0 ? JSON.stringify(task.context) : ""],
     ["created", formatTime(task.createTime)],
     ["scheduled", formatTime(task.scheduleTime)],
     ["started", formatTime(task.startTime)],

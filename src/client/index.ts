@@ -23,8 +23,10 @@ export {
   type ClientOptions,
   type ListTasksOptions,
   type TaskLike,
+  type TaskLogsOptions,
 } from "./client.js";
 export { durationToMs, toDuration, toTimestamp } from "./durations.js";
+export { chainItems, chordItems, flowItems, graphItems, type FlowHandle, type FlowNode, type GraphHandles, type GraphNode } from "./flows.js";
 export { AfterSubmitError, type SubmitCall, type SubmitInterceptor, type SubmittedTaskInfo } from "./interceptors.js";
 export { formatDuration, parseDuration } from "../core/durations.js";
 export {
@@ -45,7 +47,13 @@ export { buildSubmitRequest, type SubmitOptions } from "./submit-request.js";
 export { TaskHandle, type TaskOutput, type WaitOptions } from "./task-handle.js";
 export { ErrorKind, TaskState } from "../../gen/taskwire/v1/task_pb.js";
 export type { Progress, Task, TaskError, TaskType } from "../../gen/taskwire/v1/task_pb.js";
-export type { ListTasksResponse, StreamProgressResponse } from "../../gen/taskwire/v1/task_service_pb.js";
+export type {
+  GetTaskLogsResponse,
+  ListTasksResponse,
+  StreamProgressResponse,
+  StreamTaskLogsResponse,
+  TaskLogLine,
+} from "../../gen/taskwire/v1/task_service_pb.js";
 export { CountGroup, ServerState, WorkerState } from "../../gen/taskwire/v1/admin_service_pb.js";
 export type {
   CancelTasksResponse,

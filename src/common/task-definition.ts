@@ -7,6 +7,8 @@
 import type { DescMessage, JsonObject, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { StructSchema } from "@bufbuild/protobuf/wkt";
 import type { DeclaredScheduleOptions } from "./schedule-options.js";
+import type { TaskParents } from "../worker/task-parents.js";
+import type { TaskContextValues } from "./context-values.js";
 
 /** What a handler receives for a schema: the message, or a `JsonObject` for `google.protobuf.Struct`. */
 export type TaskValue<S extends DescMessage> = S extends typeof StructSchema ? JsonObject : MessageShape<S>;
@@ -62,8 +64,11 @@ export interface TaskSpec<I extends DescMessage, O extends DescMessage> {
   schedules?: readonly DeclaredScheduleOptions<I>[];
 }
 
-/** Logs a line attached to the running task. */
-export type TaskLogFn = (message: string) => void;
+/**
+ * Logs a line attached to the running task, with optional structured fields (a JSON object):
+ * stored with the task (`taskwire logs <id>`, `GetTaskLogs`) and written to the worker's log.
+ */
+export type TaskLogFn = (message: string, fields?: JsonObject) => void;
 
 /** A progress update: a percent (0–100) or the full form. */
 export type ProgressUpdate =
@@ -93,8 +98,22 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** Reports progress; the server keeps the last value and streams it to subscribers. */
   progress(update: ProgressUpdate): void;
-  /** Lines attached to the task, sent to the server's log. */
+  /** Lines attached to the task: stored with it on the server, and written to the worker's log. */
   readonly log: { debug: TaskLogFn; info: TaskLogFn; warn: TaskLogFn; error: TaskLogFn };
+  /**
+   * The tasks this one depends on (`depends_on`), in the order it named them, with their outputs:
+   * `ctx.parents.outputOf(chargeCard)` is the typed output of the parent of that definition's
+   * type. Empty for a task without parents.
+   */
+  readonly parents: TaskParents;
+  /**
+   * The task's context: JSON values under dotted keys, saved with its progress and kept across
+   * retries (each attempt starts from what the last one saved: a checkpoint to resume from), shown
+   * in `Task.context`.
+   * @example
+   * if (ctx.context.get("validation.status") !== "ok") { await validate(); ctx.context.set("validation.status", "ok"); }
+   */
+  readonly context: TaskContextValues;
 }
 
 /** Runs one attempt of a task. */

@@ -5,6 +5,7 @@
 
 export { TERMINAL_STATES } from "./task-states.js";
 export type { TaskStateName } from "./task-states.js";
+import type { LimitValues } from "./dispatch-limits.js";
 import type { TaskStateName } from "./task-states.js";
 
 /** Why an attempt ended without an output. See `ErrorKind` in the proto. */
@@ -134,6 +135,8 @@ export interface TaskRecord {
   onParentFailure: ParentFailurePolicyName;
   /** Its context (`ctx.context`): what its attempts saved, kept across retries; `{}` when none. */
   context: JsonObject;
+  /** Its concurrency key (`SubmitRequest.concurrency_key`, `core/dispatch-limits.ts`); null: none. */
+  concurrencyKey: string | null;
 }
 
 /**
@@ -194,6 +197,8 @@ export interface NewTask {
   errors?: AttemptError[];
   /** Resolved by the store: set for a task CANCELLED at submission. @default null */
   finishedAt?: Date | null;
+  /** Its concurrency key, validated (`core/dispatch-limits.ts`). @default null: none */
+  concurrencyKey?: string | null;
 }
 
 /** Defaults of a task type. */
@@ -208,6 +213,11 @@ export interface TaskTypeDefaults {
    * rows written by older versions): the server's `--retain-finished` applies.
    */
   retentionMs?: number | null;
+  /**
+   * Dispatch limits declared with the type (`TaskDefaults.limits`); an operator's override
+   * (`dispatch_limits`) takes precedence field by field. Absent or null: none declared.
+   */
+  limits?: LimitValues | null;
 }
 
 /** A task type of the catalog. */

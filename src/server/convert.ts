@@ -31,6 +31,7 @@ import type {
 } from "../core/task-types.js";
 import { shownIdempotencyKey } from "./auth/ownership.js";
 import { storableJson, storableText } from "../core/storable-text.js";
+import { limitValuesToProto } from "./rpc/limits-convert.js";
 
 const STATE_TO_PROTO: Record<TaskStateName, TaskState> = {
   WAITING: TaskState.WAITING,
@@ -153,6 +154,8 @@ export function taskToProto(task: TaskRecord, options: TaskViewOptions = {}): Ta
     parentIds: task.parentIds,
     childrenCount: task.childrenCount,
     onParentFailure: task.onParentFailure === "RUN" ? ParentFailurePolicy.RUN : ParentFailurePolicy.CANCEL,
+    context: task.context,
+    concurrencyKey: task.concurrencyKey ?? "",
     workerId: task.workerId ?? "",
     createTime: timestampFromDate(task.createdAt),
     scheduleTime: timestampFromDate(task.scheduledAt),
@@ -184,6 +187,7 @@ export function taskTypeToProto(type: TaskTypeSummary, workerCount: number, owne
       maxAttempts: type.defaults.maxAttempts,
       backoff: backoffToProto(type.defaults.backoff),
       retention: typeof type.defaults.retentionMs === "number" ? durationFromMs(type.defaults.retentionMs) : undefined,
+      limits: type.defaults.limits ? limitValuesToProto(type.defaults.limits) : undefined,
     },
     updateTime: timestampFromDate(type.updatedAt),
   });

@@ -45,6 +45,7 @@ import { indexCheck } from "./duties/index-check.js";
 import { leaseRenewal } from "./duties/lease-renewal.js";
 import { promoter } from "./duties/promoter.js";
 import { queueSettings } from "./duties/queue-settings.js";
+import { limitsRefresh } from "./duties/limits-refresh.js";
 import { reaper } from "./duties/reaper.js";
 import { reconciler } from "./duties/reconciler.js";
 import { retention } from "./duties/retention.js";
@@ -55,11 +56,13 @@ import { Catalog } from "./engine/catalog.js";
 import { TypeOwnership } from "./engine/type-ownership.js";
 import { ControlPlane } from "./engine/control-plane.js";
 import { Dispatcher } from "./engine/dispatcher.js";
+import { StartWriter } from "./engine/start-writer.js";
 import { IndexGuard } from "./engine/index-guard.js";
 import { Scheduler } from "./engine/scheduler.js";
 import { SessionRegistry } from "./engine/session-registry.js";
 import { TaskSubmitter } from "./engine/submitter.js";
 import { TaskEvents } from "./engine/task-events.js";
+import { TaskLogEvents } from "./engine/task-log-events.js";
 import { createAdminService } from "./rpc/admin-service.js";
 import { createScheduleService } from "./rpc/schedule-service.js";
 import { errorMapper } from "./rpc/error-mapper.js";
@@ -143,14 +146,23 @@ export async function createTaskwireServer(
   const catalog = new Catalog(store, config.maxInputBytes, jsonRegistry);
   await catalog.loadAll();
   const events = new TaskEvents(broker, logger);
-  const recorder = new AttemptRecorder(store, broker, events, logger);
+  const logEvents = new TaskLogEvents(broker, logger);
   const sessions = new SessionRegistry();
-  const dispatcher = new Dispatcher(sessions, broker, store, recorder, events, config.leaseTimeoutMs, logger);
+  // Issue 16: attempts start in the claim; PostgreSQL learns the starts later, or with the outcomes.
+  const starts = new StartWriter(store, logger, (start) => {
+    const session = sessions.holding(start.id);
+    if (session?.take(start.id, start.attempt) === undefined) return;
+    session.cancel([{ taskId: start.id, attempt: start.attempt }], "the task was cancelled as it was handed out");
+  });
+  const recorder = new AttemptRecorder(store, broker, events, logger, starts);
   const guard = new IndexGuard(broker, store, logger, { leaseTimeoutMs: config.leaseTimeoutMs });
+  const dispatcher = new Dispatcher(sessions, broker, store, starts, events, config.leaseTimeoutMs, logger, () => guard.indexBuiltAt());
   const promotion = promoter({ broker, store, logger });
   const settings = queueSettings({ store, dispatcher, logger });
+  const limits = limitsRefresh({ store, broker, logger }); // issue 19: dispatch limits
   const control = new ControlPlane(broker, serverId, sessions, store, {
     queuesChanged: () => void settings.refresh().catch((error: unknown) => logger.warn({ err: error }, "could not read queue settings")),
+    limitsChanged: () => void limits.refresh().catch((error: unknown) => logger.warn({ err: error }, "could not read the dispatch limits")),
     workerDraining: (workerId, sessionId) =>
       void store.markWorkerDraining(workerId, sessionId).catch((error: unknown) => logger.warn({ err: error, workerId }, "could not record the worker as draining")),
   }, logger);
@@ -172,7 +184,9 @@ export async function createTaskwireServer(
     catalog,
     dispatcher,
     recorder,
+    starts,
     events,
+    logEvents, // issue 17: stored logs
     logger,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     leaseTimeoutMs: config.leaseTimeoutMs,
@@ -185,9 +199,11 @@ export async function createTaskwireServer(
     store,
     catalog,
     events,
+    logEvents, // issue 17: stored logs
     logger,
     submitter,
     leaseTimeoutMs: config.leaseTimeoutMs,
+    maxParents: config.maxParents,
     maxSubscribersPerTask: config.maxSubscribersPerTask,
     maxSubscribersPerKey: config.maxSubscribersPerKey,
     maxSubscribers: config.maxSubscribers,
@@ -198,6 +214,10 @@ export async function createTaskwireServer(
     events,
     control,
     onQueuesChanged: () => settings.refresh(),
+    onLimitsChanged: async () => {
+      await limits.refresh();
+      await control.limitsChanged();
+    },
     leaseTimeoutMs: config.leaseTimeoutMs,
     logger,
     principals: security.auth.kind === "keys" ? security.auth.keys.principals() : new Set(), // issue 15: type transfers
@@ -230,13 +250,14 @@ export async function createTaskwireServer(
       logger,
     }),
     deadlines({ sessions, recorder, heartbeatIntervalMs: config.heartbeatIntervalMs, timeoutGraceMs: config.timeoutGraceMs, logger }),
-    reaper({ broker, store, sessions, recorder, isClaimed: (id) => dispatcher.isClaimed(id), leaseTimeoutMs: config.leaseTimeoutMs, logger }),
+    reaper({ broker, store, sessions, recorder, isClaimed: (id) => dispatcher.isClaimed(id), leaseTimeoutMs: config.leaseTimeoutMs, indexBuiltAt: () => guard.indexBuiltAt(), logger }),
     promotion,
     dispatchTick({ dispatcher, logger }),
     indexCheck({ guard, dispatcher, promoter: promotion, logger }),
     reconciler({ broker, store, serverId, logger, onIndexed: () => promotion.schedule(Date.now()) }),
     catalogRefresh({ catalog, logger }),
     settings,
+    limits,
     cancelSweep({ store, sessions, logger }),
     retention({ store, broker, serverId, retainFinishedMs: config.retainFinishedMs, logger }),
     schedules({ scheduler, broker, serverId, logger }),
@@ -308,6 +329,7 @@ export async function createTaskwireServer(
     await control.start();
     // Paused queues apply before the first worker can connect.
     await settings.refresh();
+    await limits.refresh();
     for (const duty of duties) duty.start();
     port = await http.listen(config.host, config.port);
     address = `${config.host}:${port}`;
@@ -340,6 +362,8 @@ export async function createTaskwireServer(
     }
     recorder.close();
     await Promise.all(sessions.all().map((s) => workers.closeSession(s)));
+    await starts.flush();
+    starts.close();
     health.close();
     await httpClosed;
     await Promise.all(duties.map((duty) => duty.close()));

@@ -49,6 +49,7 @@ export function toTaskRecord(row: TaskRow): TaskRecord {
     childrenCount: row.childrenCount,
     onParentFailure: row.onParentFailure,
     context: row.context as JsonObject,
+    concurrencyKey: row.concurrencyKey,
   };
 }
 
@@ -89,6 +90,7 @@ export function insertedTaskRecord(task: NewTask): TaskRecord {
     childrenCount: task.childrenCount ?? 0,
     onParentFailure: task.onParentFailure ?? "CANCEL",
     context: {},
+    concurrencyKey: task.concurrencyKey ?? null,
   };
 }
 

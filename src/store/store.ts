@@ -93,7 +93,7 @@ export interface StartedAttempts {
 }
 
 /** What the dispatch index needs of an unfinished task (`listIndexable`). */
-export type IndexableTask = Pick<TaskRecord, "id" | "type" | "queue" | "priority" | "state" | "scheduledAt" | "attempt" | "workerId">;
+export type IndexableTask = Pick<TaskRecord, "id" | "type" | "queue" | "priority" | "state" | "scheduledAt" | "attempt" | "workerId" | "concurrencyKey">;
 
 /**
  * Which tasks a count or a bulk action takes (AdminService's `TaskSelector`, or ids). Every

@@ -1,12 +1,13 @@
 /**
  * Batching of what the worker tells the server. Results and grants go out on the next turn of
  * the event loop, so attempts finishing together share one `CompleteReport` and one `Grant`;
- * progress (the latest value per attempt) and log lines go out within `flushMs`, so a tight loop
- * of `ctx.progress()` costs one message per interval. Results, and releases of attempts handed
+ * progress and context (the latest value of each per attempt, in one `TaskProgress`) and log
+ * lines go out within `flushMs`, so a tight loop of `ctx.progress()` or `ctx.context.set()`
+ * costs one message per interval. Results, and releases of attempts handed
  * back unstarted, are kept until the server acknowledges them and are sent again on the next
  * stream.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   ConnectRequestSchema,
@@ -62,6 +63,8 @@ export class Outbox {
   readonly #unackedReleases = new Map<string, { ref: TaskRef; reason: string }>();
   #releases: { ref: TaskRef; reason: string }[] = [];
   #progress = new Map<string, PendingProgress>();
+  /** The latest context of each attempt whose context changed since the last flush. */
+  #contexts = new Map<string, { taskId: string; attempt: number; context: JsonObject }>();
   #logs: TaskLog[] = [];
   #droppedLogs = 0;
   #immediate: NodeJS.Immediate | undefined;
@@ -152,9 +155,15 @@ export class Outbox {
     this.#scheduleTimed();
   }
 
-  /** Queues a log line of an attempt. */
-  addLog(taskId: string, attempt: number, level: TaskLogLevel, message: string): void {
-    this.#logs.push(create(TaskLogSchema, { taskId, attempt, level, message, time: timestampFromDate(new Date()) }));
+  /** Replaces the pending context of an attempt (the whole context, sent with its progress). */
+  setContext(taskId: string, attempt: number, context: JsonObject): void {
+    this.#contexts.set(attemptKey(taskId, attempt), { taskId, attempt, context });
+    this.#scheduleTimed();
+  }
+
+  /** Queues a log line of an attempt, with its fields (JSON) when it has some. */
+  addLog(taskId: string, attempt: number, level: TaskLogLevel, message: string, fields?: JsonObject): void {
+    this.#logs.push(create(TaskLogSchema, { taskId, attempt, level, message, time: timestampFromDate(new Date()), fields }));
     if (!this.#sink && this.#logs.length > this.#maxBufferedLogs) {
       this.#logs.shift();
       this.#droppedLogs++;
@@ -172,20 +181,26 @@ export class Outbox {
       this.#droppedLogs = 0;
     }
     const updates: TaskProgress[] = [];
-    for (const pending of this.#progress.values()) {
+    for (const [key, pending] of this.#progress) {
+      const context = this.#contexts.get(key)?.context;
+      this.#contexts.delete(key);
       try {
         updates.push(
           create(TaskProgressSchema, {
             taskId: pending.taskId,
             attempt: pending.attempt,
             progress: progressMessage(pending.snapshot, pending.time),
+            context,
           }),
         );
       } catch (error) {
         this.#logger.warn({ err: error, taskId: pending.taskId, attempt: pending.attempt }, "progress details are not JSON; update dropped");
+        if (context !== undefined) updates.push(create(TaskProgressSchema, { taskId: pending.taskId, attempt: pending.attempt, context }));
       }
     }
+    for (const { taskId, attempt, context } of this.#contexts.values()) updates.push(create(TaskProgressSchema, { taskId, attempt, context }));
     this.#progress.clear();
+    this.#contexts.clear();
     for (const chunk of chunks(updates, this.#maxBatch)) {
       sink.send(create(ConnectRequestSchema, { message: { case: "progress", value: { updates: chunk } } }));
     }

@@ -6,6 +6,8 @@
  * Attempts outlive streams: when a stream breaks they go on running, and their results wait in
  * the outbox for the next stream.
  */
+import { taskParents } from "./task-parents.js";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Assignment, TaskResult } from "../../gen/taskwire/v1/worker_service_pb.js";
 import type { TaskDefinition } from "../common/task-definition.js";
@@ -20,11 +22,17 @@ import { outcomeOfError, runAttempt, taskResultOf, type AttemptOutcome, type Att
 /** Where the pool sends what its attempts produce. */
 export interface TaskPoolSinks {
   onProgress(taskId: string, attempt: number, snapshot: ProgressSnapshot): void;
-  onLog(taskId: string, attempt: number, level: TaskLogLevel, message: string): void;
+  onLog(taskId: string, attempt: number, level: TaskLogLevel, message: string, fields?: JsonObject): void;
+  /** Called with an attempt's whole context after each change of `ctx.context`. @default none */
+  onContext?(taskId: string, attempt: number, context: JsonObject): void;
+  /** The server's bound on a context (`Welcome.max_context_bytes`), when known. @default unchecked */
+  maxContextBytes?(): number | undefined;
   /** Called once per attempt that started, with its result (not for abandoned attempts). */
   onFinished(result: TaskResult): void;
   /** Called when a handler's run ended, with its outcome and how long it ran (the worker's metrics). @default none */
   onRunEnded?(type: string, outcome: AttemptOutcome, seconds: number): void;
+  /** Called when an attempt is taken in (running or waiting), so the worker is not idle (idle exit). @default none */
+  onHeld?(): void;
 }
 
 interface RunningAttempt {
@@ -99,6 +107,7 @@ export class TaskPool {
     const controller = new AbortController();
     const entry: RunningAttempt = { taskId, attempt, controller };
     this.#running.set(key, entry);
+    this.sinks.onHeld?.();
     if (this.#abortedWith) {
       controller.abort(this.#abortedWith);
       this.#reportUnrun(key, entry);
@@ -145,7 +154,11 @@ export class TaskPool {
         signal: controller.signal,
         logger,
         onProgress: (snapshot) => this.sinks.onProgress(taskId, attempt, snapshot),
-        onLog: (level, message) => this.sinks.onLog(taskId, attempt, level, message),
+        onLog: (level, message, fields) => this.sinks.onLog(taskId, attempt, level, message, fields),
+        parents: taskParents(assignment.parents, this.tasks),
+        context: assignment.context,
+        onContext: (context) => this.sinks.onContext?.(taskId, attempt, context),
+        maxContextBytes: this.sinks.maxContextBytes?.(),
       }, this.runOptions),
     ).then(
       (outcome) => {

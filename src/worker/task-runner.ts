@@ -9,7 +9,8 @@ import { create, type JsonObject } from "@bufbuild/protobuf";
 import { AnySchema, type Any } from "@bufbuild/protobuf/wkt";
 import { ErrorKind } from "../../gen/taskwire/v1/task_pb.js";
 import { TaskResultSchema, type TaskResult } from "../../gen/taskwire/v1/worker_service_pb.js";
-import { packValue, unpackValue } from "../common/any.js";
+import { packValue, structFromJson, structToJson, unpackValue } from "../common/any.js";
+import { ContextValues } from "../common/context-values.js";
 import type { ProgressUpdate, TaskContext, TaskDefinition } from "../common/task-definition.js";
 import type { Logger } from "../core/logger.js";
 import { reportOfError } from "./error-report.js";
@@ -17,6 +18,7 @@ import { CancelRequestedError, TaskTimeoutError, WorkerShutdownError, isNonRetry
 import { runWithMiddleware, type WorkerMiddleware } from "./middleware.js";
 import { mergeProgress, type ProgressSnapshot } from "./progress.js";
 import { runTaskHooks, type SettledAttempt } from "./task-hooks.js";
+import { taskParents, type TaskParents } from "./task-parents.js";
 
 /** Levels of `ctx.log`, as sent in `TaskLog.level`. */
 export type TaskLogLevel = "debug" | "info" | "warn" | "error";
@@ -50,8 +52,16 @@ export interface AttemptEnvironment {
   logger: Logger;
   /** Called with the merged progress after each `ctx.progress()`. */
   onProgress(snapshot: ProgressSnapshot): void;
-  /** Called for each `ctx.log.*` line. */
-  onLog(level: TaskLogLevel, message: string): void;
+  /** Called for each `ctx.log.*` line, with its fields when it has some (checked to be JSON). */
+  onLog(level: TaskLogLevel, message: string, fields?: JsonObject): void;
+  /** `ctx.parents` (`task-parents.ts`). @default none */
+  parents?: TaskParents;
+  /** What the task's previous attempts saved in `ctx.context` (`Assignment.context`). @default {} */
+  context?: JsonObject;
+  /** Called with the whole context after each change of `ctx.context`. @default none */
+  onContext?(context: JsonObject): void;
+  /** The server's bound on a context (`Welcome.max_context_bytes`); `ctx.context` refuses larger. @default unchecked */
+  maxContextBytes?: number;
 }
 
 /** A task context and the switch that turns it off once the attempt has ended. */
@@ -61,16 +71,35 @@ export interface AttemptContext {
   close(): void;
 }
 
+/**
+ * A line's fields as JSON (a round trip through `google.protobuf.Struct`, as they travel);
+ * undefined for none, an empty object, or fields JSON cannot carry (logged, the line is kept).
+ */
+function logFields(fields: JsonObject | undefined, logger: Logger): JsonObject | undefined {
+  if (fields === undefined || fields === null || typeof fields !== "object" || Object.keys(fields).length === 0) return undefined;
+  try {
+    return structToJson(structFromJson(fields));
+  } catch (error) {
+    logger.warn({ err: error }, "ctx.log fields are not JSON; the line is logged without them");
+    return undefined;
+  }
+}
+
+/** `ctx.parents` of a task without parents. */
+const NO_PARENTS = taskParents([], new Map());
+
 /** Builds the `ctx` a handler receives. */
 export function createTaskContext(env: AttemptEnvironment): AttemptContext {
   let open = true;
   let snapshot: ProgressSnapshot | undefined;
   const log =
     (level: TaskLogLevel) =>
-    (message: string): void => {
+    (message: string, fields?: JsonObject): void => {
       if (!open) return;
-      env.logger[level](message);
-      env.onLog(level, message);
+      const checked = logFields(fields, env.logger);
+      if (checked === undefined) env.logger[level](message);
+      else env.logger[level]({ fields: checked }, message);
+      env.onLog(level, message, checked);
     };
   const ctx: TaskContext = {
     taskId: env.taskId,
@@ -84,6 +113,14 @@ export function createTaskContext(env: AttemptEnvironment): AttemptContext {
       env.onProgress(snapshot);
     },
     log: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
+    parents: env.parents ?? NO_PARENTS,
+    context: new ContextValues(
+      env.context,
+      (context) => {
+        if (open) env.onContext?.(context);
+      },
+      env.maxContextBytes,
+    ),
   };
   return {
     ctx,

@@ -9,7 +9,7 @@
  * expect(progress.at(-1)?.percent).toBe(100);
  */
 import { randomUUID } from "node:crypto";
-import type { DescMessage } from "@bufbuild/protobuf";
+import type { DescMessage, JsonObject } from "@bufbuild/protobuf";
 import { packValue, unpackValue } from "../common/any.js";
 import type { TaskDefinition, TaskValue, TaskValueInit } from "../common/task-definition.js";
 import { silentLogger, type Logger } from "../core/logger.js";
@@ -22,6 +22,8 @@ import { createTaskContext, type TaskLogLevel } from "./task-runner.js";
 export interface TaskLogEntry {
   level: TaskLogLevel;
   message: string;
+  /** The line's structured fields, when it has some. */
+  fields?: JsonObject;
 }
 
 /** Options of {@link runTask}. */
@@ -45,6 +47,8 @@ export interface RunTaskOptions {
   onLog?: (entry: TaskLogEntry) => void;
   /** Receives `ctx.log` lines too. @default silent */
   logger?: Logger;
+  /** `ctx.context` at the start, as an earlier attempt left it (to test resuming). @default {} */
+  context?: JsonObject;
 }
 
 /** What a handler returned and reported. */
@@ -55,6 +59,8 @@ export interface TaskRunResult<O extends DescMessage> {
   progress: ProgressSnapshot[];
   /** Every log line, in order. */
   logs: TaskLogEntry[];
+  /** `ctx.context` when the handler returned (what the next attempt would start from). */
+  context: JsonObject;
 }
 
 /**
@@ -90,8 +96,9 @@ export async function runTask<I extends DescMessage, O extends DescMessage>(
       progress.push(snapshot);
       options.onProgress?.(snapshot);
     },
-    onLog: (level, message) => {
-      const entry = { level, message };
+    context: options.context,
+    onLog: (level, message, fields) => {
+      const entry: TaskLogEntry = { level, message, ...(fields && { fields }) };
       logs.push(entry);
       options.onLog?.(entry);
     },
@@ -99,7 +106,7 @@ export async function runTask<I extends DescMessage, O extends DescMessage>(
   try {
     const returned = await definition.handler(value, ctx);
     const output = unpackValue(spec.output, packValue(spec.output, returned));
-    return { output, progress, logs };
+    return { output, progress, logs, context: ctx.context.toJSON() };
   } finally {
     close();
     clearTimeout(timer);

@@ -22,7 +22,10 @@ import { WorkerSession } from "./connection.js";
 import { Outbox } from "./outbox.js";
 import { reconnectDelay } from "./reconnect-backoff.js";
 import { TaskPool } from "./task-pool.js";
+import { formatDuration } from "../core/durations.js";
+import { IdleClock } from "./idle-clock.js";
 import type { WorkerMiddleware } from "./middleware.js";
+import { ProcessPool } from "./pool/process-pool.js";
 import { WorkerMetrics } from "./worker-metrics.js";
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from "./worker-options.js";
 
@@ -76,6 +79,10 @@ export class Worker {
   readonly #listeners = new Set<WorkerStateListener>();
   /** `use()` middleware, first outermost; read by every attempt as it starts. */
   readonly #middleware: WorkerMiddleware[] = [];
+  /** Where handlers run with `processes`; undefined: in this process. */
+  readonly #processPool: ProcessPool | undefined;
+  /** Stops the worker once idle for `idleExitMs`. */
+  readonly #idleClock: IdleClock | undefined;
   /** This worker's own series, when `metricsPort` asked for them. */
   readonly #metrics: WorkerMetrics | undefined;
   #metricsPort: number | undefined;
@@ -89,6 +96,8 @@ export class Worker {
   /** When a reconnection was first refused as ALREADY_EXISTS (our old stream not yet noticed gone). */
   #refusedSince: number | undefined;
   #leaseTimeoutMs = DEFAULT_LEASE_TIMEOUT_MS;
+  /** The server's bound on a task context (`Welcome.max_context_bytes`); undefined until welcomed, or when it says none. */
+  #maxContextBytes: number | undefined;
   #loop: Promise<void> | undefined;
   #settled: Promise<void> | undefined;
   #shutdown: Promise<void> | undefined;
@@ -107,22 +116,36 @@ export class Worker {
       transport = createGrpcTransport({ baseUrl: this.#options.url, sessionManager: this.#sessionManager, acceptCompression: [] });
     }
     this.#client = createClient(WorkerService, transport);
+    const { pool, idleExitMs } = this.#options;
+    if (pool) {
+      this.#processPool = new ProcessPool({ ...pool, types: [...this.#options.tasks.keys()], logger: this.#logger });
+    }
+    if (idleExitMs !== undefined) {
+      this.#idleClock = new IdleClock(idleExitMs, () => this.#pool.size === 0, () => {
+        this.#logger.info({ idleMs: idleExitMs }, `idle for ${formatDuration(idleExitMs)}: draining and stopping`);
+        void this.shutdown();
+      });
+    }
     this.#outbox = new Outbox({ logger: this.#logger });
     this.#pool = new TaskPool(
       this.#options.tasks,
       this.#logger,
       {
         onProgress: (taskId, attempt, snapshot) => this.#outbox.setProgress(taskId, attempt, snapshot),
-        onLog: (taskId, attempt, level, message) => this.#outbox.addLog(taskId, attempt, level, message),
+        onLog: (taskId, attempt, level, message, fields) => this.#outbox.addLog(taskId, attempt, level, message, fields),
+        onContext: (taskId, attempt, context) => this.#outbox.setContext(taskId, attempt, context),
+        maxContextBytes: () => this.#maxContextBytes,
         onFinished: (result) => {
           this.#outbox.addResult(result);
           this.#outbox.requestGrant();
+          this.#idleClock?.armWhenIdle();
         },
+        onHeld: () => this.#idleClock?.disarm(),
         onRunEnded: (type, outcome, seconds) => this.#metrics?.attemptEnded(type, outcome, seconds),
       },
       this.#options.concurrency,
       this.id,
-      { middleware: this.#middleware },
+      { middleware: this.#middleware, invoke: this.#processPool?.invoke },
     );
     if (this.#options.metricsPort !== undefined) {
       this.#metrics = new WorkerMetrics({
@@ -203,6 +226,7 @@ export class Worker {
     }
     if (this.#state === "STOPPED" || this.#state === "FAILED") return;
     this.#stopping = true;
+    this.#idleClock?.close();
     this.#setState("STOPPING");
     this.#logger.info({ running: this.#pool.size, graceMs: this.#options.shutdownGraceMs }, "shutting down");
     this.#session?.stopTakingWork();
@@ -229,6 +253,11 @@ export class Worker {
         this.#metricsPort = await this.#metrics.listen(this.#options.metricsHost, this.#options.metricsPort ?? 0);
         this.#logger.info({ url: `http://${this.#options.metricsHost}:${this.#metricsPort}/metrics` }, "serving worker metrics");
       }
+      if (this.#processPool) {
+        await this.#processPool.start();
+        this.#logger.info({ processes: this.#processPool.size, pids: this.#processPool.pids }, "handlers run in a pool of processes");
+      }
+      this.#idleClock?.armWhenIdle();
       while (!this.#stopping) {
         if (connectedOnce) this.#metrics?.reconnected();
         this.#setState("CONNECTING");
@@ -248,6 +277,7 @@ export class Worker {
             failures = 0;
             this.#refusedSince = undefined;
             if (welcome.leaseTimeout) this.#leaseTimeoutMs = durationMs(welcome.leaseTimeout);
+            this.#maxContextBytes = welcome.maxContextBytes > 0 ? welcome.maxContextBytes : undefined;
             if (!this.#stopping) this.#setState("RUNNING");
           },
           onDrain: (_reason, stop) => {
@@ -280,10 +310,12 @@ export class Worker {
         await this.#sleep(delayMs);
       }
       await this.#settled;
+      await this.#processPool?.close();
       this.#finishStop("STOPPED");
     } catch (error) {
       this.#logger.error({ err: error }, "worker failed");
       await this.#settleAttempts(0, new WorkerShutdownError("worker failed"));
+      await this.#processPool?.close();
       this.#finishStop("FAILED");
       throw error;
     }
@@ -313,6 +345,7 @@ export class Worker {
   }
 
   #closeResources(): void {
+    this.#idleClock?.close();
     this.#metrics?.close();
     this.#outbox.close();
     this.#sessionManager?.abort();

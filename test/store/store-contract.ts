@@ -20,11 +20,13 @@ import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, UnavailableError } from "../../src/core/errors.js";
 import type { BackoffPolicy, TaskRecord, TaskTypeRecord } from "../../src/core/task-types.js";
 import type { TaskStore } from "../../src/store/store.js";
+import type { NewTaskLogLine } from "../../src/core/task-logs.js";
 import { cleanupsAfterEach } from "../support/cleanups.js";
 import { describeAdminContract } from "./admin-contract.js";
 import { describeFleetContract } from "./fleet-contract.js";
 import { describeScheduleContract } from "./schedule-contract.js";
 import { describeOwnershipContract } from "./ownership-contract.js";
+import { describeLazyStartsContract } from "./lazy-starts-contract.js";
 import { at, attemptError, BACKOFF, insertOne, mustGet, newTask, runningTask, startOnly, T0, worker } from "./fixtures.js";
 
 export { at, attemptError, BACKOFF, insertOne, mustGet, newTask, runningTask, startOnly, T0, worker };
@@ -114,6 +116,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
           childrenCount: 0,
           onParentFailure: "CANCEL",
           context: {},
+          concurrencyKey: null,
         };
         expect(result).toEqual({ task: expected, existing: false });
         const read = await mustGet(store, given.id);
@@ -621,6 +624,122 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
       });
     });
 
+    describe("task context (saveProgress)", () => {
+      it("saves a context with or without progress, keeps each when the other comes alone, and hands it to the next attempt", async () => {
+        const store = await freshStore();
+        const running = await runningTask(store);
+        const progress = { percent: 40, message: "half", updateTime: at(4).toISOString() };
+        expect(await store.saveProgress([{ id: running.id, attempt: 1, progress, context: { step: 1 } }])).toEqual([running.id]);
+        expect(await store.saveProgress([{ id: running.id, attempt: 1, context: { step: 2, nested: { ok: true } } }])).toEqual([running.id]);
+        expect(await store.saveProgress([{ id: running.id, attempt: 1, progress: { ...progress, percent: 50 } }])).toEqual([running.id]);
+        // In one batch, the last progress and the last context of the attempt win, even from different updates.
+        await store.saveProgress([
+          { id: running.id, attempt: 1, context: { step: 3 } },
+          { id: running.id, attempt: 1, progress: { ...progress, percent: 60 } },
+          { id: running.id, attempt: 2, context: { step: 99 } },
+        ]);
+        const read = await mustGet(store, running.id);
+        expect(read.progress?.percent).toBe(60);
+        expect(read.context).toEqual({ step: 3 });
+        // A retry starts from it; a finished task's context no longer moves.
+        const [retried] = await store.finishAttempts([{ kind: "failed", id: running.id, attempt: 1, error: attemptError(1) }], at(10));
+        expect(retried?.context).toEqual({ step: 3 });
+        expect(await store.saveProgress([{ id: running.id, attempt: 1, context: { step: 4 } }])).toEqual([]);
+        expect((await mustGet(store, running.id)).context).toEqual({ step: 3 });
+        expect(await store.saveProgress([{ id: running.id, attempt: 1 }])).toEqual([]);
+      });
+    });
+
+    describe("task logs", () => {
+      const line = (taskId: string, i: number, extra: Partial<NewTaskLogLine> = {}): NewTaskLogLine => ({
+        taskId,
+        attempt: 1,
+        level: "info",
+        message: `line ${i}`,
+        time: at(i),
+        ...extra,
+      });
+      const BOUNDS = { maxLines: 1000, maxBytes: 1_000_000 };
+
+      it("stores lines in order with their fields and time, and reads them after a cursor, by attempt and level", async () => {
+        const store = await freshStore();
+        const task = await runningTask(store);
+        const other = await runningTask(store);
+        const appended = await store.appendLogs(
+          [
+            line(task.id, 1, { fields: { user: "ada", n: 2, nested: { ok: true } } }),
+            line(other.id, 2),
+            line(task.id, 3, { level: "warn" }),
+            line(task.id, 4, { attempt: 2, level: "error", message: "quote ' and text ✓" }),
+            line("not-a-uuid", 5),
+            line("0190b6b4-0000-7000-8000-000000000000", 6),
+          ],
+          BOUNDS,
+        );
+        expect(appended.stored.map((stored) => [stored.taskId, stored.message])).toEqual([
+          [task.id, "line 1"],
+          [other.id, "line 2"],
+          [task.id, "line 3"],
+          [task.id, "quote ' and text ✓"],
+        ]);
+        expect(appended.dropped.size).toBe(0);
+        const page = await store.readLogs({ taskId: task.id, afterSequence: 0n, limit: 10 });
+        expect(page?.storedCount).toBe(3);
+        expect(page?.droppedCount).toBe(0);
+        expect(page?.lines.map(({ sequence: _, ...rest }) => rest)).toEqual([
+          line(task.id, 1, { fields: { user: "ada", n: 2, nested: { ok: true } } }),
+          line(task.id, 3, { level: "warn" }),
+          line(task.id, 4, { attempt: 2, level: "error", message: "quote ' and text ✓" }),
+        ]);
+        const [first, second] = page?.lines ?? [];
+        expect(first!.sequence < second!.sequence).toBe(true);
+        const after = await store.readLogs({ taskId: task.id, afterSequence: first!.sequence, limit: 1 });
+        expect(after?.lines.map((l) => l.message)).toEqual(["line 3"]);
+        expect((await store.readLogs({ taskId: task.id, afterSequence: 0n, limit: 10, attempt: 2 }))?.lines.map((l) => l.message)).toEqual([
+          "quote ' and text ✓",
+        ]);
+        expect((await store.readLogs({ taskId: task.id, afterSequence: 0n, limit: 10, levels: ["warn", "error"] }))?.lines).toHaveLength(2);
+        expect(await store.readLogs({ taskId: "0190b6b4-0000-7000-8000-000000000000", afterSequence: 0n, limit: 10 })).toBeUndefined();
+        expect(await store.readLogs({ taskId: "bad", afterSequence: 0n, limit: 10 })).toBeUndefined();
+        expect(await store.appendLogs([], BOUNDS)).toEqual({ stored: [], dropped: new Map() });
+      });
+
+      it("keeps a task within its line and byte bounds, counting what it dropped", async () => {
+        const store = await freshStore();
+        const byLines = await runningTask(store);
+        const byBytes = await runningTask(store);
+        const bounds = { maxLines: 3, maxBytes: 20 };
+        const first = await store.appendLogs([line(byLines.id, 1), line(byLines.id, 2), line(byBytes.id, 3, { message: "0123456789" })], bounds);
+        expect(first.stored).toHaveLength(3);
+        // "line N" is 6 bytes: the byte bound takes one more; the line bound two more, of which one fits.
+        const second = await store.appendLogs(
+          [line(byLines.id, 4), line(byLines.id, 5), line(byBytes.id, 6, { message: "01234567" }), line(byBytes.id, 7, { message: "0123" }), line(byLines.id, 8)],
+          bounds,
+        );
+        expect(second.stored.map((stored) => stored.message)).toEqual(["line 4", "01234567"]);
+        expect(second.dropped).toEqual(new Map([[byLines.id, 2], [byBytes.id, 1]]));
+        const lines = await store.readLogs({ taskId: byLines.id, afterSequence: 0n, limit: 10 });
+        expect(lines).toMatchObject({ storedCount: 3, droppedCount: 2 });
+        expect(lines?.lines.map((l) => l.message)).toEqual(["line 1", "line 2", "line 4"]);
+        const bytes = await store.readLogs({ taskId: byBytes.id, afterSequence: 0n, limit: 10 });
+        expect(bytes).toMatchObject({ storedCount: 2, droppedCount: 1 });
+      });
+
+      it("deletes a task's lines with it", async () => {
+        const store = await freshStore();
+        const task = await runningTask(store);
+        await store.appendLogs([line(task.id, 1), line(task.id, 2)], BOUNDS);
+        await store.finishAttempts([{ kind: "succeeded", id: task.id, attempt: 1, outputTypeUrl: "t", output: new Uint8Array() }], at(10));
+        expect(await store.deleteFinished({ ids: [task.id] }, 10)).toBe(1);
+        expect(await store.readLogs({ taskId: task.id, afterSequence: 0n, limit: 10 })).toBeUndefined();
+        // A task inserted again with the same id has no lines: none outlived the first.
+        await store.insertTasks([newTask({ id: task.id })]);
+        expect((await store.readLogs({ taskId: task.id, afterSequence: 0n, limit: 10 }))?.lines).toEqual([]);
+        // Lines for a task that is gone are not stored.
+        expect((await store.appendLogs([line("0190b6b4-0000-7000-8000-000000000001", 1)], BOUNDS)).stored).toEqual([]);
+      });
+    });
+
     describe("markQueued", () => {
       it("queues the SCHEDULED tasks that are due", async () => {
         const store = await freshStore();
@@ -836,6 +955,10 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
 
     describe("owners of task types and worker ids", () => {
       describeOwnershipContract(freshStore);
+    });
+
+    describe("attempts started in the claim, written later (issue 16)", () => {
+      describeLazyStartsContract(freshStore);
     });
 
     describe("availability", () => {

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file taskwire/v1/task.proto.
  */
 export const file_taskwire_v1_task: GenFile = /*@__PURE__*/
-  fileDesc("ChZ0YXNrd2lyZS92MS90YXNrLnByb3RvEgt0YXNrd2lyZS52MSLHAQoIUHJvZ3Jlc3MSDwoHcGVyY2VudBgBIAEoARIPCgdtZXNzYWdlGAIgASgJEhQKB2N1cnJlbnQYAyABKANIAIgBARISCgV0b3RhbBgEIAEoA0gBiAEBEigKB2RldGFpbHMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei8KC3VwZGF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIKCghfY3VycmVudEIICgZfdG90YWwi6gEKCVRhc2tFcnJvchIPCgdhdHRlbXB0GAEgASgFEiQKBGtpbmQYAiABKA4yFi50YXNrd2lyZS52MS5FcnJvcktpbmQSDAoEbmFtZRgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEhEKCXJldHJ5YWJsZRgFIAEoCBIRCgl3b3JrZXJfaWQYBiABKAkSKAoEdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFc3RhY2sYCCABKAkSKAoHZGV0YWlscxgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QibgoKVHJhbnNpdGlvbhIlCgVzdGF0ZRgBIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIPCgdhdHRlbXB0GAIgASgFEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoEBCgdCYWNrb2ZmEioKB2luaXRpYWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDbWF4GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCm11bHRpcGxpZXIYAyABKAESDgoGaml0dGVyGAQgASgBIosHCgRUYXNrEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDQoFcXVldWUYAyABKAkSEAoIcHJpb3JpdHkYBCABKAUSJQoFc3RhdGUYBSABKA4yFi50YXNrd2lyZS52MS5UYXNrU3RhdGUSIwoFaW5wdXQYBiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EiQKBm91dHB1dBgHIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSJQoFZXJyb3IYCCABKAsyFi50YXNrd2lyZS52MS5UYXNrRXJyb3ISJgoGZXJyb3JzGAkgAygLMhYudGFza3dpcmUudjEuVGFza0Vycm9yEg8KB2F0dGVtcHQYCiABKAUSFAoMbWF4X2F0dGVtcHRzGAsgASgFEicKCHByb2dyZXNzGAwgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MSKgoHdGltZW91dBgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIlCgdiYWNrb2ZmGA4gASgLMhQudGFza3dpcmUudjEuQmFja29mZhIXCg9pZGVtcG90ZW5jeV9rZXkYDyABKAkSEQoJd29ya2VyX2lkGBAgASgJEi8KC2NyZWF0ZV90aW1lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1zY2hlZHVsZV90aW1lGBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hfdGltZRgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoLdHJhbnNpdGlvbnMYFSADKAsyFy50YXNrd2lyZS52MS5UcmFuc2l0aW9uEi0KBmxhYmVscxgWIAMoCzIdLnRhc2t3aXJlLnYxLlRhc2suTGFiZWxzRW50cnkSEgoKcGFyZW50X2lkcxgXIAMoCRIWCg5jaGlsZHJlbl9jb3VudBgYIAEoBRI7ChFvbl9wYXJlbnRfZmFpbHVyZRgZIAEoDjIgLnRhc2t3aXJlLnYxLlBhcmVudEZhaWx1cmVQb2xpY3kaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLGAQoMVGFza0RlZmF1bHRzEg0KBXF1ZXVlGAEgASgJEhAKCHByaW9yaXR5GAIgASgFEioKB3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2F0dGVtcHRzGAQgASgFEiUKB2JhY2tvZmYYBSABKAsyFC50YXNrd2lyZS52MS5CYWNrb2ZmEiwKCXJldGVudGlvbhgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLZAQoIVGFza1R5cGUSDAoEbmFtZRgBIAEoCRISCgppbnB1dF90eXBlGAIgASgJEhMKC291dHB1dF90eXBlGAMgASgJEisKCGRlZmF1bHRzGAQgASgLMhkudGFza3dpcmUudjEuVGFza0RlZmF1bHRzEhMKC2Rlc2NyaXB0aW9uGAUgASgJEhQKDHdvcmtlcl9jb3VudBgGIAEoBRIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFb3duZXIYCCABKAkq7gEKCVRhc2tTdGF0ZRIaChZUQVNLX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUVEFTS19TVEFURV9TQ0hFRFVMRUQQARIVChFUQVNLX1NUQVRFX1FVRVVFRBACEhYKElRBU0tfU1RBVEVfUlVOTklORxADEhkKFVRBU0tfU1RBVEVfQ0FOQ0VMTElORxAEEhgKFFRBU0tfU1RBVEVfU1VDQ0VFREVEEAUSFQoRVEFTS19TVEFURV9GQUlMRUQQBhIYChRUQVNLX1NUQVRFX0NBTkNFTExFRBAHEhYKElRBU0tfU1RBVEVfV0FJVElORxAIKn0KE1BhcmVudEZhaWx1cmVQb2xpY3kSJQohUEFSRU5UX0ZBSUxVUkVfUE9MSUNZX1VOU1BFQ0lGSUVEEAASIAocUEFSRU5UX0ZBSUxVUkVfUE9MSUNZX0NBTkNFTBABEh0KGVBBUkVOVF9GQUlMVVJFX1BPTElDWV9SVU4QAiq2AQoJRXJyb3JLaW5kEhoKFkVSUk9SX0tJTkRfVU5TUEVDSUZJRUQQABIZChVFUlJPUl9LSU5EX1RBU0tfRVJST1IQARIgChxFUlJPUl9LSU5EX0RFQURMSU5FX0VYQ0VFREVEEAISGgoWRVJST1JfS0lORF9XT1JLRVJfTE9TVBADEhgKFEVSUk9SX0tJTkRfQ0FOQ0VMTEVEEAQSGgoWRVJST1JfS0lORF9VTlNVUFBPUlRFRBAFYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChZ0YXNrd2lyZS92MS90YXNrLnByb3RvEgt0YXNrd2lyZS52MSLHAQoIUHJvZ3Jlc3MSDwoHcGVyY2VudBgBIAEoARIPCgdtZXNzYWdlGAIgASgJEhQKB2N1cnJlbnQYAyABKANIAIgBARISCgV0b3RhbBgEIAEoA0gBiAEBEigKB2RldGFpbHMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei8KC3VwZGF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIKCghfY3VycmVudEIICgZfdG90YWwi6gEKCVRhc2tFcnJvchIPCgdhdHRlbXB0GAEgASgFEiQKBGtpbmQYAiABKA4yFi50YXNrd2lyZS52MS5FcnJvcktpbmQSDAoEbmFtZRgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEhEKCXJldHJ5YWJsZRgFIAEoCBIRCgl3b3JrZXJfaWQYBiABKAkSKAoEdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFc3RhY2sYCCABKAkSKAoHZGV0YWlscxgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QibgoKVHJhbnNpdGlvbhIlCgVzdGF0ZRgBIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIPCgdhdHRlbXB0GAIgASgFEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoEBCgdCYWNrb2ZmEioKB2luaXRpYWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDbWF4GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCm11bHRpcGxpZXIYAyABKAESDgoGaml0dGVyGAQgASgBIs4HCgRUYXNrEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDQoFcXVldWUYAyABKAkSEAoIcHJpb3JpdHkYBCABKAUSJQoFc3RhdGUYBSABKA4yFi50YXNrd2lyZS52MS5UYXNrU3RhdGUSIwoFaW5wdXQYBiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EiQKBm91dHB1dBgHIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSJQoFZXJyb3IYCCABKAsyFi50YXNrd2lyZS52MS5UYXNrRXJyb3ISJgoGZXJyb3JzGAkgAygLMhYudGFza3dpcmUudjEuVGFza0Vycm9yEg8KB2F0dGVtcHQYCiABKAUSFAoMbWF4X2F0dGVtcHRzGAsgASgFEicKCHByb2dyZXNzGAwgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MSKgoHdGltZW91dBgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIlCgdiYWNrb2ZmGA4gASgLMhQudGFza3dpcmUudjEuQmFja29mZhIXCg9pZGVtcG90ZW5jeV9rZXkYDyABKAkSEQoJd29ya2VyX2lkGBAgASgJEi8KC2NyZWF0ZV90aW1lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1zY2hlZHVsZV90aW1lGBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hfdGltZRgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoLdHJhbnNpdGlvbnMYFSADKAsyFy50YXNrd2lyZS52MS5UcmFuc2l0aW9uEi0KBmxhYmVscxgWIAMoCzIdLnRhc2t3aXJlLnYxLlRhc2suTGFiZWxzRW50cnkSEgoKcGFyZW50X2lkcxgXIAMoCRIWCg5jaGlsZHJlbl9jb3VudBgYIAEoBRI7ChFvbl9wYXJlbnRfZmFpbHVyZRgZIAEoDjIgLnRhc2t3aXJlLnYxLlBhcmVudEZhaWx1cmVQb2xpY3kSKAoHY29udGV4dBgaIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFwoPY29uY3VycmVuY3lfa2V5GBsgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi8wEKDFRhc2tEZWZhdWx0cxINCgVxdWV1ZRgBIAEoCRIQCghwcmlvcml0eRgCIAEoBRIqCgd0aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDG1heF9hdHRlbXB0cxgEIAEoBRIlCgdiYWNrb2ZmGAUgASgLMhQudGFza3dpcmUudjEuQmFja29mZhIsCglyZXRlbnRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKwoGbGltaXRzGAcgASgLMhsudGFza3dpcmUudjEuRGlzcGF0Y2hMaW1pdHMirAEKDkRpc3BhdGNoTGltaXRzEhgKC2NvbmN1cnJlbmN5GAEgASgFSACIAQESFAoHcGVyX2tleRgCIAEoBUgBiAEBEiQKBHJhdGUYAyABKAsyFi50YXNrd2lyZS52MS5SYXRlTGltaXQSKAoIa2V5X3JhdGUYBCABKAsyFi50YXNrd2lyZS52MS5SYXRlTGltaXRCDgoMX2NvbmN1cnJlbmN5QgoKCF9wZXJfa2V5IkcKCVJhdGVMaW1pdBINCgVjb3VudBgBIAEoBRIrCghpbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLZAQoIVGFza1R5cGUSDAoEbmFtZRgBIAEoCRISCgppbnB1dF90eXBlGAIgASgJEhMKC291dHB1dF90eXBlGAMgASgJEisKCGRlZmF1bHRzGAQgASgLMhkudGFza3dpcmUudjEuVGFza0RlZmF1bHRzEhMKC2Rlc2NyaXB0aW9uGAUgASgJEhQKDHdvcmtlcl9jb3VudBgGIAEoBRIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFb3duZXIYCCABKAkq7gEKCVRhc2tTdGF0ZRIaChZUQVNLX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUVEFTS19TVEFURV9TQ0hFRFVMRUQQARIVChFUQVNLX1NUQVRFX1FVRVVFRBACEhYKElRBU0tfU1RBVEVfUlVOTklORxADEhkKFVRBU0tfU1RBVEVfQ0FOQ0VMTElORxAEEhgKFFRBU0tfU1RBVEVfU1VDQ0VFREVEEAUSFQoRVEFTS19TVEFURV9GQUlMRUQQBhIYChRUQVNLX1NUQVRFX0NBTkNFTExFRBAHEhYKElRBU0tfU1RBVEVfV0FJVElORxAIKn0KE1BhcmVudEZhaWx1cmVQb2xpY3kSJQohUEFSRU5UX0ZBSUxVUkVfUE9MSUNZX1VOU1BFQ0lGSUVEEAASIAocUEFSRU5UX0ZBSUxVUkVfUE9MSUNZX0NBTkNFTBABEh0KGVBBUkVOVF9GQUlMVVJFX1BPTElDWV9SVU4QAiq2AQoJRXJyb3JLaW5kEhoKFkVSUk9SX0tJTkRfVU5TUEVDSUZJRUQQABIZChVFUlJPUl9LSU5EX1RBU0tfRVJST1IQARIgChxFUlJPUl9LSU5EX0RFQURMSU5FX0VYQ0VFREVEEAISGgoWRVJST1JfS0lORF9XT1JLRVJfTE9TVBADEhgKFEVSUk9SX0tJTkRfQ0FOQ0VMTEVEEAQSGgoWRVJST1JfS0lORF9VTlNVUFBPUlRFRBAFYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Progress of a running task. The last value is persisted with the task.
@@ -343,6 +343,21 @@ export type Task = Message<"taskwire.v1.Task"> & {
    * @generated from field: taskwire.v1.ParentFailurePolicy on_parent_failure = 25;
    */
   onParentFailure: ParentFailurePolicy;
+
+  /**
+   * The task's context: JSON its attempts set (`ctx.context` in the TypeScript SDK), kept across
+   * retries (each attempt starts from what the last one saved); empty: none set.
+   *
+   * @generated from field: google.protobuf.Struct context = 26;
+   */
+  context?: JsonObject | undefined;
+
+  /**
+   * The concurrency key the task was submitted with (SubmitRequest.concurrency_key); empty: none.
+   *
+   * @generated from field: string concurrency_key = 27;
+   */
+  concurrencyKey: string;
 };
 
 /**
@@ -390,6 +405,14 @@ export type TaskDefaults = Message<"taskwire.v1.TaskDefaults"> & {
    * @generated from field: google.protobuf.Duration retention = 6;
    */
   retention?: Duration | undefined;
+
+  /**
+   * Dispatch limits of the type, as its workers declare them; an operator's AdminService.SetLimit
+   * overrides them field by field. Unset: no limits declared.
+   *
+   * @generated from field: taskwire.v1.DispatchLimits limits = 7;
+   */
+  limits?: DispatchLimits | undefined;
 };
 
 /**
@@ -398,6 +421,75 @@ export type TaskDefaults = Message<"taskwire.v1.TaskDefaults"> & {
  */
 export const TaskDefaultsSchema: GenMessage<TaskDefaults> = /*@__PURE__*/
   messageDesc(file_taskwire_v1_task, 5);
+
+/**
+ * How many tasks of a task type or a queue may run at once and start per interval, enforced by
+ * the broker's claim on every server (README "Limits and fairness"). An unset field is no limit
+ * of that kind; 0 is no limit too, said explicitly (it overrides a declared limit).
+ *
+ * @generated from message taskwire.v1.DispatchLimits
+ */
+export type DispatchLimits = Message<"taskwire.v1.DispatchLimits"> & {
+  /**
+   * Most tasks running at once, across every worker and server.
+   *
+   * @generated from field: optional int32 concurrency = 1;
+   */
+  concurrency?: number | undefined;
+
+  /**
+   * Most tasks of one concurrency key (SubmitRequest.concurrency_key) running at once.
+   *
+   * @generated from field: optional int32 per_key = 2;
+   */
+  perKey?: number | undefined;
+
+  /**
+   * Most starts per interval of the type or queue as a whole.
+   *
+   * @generated from field: taskwire.v1.RateLimit rate = 3;
+   */
+  rate?: RateLimit | undefined;
+
+  /**
+   * Most starts per interval of each concurrency key.
+   *
+   * @generated from field: taskwire.v1.RateLimit key_rate = 4;
+   */
+  keyRate?: RateLimit | undefined;
+};
+
+/**
+ * Describes the message taskwire.v1.DispatchLimits.
+ * Use `create(DispatchLimitsSchema)` to create a new message.
+ */
+export const DispatchLimitsSchema: GenMessage<DispatchLimits> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_task, 6);
+
+/**
+ * At most `count` starts per `interval` (a token bucket of `count` tokens refilled over the
+ * interval). count 0: no rate limit.
+ *
+ * @generated from message taskwire.v1.RateLimit
+ */
+export type RateLimit = Message<"taskwire.v1.RateLimit"> & {
+  /**
+   * @generated from field: int32 count = 1;
+   */
+  count: number;
+
+  /**
+   * @generated from field: google.protobuf.Duration interval = 2;
+   */
+  interval?: Duration | undefined;
+};
+
+/**
+ * Describes the message taskwire.v1.RateLimit.
+ * Use `create(RateLimitSchema)` to create a new message.
+ */
+export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_task, 7);
 
 /**
  * A task type of the catalog: a name, an input message and an output message.
@@ -461,7 +553,7 @@ export type TaskType = Message<"taskwire.v1.TaskType"> & {
  * Use `create(TaskTypeSchema)` to create a new message.
  */
 export const TaskTypeSchema: GenMessage<TaskType> = /*@__PURE__*/
-  messageDesc(file_taskwire_v1_task, 6);
+  messageDesc(file_taskwire_v1_task, 8);
 
 /**
  * The lifecycle of a task. QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED, with

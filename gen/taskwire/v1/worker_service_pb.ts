@@ -18,7 +18,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file taskwire/v1/worker_service.proto.
  */
 export const file_taskwire_v1_worker_service: GenFile = /*@__PURE__*/
-  fileDesc("CiB0YXNrd2lyZS92MS93b3JrZXJfc2VydmljZS5wcm90bxILdGFza3dpcmUudjEi7wIKDkNvbm5lY3RSZXF1ZXN0EiMKBWhlbGxvGAEgASgLMhIudGFza3dpcmUudjEuSGVsbG9IABIjCgVncmFudBgCIAEoCzISLnRhc2t3aXJlLnYxLkdyYW50SAASKwoJaGVhcnRiZWF0GAMgASgLMhYudGFza3dpcmUudjEuSGVhcnRiZWF0SAASLwoIcHJvZ3Jlc3MYBCABKAsyGy50YXNrd2lyZS52MS5Qcm9ncmVzc1JlcG9ydEgAEiUKA2xvZxgFIAEoCzIWLnRhc2t3aXJlLnYxLkxvZ1JlcG9ydEgAEi8KCGNvbXBsZXRlGAYgASgLMhsudGFza3dpcmUudjEuQ29tcGxldGVSZXBvcnRIABIpCghkcmFpbmluZxgHIAEoCzIVLnRhc2t3aXJlLnYxLkRyYWluaW5nSAASJwoHcmVsZWFzZRgIIAEoCzIULnRhc2t3aXJlLnYxLlJlbGVhc2VIAEIJCgdtZXNzYWdlIpgCCg9Db25uZWN0UmVzcG9uc2USJwoHd2VsY29tZRgBIAEoCzIULnRhc2t3aXJlLnYxLldlbGNvbWVIABIlCgZhc3NpZ24YAiABKAsyEy50YXNrd2lyZS52MS5Bc3NpZ25IABIqCgZjYW5jZWwYAyABKAsyGC50YXNrd2lyZS52MS5DYW5jZWxUYXNrc0gAEiMKBWRyYWluGAQgASgLMhIudGFza3dpcmUudjEuRHJhaW5IABIwCgxjb21wbGV0ZV9hY2sYBSABKAsyGC50YXNrd2lyZS52MS5Db21wbGV0ZUFja0gAEicKB3JlZnVzZWQYBiABKAsyFC50YXNrd2lyZS52MS5SZWZ1c2VkSABCCQoHbWVzc2FnZSLAAQoTVGFza1R5cGVEZWNsYXJhdGlvbhIMCgRuYW1lGAEgASgJEhIKCmlucHV0X3R5cGUYAiABKAkSEwoLb3V0cHV0X3R5cGUYAyABKAkSKwoIZGVmYXVsdHMYBCABKAsyGS50YXNrd2lyZS52MS5UYXNrRGVmYXVsdHMSEwoLZGVzY3JpcHRpb24YBSABKAkSMAoJc2NoZWR1bGVzGAYgAygLMh0udGFza3dpcmUudjEuRGVjbGFyZWRTY2hlZHVsZSJTChBEZWNsYXJlZFNjaGVkdWxlEgoKAmlkGAEgASgJEjMKCmRlZmluaXRpb24YAiABKAsyHy50YXNrd2lyZS52MS5TY2hlZHVsZURlZmluaXRpb24i2gEKBUhlbGxvEhEKCXdvcmtlcl9pZBgBIAEoCRIMCgRob3N0GAIgASgJEgsKA3BpZBgDIAEoBRIOCgZxdWV1ZXMYBCADKAkSDQoFc2xvdHMYBSABKAUSLwoFdHlwZXMYBiADKAsyIC50YXNrd2lyZS52MS5UYXNrVHlwZURlY2xhcmF0aW9uEjcKC2Rlc2NyaXB0b3JzGAcgASgLMiIuZ29vZ2xlLnByb3RvYnVmLkZpbGVEZXNjcmlwdG9yU2V0EgsKA3NkaxgIIAEoCRINCgVidXJzdBgJIAEoCCIWCgVHcmFudBINCgVzbG90cxgBIAEoBSILCglIZWFydGJlYXQiKwoHVGFza1JlZhIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUiWQoMVGFza1Byb2dyZXNzEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRInCghwcm9ncmVzcxgDIAEoCzIVLnRhc2t3aXJlLnYxLlByb2dyZXNzIjwKDlByb2dyZXNzUmVwb3J0EioKB3VwZGF0ZXMYASADKAsyGS50YXNrd2lyZS52MS5UYXNrUHJvZ3Jlc3MidQoHVGFza0xvZxIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSDQoFbGV2ZWwYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIoCgR0aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIyCglMb2dSZXBvcnQSJQoHZW50cmllcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tMb2cingEKC1Rhc2tGYWlsdXJlEiQKBGtpbmQYASABKA4yFi50YXNrd2lyZS52MS5FcnJvcktpbmQSDAoEbmFtZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEhEKCXJldHJ5YWJsZRgEIAEoCBINCgVzdGFjaxgFIAEoCRIoCgdkZXRhaWxzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCKjAQoKVGFza1Jlc3VsdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSJgoGb3V0cHV0GAMgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueUgAEisKB2ZhaWx1cmUYBCABKAsyGC50YXNrd2lyZS52MS5UYXNrRmFpbHVyZUgAEhMKCWNhbmNlbGxlZBgFIAEoCUgAQgkKB291dGNvbWUiOgoOQ29tcGxldGVSZXBvcnQSKAoHcmVzdWx0cxgBIAMoCzIXLnRhc2t3aXJlLnYxLlRhc2tSZXN1bHQiCgoIRHJhaW5pbmciPgoHUmVsZWFzZRIjCgV0YXNrcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tSZWYSDgoGcmVhc29uGAIgASgJIoYBCgdXZWxjb21lEhIKCnNlc3Npb25faWQYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjAKDWxlYXNlX3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ipQIKCkFzc2lnbm1lbnQSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEgwKBHR5cGUYAyABKAkSIwoFaW5wdXQYBCABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EiwKCGRlYWRsaW5lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxtYXhfYXR0ZW1wdHMYBiABKAUSJwoIcHJvZ3Jlc3MYByABKAsyFS50YXNrd2lyZS52MS5Qcm9ncmVzcxITCgt0cmFjZXBhcmVudBgIIAEoCRISCgp0cmFjZXN0YXRlGAkgASgJEiwKB3BhcmVudHMYCiADKAsyGy50YXNrd2lyZS52MS5Bc3NpZ25lZFBhcmVudCKUAQoOQXNzaWduZWRQYXJlbnQSDwoHdGFza19pZBgBIAEoCRIMCgR0eXBlGAIgASgJEiUKBXN0YXRlGAMgASgOMhYudGFza3dpcmUudjEuVGFza1N0YXRlEiQKBm91dHB1dBgEIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSFgoOb3V0cHV0X29taXR0ZWQYBSABKAgiMAoGQXNzaWduEiYKBXRhc2tzGAEgAygLMhcudGFza3dpcmUudjEuQXNzaWdubWVudCJCCgtDYW5jZWxUYXNrcxIjCgV0YXNrcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tSZWYSDgoGcmVhc29uGAIgASgJIiUKBURyYWluEg4KBnJlYXNvbhgBIAEoCRIMCgRzdG9wGAIgASgIIjIKC0NvbXBsZXRlQWNrEiMKBXRhc2tzGAEgAygLMhQudGFza3dpcmUudjEuVGFza1JlZiIyCgdSZWZ1c2VkEicKBWl0ZW1zGAEgAygLMhgudGFza3dpcmUudjEuUmVmdXNlZEl0ZW0imAEKC1JlZnVzZWRJdGVtEicKBnJlcG9ydBgBIAEoDjIXLnRhc2t3aXJlLnYxLlJlcG9ydEtpbmQSDwoHdGFza19pZBgCIAEoCRIPCgdhdHRlbXB0GAMgASgFEh4KBGNvZGUYBCABKA4yEC5nb29nbGUucnBjLkNvZGUSDwoHbWVzc2FnZRgFIAEoCRINCgVjb3VudBgGIAEoBSpwCgpSZXBvcnRLaW5kEhsKF1JFUE9SVF9LSU5EX1VOU1BFQ0lGSUVEEAASGAoUUkVQT1JUX0tJTkRfUFJPR1JFU1MQARITCg9SRVBPUlRfS0lORF9MT0cQAhIWChJSRVBPUlRfS0lORF9SRVNVTFQQAzJZCg1Xb3JrZXJTZXJ2aWNlEkgKB0Nvbm5lY3QSGy50YXNrd2lyZS52MS5Db25uZWN0UmVxdWVzdBocLnRhc2t3aXJlLnYxLkNvbm5lY3RSZXNwb25zZSgBMAFiBnByb3RvMw", [file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_code, file_taskwire_v1_schedule, file_taskwire_v1_task]);
+  fileDesc("CiB0YXNrd2lyZS92MS93b3JrZXJfc2VydmljZS5wcm90bxILdGFza3dpcmUudjEi7wIKDkNvbm5lY3RSZXF1ZXN0EiMKBWhlbGxvGAEgASgLMhIudGFza3dpcmUudjEuSGVsbG9IABIjCgVncmFudBgCIAEoCzISLnRhc2t3aXJlLnYxLkdyYW50SAASKwoJaGVhcnRiZWF0GAMgASgLMhYudGFza3dpcmUudjEuSGVhcnRiZWF0SAASLwoIcHJvZ3Jlc3MYBCABKAsyGy50YXNrd2lyZS52MS5Qcm9ncmVzc1JlcG9ydEgAEiUKA2xvZxgFIAEoCzIWLnRhc2t3aXJlLnYxLkxvZ1JlcG9ydEgAEi8KCGNvbXBsZXRlGAYgASgLMhsudGFza3dpcmUudjEuQ29tcGxldGVSZXBvcnRIABIpCghkcmFpbmluZxgHIAEoCzIVLnRhc2t3aXJlLnYxLkRyYWluaW5nSAASJwoHcmVsZWFzZRgIIAEoCzIULnRhc2t3aXJlLnYxLlJlbGVhc2VIAEIJCgdtZXNzYWdlIpgCCg9Db25uZWN0UmVzcG9uc2USJwoHd2VsY29tZRgBIAEoCzIULnRhc2t3aXJlLnYxLldlbGNvbWVIABIlCgZhc3NpZ24YAiABKAsyEy50YXNrd2lyZS52MS5Bc3NpZ25IABIqCgZjYW5jZWwYAyABKAsyGC50YXNrd2lyZS52MS5DYW5jZWxUYXNrc0gAEiMKBWRyYWluGAQgASgLMhIudGFza3dpcmUudjEuRHJhaW5IABIwCgxjb21wbGV0ZV9hY2sYBSABKAsyGC50YXNrd2lyZS52MS5Db21wbGV0ZUFja0gAEicKB3JlZnVzZWQYBiABKAsyFC50YXNrd2lyZS52MS5SZWZ1c2VkSABCCQoHbWVzc2FnZSLAAQoTVGFza1R5cGVEZWNsYXJhdGlvbhIMCgRuYW1lGAEgASgJEhIKCmlucHV0X3R5cGUYAiABKAkSEwoLb3V0cHV0X3R5cGUYAyABKAkSKwoIZGVmYXVsdHMYBCABKAsyGS50YXNrd2lyZS52MS5UYXNrRGVmYXVsdHMSEwoLZGVzY3JpcHRpb24YBSABKAkSMAoJc2NoZWR1bGVzGAYgAygLMh0udGFza3dpcmUudjEuRGVjbGFyZWRTY2hlZHVsZSJTChBEZWNsYXJlZFNjaGVkdWxlEgoKAmlkGAEgASgJEjMKCmRlZmluaXRpb24YAiABKAsyHy50YXNrd2lyZS52MS5TY2hlZHVsZURlZmluaXRpb24i2gEKBUhlbGxvEhEKCXdvcmtlcl9pZBgBIAEoCRIMCgRob3N0GAIgASgJEgsKA3BpZBgDIAEoBRIOCgZxdWV1ZXMYBCADKAkSDQoFc2xvdHMYBSABKAUSLwoFdHlwZXMYBiADKAsyIC50YXNrd2lyZS52MS5UYXNrVHlwZURlY2xhcmF0aW9uEjcKC2Rlc2NyaXB0b3JzGAcgASgLMiIuZ29vZ2xlLnByb3RvYnVmLkZpbGVEZXNjcmlwdG9yU2V0EgsKA3NkaxgIIAEoCRINCgVidXJzdBgJIAEoCCIWCgVHcmFudBINCgVzbG90cxgBIAEoBSILCglIZWFydGJlYXQiKwoHVGFza1JlZhIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUigwEKDFRhc2tQcm9ncmVzcxIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSJwoIcHJvZ3Jlc3MYAyABKAsyFS50YXNrd2lyZS52MS5Qcm9ncmVzcxIoCgdjb250ZXh0GAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCI8Cg5Qcm9ncmVzc1JlcG9ydBIqCgd1cGRhdGVzGAEgAygLMhkudGFza3dpcmUudjEuVGFza1Byb2dyZXNzIp4BCgdUYXNrTG9nEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRINCgVsZXZlbBgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEigKBHRpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKBmZpZWxkcxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiMgoJTG9nUmVwb3J0EiUKB2VudHJpZXMYASADKAsyFC50YXNrd2lyZS52MS5UYXNrTG9nIp4BCgtUYXNrRmFpbHVyZRIkCgRraW5kGAEgASgOMhYudGFza3dpcmUudjEuRXJyb3JLaW5kEgwKBG5hbWUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIRCglyZXRyeWFibGUYBCABKAgSDQoFc3RhY2sYBSABKAkSKAoHZGV0YWlscxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiowEKClRhc2tSZXN1bHQSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEiYKBm91dHB1dBgDIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnlIABIrCgdmYWlsdXJlGAQgASgLMhgudGFza3dpcmUudjEuVGFza0ZhaWx1cmVIABITCgljYW5jZWxsZWQYBSABKAlIAEIJCgdvdXRjb21lIjoKDkNvbXBsZXRlUmVwb3J0EigKB3Jlc3VsdHMYASADKAsyFy50YXNrd2lyZS52MS5UYXNrUmVzdWx0IgoKCERyYWluaW5nIj4KB1JlbGVhc2USIwoFdGFza3MYASADKAsyFC50YXNrd2lyZS52MS5UYXNrUmVmEg4KBnJlYXNvbhgCIAEoCSKhAQoHV2VsY29tZRISCgpzZXNzaW9uX2lkGAEgASgJEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCg1sZWFzZV90aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhkKEW1heF9jb250ZXh0X2J5dGVzGAQgASgFIs8CCgpBc3NpZ25tZW50Eg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIMCgR0eXBlGAMgASgJEiMKBWlucHV0GAQgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueRIsCghkZWFkbGluZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMbWF4X2F0dGVtcHRzGAYgASgFEicKCHByb2dyZXNzGAcgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MSEwoLdHJhY2VwYXJlbnQYCCABKAkSEgoKdHJhY2VzdGF0ZRgJIAEoCRIsCgdwYXJlbnRzGAogAygLMhsudGFza3dpcmUudjEuQXNzaWduZWRQYXJlbnQSKAoHY29udGV4dBgLIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QilAEKDkFzc2lnbmVkUGFyZW50Eg8KB3Rhc2tfaWQYASABKAkSDAoEdHlwZRgCIAEoCRIlCgVzdGF0ZRgDIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIkCgZvdXRwdXQYBCABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EhYKDm91dHB1dF9vbWl0dGVkGAUgASgIIjAKBkFzc2lnbhImCgV0YXNrcxgBIAMoCzIXLnRhc2t3aXJlLnYxLkFzc2lnbm1lbnQiQgoLQ2FuY2VsVGFza3MSIwoFdGFza3MYASADKAsyFC50YXNrd2lyZS52MS5UYXNrUmVmEg4KBnJlYXNvbhgCIAEoCSIlCgVEcmFpbhIOCgZyZWFzb24YASABKAkSDAoEc3RvcBgCIAEoCCIyCgtDb21wbGV0ZUFjaxIjCgV0YXNrcxgBIAMoCzIULnRhc2t3aXJlLnYxLlRhc2tSZWYiMgoHUmVmdXNlZBInCgVpdGVtcxgBIAMoCzIYLnRhc2t3aXJlLnYxLlJlZnVzZWRJdGVtIpgBCgtSZWZ1c2VkSXRlbRInCgZyZXBvcnQYASABKA4yFy50YXNrd2lyZS52MS5SZXBvcnRLaW5kEg8KB3Rhc2tfaWQYAiABKAkSDwoHYXR0ZW1wdBgDIAEoBRIeCgRjb2RlGAQgASgOMhAuZ29vZ2xlLnJwYy5Db2RlEg8KB21lc3NhZ2UYBSABKAkSDQoFY291bnQYBiABKAUqcAoKUmVwb3J0S2luZBIbChdSRVBPUlRfS0lORF9VTlNQRUNJRklFRBAAEhgKFFJFUE9SVF9LSU5EX1BST0dSRVNTEAESEwoPUkVQT1JUX0tJTkRfTE9HEAISFgoSUkVQT1JUX0tJTkRfUkVTVUxUEAMyWQoNV29ya2VyU2VydmljZRJICgdDb25uZWN0EhsudGFza3dpcmUudjEuQ29ubmVjdFJlcXVlc3QaHC50YXNrd2lyZS52MS5Db25uZWN0UmVzcG9uc2UoATABYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_code, file_taskwire_v1_schedule, file_taskwire_v1_task]);
 
 /**
  * @generated from message taskwire.v1.ConnectRequest
@@ -371,9 +371,20 @@ export type TaskProgress = Message<"taskwire.v1.TaskProgress"> & {
   attempt: number;
 
   /**
+   * Unset when the update carries only a context.
+   *
    * @generated from field: taskwire.v1.Progress progress = 3;
    */
   progress?: Progress | undefined;
+
+  /**
+   * The attempt's whole context (a JSON object), when it changed since the last update: it
+   * replaces the task's stored context, which the next attempt of the task is assigned with
+   * (Assignment.context). Unset: the context did not change.
+   *
+   * @generated from field: google.protobuf.Struct context = 4;
+   */
+  context?: JsonObject | undefined;
 };
 
 /**
@@ -384,12 +395,14 @@ export const TaskProgressSchema: GenMessage<TaskProgress> = /*@__PURE__*/
   messageDesc(file_taskwire_v1_worker_service, 8);
 
 /**
- * Progress of held attempts; the server keeps the last one of each. Each update is checked on
- * its own: over `--max-progress-rate` updates a second per worker (RESOURCE_EXHAUSTED), larger
- * than `--max-progress-bytes` encoded (RESOURCE_EXHAUSTED), a percent outside 0 to 100, a
- * negative current or total, or an update_time outside years 1 to 9999 (INVALID_ARGUMENT): the
- * update is dropped and listed in Refused. Send the latest value at most every few tenths of a
- * second rather than every change.
+ * Progress and context of held attempts; the server keeps the last one of each. Each update is
+ * checked on its own: over `--max-progress-rate` updates a second per worker
+ * (RESOURCE_EXHAUSTED), a progress larger than `--max-progress-bytes` encoded
+ * (RESOURCE_EXHAUSTED), a context larger than `--max-context-bytes` encoded
+ * (RESOURCE_EXHAUSTED), a percent outside 0 to 100, an update_time outside years 1 to 9999, or a
+ * NaN or Infinity in details or context (INVALID_ARGUMENT): the update is dropped and listed in
+ * Refused. An update with neither progress nor context is ignored. Send the latest value at most
+ * every few tenths of a second rather than every change.
  *
  * @generated from message taskwire.v1.ProgressReport
  */
@@ -437,6 +450,13 @@ export type TaskLog = Message<"taskwire.v1.TaskLog"> & {
    * @generated from field: google.protobuf.Timestamp time = 5;
    */
   time?: Timestamp | undefined;
+
+  /**
+   * Structured fields of the line (a JSON object), stored and shown with it.
+   *
+   * @generated from field: google.protobuf.Struct fields = 6;
+   */
+  fields?: JsonObject | undefined;
 };
 
 /**
@@ -447,10 +467,15 @@ export const TaskLogSchema: GenMessage<TaskLog> = /*@__PURE__*/
   messageDesc(file_taskwire_v1_worker_service, 10);
 
 /**
- * Log lines of held attempts, written to the server's log (with the task, attempt and worker).
- * A line longer than `--max-log-line-bytes` is cut (and ends with "[cut to N of M bytes]");
- * lines over `--max-log-rate` bytes a second per worker, and lines with a time outside years 1
- * to 9999, are dropped and listed in Refused.
+ * Log lines of held attempts, stored with their task (TaskService.GetTaskLogs, StreamTaskLogs).
+ * A message longer than `--max-log-line-bytes` is cut (and ends with "[cut to N of M bytes]");
+ * fields larger than `--max-log-line-bytes` encoded, or holding a NaN or Infinity, are dropped
+ * from the line (which is kept) and listed in Refused. Lines over `--max-log-rate` bytes a second
+ * per worker (message and fields), and lines with a time outside years 1 to 9999, are dropped
+ * and listed in Refused. A task stores at most `--max-task-log-lines` lines and
+ * `--max-task-log-bytes` bytes; lines past either bound are counted as dropped
+ * (GetTaskLogsResponse.dropped_count), not refused. Lines of an attempt the stream does not hold
+ * are ignored.
  *
  * @generated from message taskwire.v1.LogReport
  */
@@ -657,6 +682,14 @@ export type Welcome = Message<"taskwire.v1.Welcome"> & {
    * @generated from field: google.protobuf.Duration lease_timeout = 3;
    */
   leaseTimeout?: Duration | undefined;
+
+  /**
+   * The largest context an update may carry, encoded (`--max-context-bytes`); an SDK may refuse a
+   * larger one when it is set rather than have the server refuse it.
+   *
+   * @generated from field: int32 max_context_bytes = 4;
+   */
+  maxContextBytes: number;
 };
 
 /**
@@ -732,6 +765,14 @@ export type Assignment = Message<"taskwire.v1.Assignment"> & {
    * @generated from field: repeated taskwire.v1.AssignedParent parents = 10;
    */
   parents: AssignedParent[];
+
+  /**
+   * The task's context as its previous attempts left it (TaskProgress.context); empty on a first
+   * attempt. An attempt that changes it sends the whole context back.
+   *
+   * @generated from field: google.protobuf.Struct context = 11;
+   */
+  context?: JsonObject | undefined;
 };
 
 /**

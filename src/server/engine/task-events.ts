@@ -27,6 +27,7 @@ export function stateEvent(task: TaskRecord): StreamProgressResponse {
       : undefined,
     error: failedNow ? errorToProto(lastError) : undefined,
     time: timestampFromDate(new Date()),
+    context: task.context,
   });
 }
 

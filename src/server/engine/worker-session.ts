@@ -12,6 +12,7 @@ import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   ConnectResponseSchema,
   type Assignment,
+  type AssignedParent,
   type ConnectResponse,
   type Drain,
   type Hello,
@@ -158,8 +159,11 @@ export class WorkerSession {
     return all;
   }
 
-  /** Sends started tasks to the worker; each takes one credit (reserved by the dispatcher). */
-  assign(tasks: readonly TaskRecord[], now: number): void {
+  /**
+   * Sends started tasks to the worker; each takes one credit (reserved by the dispatcher).
+   * `parents`: the parents of the tasks that have some (`assigned-parents.ts`).
+   */
+  assign(tasks: readonly TaskRecord[], now: number, parents?: ReadonlyMap<string, AssignedParent[]>): void {
     const assignments: Assignment[] = [];
     for (const task of tasks) {
       const deadline = task.timeoutMs === null ? null : now + task.timeoutMs;
@@ -175,7 +179,8 @@ export class WorkerSession {
         progress: task.progress ? progressToProto(task.progress) : undefined,
         traceparent: task.traceparent ?? "",
         tracestate: task.tracestate ?? "",
-        parents: [],
+        context: task.context,
+        parents: parents?.get(task.id) ?? [],
       });
     }
     this.send({ case: "assign", value: { $typeName: "taskwire.v1.Assign", tasks: assignments } });
@@ -263,8 +268,8 @@ export class WorkerSession {
     this.#credits = 0;
   }
 
-  /** Sends the Welcome that opens the stream. */
-  welcome(heartbeatIntervalMs: number, leaseTimeoutMs: number): void {
+  /** Sends the Welcome that opens the stream, with the largest context an update may carry. */
+  welcome(heartbeatIntervalMs: number, leaseTimeoutMs: number, maxContextBytes: number): void {
     this.send({
       case: "welcome",
       value: {
@@ -272,6 +277,7 @@ export class WorkerSession {
         sessionId: this.sessionId,
         heartbeatInterval: durationFromMs(heartbeatIntervalMs),
         leaseTimeout: durationFromMs(leaseTimeoutMs),
+        maxContextBytes,
       },
     });
   }

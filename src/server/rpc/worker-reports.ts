@@ -7,13 +7,16 @@
  * - progress: at most `maxProgressRate` updates a second per worker (a token bucket holding one
  *   second's worth), each at most `maxProgressBytes` encoded, with a percent from 0 to 100, an
  *   `update_time` protobuf can represent and finite JSON numbers in its details;
- * - logs: lines cut to `maxLogLineBytes`, at most `maxLogRate` bytes a second per worker (each
- *   line costs {@link LOG_LINE_OVERHEAD} more, the server's log record around it), a `time`
- *   protobuf can represent;
+ * - context (`TaskProgress.context`, with progress or alone): at most `maxContextBytes` encoded,
+ *   finite JSON numbers; it counts as a progress update against the rate;
+ * - logs: messages cut to `maxLogLineBytes`, fields at most `maxLogLineBytes` encoded with finite
+ *   numbers (else dropped from the line, which is kept), at most `maxLogRate` bytes a second per
+ *   worker (each line costs {@link LOG_LINE_OVERHEAD} more, the server's record around it), a
+ *   `time` protobuf can represent;
  * - outputs: a message of the type's declared output type (see {@link outputProblem}).
  */
-import { fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
-import type { Any, Timestamp } from "@bufbuild/protobuf/wkt";
+import { fromBinary, fromJson, toBinary, type DescMessage, type JsonObject } from "@bufbuild/protobuf";
+import { StructSchema, type Any, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code as RpcCode } from "../../../gen/google/rpc/code_pb.js";
 import { ProgressSchema, type Progress } from "../../../gen/taskwire/v1/task_pb.js";
 import { ReportKind, type RefusedItem, type TaskLog, type TaskProgress } from "../../../gen/taskwire/v1/worker_service_pb.js";
@@ -25,7 +28,7 @@ import { nonFiniteNumberPath } from "../../common/non-finite-numbers.js";
 /** The limits of `ServerConfig` that bound a worker's stream. */
 export type WorkerLimits = Pick<
   ServerConfig,
-  "maxHelloTypes" | "maxDescriptorBytes" | "maxProgressBytes" | "maxProgressRate" | "maxLogLineBytes" | "maxLogRate"
+  "maxHelloTypes" | "maxDescriptorBytes" | "maxProgressBytes" | "maxProgressRate" | "maxLogLineBytes" | "maxLogRate" | "maxContextBytes" | "maxTaskLogLines" | "maxTaskLogBytes"
 >;
 
 /** Bytes each log line costs on top of its message: about what the server's log record adds. */
@@ -181,10 +184,44 @@ export class RefusalNotices {
   }
 }
 
-/** A log line as the server writes it. */
+/** A log line as the server stores it. */
 export interface AcceptedLog {
   level: "debug" | "info" | "warn" | "error";
   message: string;
+  /** Its structured fields; undefined: none (or refused). */
+  fields?: JsonObject;
+}
+
+/** A progress update as the server saves it: what of it was accepted. */
+export interface AcceptedUpdate {
+  progress?: Progress;
+  context?: JsonObject;
+}
+
+/** The encoded size of a JSON object as a `google.protobuf.Struct`, or why it is not one (a NaN or Infinity). */
+export function structBytes(value: JsonObject, field: string): { bytes: number } | { problem: string } {
+  const path = nonFiniteJsonPath(value, field);
+  if (path !== undefined) return { problem: `${path} is NaN or Infinity; JSON numbers (google.protobuf.Value) must be finite` };
+  return { bytes: toBinary(StructSchema, fromJson(StructSchema, value)).byteLength };
+}
+
+/** The path of the first NaN or ±Infinity in a decoded JSON value; undefined when none. */
+function nonFiniteJsonPath(value: unknown, path: string): string | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : path;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = nonFiniteJsonPath(item, `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (typeof value === "object" && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      const found = nonFiniteJsonPath(item, `${path}.${key}`);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 /** The checks of one worker's reports: its rate budgets and the refusals owed to it. */
@@ -198,21 +235,52 @@ export class ReportGate {
     now = Date.now(),
   ) {
     this.#progress = new TokenBucket(limits.maxProgressRate, limits.maxProgressRate, now);
-    this.#logs = new TokenBucket(limits.maxLogRate, Math.max(limits.maxLogRate, limits.maxLogLineBytes + LOG_LINE_OVERHEAD), now);
+    this.#logs = new TokenBucket(limits.maxLogRate, Math.max(limits.maxLogRate, 2 * limits.maxLogLineBytes + LOG_LINE_OVERHEAD), now);
   }
 
   /**
-   * Checks one progress update of a held attempt. @returns its progress when accepted; undefined
-   * when refused (the refusal is noted).
+   * Checks one update of a held attempt: the rate once, then its progress and its context each
+   * on its own (a refused one is dropped, the other kept). @returns what was accepted; undefined
+   * when nothing was (the refusals are noted).
    */
-  progress(update: TaskProgress, progress: Progress, now = Date.now()): Progress | undefined {
+  update(update: TaskProgress, now = Date.now()): AcceptedUpdate | undefined {
+    if (!this.#progress.take(1, now)) {
+      this.notices.add({
+        report: ReportKind.PROGRESS,
+        taskId: update.taskId,
+        attempt: update.attempt,
+        code: RpcCode.RESOURCE_EXHAUSTED,
+        message: `progress over ${this.limits.maxProgressRate} updates a second from this worker, the limit set by ${settingName("maxProgressRate")}; update dropped`,
+      });
+      return undefined;
+    }
+    const progress = update.progress && this.#checkProgress(update, update.progress);
+    const context = update.context && this.#checkContext(update, update.context);
+    if (progress === undefined && context === undefined) return undefined;
+    return { ...(progress && { progress }), ...(context && { context }) };
+  }
+
+  #checkContext(update: TaskProgress, context: JsonObject): JsonObject | undefined {
     const refuse = (code: Refusal["code"], message: string): undefined => {
       this.notices.add({ report: ReportKind.PROGRESS, taskId: update.taskId, attempt: update.attempt, code, message });
       return undefined;
     };
-    if (!this.#progress.take(1, now)) {
-      return refuse(RpcCode.RESOURCE_EXHAUSTED, `progress over ${this.limits.maxProgressRate} updates a second from this worker, the limit set by ${settingName("maxProgressRate")}; update dropped`);
+    const size = structBytes(context, "context");
+    if ("problem" in size) return refuse(RpcCode.INVALID_ARGUMENT, `${size.problem}; context dropped`);
+    if (size.bytes > this.limits.maxContextBytes) {
+      return refuse(
+        RpcCode.RESOURCE_EXHAUSTED,
+        `context is ${size.bytes} bytes, over the ${this.limits.maxContextBytes} set by ${settingName("maxContextBytes")}; context dropped`,
+      );
     }
+    return context;
+  }
+
+  #checkProgress(update: TaskProgress, progress: Progress): Progress | undefined {
+    const refuse = (code: Refusal["code"], message: string): undefined => {
+      this.notices.add({ report: ReportKind.PROGRESS, taskId: update.taskId, attempt: update.attempt, code, message });
+      return undefined;
+    };
     const bytes = toBinary(ProgressSchema, progress);
     if (bytes.byteLength > this.limits.maxProgressBytes) {
       return refuse(
@@ -232,7 +300,10 @@ export class ReportGate {
     return progress;
   }
 
-  /** Checks one log line. @returns the line to write (cut to the limit); undefined when refused (noted). */
+  /**
+   * Checks one log line. @returns the line to store (its message cut to the limit, its fields
+   * dropped when refused); undefined when the line is refused (noted).
+   */
   log(entry: TaskLog, now = Date.now()): AcceptedLog | undefined {
     const refuse = (code: Refusal["code"], message: string): undefined => {
       this.notices.add({ report: ReportKind.LOG, taskId: entry.taskId, attempt: entry.attempt, code, message });
@@ -241,14 +312,29 @@ export class ReportGate {
     const badTime = entry.time && timestampProblem(entry.time, "log.time");
     if (badTime) return refuse(RpcCode.INVALID_ARGUMENT, `${badTime}; line dropped`);
     const message = cutLine(entry.message, this.limits.maxLogLineBytes);
-    if (!this.#logs.take(Buffer.byteLength(message) + LOG_LINE_OVERHEAD, now)) {
+    let fields = entry.fields;
+    let fieldBytes = 0;
+    if (fields !== undefined) {
+      const size = structBytes(fields, "log.fields");
+      if ("problem" in size) {
+        refuse(RpcCode.INVALID_ARGUMENT, `${size.problem}; fields dropped, line kept`);
+        fields = undefined;
+      } else if (size.bytes > this.limits.maxLogLineBytes) {
+        refuse(
+          RpcCode.RESOURCE_EXHAUSTED,
+          `log fields are ${size.bytes} bytes, over the ${this.limits.maxLogLineBytes} set by ${settingName("maxLogLineBytes")}; fields dropped, line kept`,
+        );
+        fields = undefined;
+      } else fieldBytes = size.bytes;
+    }
+    if (!this.#logs.take(Buffer.byteLength(message) + fieldBytes + LOG_LINE_OVERHEAD, now)) {
       return refuse(
         RpcCode.RESOURCE_EXHAUSTED,
         `task log over ${this.limits.maxLogRate} bytes a second from this worker, the limit set by ${settingName("maxLogRate")}; line dropped`,
       );
     }
     const level = LEVELS.has(entry.level) ? (entry.level as AcceptedLog["level"]) : "info";
-    return { level, message };
+    return { level, message, ...(fields !== undefined && Object.keys(fields).length > 0 && { fields }) };
   }
 }
 
@@ -273,4 +359,7 @@ export const DEFAULT_WORKER_LIMITS: WorkerLimits = {
   maxProgressRate: DEFAULTS.maxProgressRate,
   maxLogLineBytes: DEFAULTS.maxLogLineBytes,
   maxLogRate: DEFAULTS.maxLogRate,
+  maxContextBytes: DEFAULTS.maxContextBytes,
+  maxTaskLogLines: DEFAULTS.maxTaskLogLines,
+  maxTaskLogBytes: DEFAULTS.maxTaskLogBytes,
 };

@@ -27,6 +27,7 @@ import type { DescMessage } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { TaskStore, AttemptOutcome } from "../../store/store.js";
 import type { AttemptRecorder } from "../engine/attempt-recorder.js";
+import type { StartWriter } from "../engine/start-writer.js";
 import type { Catalog } from "../engine/catalog.js";
 import { progressFromProto, stateToProto } from "../convert.js";
 import type { Dispatcher } from "../engine/dispatcher.js";
@@ -57,6 +58,8 @@ export interface WorkerServiceDeps {
   catalog: Catalog;
   dispatcher: Dispatcher;
   recorder: AttemptRecorder;
+  /** Starts not written yet (issue 16): a progress report has its attempt's start written first. */
+  starts: StartWriter;
   events: TaskEvents;
   /** Live log lines of tasks: the lines stored are published here (issue 17: stored logs). */
   logEvents: TaskLogEvents;
@@ -315,7 +318,8 @@ export function createWorkerService(deps: WorkerServiceDeps): WorkerServiceHandl
       if (accepted === undefined) continue;
       const progress = accepted.progress && progressFromProto(accepted.progress, now);
       const context = accepted.context && (storableJson(accepted.context) as JsonObject);
-      const saved = progressWriter.add({ id: u.taskId, attempt: u.attempt, ...(progress && { progress }), ...(context && { context }) }).then(
+      // The row must hold the attempt (RUNNING) for the progress to land: its start first (issue 16).
+      const saved = deps.starts.written(u.taskId).then(() => progressWriter.add({ id: u.taskId, attempt: u.attempt, ...(progress && { progress }), ...(context && { context }) })).then(
         () => undefined,
         (error: unknown) => session.logger.warn({ err: error, taskId: u.taskId }, "could not persist progress"),
       );

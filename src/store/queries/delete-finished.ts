@@ -14,10 +14,15 @@
  * that index from its start and stops after `limit` entries, reading neither the unfinished
  * tasks nor the finished ones it keeps. Every terminal task has a finish time (finish-attempts.ts
  * and the cancels set it), so the order leaves none out.
+ *
+ * The stored log lines of the deleted tasks (`task_logs`) go in the same transaction, by
+ * `task_logs_task_id_id_idx`; a line being appended meanwhile waits for the task's row lock
+ * (task-logs.ts) and then finds no task, so no line outlives its task.
  */
 import { TERMINAL_STATE_LIST } from "../../core/task-states.js";
 import type { TaskwireDatabase } from "../database.js";
-import { tasks } from "../schema.js";
+import { taskLogs, tasks } from "../schema.js";
+import { anyOf } from "../sql-helpers.js";
 import type { TaskSelection } from "../store.js";
 import { inLockedBatch, selectionWhere } from "./task-selection.js";
 
@@ -25,9 +30,12 @@ import { inLockedBatch, selectionWhere } from "./task-selection.js";
 export async function deleteFinished(db: TaskwireDatabase, selection: TaskSelection, limit: number): Promise<number> {
   const where = selectionWhere(selection, TERMINAL_STATE_LIST);
   if (where === undefined) return 0;
-  const deleted = await db
-    .delete(tasks)
-    .where(inLockedBatch(db, where, limit, tasks.finishedAt))
-    .returning({ id: tasks.id });
-  return deleted.length;
+  return db.transaction(async (tx) => {
+    const deleted = await tx
+      .delete(tasks)
+      .where(inLockedBatch(tx, where, limit, tasks.finishedAt))
+      .returning({ id: tasks.id });
+    if (deleted.length > 0) await tx.delete(taskLogs).where(anyOf(taskLogs.taskId, deleted.map((row) => row.id), "uuid"));
+    return deleted.length;
+  });
 }
