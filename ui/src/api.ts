@@ -34,8 +34,14 @@ export interface Clients {
 /** Calls made by this page, for the README's figure of what an open dashboard costs. */
 export const callCount = { value: 0 };
 
+/**
+ * The server: the page's own origin, or `VITE_TASKWIRE_URL` when the page is served by Vite's
+ * dev server (`VITE_TASKWIRE_URL=http://127.0.0.1:50051 npx vite --config ui/vite.config.ts`).
+ */
+const SERVER_URL: string = import.meta.env.VITE_TASKWIRE_URL ?? location.origin;
+
 /** Clients that send `key` (when given) with every call. */
-export function createClients(key: string | undefined, baseUrl = location.origin): Clients {
+export function createClients(key: string | undefined, baseUrl = SERVER_URL): Clients {
   const auth: Interceptor = (next) => (request) => {
     callCount.value++;
     if (key !== undefined) request.header.set("authorization", `Bearer ${key}`);

@@ -150,7 +150,7 @@ export function TaskScreen({ id }: { id: string }) {
         )}
       </dl>
       <h2>Progress</h2>
-      <ProgressBar progress={task.progress} />
+      {task.progress || !finished ? <ProgressBar progress={task.progress} /> : <p class="muted">No progress was reported.</p>}
       {form && schemas && (
         <section class="panel" aria-label={form === "clone" ? "clone" : "edit and retry"}>
           <h2>{form === "clone" ? "Clone" : "Edit and retry"}</h2>
