@@ -58,6 +58,8 @@ export function observeStore(store: TaskStore, metrics: ServerMetrics, spans: Ta
       const recordedMs = Date.now();
       for (const task of changed) {
         const outcome = byId.get(task.id);
+        // A child the outcome cancelled (its parent failed: issue 17) finished without an attempt.
+        if (outcome === undefined && task.state === "CANCELLED") finished(task);
         if (outcome === undefined || outcome.attempt !== task.attempt) continue;
         metrics.attemptEnded(task, attemptResult(outcome), endedMs, TERMINAL_STATES.has(task.state));
         if (TERMINAL_STATES.has(task.state)) minutes?.finished(task, task.finishedAt?.getTime());
@@ -65,7 +67,9 @@ export function observeStore(store: TaskStore, metrics: ServerMetrics, spans: Ta
       }
     },
     cancelTask(outcome) {
-      if (outcome?.kind === "cancelled") finished(outcome.task);
+      if (outcome?.kind !== "cancelled") return;
+      finished(outcome.task);
+      for (const child of outcome.children) if (child.state === "CANCELLED") finished(child);
     },
     cancelWaiting(cancelled) {
       for (const task of cancelled) finished(task);
