@@ -2,12 +2,14 @@
  * Taskwire servers and a worker on a real Redis Cluster of three masters that this file starts
  * itself, with PostgreSQL: two servers share the cluster (one key prefix) and one schema, the
  * worker is connected to B, calls go to A. Submit, dispatch, progress followed from the other
- * server, cancel through the other server, and a rebuild after FLUSHALL on every master that
- * loses no task (queued, scheduled, or running).
+ * server, cancel through the other server, a rebuild after FLUSHALL on every master that
+ * loses no task (queued, scheduled, or running), and one after a single master lost its data
+ * while the index marker, on another master, survived.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, TaskCancelledError, TaskState, type TaskwireClient } from "../../src/client/index.js";
 import { loadServerConfig, type ServerConfig } from "../../src/config/config.js";
+import { createKeys } from "../../src/broker/redis/keys.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { startServer, type TaskwireServer } from "../../src/server/index.js";
 import * as fixtures from "../fixtures/tasks.js";
@@ -112,4 +114,35 @@ describe("a fleet of two servers on a Redis Cluster + PostgreSQL", () => {
     const states = await Promise.all([running, ...queued, ...scheduled].map(async (handle) => (await handle.status()).state));
     expect(states.every((state) => state === TaskState.SUCCEEDED)).toBe(true);
   }, 180_000);
+
+  it("rebuilds the index when one master lost its data while the marker's master kept it", async () => {
+    const keys = createKeys(config.redisPrefix);
+    const inspector = cluster.client();
+    try {
+      const markerMaster = await cluster.masterOf(keys.epoch());
+      // A queue of the second worker whose keys live on another master than the marker.
+      let queue: string | undefined;
+      for (let i = 0; queue === undefined && i < 6; i++) {
+        if ((await cluster.masterOf(keys.leases(`parked-${i}`))) !== markerMaster) queue = `parked-${i}`;
+      }
+      if (queue === undefined) throw new Error("every parked queue on the marker's master");
+      const before = await inspector.get(keys.epoch());
+      expect(before).toMatch(/^ready:/);
+      // Delayed tasks: in the queue's delayed set only, until their run time.
+      const later = await Promise.all([1, 2, 3].map((n) => clientA.submit(fixtures.echo, { n }, { queue, runAt: new Date(Date.now() + 2_000) })));
+      // The marker lives on another master: it survives, and only the copies tell the loss.
+      await cluster.flushNodeOf(keys.leases(queue));
+
+      // A server notices the missing copy of the token on that master and rebuilds.
+      const after = await eventually(async () => {
+        const value = await inspector.get(keys.epoch());
+        return value !== before && value?.startsWith("ready:") === true && value;
+      }, 30_000, "a new index generation");
+      expect(after).not.toBe(before);
+      const outputs = await Promise.all(later.map((handle) => handle.result({ timeout: 60_000 })));
+      expect(outputs.map((output) => output.taskId)).toEqual(later.map((handle) => handle.id));
+    } finally {
+      await inspector.quit();
+    }
+  }, 120_000);
 });

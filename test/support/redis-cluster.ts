@@ -25,6 +25,8 @@ export interface TestRedisCluster {
   flushAll(): Promise<void>;
   /** `FLUSHALL` on the master serving `key`'s slot only. */
   flushNodeOf(key: string): Promise<void>;
+  /** The port of the master serving `key`'s slot. */
+  masterOf(key: string): Promise<number>;
   /** Every key under `prefix`, over all masters (SCAN on each). */
   keysWithPrefix(prefix: string): Promise<string[]>;
   /** A cluster client for a test to look at keys; close it with `quit()`. */
@@ -91,6 +93,15 @@ async function waitForClusterOk(ports: readonly number[]): Promise<void> {
   }
 }
 
+/** The port of the master serving `key`'s slot, from `CLUSTER SLOTS`. */
+async function masterPort(cluster: Cluster, key: string): Promise<number> {
+  const slot = Number(await cluster.cluster("KEYSLOT", key));
+  const ranges = await cluster.cluster("SLOTS");
+  const port = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
+  if (port === undefined) throw new Error(`no master serves slot ${slot}`);
+  return port;
+}
+
 /** Starts three masters and creates the cluster; stop it with {@link TestRedisCluster.stop}. */
 export async function startRedisCluster(): Promise<TestRedisCluster> {
   const dir = await mkdtemp(join(tmpdir(), "taskwire-cluster-"));
@@ -140,12 +151,19 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
     async flushNodeOf(key) {
       const cluster = client();
       try {
-        const slot = Number(await cluster.cluster("KEYSLOT", key));
-        const ranges = await cluster.cluster("SLOTS");
-        const port = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
+        const port = await masterPort(cluster, key);
+        await cluster.ping();
         const node = cluster.nodes("master").find((candidate) => candidate.options.port === port);
-        if (node === undefined) throw new Error(`no master serves slot ${slot}`);
+        if (node === undefined) throw new Error(`no master on port ${port}`);
         await node.flushall();
+      } finally {
+        await cluster.quit();
+      }
+    },
+    async masterOf(key) {
+      const cluster = client();
+      try {
+        return await masterPort(cluster, key);
       } finally {
         await cluster.quit();
       }

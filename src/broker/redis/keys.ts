@@ -14,7 +14,7 @@
  * | `<prefix>:{m<n>}:epoch:v2`               | STRING  | on a Redis Cluster: the ready token, once per master (`./cluster-epoch.ts`) |
  * | `<prefix>:duty:<name>`                   | STRING  | holder of a duty lease, expiring (PX)               |
  * | `<prefix>:wake` (channel)                | pub/sub | a queue name, when tasks of it became runnable      |
- * | `<prefix>:task:<id>` (channel)           | pub/sub | binary events about one task                        |
+ * | `<prefix>:task:<id>` (channel)           | pub/sub | binary events about one task (sharded pub/sub on a Redis Cluster) |
  * | `<prefix>:control:server:<id>` (channel) | pub/sub | control messages for one server                     |
  * | `<prefix>:control:fleet` (channel)       | pub/sub | control messages for every server                   |
  *
