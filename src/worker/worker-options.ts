@@ -4,6 +4,8 @@
  */
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Transport } from "@connectrpc/connect";
 import type { CaCertificates } from "../common/http2-session.js";
 import type { Hello } from "../../gen/taskwire/v1/worker_service_pb.js";
@@ -72,6 +74,25 @@ export interface WorkerOptions {
   metricsPort?: number;
   /** The interface of `metricsPort`; `0.0.0.0` lets a Prometheus on another host scrape it. @default "127.0.0.1" */
   metricsHost?: string;
+  /**
+   * Run the handlers in a pool of this many child processes (`pool/process-pool.ts`, README
+   * "Worker pool"), so a CPU-bound or crashing handler neither delays the stream's heartbeats
+   * nor ends the worker. Needs `taskModules`. `worker.use()` middleware and the tasks' hooks
+   * still run in this process, around the pooled run. From 1 to 256.
+   * @default none: handlers run in this process
+   */
+  processes?: number;
+  /**
+   * With `processes`: the modules that export `tasks` (paths, relative to the current directory,
+   * or file URLs), loaded in each pool process, which must find every task there.
+   * @example taskModules: [new URL("./tasks.js", import.meta.url)]
+   */
+  taskModules?: readonly (string | URL)[];
+  /**
+   * Drain and stop (`run()` resolves) once no attempt has been held for this long, in ms: for
+   * workers that scale to zero. @default none: a worker waits for work forever
+   */
+  idleExitMs?: number;
 }
 
 /** The options with defaults applied, and the Hello they make. */
@@ -91,6 +112,9 @@ export interface ResolvedWorkerOptions {
   transport: Transport | undefined;
   metricsPort: number | undefined;
   metricsHost: string;
+  /** The process pool, when `processes` asked for one: its size and the modules' absolute paths. */
+  pool: { processes: number; modules: readonly string[] } | undefined;
+  idleExitMs: number | undefined;
   hello: Hello;
 }
 
@@ -106,6 +130,34 @@ function nonNegative(value: number | undefined, fallback: number, name: string):
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value < 0) throw new WorkerConfigError(`${name} must be a duration in ms ≥ 0, got ${value}`);
   return value;
+}
+
+function positiveMs(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new WorkerConfigError(`${name} must be a duration in ms > 0, got ${value}`);
+  return value;
+}
+
+/** The pool asked for by `processes` and `taskModules`, validated. */
+function resolvePool(options: WorkerOptions): ResolvedWorkerOptions["pool"] {
+  const { processes, taskModules } = options;
+  if (processes === undefined) {
+    if (taskModules !== undefined) throw new WorkerConfigError("taskModules is only read with processes: give both, or neither");
+    return undefined;
+  }
+  if (!Number.isInteger(processes) || processes < 1 || processes > 256) {
+    throw new WorkerConfigError(`processes must be an integer from 1 to 256, got ${processes}`);
+  }
+  if (taskModules === undefined || taskModules.length === 0) {
+    throw new WorkerConfigError("processes needs taskModules: the modules that export the tasks, loaded in each pool process");
+  }
+  const modules = taskModules.map((module) => {
+    if (module instanceof URL) {
+      if (module.protocol !== "file:") throw new WorkerConfigError(`taskModules: ${module.href} is not a file: URL`);
+      return fileURLToPath(module);
+    }
+    return module.startsWith("file:") ? fileURLToPath(module) : resolve(module);
+  });
+  return { processes, modules };
 }
 
 /**
@@ -139,7 +191,8 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
   }
   if (new Set(queues).size !== queues.length) throw new WorkerConfigError(`queues lists a queue twice: ${queues.join(",")}`);
 
-  const concurrency = options.concurrency ?? WORKER_DEFAULTS.concurrency;
+  const pool = resolvePool(options);
+  const concurrency = options.concurrency ?? pool?.processes ?? WORKER_DEFAULTS.concurrency;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100_000) {
     throw new WorkerConfigError(`concurrency must be an integer from 1 to 100000, got ${concurrency}`);
   }
@@ -177,6 +230,8 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     transport: options.transport,
     metricsPort,
     metricsHost: options.metricsHost ?? "127.0.0.1",
+    pool,
+    idleExitMs: options.idleExitMs === undefined ? undefined : positiveMs(options.idleExitMs, "idleExitMs"),
     hello: buildHello(
       { workerId, host: hostname(), pid: process.pid, queues, slots: concurrency + prefetch, burst },
       options.tasks,
