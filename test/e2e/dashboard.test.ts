@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create } from "@bufbuild/protobuf";
+import { fromJson } from "@bufbuild/protobuf";
 import { anyPack, StructSchema } from "@bufbuild/protobuf/wkt";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -43,7 +43,7 @@ function apiOf(url: string, headers: Record<string, string> = {}): Api {
   });
   return { tasks: createClient(TaskService, transport), admin: createClient(AdminService, transport) };
 }
-const struct = (json: Record<string, number | string>) => anyPack(StructSchema, create(StructSchema, { fields: Object.fromEntries(Object.entries(json).map(([k, v]) => [k, { kind: typeof v === "number" ? { case: "numberValue", value: v } : { case: "stringValue", value: v } }])) }));
+const struct = (json: Record<string, number | string>) => anyPack(StructSchema, fromJson(StructSchema, json));
 
 let ui: DashboardBuild;
 let profile: string;
@@ -238,7 +238,7 @@ describe("with API keys (embedded: PGlite and the in-process broker)", () => {
     expect(await page.getByRole("button", { name: /^drain worker/ }).first().isDisabled()).toBe(true);
     // Signing out forgets the key.
     await page.getByRole("button", { name: "Sign out" }).click();
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
     await page.close();
     await api.tasks.cancel({ id: task!.id });
   });
