@@ -22,6 +22,11 @@ it; with OpenTelemetry for Python, pass ``{"traceparent": ..., "tracestate": ...
 ``TraceContextTextMapPropagator().extract(...)`` and start the handler's span in that context on
 attempt 1, or linked to it on a retry, as the TypeScript SDK does (README, "Traces").
 
+Handlers run inside middleware, as ``worker.use()`` does in the TypeScript SDK: ``MIDDLEWARE`` is a
+list of wrappers ``(assignment, call_next) -> output``, the first the outermost, each able to set
+something up before ``call_next()`` and restore or record after it (``timed`` logs how long each
+attempt ran and how it ended).
+
 Usage::
 
     ./examples/python/generate.sh
@@ -42,7 +47,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen"))
 
@@ -114,6 +119,38 @@ def trace_context(assignment: ws.Assignment) -> Optional[TraceContext]:
 
 class TaskCancelled(Exception):
     """The server cancelled the attempt (``CancelTasks``)."""
+
+
+#: A wrapper around a handler: gets the assignment and the rest of the chain, returns the output.
+Middleware = Callable[[ws.Assignment, Callable[[], any_pb2.Any]], any_pb2.Any]
+
+
+def timed(assignment: ws.Assignment, call_next: Callable[[], any_pb2.Any]) -> any_pb2.Any:
+    """Logs how long the attempt ran and how it ended."""
+    started = time.monotonic()
+    outcome = "failed"
+    try:
+        output = call_next()
+        outcome = "succeeded"
+        return output
+    except TaskCancelled:
+        outcome = "was cancelled"
+        raise
+    finally:
+        elapsed_ms = round((time.monotonic() - started) * 1000)
+        log.info("task %s attempt %d %s in %d ms", assignment.task_id, assignment.attempt, outcome, elapsed_ms)
+
+
+#: Run around every attempt, the first outermost.
+MIDDLEWARE: list[Middleware] = [timed]
+
+
+def with_middleware(middleware: list[Middleware], assignment: ws.Assignment, handler: Callable[[], any_pb2.Any]) -> any_pb2.Any:
+    """Calls ``handler`` inside ``middleware``, the first outermost."""
+    call = handler
+    for wrapper in reversed(middleware):
+        call = (lambda wrap, inner: lambda: wrap(assignment, inner))(wrapper, call)
+    return call()
 
 
 class ShapesWorker:
@@ -226,29 +263,7 @@ class ShapesWorker:
         # A retry would start a new trace linked to this one: see the module docstring.
         log.info("task %s attempt %d: %s", ref[0], ref[1], trace if trace else "no trace context")
         try:
-            polygon = shapes_pb2.Polygon()
-            if not assignment.input.Unpack(polygon):
-                raise TypeError(f"expected {polygon.DESCRIPTOR.full_name}, got {assignment.input.type_url}")
-            if len(polygon.vertices) < 3:
-                raise ValueError(f"a polygon needs at least 3 vertices, got {len(polygon.vertices)}")
-            delay = min(max(polygon.step_delay_ms, 0), 1000) / 1000
-            total = len(polygon.vertices)
-            for done in range(1, total + 1):
-                time.sleep(delay)
-                with self.lock:
-                    if ref in self.cancelled:
-                        raise TaskCancelled()
-                progress = task_pb2.Progress(
-                    percent=100 * done / total, message=f"vertex {done} of {total}", current=done, total=total
-                )
-                self.send(
-                    progress=ws.ProgressReport(
-                        updates=[ws.TaskProgress(task_id=ref[0], attempt=ref[1], progress=progress)]
-                    )
-                )
-            output = any_pb2.Any()
-            output.Pack(measure(polygon))
-            result.output.CopyFrom(output)
+            result.output.CopyFrom(with_middleware(MIDDLEWARE, assignment, lambda: self.area(assignment)))
         except TaskCancelled:
             result.cancelled = "cancelled on request"
         except (TypeError, ValueError) as error:
@@ -282,6 +297,27 @@ class ShapesWorker:
             self.send(grant=ws.Grant(slots=1))
         elif idle:
             self.end_stream()
+
+    def area(self, assignment: ws.Assignment) -> any_pb2.Any:
+        """The handler of ``shapes.area``: measures the polygon, reporting progress per vertex."""
+        ref = (assignment.task_id, assignment.attempt)
+        polygon = shapes_pb2.Polygon()
+        if not assignment.input.Unpack(polygon):
+            raise TypeError(f"expected {polygon.DESCRIPTOR.full_name}, got {assignment.input.type_url}")
+        if len(polygon.vertices) < 3:
+            raise ValueError(f"a polygon needs at least 3 vertices, got {len(polygon.vertices)}")
+        delay = min(max(polygon.step_delay_ms, 0), 1000) / 1000
+        total = len(polygon.vertices)
+        for done in range(1, total + 1):
+            time.sleep(delay)
+            with self.lock:
+                if ref in self.cancelled:
+                    raise TaskCancelled()
+            progress = task_pb2.Progress(percent=100 * done / total, message=f"vertex {done} of {total}", current=done, total=total)
+            self.send(progress=ws.ProgressReport(updates=[ws.TaskProgress(task_id=ref[0], attempt=ref[1], progress=progress)]))
+        output = any_pb2.Any()
+        output.Pack(measure(polygon))
+        return output
 
     def drain(self) -> None:
         """Takes no more tasks, hands back what has not started; ends the stream once the running ones reported."""

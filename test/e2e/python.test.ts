@@ -106,6 +106,8 @@ describe.skipIf(!pythonReady && !inCi)("the Python example", () => {
     await eventually(async () => workerLogs.includes(line), 10_000, `the worker to log "${line}"`).catch((error: unknown) => {
       throw new Error(`${String(error)}\n${workerLogs}`);
     });
+    // The handler ran inside the example's middleware (MIDDLEWARE = [timed]), which logs each attempt's end.
+    await eventually(async () => new RegExp(`task ${handle.id} attempt 1 succeeded in \\d+ ms`).test(workerLogs), 10_000, "the middleware's line");
   });
 
   it("names the output's fields as protoc does for Connect/JSON clients, from the runtime descriptors the worker sends", async () => {
