@@ -98,7 +98,7 @@ describe("PostgreSQL hung (SIGSTOP)", () => {
     // The refused submission may still have been stored: its INSERT was sent before the hang
     // was noticed, and PostgreSQL ran it when it resumed (README: resubmit with an idempotency key).
     expect(books.stored - books.submitted).toBeLessThanOrEqual(1);
-    expect(books, s.tails()).toMatchObject({ submitted: 3030, terminal: books.stored, succeeded: books.stored, lost: 0, duplicated: 0, implausible: 0 });
+    expect(books, s.tails()).toMatchObject({ submitted: 3030, terminal: books.stored, succeeded: books.stored, lost: 0, duplicated: 0, implausible: 0, repeatedAttempts: 0 });
     // Claims were made while PostgreSQL hung, and settled once it answered.
     expect(inDoubt).toBeGreaterThan(0);
     expect(settled.length).toBe(inDoubt);

@@ -73,7 +73,7 @@ describe("PostgreSQL unavailable", () => {
     const books = await s.settle();
     const retried = logEntries(server, "outcome recorded after PostgreSQL came back").length;
     await s.report("PostgreSQL stopped 5 s, then started", books, { outageMs: OUTAGE_MS, resultsHeldAndRetried: retried, submissionsRefused: 2 }, annotate);
-    expect(books, s.tails()).toMatchObject({ submitted: 3030, stored: 3030, terminal: 3030, succeeded: 3030, lost: 0, duplicated: 0, implausible: 0 });
+    expect(books, s.tails()).toMatchObject({ submitted: 3030, stored: 3030, terminal: 3030, succeeded: 3030, lost: 0, duplicated: 0, implausible: 0, repeatedAttempts: 0 });
     expect(retried).toBeGreaterThan(0);
     // No result was dropped: no task ran twice.
     expect(books.rerun).toBe(0);

@@ -80,7 +80,7 @@ describe("Redis hung (SIGSTOP)", () => {
       },
       annotate,
     );
-    expect(books, s.tails()).toMatchObject({ submitted: 3031, stored: 3031, terminal: 3031, succeeded: 3031, lost: 0, duplicated: 0, implausible: 0 });
+    expect(books, s.tails()).toMatchObject({ submitted: 3031, stored: 3031, terminal: 3031, succeeded: 3031, lost: 0, duplicated: 0, implausible: 0, repeatedAttempts: 0 });
     // The marker survived the hang: no server rebuilt the index from scratch.
     expect(count("the dispatch index was lost")).toBe(0);
     // The long tasks kept their leases through the hang: none was lost, none ran twice.

@@ -83,7 +83,7 @@ describe("Redis lost under load", () => {
     const books = await s.settle();
     const { report } = rebuildAfterLoss(servers);
     await s.report("Redis FLUSHALL", books, { rebuildMs: Number(report.durationMs), rebuildQueued: Number(report.queued), rebuildScheduled: Number(report.scheduled), rebuildLeased: Number(report.leased) }, annotate);
-    expect(books, s.tails()).toMatchObject({ submitted: 3330, terminal: 3330, succeeded: 3330, lost: 0, duplicated: 0, implausible: 0 });
+    expect(books, s.tails()).toMatchObject({ submitted: 3330, terminal: 3330, succeeded: 3330, lost: 0, duplicated: 0, implausible: 0, repeatedAttempts: 0 });
     // The running attempts kept their lease through the rebuild: none was lost, none ran twice.
     expect(Number(report.leased)).toBeGreaterThanOrEqual(30);
     expect(books).toMatchObject({ retried: 0, rerun: 0 });
@@ -102,7 +102,7 @@ describe("Redis lost under load", () => {
     const books = await s.settle();
     const { report } = rebuildAfterLoss(servers);
     await s.report("Redis restarted empty", books, { rebuildMs: Number(report.durationMs), rebuildQueued: Number(report.queued), rebuildScheduled: Number(report.scheduled), rebuildLeased: Number(report.leased) }, annotate);
-    expect(books, s.tails()).toMatchObject({ submitted: 3830, terminal: 3830, succeeded: 3830, lost: 0, duplicated: 0, implausible: 0 });
+    expect(books, s.tails()).toMatchObject({ submitted: 3830, terminal: 3830, succeeded: 3830, lost: 0, duplicated: 0, implausible: 0, repeatedAttempts: 0 });
     expect(Number(report.leased)).toBeGreaterThanOrEqual(30);
     expect(books).toMatchObject({ retried: 0, rerun: 0 });
   });
@@ -126,7 +126,7 @@ describe("Redis lost under load", () => {
       const books = await s.settle();
       const repairs = logEntries(server, "repairing the dispatch index").length;
       await s.report("Redis unreachable (line cut, data kept), 500 submitted meanwhile", books, { repairs }, annotate);
-      expect(books, s.tails()).toMatchObject({ submitted: 2500, terminal: 2500, succeeded: 2500, lost: 0, duplicated: 0, implausible: 0 });
+      expect(books, s.tails()).toMatchObject({ submitted: 2500, terminal: 2500, succeeded: 2500, lost: 0, duplicated: 0, implausible: 0, repeatedAttempts: 0 });
       expect(repairs).toBeGreaterThan(0);
       // The marker survived: nothing was lost, so no server rebuilt from scratch.
       expect(logEntries(server, LOST)).toHaveLength(0);

@@ -41,7 +41,7 @@ describe("a server drained with SIGTERM", () => {
 
     const books = await s.settle();
     await s.report("server SIGTERM drain (workers move to the other server)", books, { workersMoved: moved }, annotate);
-    expect(books, s.tails()).toMatchObject({ submitted: 3040, terminal: 3040, succeeded: 3040, lost: 0, duplicated: 0, implausible: 0 });
+    expect(books, s.tails()).toMatchObject({ submitted: 3040, terminal: 3040, succeeded: 3040, lost: 0, duplicated: 0, implausible: 0, repeatedAttempts: 0 });
     // Drained, not killed: every running task reported before the server left.
     expect(books).toMatchObject({ retried: 0, rerun: 0 });
   });

@@ -35,7 +35,7 @@ describe("a server killed with SIGKILL", () => {
     const reaped = [...logEntries(survivor, "reaped expired leases"), ...logEntries(restarted, "reaped expired leases")];
     const lostAttempts = reaped.reduce((sum, entry) => sum + Number(entry.lost), 0);
     await s.report("server SIGKILL (workers move to the other server, restart)", books, { workersMoved: onDoomed, attemptsReaped: lostAttempts }, annotate);
-    expect(books, s.tails()).toMatchObject({ submitted: 3040, terminal: 3040, succeeded: 3040, lost: 0, duplicated: 0, implausible: 0 });
+    expect(books, s.tails()).toMatchObject({ submitted: 3040, terminal: 3040, succeeded: 3040, lost: 0, duplicated: 0, implausible: 0, repeatedAttempts: 0 });
     // The dead server's attempts came back through a reaper, after their leases expired.
     expect(lostAttempts).toBeGreaterThan(0);
   });

@@ -28,7 +28,7 @@ describe("workers killed with SIGKILL", () => {
 
     const books = await s.settle();
     await s.report("worker SIGKILL", books, {}, annotate);
-    expect(books, s.tails()).toMatchObject({ submitted: 3000, terminal: 3000, succeeded: 3000, lost: 0, duplicated: 0, implausible: 0 });
+    expect(books, s.tails()).toMatchObject({ submitted: 3000, terminal: 3000, succeeded: 3000, lost: 0, duplicated: 0, implausible: 0, repeatedAttempts: 0 });
     // Only what the killed worker was running may have run twice (its results never reached the server).
     expect(books.rerun).toBeLessThanOrEqual(20);
   });
@@ -63,6 +63,6 @@ describe("random workers killed under load", () => {
 
     const books = await s.settle();
     await s.report("random worker SIGKILLs under load (5 kills)", books, { kills }, annotate);
-    expect(books, s.tails()).toMatchObject({ submitted: 4050, terminal: 4050, succeeded: 4050, lost: 0, duplicated: 0, implausible: 0 });
+    expect(books, s.tails()).toMatchObject({ submitted: 4050, terminal: 4050, succeeded: 4050, lost: 0, duplicated: 0, implausible: 0, repeatedAttempts: 0 });
   });
 });

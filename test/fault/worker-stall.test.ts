@@ -39,7 +39,7 @@ describe("a worker that stalls", () => {
     const stalled = logEntries(s.processes[0]!, "worker stalled");
     const fenced = logEntries(s.processes[0]!, "ignored a result for an attempt the worker does not hold");
     await s.report("worker stall (event loop blocked 6 s, lease 3 s)", books, { stallsDetected: stalled.length, lateResultsIgnored: fenced.length }, annotate);
-    expect(books, s.tails()).toMatchObject({ submitted: 3001, terminal: 3001, succeeded: 3001, lost: 0, duplicated: 0, implausible: 0 });
+    expect(books, s.tails()).toMatchObject({ submitted: 3001, terminal: 3001, succeeded: 3001, lost: 0, duplicated: 0, implausible: 0, repeatedAttempts: 0 });
     expect(stalled.map((entry) => entry.workerId)).toContain("staller");
     // The stalled worker finished what it held once it woke up, too late: fenced off.
     expect(fenced.length).toBeGreaterThan(0);

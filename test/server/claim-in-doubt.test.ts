@@ -1,9 +1,9 @@
 /**
- * A claim whose `startAttempts` PostgreSQL does not answer (it hangs): the statement may commit
- * later, so the claim is in doubt. It must keep its tasks (leases listed for renewal, claimed for
- * the reaper) and, once PostgreSQL answers, assign the attempt it started, not lose it nor start
- * another. Both orders of the late commit and the read-back are covered: the read-back may run
- * before the first try commits, on another connection.
+ * A claim whose read of its tasks PostgreSQL does not answer (it hangs). The attempt starts in
+ * the claim and nothing is written before the task reaches its worker, so there is nothing in
+ * doubt: the claim keeps its tasks (leases listed for renewal, claimed for the reaper), reads
+ * again once PostgreSQL answers, and assigns attempt 1; the start is written afterwards by the
+ * start writer, and a progress report has it written at once.
  */
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
@@ -11,50 +11,31 @@ import { HelloSchema, type ConnectResponse } from "../../gen/taskwire/v1/worker_
 import { RedisBroker } from "../../src/broker/redis/redis-broker.js";
 import { UnavailableError } from "../../src/core/errors.js";
 import { silentLogger } from "../../src/core/logger.js";
-import { AttemptRecorder } from "../../src/server/engine/attempt-recorder.js";
 import { Dispatcher } from "../../src/server/engine/dispatcher.js";
 import { SessionRegistry } from "../../src/server/engine/session-registry.js";
+import { StartWriter } from "../../src/server/engine/start-writer.js";
 import { TaskEvents } from "../../src/server/engine/task-events.js";
 import { WorkerSession } from "../../src/server/engine/worker-session.js";
-import type { StartedAttempts, TaskStore } from "../../src/store/store.js";
+import type { TaskStore } from "../../src/store/store.js";
 import { insertOne } from "../store/store-contract.js";
 import { cleanupsAfterEach } from "../support/cleanups.js";
 import { createTestStore } from "../support/database.js";
 import { redisTestSpace } from "../support/redis.js";
 
-type StartArgs = Parameters<TaskStore["startAttempts"]>;
-
-/**
- * The store as a hung PostgreSQL shows it: the first `startAttempts` is refused as unavailable
- * while its statement is kept, to run on `resume`; meanwhile every `getTasks` is refused too.
- */
-function hangingStore(store: TaskStore, order: "commit-first" | "read-first") {
-  let held: { args: StartArgs; run: () => Promise<StartedAttempts> } | undefined;
-  let heldCommitted: Promise<unknown> | undefined;
+/** The store as a hung PostgreSQL shows it: every `beginAttempts` is refused as unavailable until `resume`. */
+function hangingStore(store: TaskStore) {
   let hung = true;
   let announce!: () => void;
-  const inDoubt = new Promise<void>((resolve) => (announce = resolve));
-  const unavailable = () => new UnavailableError("STORE_UNAVAILABLE", "PostgreSQL did not answer within 100 ms (test)");
+  const refused = new Promise<void>((resolve) => (announce = resolve));
   const proxy = new Proxy<TaskStore>(store, {
     get(target, property) {
-      if (property === "startAttempts") {
-        return async (...args: StartArgs) => {
-          if (held === undefined) {
-            held = { args, run: () => target.startAttempts(...args) };
+      if (property === "beginAttempts") {
+        return async (...args: Parameters<TaskStore["beginAttempts"]>) => {
+          if (hung) {
             announce();
-            throw unavailable();
+            throw new UnavailableError("STORE_UNAVAILABLE", "PostgreSQL did not answer within 100 ms (test)");
           }
-          if (hung) throw unavailable();
-          // Read first: the late first try commits while this one waits for its row locks.
-          heldCommitted ??= held.run();
-          await heldCommitted;
-          return target.startAttempts(...args);
-        };
-      }
-      if (property === "getTasks") {
-        return async (ids: readonly string[]) => {
-          if (hung) throw unavailable();
-          return target.getTasks(ids);
+          return target.beginAttempts(...args);
         };
       }
       const value: unknown = Reflect.get(target, property, target);
@@ -63,20 +44,17 @@ function hangingStore(store: TaskStore, order: "commit-first" | "read-first") {
   });
   return {
     store: proxy,
-    inDoubt,
-    /** PostgreSQL answers again; with "commit-first", the held statement commits before anything else runs. */
-    async resume(): Promise<void> {
-      if (order === "commit-first" && held) heldCommitted = held.run();
-      await heldCommitted;
+    refused,
+    resume() {
       hung = false;
     },
   };
 }
 
-describe("a claim in doubt", () => {
+describe("a claim whose read PostgreSQL does not answer", () => {
   const cleanups = cleanupsAfterEach();
 
-  it.each(["commit-first", "read-first"] as const)("keeps its task and assigns the attempt PostgreSQL started late (%s)", async (order) => {
+  it("keeps its task, assigns attempt 1 once PostgreSQL answers, and writes the start afterwards", async () => {
     const created = await createTestStore();
     cleanups.push(created.cleanup);
     const space = redisTestSpace();
@@ -84,12 +62,12 @@ describe("a claim in doubt", () => {
     const logger = silentLogger();
     const broker = await RedisBroker.connect({ url: space.url, prefix: space.prefix, logger });
     cleanups.push(() => broker.close());
-    const hanging = hangingStore(created.store, order);
+    const hanging = hangingStore(created.store);
     const events = new TaskEvents(broker, logger);
-    const recorder = new AttemptRecorder(hanging.store, broker, events, logger);
-    cleanups.push(async () => recorder.close());
+    const starts = new StartWriter(hanging.store, logger, () => undefined, { delayMs: 50 });
+    cleanups.push(async () => starts.close());
     const sessions = new SessionRegistry();
-    const dispatcher = new Dispatcher(sessions, broker, hanging.store, recorder, events, 60_000, logger);
+    const dispatcher = new Dispatcher(sessions, broker, hanging.store, starts, events, 60_000, logger, async () => new Date(0));
     cleanups.push(() => dispatcher.close());
 
     const task = await insertOne(created.store, { queue: "default", type: "demo.echo" });
@@ -101,19 +79,23 @@ describe("a claim in doubt", () => {
     session.grant(1);
     dispatcher.kick();
 
-    await hanging.inDoubt;
-    // In doubt: the task is the claim's, its lease renewed by this server, left alone by reapers.
+    await hanging.refused;
+    // Waiting: the task is the claim's, its lease renewed by this server, left alone by reapers.
     expect(dispatcher.isClaimed(task.id)).toBe(true);
     expect(dispatcher.claimedLeases()).toEqual([{ id: task.id, queue: "default" }]);
+    expect(await created.store.getTask(task.id)).toMatchObject({ state: "QUEUED", attempt: 0 });
 
-    await hanging.resume();
+    hanging.resume();
     const { value } = (await messages.next()) as IteratorResult<ConnectResponse>;
     expect(value.message.case).toBe("assign");
     const [assignment] = value.message.case === "assign" ? value.message.value.tasks : [];
     expect(assignment).toMatchObject({ taskId: task.id, attempt: 1 });
-    // The attempt started late is the one assigned: no second attempt was started, none lost.
-    expect(await created.store.getTask(task.id)).toMatchObject({ state: "RUNNING", attempt: 1, workerId: "worker-1" });
     expect(session.holds(task.id, 1)).toBe(true);
+    // The start reaches PostgreSQL after the task reached its worker.
+    expect(starts.unwritten(task.id, 1)).toMatchObject({ workerId: "worker-1" });
+    await starts.written(task.id);
+    expect(starts.unwritten(task.id, 1)).toBeUndefined();
     expect(dispatcher.isClaimed(task.id)).toBe(false);
+    expect(await created.store.getTask(task.id)).toMatchObject({ state: "RUNNING", attempt: 1, workerId: "worker-1" });
   });
 });

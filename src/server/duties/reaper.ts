@@ -1,8 +1,11 @@
 /**
  * The reaper, every third of the lease timeout: leases that expired on any server (their server
  * died, or a worker's stream was lost without a close) are settled from PostgreSQL, the truth:
- * a running attempt whose worker is not here is lost (and retried); a queued or scheduled task
- * goes back to the index; a finished one loses its lease. `reapExpired` pushes each taken
+ * a running attempt whose worker is not here is lost (and retried); a finished task loses its
+ * lease. A task still queued or scheduled under an expired lease was claimed by a server that
+ * died before PostgreSQL learned the start (starts are written after the task reached its
+ * worker): that attempt is recorded as lost, under the number the claim gave it (or a higher one,
+ * `core/attempt-numbers.ts`), so it is never handed out again, and the task is retried. `reapExpired` pushes each taken
  * lease forward, so no two servers' reapers settle the same one.
  *
  * A task this server holds is never settled: an attempt held by one of its sessions, an outcome
@@ -11,7 +14,8 @@
  * a claim that was waiting for a hung PostgreSQL assigns its tasks as soon as it answers, while
  * this run's read of the same tasks was queued behind it.
  */
-import type { Broker, LeaseRef, QueueEntry } from "../../broker/broker.js";
+import type { Broker, LeaseRef } from "../../broker/broker.js";
+import { nextAttempt } from "../../core/attempt-numbers.js";
 import type { Logger } from "../../core/logger.js";
 import { TERMINAL_STATES, WAITING_STATES } from "../../core/task-states.js";
 import type { TaskStore } from "../../store/store.js";
@@ -31,6 +35,8 @@ export interface ReaperDeps {
   /** Whether one of this server's claims in flight holds the task (`Dispatcher.isClaimed`). */
   isClaimed: (taskId: string) => boolean;
   leaseTimeoutMs: number;
+  /** When the build of the current dispatch index began (`IndexGuard.indexBuiltAt`). */
+  indexBuiltAt: () => Promise<Date>;
   logger: Logger;
 }
 
@@ -52,23 +58,21 @@ export function reaper(deps: ReaperDeps): Duty {
         const tasks = (await store.getTasks(orphans)).filter((task) => !heldHere(task.id));
         const found = new Set(tasks.map((t) => t.id));
         const release: LeaseRef[] = orphans.filter((id) => !found.has(id) && !heldHere(id)).map((id) => ({ id, queue }));
-        const requeue: (QueueEntry & { runAt: number })[] = [];
         const lost: Promise<unknown>[] = [];
+        const builtAt = tasks.some((task) => WAITING_STATES.has(task.state)) ? await deps.indexBuiltAt() : new Date();
         for (const task of tasks) {
           if (TERMINAL_STATES.has(task.state)) release.push({ id: task.id, queue: task.queue });
           else if (WAITING_STATES.has(task.state)) {
-            requeue.push({ id: task.id, queue: task.queue, type: task.type, priority: task.priority, runAt: task.scheduledAt.getTime() });
+            const attempt = nextAttempt(task, builtAt);
+            const error = serverError(attempt, "WORKER_LOST", "the lease expired before the attempt's start was recorded: its server stopped", "");
+            lost.push(recorder.record({ kind: "failed", id: task.id, attempt, error, start: { workerId: null, startedAt: new Date(now) } }));
           } else {
             const error = serverError(task.attempt, "WORKER_LOST", "the lease expired: the worker or its server stopped answering", task.workerId ?? "");
             lost.push(recorder.record({ kind: "failed", id: task.id, attempt: task.attempt, error }));
           }
         }
-        logger.info({ queue, released: release.length, requeued: requeue.length, lost: lost.length }, "reaped expired leases");
-        await Promise.all([
-          release.length > 0 ? broker.release(release) : undefined,
-          requeue.length > 0 ? broker.requeue(requeue) : undefined,
-          ...lost,
-        ]);
+        logger.info({ queue, released: release.length, lost: lost.length }, "reaped expired leases");
+        await Promise.all([release.length > 0 ? broker.release(release) : undefined, ...lost]);
       }
     },
   });

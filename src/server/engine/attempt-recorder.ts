@@ -10,7 +10,11 @@
  * ({@link AttemptRecorder.pendingLeases}), so that no reaper takes the task meanwhile. A short
  * PostgreSQL outage therefore loses no result and reruns no task; the worker, which keeps every
  * result until it is acknowledged, is acknowledged once the result is recorded.
+ *
+ * An attempt whose start PostgreSQL does not have yet (`StartWriter`: starts are written after
+ * the task reached its worker) has its start written by its outcome, in the same statement.
  */
+import { keyField } from "../../core/dispatch-limits.js";
 import { WAITING_STATES } from "../../core/task-states.js";
 import type { Broker, LeaseRef } from "../../broker/broker.js";
 import { Batcher } from "../../core/batcher.js";
@@ -18,6 +22,7 @@ import { UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { TERMINAL_STATES, type TaskRecord } from "../../core/task-types.js";
 import type { AttemptOutcome, TaskStore } from "../../store/store.js";
+import type { StartWriter } from "./start-writer.js";
 import { stateEvent, type TaskEvents } from "./task-events.js";
 
 /** First delay before an outcome is written again after PostgreSQL was unavailable. */
@@ -46,6 +51,8 @@ export class AttemptRecorder {
     private readonly broker: Broker,
     private readonly events: TaskEvents,
     private readonly logger: Logger,
+    /** The starts not written yet, which outcomes carry; none when every start is written before its task runs. */
+    private readonly starts?: StartWriter,
   ) {
     this.batcher = new Batcher((outcomes) => this.flush(outcomes), { maxBatch: 1000, concurrency: 2 });
   }
@@ -113,7 +120,7 @@ export class AttemptRecorder {
   async applyChanges(changed: readonly TaskRecord[]): Promise<void> {
     const requeue = changed
       .filter((t) => WAITING_STATES.has(t.state))
-      .map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, runAt: t.scheduledAt.getTime() }));
+      .map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, ...keyField(t), runAt: t.scheduledAt.getTime() }));
     const release = changed.filter((t) => TERMINAL_STATES.has(t.state)).map((t) => ({ id: t.id, queue: t.queue }));
     try {
       await Promise.all([
@@ -172,7 +179,19 @@ export class AttemptRecorder {
   }
 
   private async flush(outcomes: AttemptOutcome[]): Promise<(TaskRecord | undefined)[]> {
+    const starts = this.starts;
+    if (starts !== undefined) {
+      outcomes = outcomes.map((o) => {
+        if (o.start !== undefined) return o;
+        const start = starts.unwritten(o.id, o.attempt);
+        return start === undefined ? o : { ...o, start };
+      });
+    }
     const changed = await this.store.finishAttempts(outcomes, new Date());
+    if (starts !== undefined && changed.length > 0) {
+      const changedIds = new Set(changed.map((t) => t.id));
+      for (const o of outcomes) if (changedIds.has(o.id)) starts.settled(o.id, o.attempt);
+    }
     await this.applyChanges(changed);
     const byId = new Map(changed.map((t) => [t.id, t]));
     return outcomes.map((o) => {

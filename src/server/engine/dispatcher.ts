@@ -16,20 +16,26 @@
  * enqueued meanwhile is never skipped; the safety tick (`recheck`) forgets every mark, in case
  * a wake-up was lost with a Redis connection.
  *
- * A claim is in flight from the moment the broker leased its tasks until they are assigned, put
- * back or recorded lost: lease renewal renews those leases ({@link Dispatcher.claimedLeases}) and
- * no reaper takes them ({@link Dispatcher.isClaimed}). When PostgreSQL does not answer while a
- * claim starts its attempts, the claim is in doubt (the statement may yet commit): it stays in
- * flight and, once PostgreSQL answers, reads back which attempts it started (its worker, its start
- * time) and starts the rest, so a PostgreSQL that hangs costs no attempt and runs no task twice.
+ * The claim is the attempt's start: the broker leases the tasks, one read of PostgreSQL (no
+ * write) gives the ones still waiting with their inputs, and they go to the worker at once as
+ * their next attempts (`core/attempt-numbers.ts` numbers them, against the index generation read
+ * after the claim). PostgreSQL learns the starts later, from the {@link StartWriter} or with the
+ * attempts' outcomes, so a task costs one PostgreSQL write on its path.
+ *
+ * A claim is in flight from the moment the broker leased its tasks until they are assigned or put
+ * back: lease renewal renews those leases ({@link Dispatcher.claimedLeases}) and no reaper takes
+ * them ({@link Dispatcher.isClaimed}). When PostgreSQL does not answer the read, the claim keeps
+ * its leases and reads again (100 ms doubling to 2 s) until it answers; nothing was written, so
+ * a PostgreSQL that hangs costs no attempt and runs no task twice.
  */
-import { HELD_STATES, WAITING_STATES } from "../../core/task-states.js";
+import { WAITING_STATES } from "../../core/task-states.js";
+import { assignedParents } from "./assigned-parents.js";
 import type { Broker, LeaseRef } from "../../broker/broker.js";
 import { UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
-import { TERMINAL_STATES, type TaskRecord } from "../../core/task-types.js";
+import { TERMINAL_STATES } from "../../core/task-types.js";
 import type { NotStarted, StartedAttempts, TaskStore } from "../../store/store.js";
-import type { AttemptRecorder } from "./attempt-recorder.js";
+import type { StartWriter } from "./start-writer.js";
 import { stateEvent, type TaskEvents } from "./task-events.js";
 import type { SessionRegistry } from "./session-registry.js";
 import type { WorkerSession } from "./worker-session.js";
@@ -43,12 +49,12 @@ import type { WorkerSession } from "./worker-session.js";
  */
 const CLAIM_CHUNK = 25;
 
-/** Claims in flight for one session at once (each holds a PostgreSQL connection while it starts attempts). */
+/** Claims in flight for one session at once (each holds a PostgreSQL connection while it reads its tasks). */
 const CLAIMS_PER_SESSION = 4;
 
-/** First wait before a claim in doubt asks PostgreSQL again; doubles up to {@link IN_DOUBT_RETRY_MAX_MS}. */
-const IN_DOUBT_RETRY_MS = 100;
-const IN_DOUBT_RETRY_MAX_MS = 2_000;
+/** First wait before a claim whose read PostgreSQL did not answer reads again; doubles up to {@link READ_RETRY_MAX_MS}. */
+const READ_RETRY_MS = 100;
+const READ_RETRY_MAX_MS = 2_000;
 
 export class Dispatcher {
   private closed = false;
@@ -65,17 +71,19 @@ export class Dispatcher {
   private wakes = 0;
   /** Tasks of the claims in flight (leased by the broker, not yet assigned nor put back): task id → queue. */
   private readonly claimed = new Map<string, string>();
-  /** Aborted by `close()`: claims in doubt stop waiting for PostgreSQL. */
+  /** Aborted by `close()`: claims waiting for PostgreSQL stop waiting. */
   private readonly closing = new AbortController();
 
   constructor(
     private readonly sessions: SessionRegistry,
     private readonly broker: Broker,
     private readonly store: TaskStore,
-    private readonly recorder: AttemptRecorder,
+    private readonly starts: StartWriter,
     private readonly events: TaskEvents,
     private readonly leaseTimeoutMs: number,
     private readonly logger: Logger,
+    /** When the build of the index claims take tasks from began (`IndexGuard.indexBuiltAt`), read after each claim. */
+    private readonly indexBuiltAt: () => Promise<Date>,
   ) {}
 
   /**
@@ -135,8 +143,8 @@ export class Dispatcher {
   }
 
   /**
-   * Stops dispatching; resolves when the claims in flight ended. A claim in doubt stops waiting
-   * for PostgreSQL: its leases lapse and a reaper settles its tasks from PostgreSQL.
+   * Stops dispatching; resolves when the claims in flight ended. A claim waiting for PostgreSQL
+   * stops waiting: its leases lapse and a reaper puts its tasks back.
    */
   async close(): Promise<void> {
     this.closed = true;
@@ -240,87 +248,43 @@ export class Dispatcher {
 
   /** Starts the attempts of claimed tasks and assigns them (see {@link claimInto}). */
   private async startClaimed(session: WorkerSession, queue: string, ids: string[], now: number, types: string[]): Promise<number> {
-    const { started, others } = await this.startAttempts(session, ids, now, types);
+    const { started, others } = await this.beginAttempts(session, ids, now, types);
 
     if (others.length > 0) await this.putBack(queue, others);
     if (started.length === 0) return 0;
+    // Issue 17: the parents of dependent tasks, with their outputs, for the Assignment: one query,
+    // none when no started task has parents. Read before the stream check below.
+    const parents = await assignedParents(this.store, started);
     if (session.state === "CLOSED") {
-      // The stream died while we claimed: the attempts are lost with it.
-      await Promise.all(
-        started.map((task) =>
-          this.recorder.record({
-            kind: "failed",
-            id: task.id,
-            attempt: task.attempt,
-            error: {
-              attempt: task.attempt,
-              kind: "WORKER_LOST",
-              name: "WorkerLost",
-              message: "the worker's stream closed as the task was assigned",
-              retryable: true,
-              workerId: session.workerId,
-              time: new Date().toISOString(),
-            },
-          }),
-        ),
-      );
+      // The stream died while we claimed: nothing was handed out nor written; the tasks go back as they were.
+      await this.broker.requeue(started.map((t) => ({ id: t.id, queue, type: t.type, priority: t.priority })));
       return 0;
     }
-    session.assign(started, now);
+    const startedAt = new Date(now);
+    this.starts.begin(started.map((t) => ({ id: t.id, attempt: t.attempt, workerId: session.workerId, startedAt })));
+    session.assign(started, now, parents);
     this.events.publish(started.map(stateEvent));
     return started.length;
   }
 
   /**
-   * `store.startAttempts` of claimed tasks. When PostgreSQL does not answer, the claim is in
-   * doubt: the statement may have committed, or may yet. It then asks again (100 ms doubling to
-   * 2 s) until PostgreSQL answers: the tasks RUNNING for this worker since `now` are the attempts
-   * it started; the others it starts now (with the same `now`, so a second doubt reads back the
-   * same way). Its leases are renewed meanwhile (they are {@link claimed}).
-   * @throws the store's error when it is not unavailability; UnavailableError (`SHUTTING_DOWN`) when
-   *   the dispatcher closes while in doubt.
+   * `store.beginAttempts` of claimed tasks, numbered against the index generation read now
+   * (after the claim). When PostgreSQL does not answer, it reads again (100 ms doubling to 2 s)
+   * until it does; the claim's leases are renewed meanwhile (they are {@link claimed}).
+   * @throws the store's error when it is not unavailability; UnavailableError (`SHUTTING_DOWN`)
+   *   when the dispatcher closes while waiting.
    */
-  private async startAttempts(session: WorkerSession, ids: string[], now: number, types: string[]): Promise<StartedAttempts> {
-    try {
-      return await this.store.startAttempts(ids, session.workerId, new Date(now), types);
-    } catch (error) {
-      if (!isStoreUnavailable(error)) throw error;
-      this.logger.warn({ err: error, workerId: session.workerId, tasks: ids.length }, "claim in doubt: PostgreSQL did not answer; its tasks keep their leases until it does");
-    }
-    for (let tries = 1; ; tries++) {
-      await this.pauseUnlessClosed(Math.min(IN_DOUBT_RETRY_MAX_MS, IN_DOUBT_RETRY_MS * 2 ** Math.min(tries - 1, 10)));
+  private async beginAttempts(session: WorkerSession, ids: string[], now: number, types: string[]): Promise<StartedAttempts> {
+    for (let tries = 0; ; tries++) {
+      if (tries > 0) await this.pauseUnlessClosed(Math.min(READ_RETRY_MAX_MS, READ_RETRY_MS * 2 ** Math.min(tries - 1, 10)));
       try {
-        const current = await this.store.getTasks(ids);
-        const mine = new Map<string, TaskRecord>();
-        for (const task of current) {
-          if (HELD_STATES.has(task.state) && task.workerId === session.workerId && task.startedAt?.getTime() === now) mine.set(task.id, task);
-        }
-        const rest = ids.filter((id) => !mine.has(id));
-        const again = rest.length > 0 ? await this.store.startAttempts(rest, session.workerId, new Date(now), types) : { started: [], others: [] };
-        for (const task of again.started) mine.set(task.id, task);
-        // The read above may have run before an earlier try committed (another connection): that
-        // try's tasks are then running already, and the start just made waited for its commit and
-        // skipped them. Read those once more.
-        const running = again.others.filter((task) => task.state !== null && HELD_STATES.has(task.state)).map((task) => task.id);
-        const startedBefore = ids.length - rest.length;
-        let startedMeanwhile = 0;
-        if (running.length > 0) {
-          for (const task of await this.store.getTasks(running)) {
-            if (task.workerId === session.workerId && task.startedAt?.getTime() === now) {
-              mine.set(task.id, task);
-              startedMeanwhile++;
-            }
-          }
-        }
-        const started = ids.flatMap((id) => mine.get(id) ?? []);
-        const others = again.others.filter((task) => !mine.has(task.id));
-        this.logger.info(
-          { workerId: session.workerId, tasks: ids.length, started: started.length, startedBefore: startedBefore + startedMeanwhile, tries },
-          "claim settled after PostgreSQL answered",
-        );
-        return { started, others };
+        const builtAt = await this.indexBuiltAt();
+        const begun = await this.store.beginAttempts(ids, session.workerId, new Date(now), types, builtAt);
+        if (tries > 0) this.logger.info({ workerId: session.workerId, tasks: ids.length, tries: tries + 1 }, "claim read its tasks after PostgreSQL answered");
+        return begun;
       } catch (error) {
         if (!isStoreUnavailable(error)) throw error;
+        if (tries === 0) this.logger.warn({ err: error, workerId: session.workerId, tasks: ids.length }, "PostgreSQL did not answer a claim's read; its tasks keep their leases until it does");
       }
     }
   }
@@ -328,7 +292,7 @@ export class Dispatcher {
   /** Waits `ms`; rejects with `SHUTTING_DOWN` at once when the dispatcher closes. */
   private pauseUnlessClosed(ms: number): Promise<void> {
     const signal = this.closing.signal;
-    const closed = () => new UnavailableError("SHUTTING_DOWN", "the server stopped while a claim was in doubt; a reaper settles its tasks");
+    const closed = () => new UnavailableError("SHUTTING_DOWN", "the server stopped while a claim waited for PostgreSQL; a reaper puts its tasks back");
     if (signal.aborted) return Promise.reject(closed());
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {

@@ -19,6 +19,10 @@
  * own at the next check that finds Redis reachable, so that the stored task is indexed even
  * when Redis came back with its data (and hence with its marker).
  *
+ * The token of a generation starts with the time its build began (`<ms>.<uuid>`): a claim numbers
+ * attempts against it ({@link IndexGuard.indexBuiltAt}, `core/attempt-numbers.ts`), so that an
+ * attempt claimed from a lost index and never written is not numbered again.
+ *
  * Keep in line with the README's "Operations" section.
  */
 import { randomUUID } from "node:crypto";
@@ -59,6 +63,8 @@ export class IndexGuard {
   #known: string | undefined;
   /** Why a repair rebuild is due, if one is. */
   #repair: string | undefined;
+  /** When the build of the known generation began (its token's time, or when it was adopted). */
+  #builtAt = 0;
 
   constructor(broker: Broker, store: TaskStore, logger: Logger, options: IndexGuardOptions) {
     this.#broker = broker;
@@ -92,14 +98,34 @@ export class IndexGuard {
     if (epoch.state === "rebuilding") return undefined;
     if (epoch.token !== this.#known) {
       if (this.#known !== undefined) this.#logger.warn({ epoch: epoch.token }, "the dispatch index was rebuilt by another server; adopted");
-      this.#known = epoch.token;
+      this.#adopt(epoch.token);
     }
     if (this.#repair !== undefined) return this.#repairIndex(this.#repair);
     return undefined;
   }
 
+  /**
+   * When the build of the index a claim just took tasks from began, read from the broker's
+   * marker now (after the claim): attempts are numbered against it (`core/attempt-numbers.ts`).
+   * A marker that is missing or being rebuilt gives now: every task the claim took was indexed
+   * by a build that began earlier.
+   */
+  async indexBuiltAt(): Promise<Date> {
+    const epoch = await this.#broker.readEpoch();
+    if (epoch === null || epoch.state === "rebuilding") return new Date();
+    if (epoch.token !== this.#known) this.#adopt(epoch.token);
+    return new Date(this.#builtAt);
+  }
+
+  /** Adopts a generation; a token without a time (older versions) counts from now, which is later than its build. */
+  #adopt(token: string): void {
+    this.#known = token;
+    const time = /^(\d{13})\./.exec(token)?.[1];
+    this.#builtAt = time === undefined ? Date.now() : Number(time);
+  }
+
   async #rebuildLost(): Promise<RebuildReport | undefined> {
-    const token = randomUUID();
+    const token = `${Date.now()}.${randomUUID()}`;
     if (!(await this.#broker.beginRebuild(token, REBUILD_CLAIM_MS))) return undefined;
     if (this.#options.backend === "embedded") this.#logger.info("building the in-process dispatch index from the embedded database");
     else if (this.#known === undefined) this.#logger.info("no dispatch index in Redis (a new deployment, or Redis was lost while no server ran): building it from PostgreSQL");
@@ -124,7 +150,7 @@ export class IndexGuard {
       this.#logger.warn("the dispatch index was lost again while it was rebuilt; rebuilding on the next check");
       return report;
     }
-    this.#known = token;
+    this.#adopt(token);
     return report;
   }
 

@@ -14,6 +14,22 @@
  * no error is recorded, and a task that never ran loses its start time and worker again; a
  * retryable failure with attempts left → SCHEDULED after the back-off; otherwise FAILED.
  *
+ * Children (`dependencies.ts`): a task that others depend on (`children_count > 0`) is finished
+ * in a transaction with the release of its children. The statement below therefore first runs
+ * on its own guarded by `children_count = 0`, matching only tasks without children: the common case
+ * costs no transaction and no query more. The outcomes it left (stale ones, and those of tasks
+ * with children) run again, in one transaction, without the guard, followed by
+ * `releaseChildren` for those that finished. `children_count` is read from the locked row, so a
+ * child submitted while its parent finishes is seen (the submission holds the parent's lock).
+ *
+ * An outcome may carry its attempt's start (`AttemptOutcome.start`), which PostgreSQL learns
+ * lazily (see lazy-starts.ts): when the start was not written yet, the row is still waiting
+ * (QUEUED or SCHEDULED) with a lower attempt, and the one statement writes the start and the end
+ * together (RUNNING and the outcome's state both appended to `transitions`). That second fence
+ * (a waiting state and a stored attempt below the outcome's) admits only an attempt later than
+ * any the row has seen; a release of an attempt whose start was never written leaves the row as
+ * it was but for the attempt number, which then never repeats.
+ *
  * Back-off: `min(maxMs, initialMs * multiplier^(attempt-1))`, scaled by a random factor in
  * `[1 - jitter, 1 + jitter]`. It is computed in SQL because the policy lives in the row; the
  * random number is drawn here, per outcome. `numeric` arithmetic, so a large multiplier or
@@ -23,35 +39,42 @@ import { and, getTableColumns, sql } from "drizzle-orm";
 import type { TaskRecord } from "../../core/task-types.js";
 import type { TaskwireDatabase } from "../database.js";
 import { inOrderOf, toTaskRecord } from "../records.js";
+import { releaseChildren } from "./dependencies.js";
 import { tasks } from "../schema.js";
 import type { AttemptOutcome } from "../store.js";
-import { anyOf, appendTransition, arrayLiteral, SQL_HELD, isUuid, jsonParam, preparedOnce, timestampParam, toBase64, unindexed } from "../sql-helpers.js";
+import { anyOf, arrayLiteral, SQL_HELD, SQL_WAITING, isUuid, jsonParam, preparedOnce, timestampParam, toBase64, unindexed } from "../sql-helpers.js";
+
+/** The outcome carries a start PostgreSQL does not have yet: the row still waits, at a lower attempt. */
+const UNWRITTEN = sql`(v.started_at is not null and ${unindexed(tasks.state)} in ${SQL_WAITING} and ${tasks.attempt} < v.attempt)`;
 
 const NEXT_STATE = sql`(case
   when v.kind = 'succeeded' then 'SUCCEEDED'
   when ${tasks.state} = 'CANCELLING' or v.kind = 'cancelled' then 'CANCELLED'
   when v.kind = 'released' then 'QUEUED'
-  when (v.error ->> 'retryable')::boolean and ${tasks.attempt} < ${tasks.maxAttempts} then 'SCHEDULED'
+  when (v.error ->> 'retryable')::boolean and v.attempt < ${tasks.maxAttempts} then 'SCHEDULED'
   else 'FAILED'
 end)`;
 
 const BACKOFF_MS = sql`greatest(0,
   least(
     (${tasks.backoff} ->> 'maxMs')::numeric,
-    (${tasks.backoff} ->> 'initialMs')::numeric * power((${tasks.backoff} ->> 'multiplier')::numeric, ${tasks.attempt} - 1)
+    (${tasks.backoff} ->> 'initialMs')::numeric * power((${tasks.backoff} ->> 'multiplier')::numeric, v.attempt - 1)
   ) * (1 + (${tasks.backoff} ->> 'jitter')::numeric * (2 * v.random - 1))
 )`;
+
+/** The attempt's worker: the outcome's when its start was not written, else the row's. */
+const WORKER = sql`(case when ${UNWRITTEN} then v.worker_id else ${tasks.workerId} end)`;
 
 /** The error recorded for the attempt: the worker's, or a CANCELLED one carrying the reason. */
 const ATTEMPT_ERROR = sql`(case v.kind
   when 'failed' then v.error
   else jsonb_build_object(
-    'attempt', ${tasks.attempt}, 'kind', 'CANCELLED', 'name', 'Cancelled', 'message', v.reason,
-    'retryable', false, 'workerId', coalesce(${tasks.workerId}, ''), 'time', v.finished)
+    'attempt', v.attempt, 'kind', 'CANCELLED', 'name', 'Cancelled', 'message', v.reason,
+    'retryable', false, 'workerId', coalesce(${WORKER}, ''), 'time', v.finished)
 end)`;
 
 const RECORDSET_COLUMNS = sql.raw(
-  "id uuid, attempt int, kind text, output_type_url text, output text, error jsonb, reason text, random numeric, finished text",
+  "id uuid, attempt int, kind text, output_type_url text, output text, error jsonb, reason text, random numeric, finished text, worker_id text, started_at timestamptz, started_text text",
 );
 
 const NOW = sql.placeholder("now");
@@ -59,18 +82,23 @@ const SUCCEEDED = sql`v.kind = 'succeeded'`;
 /** A release that puts the task back (not one of a task being cancelled, which ends CANCELLED). */
 const RELEASED = sql`(v.kind = 'released' and ${tasks.state} <> 'CANCELLING')`;
 /** The attempt number after the outcome: a release does not count its attempt. */
-const ATTEMPT_AFTER = sql`(case when ${RELEASED} then ${tasks.attempt} - 1 else ${tasks.attempt} end)`;
-/** A release of a task's only attempt: it never ran. */
-const NEVER_RAN = sql`(${RELEASED} and ${tasks.attempt} = 1)`;
+const ATTEMPT_AFTER = sql`(case when ${RELEASED} then v.attempt - 1 else v.attempt end)`;
+/** A release of a task's only attempt, written as started: it never ran. */
+const NEVER_RAN = sql`(${RELEASED} and not ${UNWRITTEN} and ${tasks.attempt} = 1)`;
+/** An unwritten start that the outcome writes (a released one is not: it never ran). */
+const WRITES_START = sql`(${UNWRITTEN} and not ${RELEASED})`;
+const FINAL_TRANSITION = sql`jsonb_build_object('state', ${NEXT_STATE}, 'attempt', ${ATTEMPT_AFTER}, 'time', ${NOW}::text)`;
 
-const finishStatement = preparedOnce((db) =>
+/** The statement; `childless` adds the guard `children_count = 0` (a literal: a boolean parameter made the planner join every task). */
+function buildFinish(db: TaskwireDatabase, childless: boolean) {
+  return (
   db
     .update(tasks)
     .set({
       state: NEXT_STATE,
       attempt: ATTEMPT_AFTER,
-      workerId: sql`case when ${NEVER_RAN} then null else ${tasks.workerId} end`,
-      startedAt: sql`case when ${NEVER_RAN} then null else ${tasks.startedAt} end`,
+      workerId: sql`case when ${NEVER_RAN} then null when ${WRITES_START} then v.worker_id else ${tasks.workerId} end`,
+      startedAt: sql`case when ${NEVER_RAN} then null when ${WRITES_START} then v.started_at else ${tasks.startedAt} end`,
       outputTypeUrl: sql`case when ${SUCCEEDED} then v.output_type_url else ${tasks.outputTypeUrl} end`,
       output: sql`case when ${SUCCEEDED} then decode(v.output, 'base64') else ${tasks.output} end`,
       errors: sql`case when ${SUCCEEDED} or ${RELEASED} then ${tasks.errors} else ${tasks.errors} || jsonb_build_array(${ATTEMPT_ERROR}) end`,
@@ -79,7 +107,10 @@ const finishStatement = preparedOnce((db) =>
         else ${tasks.scheduledAt} end`,
       finishedAt: sql`case when ${NEXT_STATE} in ('SCHEDULED', 'QUEUED') then ${tasks.finishedAt} else ${timestampParam(NOW)} end`,
       updatedAt: timestampParam(NOW),
-      transitions: appendTransition(tasks.transitions, NEXT_STATE, ATTEMPT_AFTER, NOW),
+      transitions: sql`case
+        when ${WRITES_START} then ${tasks.transitions} || jsonb_build_array(
+          jsonb_build_object('state', 'RUNNING', 'attempt', v.attempt, 'time', v.started_text), ${FINAL_TRANSITION})
+        else ${tasks.transitions} || jsonb_build_array(${FINAL_TRANSITION}) end`,
     })
     .from(sql`json_to_recordset(${jsonParam(sql.placeholder("rows"))}) as v(${RECORDSET_COLUMNS})`)
     .where(
@@ -88,14 +119,19 @@ const finishStatement = preparedOnce((db) =>
         // rather than joining the whole table to the outcomes.
         anyOf(tasks.id, sql.placeholder("ids"), "uuid"),
         sql`${tasks.id} = v.id`,
-        sql`${tasks.attempt} = v.attempt`,
-        sql`${unindexed(tasks.state)} in ${SQL_HELD}`,
+        sql`((${tasks.attempt} = v.attempt and ${unindexed(tasks.state)} in ${SQL_HELD}) or ${UNWRITTEN})`,
+        // "not (... > 0)", not "= 0": with no statistics yet, an equality is estimated to keep 0.5 % of the rows, and the planner then loops over the outcomes for each task.
+        childless ? sql`not (${tasks.childrenCount} > 0)` : undefined,
       ),
     )
     // Explicit columns: with an `sql` FROM, drizzle cannot type the default `returning()`.
     .returning(getTableColumns(tasks))
-    .prepare("taskwire_finish_attempts"),
-);
+    .prepare(childless ? "taskwire_finish_attempts" : "taskwire_finish_attempts_with_children")
+  );
+}
+
+const finishStatement = preparedOnce((db) => buildFinish(db, true));
+const finishWithChildrenStatement = preparedOnce((db) => buildFinish(db, false));
 
 /** Applies the outcomes; returns the tasks that changed, after the change, in the order of `outcomes`. */
 export async function finishAttempts(
@@ -121,10 +157,26 @@ export async function finishAttempts(
       reason: outcome.kind === "cancelled" || outcome.kind === "released" ? outcome.reason : null,
       random: Math.random(),
       finished: time,
+      worker_id: outcome.start?.workerId ?? null,
+      started_at: outcome.start?.startedAt.toISOString() ?? null,
+      started_text: outcome.start?.startedAt.toISOString() ?? null,
     });
   }
   if (rows.length === 0) return [];
   const ids = rows.map((row) => row.id);
   const updated = await finishStatement(db).execute({ rows: JSON.stringify(rows), ids: arrayLiteral(ids), now: time });
-  return inOrderOf(ids, updated.map(toTaskRecord));
+  if (updated.length === rows.length) return inOrderOf(ids, updated.map(toTaskRecord));
+
+  // Stale outcomes and tasks with children: again, with the children's release, in one transaction.
+  const done = new Set(updated.map((row) => row.id));
+  const rest = rows.filter((row) => !done.has(row.id.toLowerCase()));
+  const restIds = rest.map((row) => row.id);
+  const { parents, children } = await db.transaction(async (tx) => {
+    const finished = (
+      await finishWithChildrenStatement(tx).execute({ rows: JSON.stringify(rest), ids: arrayLiteral(restIds), now: time })
+    ).map(toTaskRecord);
+    return { parents: finished, children: await releaseChildren(tx, finished, now) };
+  });
+  // The children released or cancelled come after the tasks of the outcomes.
+  return [...inOrderOf(ids, [...updated.map(toTaskRecord), ...parents]), ...children];
 }

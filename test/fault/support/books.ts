@@ -3,7 +3,13 @@
  * `SubmitBatch` acknowledged is there and terminal, none has two recorded results, every
  * recorded output comes from the attempt the task ended on, and attempt counts are plausible.
  * Beside them, the execution log of the fault tasks (`fault-tasks.ts`) says how many tasks ran
- * to their end more than once (at-least-once delivery allows it; it is reported, not refused).
+ * to their end more than once (at-least-once delivery allows it; it is reported, not refused),
+ * and whether an attempt number was ever handed out twice: no (task, attempt) may appear in two
+ * executions, nor twice among a task's recorded errors (`repeatedAttempts`, must be 0; the
+ * fencing of every report rests on it, see `src/core/attempt-numbers.ts`).
+ *
+ * Attempt numbers may skip (an index rebuilt from PostgreSQL skips one for the tasks that were
+ * waiting), so attempts are counted from the RUNNING transitions, not from the number.
  */
 import { readFile } from "node:fs/promises";
 import { fromBinary, toJson } from "@bufbuild/protobuf";
@@ -27,13 +33,15 @@ export interface Books {
   lost: number;
   /** With more than one recorded outcome (terminal transition), or an output of another attempt: must be 0. */
   duplicated: number;
-  /** Whose attempt count is not plausible (0 or more than max attempts for a finished task): must be 0. */
+  /** Whose attempt count is not plausible (none started for a finished task, or more started than max attempts): must be 0. */
   implausible: number;
+  /** (task, attempt) pairs run to their end by two executions, or recorded twice among a task's errors: must be 0. */
+  repeatedAttempts: number;
   /** Executions that ran to their end (lines of the execution log). */
   executions: number;
   /** Tasks that ran to their end more than once (at-least-once: allowed, reported). */
   rerun: number;
-  /** Tasks that needed more than one attempt (an attempt was lost, or failed). */
+  /** Tasks that started more than one attempt (an attempt was lost, or failed). */
   retried: number;
   /** The highest attempt number recorded. */
   maxAttempt: number;
@@ -46,6 +54,7 @@ interface Row {
   max_attempts: number;
   output: Buffer | null;
   transitions: TaskTransition[];
+  errors: { attempt: number }[];
 }
 
 /** A connection to a deployment's schema, for polling and for the books. */
@@ -81,7 +90,7 @@ export function openLedger(url: string, schema: string): Ledger {
       return row?.n ?? 0;
     },
     async books(acknowledged, executionLog) {
-      const rows = await sql<Row[]>`select id, state, attempt, max_attempts, output, transitions from tasks`;
+      const rows = await sql<Row[]>`select id, state, attempt, max_attempts, output, transitions, errors from tasks`;
       return tally(rows, acknowledged, await readFile(executionLog, "utf8").catch(() => ""));
     },
     async close() {
@@ -93,13 +102,17 @@ export function openLedger(url: string, schema: string): Ledger {
 function tally(rows: readonly Row[], acknowledged: readonly string[], log: string): Books {
   const byId = new Map(rows.map((row) => [row.id, row]));
   const runs = new Map<string, number>();
+  const attemptsRun = new Map<string, number>();
   let executions = 0;
   for (const line of log.split("\n")) {
-    const id = line.split(" ")[0];
+    const [id, attempt] = line.split(" ");
     if (!id) continue;
     executions++;
     runs.set(id, (runs.get(id) ?? 0) + 1);
+    const key = `${id} ${attempt ?? ""}`;
+    attemptsRun.set(key, (attemptsRun.get(key) ?? 0) + 1);
   }
+  const started = (row: Row): number => row.transitions.filter((t) => t.state === "RUNNING").length;
   const books: Books = {
     submitted: acknowledged.length,
     stored: rows.length,
@@ -109,9 +122,10 @@ function tally(rows: readonly Row[], acknowledged: readonly string[], log: strin
     lost: 0,
     duplicated: 0,
     implausible: 0,
+    repeatedAttempts: [...attemptsRun.values()].filter((count) => count > 1).length,
     executions,
     rerun: [...runs.values()].filter((count) => count > 1).length,
-    retried: rows.filter((row) => row.attempt > 1).length,
+    retried: rows.filter((row) => started(row) > 1).length,
     maxAttempt: 0,
   };
   for (const id of acknowledged) {
@@ -120,6 +134,8 @@ function tally(rows: readonly Row[], acknowledged: readonly string[], log: strin
   }
   for (const row of rows) {
     books.maxAttempt = Math.max(books.maxAttempt, row.attempt);
+    const errorAttempts = row.errors.map((e) => e.attempt);
+    if (new Set(errorAttempts).size !== errorAttempts.length) books.repeatedAttempts++;
     if (!TERMINAL.has(row.state)) continue;
     books.terminal++;
     if (row.state === "SUCCEEDED") books.succeeded++;
@@ -127,7 +143,7 @@ function tally(rows: readonly Row[], acknowledged: readonly string[], log: strin
     const outcomes = row.transitions.filter((t) => TERMINAL.has(t.state)).length;
     const outputAttempt = row.output === null ? undefined : outputOf(row.output).attempt;
     if (outcomes !== 1 || (row.state === "SUCCEEDED" && outputAttempt !== row.attempt)) books.duplicated++;
-    if ((row.state !== "CANCELLED" && row.attempt < 1) || row.attempt > row.max_attempts) books.implausible++;
+    if ((row.state !== "CANCELLED" && started(row) < 1) || started(row) > row.max_attempts) books.implausible++;
   }
   return books;
 }
