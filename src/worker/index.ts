@@ -18,7 +18,7 @@ export {
 } from "./errors.js";
 export type { DetailedErrorOptions } from "./errors.js";
 export { runTask } from "./testing.js";
-export type { RunTaskOptions, TaskLogEntry, TaskRunResult } from "./testing.js";
+export type { RunTaskOptions, TaskLogEntry, TaskRunResult, TestParent } from "./testing.js";
 export type { ProgressSnapshot } from "./progress.js";
 export type { TaskLogLevel } from "./task-runner.js";
 export type { MiddlewareTask, WorkerMiddleware } from "./middleware.js";

@@ -29,7 +29,7 @@ export interface TaskParent {
   readonly output: unknown;
   /** Its output as sent, when it SUCCEEDED and the output fit the Assignment (4 MiB for all parents). */
   readonly rawOutput: Any | undefined;
-  /** It SUCCEEDED but its output was left out for size: read it with `client.get(taskId)`. */
+  /** It SUCCEEDED but its output was left out for size: read it with `client.getStatus(taskId)`. */
   readonly outputOmitted: boolean;
 }
 
@@ -93,7 +93,7 @@ export function taskParents(assigned: readonly AssignedParent[], definitions: Re
     for (const parent of list) {
       if (parent.type !== spec.name || parent.state !== "SUCCEEDED") continue;
       if (parent.outputOmitted || parent.rawOutput === undefined) {
-        throw new Error(`the output of parent task ${parent.taskId} (${spec.name}) was left out of the assignment for size; read it with client.get("${parent.taskId}")`);
+        throw new Error(`the output of parent task ${parent.taskId} (${spec.name}) was left out of the assignment for size; read it with client.getStatus("${parent.taskId}")`);
       }
       values.push(unpackValue(spec.output, parent.rawOutput));
     }

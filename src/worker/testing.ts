@@ -11,7 +11,11 @@
 import { randomUUID } from "node:crypto";
 import type { DescMessage, JsonObject } from "@bufbuild/protobuf";
 import { packValue, unpackValue } from "../common/any.js";
-import type { TaskDefinition, TaskValue, TaskValueInit } from "../common/task-definition.js";
+import type { TaskDefinition, TaskSpec, TaskValue, TaskValueInit } from "../common/task-definition.js";
+import { create } from "@bufbuild/protobuf";
+import { TaskState } from "../../gen/taskwire/v1/task_pb.js";
+import { AssignedParentSchema } from "../../gen/taskwire/v1/worker_service_pb.js";
+import { taskParents, type TaskParents } from "./task-parents.js";
 import { silentLogger, type Logger } from "../core/logger.js";
 import { TaskTimeoutError } from "./errors.js";
 import { DEFAULT_RETRIES } from "./hello.js";
@@ -49,6 +53,39 @@ export interface RunTaskOptions {
   logger?: Logger;
   /** `ctx.context` at the start, as an earlier attempt left it (to test resuming). @default {} */
   context?: JsonObject;
+  /** `ctx.parents`: the parents the task depends on, with their outputs. @default none */
+  parents?: readonly TestParent[];
+}
+
+/** A parent of the task {@link runTask} runs (`ctx.parents`). */
+export interface TestParent<O extends DescMessage = DescMessage> {
+  /** Its task definition (or spec): its type and output schema. */
+  task: TaskDefinition<DescMessage, O> | TaskSpec<DescMessage, O>;
+  /** Its output, when it succeeded. @default none */
+  output?: TaskValueInit<O>;
+  /** How it ended; FAILED or CANCELLED for a task whose policy is RUN. @default "SUCCEEDED" */
+  state?: "SUCCEEDED" | "FAILED" | "CANCELLED";
+  /** @default a random UUID */
+  taskId?: string;
+}
+
+const PARENT_STATES = { SUCCEEDED: TaskState.SUCCEEDED, FAILED: TaskState.FAILED, CANCELLED: TaskState.CANCELLED } as const;
+
+/** `ctx.parents` of the test parents, as a worker builds it from an Assignment. */
+function testParents(parents: readonly TestParent[], definition: TaskDefinition): TaskParents {
+  const assigned = parents.map((parent) => {
+    const spec = "spec" in parent.task ? parent.task.spec : parent.task;
+    const state = parent.state ?? "SUCCEEDED";
+    return create(AssignedParentSchema, {
+      taskId: parent.taskId ?? randomUUID(),
+      type: spec.name,
+      state: PARENT_STATES[state],
+      output: state === "SUCCEEDED" && parent.output !== undefined ? packValue(spec.output, parent.output) : undefined,
+    });
+  });
+  const definitions = new Map<string, TaskDefinition>([[definition.name, definition]]);
+  for (const parent of parents) if ("spec" in parent.task) definitions.set(parent.task.name, parent.task as TaskDefinition);
+  return taskParents(assigned, definitions);
 }
 
 /** What a handler returned and reported. */
@@ -97,6 +134,7 @@ export async function runTask<I extends DescMessage, O extends DescMessage>(
       options.onProgress?.(snapshot);
     },
     context: options.context,
+    parents: testParents(options.parents ?? [], definition as unknown as TaskDefinition),
     onLog: (level, message, fields) => {
       const entry: TaskLogEntry = { level, message, ...(fields && { fields }) };
       logs.push(entry);
