@@ -16,7 +16,7 @@
  *
  * Children (`dependencies.ts`): a task that others depend on (`children_count > 0`) is finished
  * in a transaction with the release of its children. The statement below therefore first runs
- * on its own guarded by `children_count = 0`, matching only tasks without children: the common case
+ * on its own guarded by `not (children_count > 0)`, matching only tasks without children: the common case
  * costs no transaction and no query more. The outcomes it left (stale ones, and those of tasks
  * with children) run again, in one transaction, without the guard, followed by
  * `releaseChildren` for those that finished. `children_count` is read from the locked row, so a
@@ -89,7 +89,10 @@ const NEVER_RAN = sql`(${RELEASED} and not ${UNWRITTEN} and ${tasks.attempt} = 1
 const WRITES_START = sql`(${UNWRITTEN} and not ${RELEASED})`;
 const FINAL_TRANSITION = sql`jsonb_build_object('state', ${NEXT_STATE}, 'attempt', ${ATTEMPT_AFTER}, 'time', ${NOW}::text)`;
 
-/** The statement; `childless` adds the guard `children_count = 0` (a literal: a boolean parameter made the planner join every task). */
+/**
+ * The statement; `childless` adds the guard on `children_count` (written into the statement: a
+ * boolean parameter, `or $n`, made the planner join every task to the outcomes).
+ */
 function buildFinish(db: TaskwireDatabase, childless: boolean) {
   return (
   db
