@@ -847,7 +847,8 @@ export const TaskService: GenService<{
     output: typeof StreamProgressResponseSchema;
   },
   /**
-   * Cancels a queued, scheduled or running task. A finished task is refused with FAILED_PRECONDITION.
+   * Cancels a waiting, queued, scheduled or running task; the tasks waiting for it follow their
+   * ParentFailurePolicy (CANCEL: cancelled too). A finished task is refused with FAILED_PRECONDITION.
    *
    * @generated from rpc taskwire.v1.TaskService.Cancel
    */
