@@ -26,7 +26,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await inspector?.quit();
+  inspector?.disconnect();
   await cluster?.stop();
 }, 60_000);
 
@@ -260,6 +260,25 @@ describe("RedisBroker on a Redis Cluster", () => {
     expect(await broker.endRebuild("second", "ready")).toBe(true);
     expect(await rival.readEpoch()).toEqual({ state: "ready", token: "second" });
   });
+
+  // Last: it stops the cluster.
+  it("fails commands, ping and subscriptions soon with UNAVAILABLE once every node is down", async () => {
+    const broker = await RedisBroker.connect({ url: cluster.url, prefix: uniquePrefix(), logger: silentLogger(), commandTimeoutMs: 1_000 });
+    cleanups.push(() => broker.close());
+    await broker.ping();
+    await broker.onWake(() => undefined);
+    await broker.subscribeTaskEvents("before", () => undefined);
+    inspector.disconnect();
+    await cluster.stop();
+    const started = Date.now();
+    await expect(broker.enqueue(entries("q", 1))).rejects.toMatchObject({ name: "UnavailableError", reason: "BROKER_UNAVAILABLE" });
+    await expect(broker.claim("q", [T], 1, 1_000)).rejects.toMatchObject({ name: "UnavailableError", reason: "BROKER_UNAVAILABLE" });
+    await expect(broker.readEpoch()).rejects.toMatchObject({ name: "UnavailableError", reason: "BROKER_UNAVAILABLE" });
+    await expect(broker.ping()).rejects.toMatchObject({ name: "UnavailableError" });
+    await expect(broker.subscribeTaskEvents("after", () => undefined)).rejects.toMatchObject({ name: "UnavailableError", reason: "BROKER_UNAVAILABLE" });
+    await expect(broker.publishTaskEvents([{ taskId: "after", payload: Buffer.from("x") }])).rejects.toMatchObject({ name: "UnavailableError" });
+    expect(Date.now() - started).toBeLessThan(15_000);
+  }, 60_000);
 
   it("fails to connect with UNAVAILABLE when no seed node answers", async () => {
     await expect(RedisBroker.connect({ url: "redis+cluster://127.0.0.1:1", prefix: uniquePrefix(), logger: silentLogger() })).rejects.toMatchObject({

@@ -71,6 +71,10 @@ export function openConnection(target: RedisTarget, role: ConnectionRole, logger
             lazyConnect: options.lazyConnect ?? false,
             enableAutoPipelining: options.enableAutoPipelining ?? false,
             shardedSubscribers: options.shardedSubscribers ?? false,
+            // A command held while the client has no node has no timeout (`commandTimeout` applies
+            // per node): the command connection fails it at once instead, as one Redis fails it
+            // after MAX_RETRIES_PER_REQUEST reconnections. Subscriptions wait (bounded by their caller).
+            enableOfflineQueue: role === "subscriber",
             clusterRetryStrategy: (attempt: number) => Math.min(100 * attempt, MAX_CLUSTER_RETRY_DELAY_MS),
             redisOptions: {
               ...nodeOptions,

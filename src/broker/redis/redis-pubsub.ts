@@ -146,7 +146,7 @@ export class RedisPubSub {
     let channel = this.#channels.get(name);
     if (channel === undefined) {
       const subscribing = kind === "sharded" ? subscriber.ssubscribe(name) : subscriber.subscribe(name);
-      channel = { kind, listeners: new Set(), subscribed: subscribing.then(() => undefined) };
+      channel = { kind, listeners: new Set(), subscribed: withinTimeout(subscribing, this.#options.commandTimeoutMs) };
       this.#channels.set(name, channel);
     }
     const current = channel;
@@ -160,7 +160,8 @@ export class RedisPubSub {
       this.#channels.delete(name);
       if (this.#closed) return;
       try {
-        await (current.kind === "sharded" ? subscriber.sunsubscribe(name) : subscriber.unsubscribe(name));
+        const unsubscribing = current.kind === "sharded" ? subscriber.sunsubscribe(name) : subscriber.unsubscribe(name);
+        await withinTimeout(unsubscribing, this.#options.commandTimeoutMs);
       } catch (error) {
         // Delivery to this listener stopped already; a stale SUBSCRIBE only costs ignored messages.
         this.#options.logger.warn({ err: error, channel: name }, "UNSUBSCRIBE failed");
@@ -206,4 +207,25 @@ export class RedisPubSub {
       }
     }
   }
+}
+
+/**
+ * Settles with `promise`, or rejects once `timeoutMs` passed: a cluster client holds a
+ * (un)subscription while it has no node, and no per-node `commandTimeout` applies to it then. A
+ * subscription that succeeds later only brings messages no listener waits for.
+ */
+function withinTimeout(promise: Promise<unknown>, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
