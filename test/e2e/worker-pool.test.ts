@@ -5,8 +5,8 @@
  *   lease: one attempt, no error, and the other process runs a task meanwhile;
  * - a handler that kills its process fails that attempt (retryable, PoolProcessExitedError) and
  *   the next attempt runs on the process the pool started instead; the worker lives on;
- * - the task context crosses: progress, the deadline, the signal (a cancel), and a cancel ends
- *   even a busy loop (its process is killed);
+ * - the task context crosses: progress, log lines, the deadline, the signal (a cancel), the
+ *   parents' outputs and the saved context; a cancel ends even a busy loop (its process is killed);
  * - `--idle-exit` drains and exits with code 0 once idle;
  * - worker middleware runs around a pooled run; bad pool options are refused clearly.
  */
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, TaskState, type TaskwireClient } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { defineTask, Worker, WorkerConfigError } from "../../src/worker/index.js";
-import { busy, contextual, crash, quick } from "../fixtures/pool-tasks.js";
+import { busy, contextual, crash, family, quick } from "../fixtures/pool-tasks.js";
 import { BACKENDS, eventually, runCli, spawnWorker, startTestServer, type TestServer, type WorkerProcess } from "../support/server.js";
 
 const POOL_TASKS = "test/fixtures/pool-tasks.ts";
@@ -99,6 +99,17 @@ describe.each(BACKENDS)("on %s", (backend) => {
     expect((await waiting.wait()).state).toBe(TaskState.CANCELLED);
   }, 60_000);
 
+  it("carries ctx.parents and ctx.context across: typed parent outputs, and a checkpoint kept for the retry", async () => {
+    const parent = await client.submit(quick, { id: "parent" });
+    const child = await client.submit(family, {}, { dependsOn: [parent] });
+    const output = (await child.result()) as JsonObject;
+    expect(output).toMatchObject({ attempt: 2, parents: ["pool.quick SUCCEEDED"], parentOutput: { echoed: "parent" } });
+    expect(output["checkpoint"]).toMatch(/^saved by attempt 1 in \d+$/);
+    const task = await client.getStatus(child.id);
+    expect(task.context).toMatchObject({ pool: { checkpoint: output["checkpoint"] } });
+    expect(task.errors.map((error) => error.message)).toEqual(["failing after the checkpoint"]);
+  }, 60_000);
+
   it("a cancel ends even a busy loop: its process is killed and replaced", async () => {
     const spinning = await client.submit(busy, { ms: 120_000 });
     await waitForState(client, spinning.id, TaskState.RUNNING);
@@ -128,7 +139,7 @@ describe.each(BACKENDS)("on %s", (backend) => {
     const order: string[] = [];
     const sdkWorker = new Worker({
       url: server.url,
-      tasks: [busy, crash, contextual, quick],
+      tasks: [busy, crash, contextual, quick, family],
       queues: ["pool-sdk"],
       processes: 1,
       taskModules: [MODULE_URL],
