@@ -145,4 +145,29 @@ describe("a fleet of two servers on a Redis Cluster + PostgreSQL", () => {
       await inspector.quit();
     }
   }, 120_000);
+
+  it("serves again once the whole cluster restarted empty: reconnects, resubscribes, rebuilds", async () => {
+    const keys = createKeys(config.redisPrefix);
+    const inspector = cluster.client();
+    try {
+      const before = await inspector.get(keys.epoch());
+      await cluster.restart();
+      // The index is rebuilt (a new generation) by a server that reconnected.
+      await eventually(async () => {
+        const value = await inspector.get(keys.epoch()).catch(() => null);
+        return value !== before && value?.startsWith("ready:") === true;
+      }, 60_000, "a new index generation after the restart");
+    } finally {
+      await inspector.quit();
+    }
+    // B's wake-up and control subscriptions were made before the restart.
+    const done = await clientA.submit(fixtures.sleep, { ms: 600, steps: 3 });
+    const events = [];
+    for await (const event of clientB.handle(done.id).progress()) events.push(event);
+    expect(events.at(-1)?.state).toBe(TaskState.SUCCEEDED);
+    const cancelled = await clientA.submit(fixtures.sleep, { ms: 120_000, steps: 120 });
+    for await (const event of clientB.handle(cancelled.id).progress()) if (event.state === TaskState.RUNNING) break;
+    await cancelled.cancel("after the restart");
+    await expect(cancelled.result({ timeout: 60_000 })).rejects.toBeInstanceOf(TaskCancelledError);
+  }, 180_000);
 });

@@ -31,6 +31,12 @@ export interface TestRedisCluster {
   keysWithPrefix(prefix: string): Promise<string[]>;
   /** A cluster client for a test to look at keys; close it with `quit()`. */
   client(): Cluster;
+  /**
+   * Stops every node and starts it again on its ports, empty (nothing is saved) but with its
+   * cluster configuration (`nodes.conf`), and waits until the cluster is ok: Redis lost, the
+   * cluster back.
+   */
+  restart(): Promise<void>;
   /** Stops every node and deletes the folder. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -106,6 +112,7 @@ async function masterPort(cluster: Cluster, key: string): Promise<number> {
 export async function startRedisCluster(): Promise<TestRedisCluster> {
   const dir = await mkdtemp(join(tmpdir(), "taskwire-cluster-"));
   const nodes: ChildProcess[] = [];
+  const addresses: { port: number; busPort: number; dir: string }[] = [];
   const ports: number[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(nodes.map(stopNode));
@@ -122,6 +129,7 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
       const nodeDir = join(dir, `node-${i}`);
       await mkdir(nodeDir);
       nodes.push(await startNode(port, busPort, nodeDir));
+      addresses.push({ port, busPort, dir: nodeDir });
       ports.push(port);
     }
     await run("redis-cli", ["--cluster", "create", ...ports.map((port) => `127.0.0.1:${port}`), "--cluster-replicas", "0", "--cluster-yes"]);
@@ -182,6 +190,12 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
       return perNode.flat().sort();
     },
     client,
+    async restart() {
+      await Promise.all(nodes.map(stopNode));
+      const started = await Promise.all(addresses.map(({ port, busPort, dir: nodeDir }) => startNode(port, busPort, nodeDir)));
+      nodes.splice(0, nodes.length, ...started);
+      await waitForClusterOk(ports);
+    },
     stop,
   };
 }
