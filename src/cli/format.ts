@@ -3,7 +3,7 @@
  */
 import { toJson, type JsonObject, type JsonValue, type Registry } from "@bufbuild/protobuf";
 import { durationMs, timestampDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { TaskSchema, TaskState, type Progress, type Task, type TaskError, type TaskType } from "../../gen/taskwire/v1/task_pb.js";
+import { ParentFailurePolicy, TaskSchema, TaskState, type Progress, type Task, type TaskError, type TaskType } from "../../gen/taskwire/v1/task_pb.js";
 import {
   ListTasksResponseSchema,
   ListTypesResponseSchema,
@@ -79,6 +79,9 @@ export function formatTaskDetails(task: Task): string {
     ["timeout", formatDuration(task.timeout)],
     ["idempotency key", task.idempotencyKey],
     ["labels", formatLabels(task.labels)],
+    // Issue 17: dependencies (`taskwire tasks tree <id>` draws the graph).
+    ["parents", task.parentIds.length === 0 ? "" : `${task.parentIds.join(", ")} (if one fails: ${task.onParentFailure === ParentFailurePolicy.RUN ? "run" : "cancel"})`],
+    ["children", task.childrenCount > 0 ? String(task.childrenCount) : ""],
     ["context", task.context && Object.keys(task.context).length > 0 ? JSON.stringify(task.context) : ""],
     ["created", formatTime(task.createTime)],
     ["scheduled", formatTime(task.scheduleTime)],
