@@ -27,7 +27,7 @@ import {
   timestamp,
   uuid,
 } from "drizzle-orm/pg-core";
-import { ALL_STATES, INDEXED_STATE_LIST, sqlStateList, TERMINAL_STATE_LIST } from "../core/task-states.js";
+import { ALL_STATES, INDEXED_STATE_LIST, sqlStateList, TERMINAL_STATE_LIST, WAITING_STATE_LIST } from "../core/task-states.js";
 import type { TaskStateName } from "../core/task-states.js";
 import type {
   CatchUpPolicyName,
@@ -169,6 +169,12 @@ export const tasks = pgTable(
     index("tasks_parent_ids_idx")
       .using("gin", table.parentIds)
       .where(sql`parent_ids is not null`),
+    // The reconciler's look at dependent tasks released lately (by their parents' outcome): their
+    // ids are as old as their submission, so its windows of recent ids would not reach them.
+    // Partial: only released tasks still waiting for a slot, a handful.
+    index("tasks_released_idx")
+      .on(table.updatedAt)
+      .where(sql.raw(`parent_ids is not null and state in ${sqlStateList(WAITING_STATE_LIST)}`)),
   ],
 );
 

@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_released_idx" ON "tasks" USING btree ("updated_at") WHERE parent_ids is not null and state in ('QUEUED', 'SCHEDULED');
