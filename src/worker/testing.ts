@@ -20,7 +20,9 @@ import { silentLogger, type Logger } from "../core/logger.js";
 import { TaskTimeoutError } from "./errors.js";
 import { DEFAULT_RETRIES } from "./hello.js";
 import type { ProgressSnapshot } from "./progress.js";
-import { createTaskContext, type TaskLogLevel } from "./task-runner.js";
+import { runWithMiddleware, type WorkerMiddleware } from "./middleware.js";
+import { runTaskHooks } from "./task-hooks.js";
+import { createTaskContext, outcomeOfError, type TaskLogLevel } from "./task-runner.js";
 
 /** One `ctx.log.*` call. */
 export interface TaskLogEntry {
@@ -55,6 +57,13 @@ export interface RunTaskOptions {
   context?: JsonObject;
   /** `ctx.parents`: the parents the task depends on, with their outputs. @default none */
   parents?: readonly TestParent[];
+  /** Middleware around the handler, the first outermost, as `worker.use()` adds them. @default none */
+  middleware?: readonly WorkerMiddleware[];
+  /**
+   * Call the definition's `onSuccess`, `onRetry` or `onFailure` as a worker does, before
+   * `runTask` settles (a hook's error is written to `logger`, not thrown). @default true
+   */
+  hooks?: boolean;
 }
 
 /** A parent of the task {@link runTask} runs (`ctx.parents`). */
@@ -101,9 +110,10 @@ export interface TaskRunResult<O extends DescMessage> {
 }
 
 /**
- * Runs one attempt of `definition` on `input` in memory. Rejects with whatever the handler
- * threw (so `rejects.toThrow(NonRetryableError)` works), or when the input or output does not
- * encode as its message type.
+ * Runs one attempt of `definition` on `input` in memory, inside `options.middleware`, then calls
+ * its hooks as a worker would. Rejects with whatever the handler (or a middleware) threw (so
+ * `rejects.toThrow(NonRetryableError)` works), or when the input or output does not encode as
+ * its message type.
  */
 export async function runTask<I extends DescMessage, O extends DescMessage>(
   definition: TaskDefinition<I, O>,
@@ -122,13 +132,14 @@ export async function runTask<I extends DescMessage, O extends DescMessage>(
   const timer = deadline
     ? setTimeout(() => controller.abort(new TaskTimeoutError(deadline)), Math.max(0, deadline.getTime() - Date.now()))
     : undefined;
+  const logger = options.logger ?? silentLogger();
   const { ctx, close } = createTaskContext({
     taskId: options.taskId ?? randomUUID(),
     attempt: options.attempt ?? 1,
     maxAttempts: options.maxAttempts ?? (spec.retries ?? DEFAULT_RETRIES) + 1,
     deadline,
     signal: controller.signal,
-    logger: options.logger ?? silentLogger(),
+    logger,
     onProgress: (snapshot) => {
       progress.push(snapshot);
       options.onProgress?.(snapshot);
@@ -142,9 +153,20 @@ export async function runTask<I extends DescMessage, O extends DescMessage>(
     },
   });
   try {
-    const returned = await definition.handler(value, ctx);
-    const output = unpackValue(spec.output, packValue(spec.output, returned));
-    return { output, progress, logs, context: ctx.context.toJSON() };
+    const call = (): Promise<unknown> => definition.handler(value, ctx);
+    const middleware = options.middleware ?? [];
+    const hooks = options.hooks !== false;
+    const untyped = definition as unknown as TaskDefinition;
+    let returned: unknown;
+    try {
+      returned = await (middleware.length === 0 ? call() : runWithMiddleware(middleware, { name: definition.name, definition: untyped, input: value }, ctx, call));
+    } catch (error) {
+      if (hooks) await runTaskHooks(untyped, { outcome: outcomeOfError(error, controller.signal), error }, ctx, value, logger);
+      throw error;
+    }
+    const packed = packValue(spec.output, returned as TaskValueInit<O>);
+    if (hooks) await runTaskHooks(untyped, { outcome: { kind: "output", output: packed }, returned }, ctx, value, logger);
+    return { output: unpackValue(spec.output, packed), progress, logs, context: ctx.context.toJSON() };
   } finally {
     close();
     clearTimeout(timer);

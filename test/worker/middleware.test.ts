@@ -13,7 +13,7 @@ import { unpackValue } from "../../src/common/any.js";
 import type { TaskDefinition, TaskHooks } from "../../src/common/task-definition.js";
 import { pino } from "pino";
 import { silentLogger, type Logger } from "../../src/core/logger.js";
-import { defineTask, NonRetryableError, type WorkerMiddleware } from "../../src/worker/index.js";
+import { defineTask, NonRetryableError, runTask, type WorkerMiddleware } from "../../src/worker/index.js";
 import { runAttempt, type AttemptEnvironment, type AttemptOutcome, type TaskLogLevel } from "../../src/worker/task-runner.js";
 import { json } from "./fixtures.js";
 
@@ -198,5 +198,38 @@ describe("task hooks", () => {
       throw new Error("flaky");
     }, { onRetry: () => Promise.reject(new Error("alerting down")) });
     expect(await run(rejecting, {}, [], environment({ logger }))).toMatchObject({ kind: "failure", failure: { message: "flaky", retryable: true } });
+  });
+});
+
+describe("runTask with middleware and hooks", () => {
+  it("runs the middleware around the handler and calls the hooks, as a worker does", async () => {
+    const calls: string[] = [];
+    const task = defineTask(
+      { name: "mw.unit", input: StructSchema, output: StructSchema },
+      async (input) => {
+        calls.push("handler");
+        if (input["fail"] === true) throw new Error("no luck");
+        return { ok: true };
+      },
+      {
+        onSuccess: (output) => void calls.push(`success ${JSON.stringify(output)}`),
+        onRetry: (error, ctx) => void calls.push(`retry ${(error as Error).message} ${ctx.attempt}/${ctx.maxAttempts}`),
+        onFailure: (error) => void calls.push(`failure ${(error as Error).message}`),
+      },
+    );
+    const stamp: WorkerMiddleware = async (_task, _ctx, next) => {
+      calls.push("before");
+      return { ...((await next()) as JsonObject), stamped: true };
+    };
+    const { output } = await runTask(task, {}, { middleware: [stamp] });
+    expect(output).toEqual({ ok: true, stamped: true });
+    // onSuccess gets the attempt's output: what the outermost middleware returned.
+    expect(calls).toEqual(["before", "handler", 'success {"ok":true,"stamped":true}']);
+
+    calls.length = 0;
+    await expect(runTask(task, { fail: true }, { attempt: 1, maxAttempts: 2 })).rejects.toThrow("no luck");
+    await expect(runTask(task, { fail: true }, { attempt: 2, maxAttempts: 2 })).rejects.toThrow("no luck");
+    await expect(runTask(task, { fail: true }, { hooks: false })).rejects.toThrow("no luck");
+    expect(calls).toEqual(["handler", "retry no luck 1/2", "handler", "failure no luck", "handler"]);
   });
 });
