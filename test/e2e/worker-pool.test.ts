@@ -192,5 +192,12 @@ describe("bad pool options", () => {
     const idle = await runCli(["worker", "start", "--tasks", POOL_TASKS, "--idle-exit", "10"]);
     expect(idle.code).not.toBe(0);
     expect(idle.stderr).toMatch(/--idle-exit/);
+    // The same settings from the environment, named when malformed.
+    const fromEnv = await runCli(["worker", "start", "--tasks", POOL_TASKS], { TASKWIRE_PROCESSES: "many" });
+    expect(fromEnv.code).not.toBe(0);
+    expect(fromEnv.stderr).toContain('TASKWIRE_PROCESSES must be an integer from 1 to 256, got "many"');
+    const idleEnv = await runCli(["worker", "start", "--tasks", POOL_TASKS], { TASKWIRE_IDLE_EXIT: "10" });
+    expect(idleEnv.code).not.toBe(0);
+    expect(idleEnv.stderr).toContain("TASKWIRE_IDLE_EXIT must be");
   }, 60_000);
 });
