@@ -94,8 +94,8 @@ export async function startServerProcess(env: Record<string, string | undefined>
   };
 }
 
-/** Which worker process: see `workers/taskwire-worker.ts` and `workers/bullmq-worker.ts`. */
-export type WorkerKind = "taskwire" | "bullmq";
+/** Which worker process: see `workers/taskwire-worker.ts`, `workers/bullmq-worker.ts` and `workers/peers-worker.ts`. */
+export type WorkerKind = "taskwire" | "bullmq" | "peers";
 
 /**
  * A worker process, driven over IPC: start a worker on a queue, learn when it finished N tasks,
@@ -146,6 +146,13 @@ export class WorkerHost {
   /** True once the worker finished `count` tasks since it started; false after `timeoutMs`. */
   async finished(count: number, timeoutMs: number): Promise<boolean> {
     return (await this.#request({ op: "finished", count, timeoutMs })) === true;
+  }
+
+  /** The peers' worker: finish times of this run's handler calls ranked `first` and `last`. */
+  async finishTimes(first: number, last: number): Promise<[number, number]> {
+    const times = (await this.#request({ op: "finishTimes", first, last })) as [number | null, number | null];
+    if (typeof times[0] !== "number" || typeof times[1] !== "number") throw new Error(`no handler finish ranked ${first} or ${last}`);
+    return [times[0], times[1]];
   }
 
   /** Stops the worker gracefully (running tasks finish and are acknowledged). */

@@ -181,6 +181,13 @@ export function checkTargets(results: Results): TargetCheck[] {
   push("Redis bytes per queued task ≤ 0.5× BullMQ's", ratio("memory", "redis-bytes"), times, (v) => v <= 0.5);
   push("throughput at 1M queued ≥ 0.9× at 1k queued", results.median("depth", "deep-over-shallow", "taskwire"), times, (v) => v >= 0.9);
   push("server RSS at 1M queued ≤ 200 MB", results.median("memory", "server-rss", "taskwire"), (v) => `${v.toFixed(0)} MB`, (v) => v <= 200);
+  const peer = (system: SystemName): number | undefined => {
+    const a = results.median("peers-" + system, "c100", "taskwire");
+    const b = results.median("peers-" + system, "c100", system);
+    return a === undefined || b === undefined ? undefined : a / b;
+  };
+  push("issue 16: processing at concurrency 100 ≥ 1.0× graphile-worker", peer("graphile-worker"), times, (v) => v >= 1);
+  push("issue 16: processing at concurrency 100 ≥ 1.0× BullMQ on PostgreSQL", peer("bullmq-pg"), times, (v) => v >= 1);
   const embedded = results.median("backends", "process", "embedded");
   const external = results.median("backends", "process", "redis+postgres");
   push(
@@ -217,6 +224,8 @@ const COLUMN_TITLES: Record<SystemName, string> = {
   bullmq: `BullMQ`,
   embedded: "embedded",
   "redis+postgres": "Redis + PostgreSQL",
+  "graphile-worker": "graphile-worker",
+  "bullmq-pg": "BullMQ on PostgreSQL",
 };
 
 /** Everything a report shows besides the sections. */
@@ -266,9 +275,11 @@ export function renderMarkdown(info: RunInfo, results: Results): string {
     "",
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, ${m.os}; Node ${m.node}; Redis ${m.redis} (${m.redisPersistence ?? "persistence unknown"}); PostgreSQL ${m.postgres}; BullMQ ${m.bullmq}.`,
   ];
-  const byColumns = (system: SystemName) => results.sections.filter((section) => section.columns[0] === system);
-  for (const group of [byColumns("taskwire"), byColumns("embedded")]) {
-    if (group.length > 0) lines.push("", ...summaryTable(group));
+  // One summary table per pair of columns, in the order the pairs first appear.
+  const pairs = [...new Set(results.sections.map((section) => section.columns.join("|")))];
+  for (const pair of pairs) {
+    const group = results.sections.filter((section) => section.columns.join("|") === pair);
+    if (group.some((section) => measured(section).length > 0)) lines.push("", ...summaryTable(group));
   }
   lines.push("", "↑ higher is better, ↓ lower is better.", "", "### Targets (issue 6; issue 4 for the back ends)", "", "| target | measured | met |", "|---|---:|:---:|");
   for (const check of checkTargets(results)) {

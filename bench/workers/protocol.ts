@@ -8,9 +8,9 @@
 
 /** What the worker connects to. */
 export interface WorkerTarget {
-  /** Taskwire: the server's URL. BullMQ: the Redis URL. */
+  /** Taskwire: the server's URL. BullMQ: the Redis URL. The durable peers: the PostgreSQL URL. */
   url: string;
-  /** BullMQ only: the key prefix. */
+  /** BullMQ: the key prefix. The durable peers: `<peer>:<schema>` (see `peers-worker.ts`). */
   prefix?: string;
 }
 
@@ -28,6 +28,11 @@ export type HostRequest =
     }
   /** Answers true once the worker finished `count` tasks since it started, false after `timeoutMs`. */
   | { op: "finished"; count: number; timeoutMs: number }
+  /**
+   * The durable peers' worker only: the finish times (the bench's clock) of this run's handler
+   * calls ranked `first` and `last`, for a system that keeps no record of its completions.
+   */
+  | { op: "finishTimes"; first: number; last: number }
   /** Stops the worker gracefully: no new tasks, running ones finish, results are acknowledged. */
   | { op: "stop" };
 
