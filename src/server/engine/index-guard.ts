@@ -96,10 +96,7 @@ export class IndexGuard {
     const epoch = await this.#broker.readEpoch();
     if (epoch === null) return this.#rebuildLost();
     if (epoch.state === "rebuilding") return undefined;
-    if (epoch.token !== this.#known) {
-      if (this.#known !== undefined) this.#logger.warn({ epoch: epoch.token }, "the dispatch index was rebuilt by another server; adopted");
-      this.#adopt(epoch.token);
-    }
+    if (epoch.token !== this.#known) this.#adopt(epoch.token);
     if (this.#repair !== undefined) return this.#repairIndex(this.#repair);
     return undefined;
   }
@@ -117,8 +114,9 @@ export class IndexGuard {
     return new Date(this.#builtAt);
   }
 
-  /** Adopts a generation; a token without a time (older versions) counts from now, which is later than its build. */
+  /** Adopts another server's generation; a token without a time (older versions) counts from now, which is later than its build. */
   #adopt(token: string): void {
+    if (this.#known !== undefined) this.#logger.warn({ epoch: token }, "the dispatch index was rebuilt by another server; adopted");
     this.#known = token;
     const time = /^(\d{13})\./.exec(token)?.[1];
     this.#builtAt = time === undefined ? Date.now() : Number(time);
@@ -150,7 +148,8 @@ export class IndexGuard {
       this.#logger.warn("the dispatch index was lost again while it was rebuilt; rebuilding on the next check");
       return report;
     }
-    this.#adopt(token);
+    this.#known = token;
+    this.#builtAt = Number(token.slice(0, token.indexOf(".")));
     return report;
   }
 
