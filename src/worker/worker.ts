@@ -10,6 +10,10 @@
  *                         └───────────────────┘
  * any live state ─shutdown()→ STOPPING → STOPPED        fatal refusal → FAILED
  * ```
+ *
+ * With `idleExitMs`, a worker that has held no attempt for that long calls `shutdown()` itself.
+ * With `processes`, `run()` first starts the process pool (`pool/process-pool.ts`) and the
+ * worker stops it once stopped; handlers run there, middleware and hooks here.
  */
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { createClient, Code, ConnectError, type Client, type Transport } from "@connectrpc/connect";
