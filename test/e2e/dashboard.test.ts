@@ -2,7 +2,8 @@
  * The dashboard in Debian's Chromium (playwright-core, `/usr/bin/chromium`, one browser for the
  * file), against real servers with a real worker: a Redis + PostgreSQL server without keys, and an
  * embedded one (PGlite, in-process broker) with API keys. It watches a running task's progress
- * bar move and cancels it, retries a failed task, pauses a queue and sees a submitted task stay
+ * bar move, its log lines arrive and its context change, and cancels it; follows a task's
+ * parent and children; retries a failed task, pauses a queue and sees a submitted task stay
  * queued, submits a typed task through the generated form (with a field error from the server
  * first), signs in with a viewer key and finds every action disabled (and with an admin key,
  * enabled), and counts what an open dashboard asks of the server. Each test saves a screenshot
@@ -29,7 +30,7 @@ import { eventually, spawnWorker, startTestServer, type TestServer, type WorkerP
 
 const CHROMIUM = "/usr/bin/chromium";
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const WORKER_ARGS = ["--tasks", "test/fixtures/tasks.ts", "--tasks", "test/fixtures/dashboard-tasks.ts", "--queues", "default,dash-paused", "--concurrency", "4"];
+const WORKER_ARGS = ["--tasks", "test/fixtures/dashboard-tasks.ts", "--queues", "default,dash-paused", "--concurrency", "4"];
 
 type Api = { tasks: Client<typeof TaskService>; admin: Client<typeof AdminService> };
 function apiOf(url: string, headers: Record<string, string> = {}): Api {
@@ -107,8 +108,8 @@ describe("without API keys (Redis + PostgreSQL)", () => {
     await page.close();
   });
 
-  it("shows a running task's progress bar move, then cancels it", async () => {
-    const { task } = await openApi.tasks.submit({ type: "test.sleep", input: struct({ ms: 30_000, steps: 60 }) });
+  it("shows a running task's progress bar move, its live logs and context, then cancels it", async () => {
+    const { task } = await openApi.tasks.submit({ type: "dashboard.chatty", input: struct({ ms: 60_000, steps: 60 }) });
     const id = task!.id;
     const page = await newPage(`${open.url}/#/tasks/${id}`);
     const bar = page.getByRole("progressbar");
@@ -117,13 +118,20 @@ describe("without API keys (Redis + PostgreSQL)", () => {
     const first = await percent();
     await expect.poll(percent, { timeout: 30_000 }).toBeGreaterThan(first);
     expect(await bar.getAttribute("aria-valuetext")).toMatch(/step \d+ of 60/);
+    // The log grows while the page is open (streamed), and the context follows the steps.
+    const logs = page.getByTestId("task-logs");
+    await expect.poll(() => logs.locator("li").count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+    const seen = await logs.locator("li").count();
+    await expect.poll(() => logs.locator("li").count(), { timeout: 30_000 }).toBeGreaterThan(seen);
+    expect(await logs.textContent()).toMatch(/starting[\s\S]*finished step 1 of 60/);
+    await expect.poll(() => page.getByTestId("task-context").textContent(), { timeout: 30_000 }).toMatch(/"report": \{\s*"step": [1-9]/);
     await screenshot(page, "task-running");
     await page.getByRole("button", { name: "cancel this task" }).click();
     await expect.poll(() => page.locator(".facts .badge").textContent(), { timeout: 30_000 }).toBe("CANCELLED");
     expect((await openApi.tasks.getStatus({ id })).task?.state).toBe(TaskState.CANCELLED);
     expect(await page.getByRole("button", { name: "cancel this task" }).isDisabled()).toBe(true);
     await page.close();
-  });
+  }, 120_000);
 
   it("retries a failed task, whose error and stack it shows", async () => {
     const { task } = await openApi.tasks.submit({ type: "dashboard.fail-once", input: struct({}) });
@@ -192,6 +200,19 @@ describe("without API keys (Redis + PostgreSQL)", () => {
     await page.close();
   });
 
+  it("shows a task's parents and children", async () => {
+    const parent = (await openApi.tasks.submit({ type: "test.echo", input: struct({ n: 1 }) })).task!;
+    const child = (await openApi.tasks.submit({ type: "test.echo", input: struct({ n: 2 }), dependsOn: [parent.id] })).task!;
+    await eventually(async () => (await openApi.tasks.getStatus({ id: child.id })).task?.state === TaskState.SUCCEEDED, 30_000, "the child");
+    const page = await newPage(`${open.url}/#/tasks/${child.id}`);
+    const parents = page.getByRole("list", { name: "parents" });
+    await expect.poll(() => parents.locator(`a[title="${parent.id}"]`).count(), { timeout: 20_000 }).toBe(1);
+    await parents.locator(`a[title="${parent.id}"]`).click();
+    await expect.poll(() => page.getByRole("list", { name: "children" }).locator(`a[title="${child.id}"]`).count(), { timeout: 20_000 }).toBe(1);
+    await screenshot(page, "task-dependencies");
+    await page.close();
+  });
+
   it("costs the server a few calls a minute while left open", async () => {
     const page = await browser.newPage();
     const calls: number[] = [];
@@ -205,7 +226,7 @@ describe("without API keys (Redis + PostgreSQL)", () => {
     process.stdout.write(`an open overview: ${perMinute.toFixed(1)} calls a minute\n`);
     expect(perMinute).toBeLessThanOrEqual(15);
     await page.close();
-  });
+  }, 120_000);
 });
 
 describe("with API keys (embedded: PGlite and the in-process broker)", () => {

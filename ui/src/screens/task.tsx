@@ -1,8 +1,8 @@
 /**
  * One task: its typed input and output (decoded with the type's descriptors), the state
  * timeline with its attempts, each attempt's error with its stack, live progress from
- * StreamProgress, and the actions: cancel, retry, clone and edit-and-retry through the typed
- * form.
+ * StreamProgress, its live log, context and dependencies (`task-panels.tsx`), and the actions:
+ * cancel, retry, clone and edit-and-retry through the typed form.
  */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useEffect, useState } from "preact/hooks";
@@ -15,6 +15,7 @@ import { anyToJson, loadType, type TypeSchemas } from "../schemas.js";
 import { useSession } from "../session.js";
 import { SubmitForm } from "../submit-form.js";
 import { TypedMessage } from "../typed-view.js";
+import { ContextPanel, DependencyPanel, LogPanel } from "./task-panels.js";
 
 function TypedAny({ any, schemas, what }: { any: Task["input"]; schemas: TypeSchemas | undefined; what: string }) {
   if (any === undefined) return <p class="muted">No {what}.</p>;
@@ -45,7 +46,7 @@ function useLiveTask(id: string): { task: Task | undefined; error: string | unde
           setError(undefined);
           if (!current || isFinished(current.state)) return;
           for await (const event of clients.tasks.streamProgress({ id }, { signal })) {
-            setTask((old) => (old ? { ...old, state: event.state, attempt: event.attempt, progress: event.progress ?? old.progress } : old));
+            setTask((old) => (old ? { ...old, state: event.state, attempt: event.attempt, progress: event.progress ?? old.progress, context: event.context ?? old.context } : old));
             if (isFinished(event.state)) break;
           }
           setTask((await clients.tasks.getStatus({ id }, { signal })).task);
@@ -151,6 +152,7 @@ export function TaskScreen({ id }: { id: string }) {
       </dl>
       <h2>Progress</h2>
       {task.progress || !finished ? <ProgressBar progress={task.progress} /> : <p class="muted">No progress was reported.</p>}
+      <DependencyPanel task={task} />
       {form && schemas && (
         <section class="panel" aria-label={form === "clone" ? "clone" : "edit and retry"}>
           <h2>{form === "clone" ? "Clone" : "Edit and retry"}</h2>
@@ -175,6 +177,8 @@ export function TaskScreen({ id }: { id: string }) {
           <TypedAny any={task.output} schemas={schemas} what="output" />
         </section>
       </div>
+      <LogPanel task={task} />
+      <ContextPanel context={task.context} />
       <h2>Timeline</h2>
       <ol class="timeline" aria-label="state timeline">
         {task.transitions.map((t, i) => {

@@ -1,5 +1,5 @@
 /**
- * Tasks: ListTasks with filters (state, type, queue, label, id), pages, and bulk actions (cancel,
+ * Tasks: ListTasks with filters (state, type, queue, label, parent, id), pages, and bulk actions (cancel,
  * retry, delete) on the selected tasks or on every task matching the filter, each after a
  * confirmation that says how many tasks it takes. The filter lives in the URL's hash, so a view
  * can be linked (no key is ever in it).
@@ -42,6 +42,7 @@ export function TasksScreen({ route }: { route: Route }) {
   const type = route.query.get("type") ?? "";
   const queue = route.query.get("queue") ?? "";
   const label = route.query.get("label") ?? "";
+  const parent = route.query.get("parent") ?? "";
   const [tokens, setTokens] = useState<string[]>([""]);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [confirmation, setConfirmation] = useState<Confirmation | undefined>();
@@ -53,8 +54,8 @@ export function TasksScreen({ route }: { route: Route }) {
   const token = tokens.at(-1) ?? "";
 
   const list = usePoll(
-    (signal) => clients.tasks.listTasks({ states: stateValue === undefined ? [] : [stateValue], type, queue, labels, pageSize: PAGE_SIZE, pageToken: token }, { signal }),
-    [state, type, queue, label, token],
+    (signal) => clients.tasks.listTasks({ states: stateValue === undefined ? [] : [stateValue], type, queue, labels, parentId: parent, pageSize: PAGE_SIZE, pageToken: token }, { signal }),
+    [state, type, queue, label, parent, token],
   );
   const tasks: Task[] = list.data?.tasks ?? [];
 
@@ -159,6 +160,14 @@ export function TasksScreen({ route }: { route: Route }) {
           Label
           <input value={label} onChange={(e) => filterChanged({ label: e.currentTarget.value.trim() })} placeholder="key=value" />
         </label>
+        {parent !== "" && (
+          <span>
+            Children of <a href={href("tasks", parent)}>{shortId(parent)}</a>{" "}
+            <button type="button" class="small" onClick={() => filterChanged({ parent: "" })}>
+              Clear
+            </button>
+          </span>
+        )}
       </form>
       <div class="bulk" role="group" aria-label="bulk actions">
         <span>{selected.size} selected</span>
@@ -168,11 +177,11 @@ export function TasksScreen({ route }: { route: Route }) {
           </ActionButton>
         ))}
         {(["cancel", "retry", "delete"] as const).map((action) => (
-          <ActionButton key={`all-${action}`} permission="fleet.act" danger={action !== "retry"} disabled={label !== ""} onClick={() => confirmMatching(action)} label={`${action} every task matching the filter`}>
+          <ActionButton key={`all-${action}`} permission="fleet.act" danger={action !== "retry"} disabled={label !== "" || parent !== ""} onClick={() => confirmMatching(action)} label={`${action} every task matching the filter`}>
             {action[0]!.toUpperCase() + action.slice(1)} all matching
           </ActionButton>
         ))}
-        {label !== "" && <small class="muted">(bulk actions on a label filter: select the tasks)</small>}
+        {(label !== "" || parent !== "") && <small class="muted">(with a label or parent filter, select the tasks to act on)</small>}
       </div>
       <Notice text={notice} />
       <ErrorBanner error={list.error} />
