@@ -32,7 +32,7 @@ import { finishAttempts } from "./queries/finish-attempts.js";
 import { beginAttempts, recordStarts } from "./queries/lazy-starts.js";
 import { fireSchedule, type ScheduleFire } from "./queries/fire-schedule.js";
 import { insertTasks } from "./queries/insert-tasks.js";
-import { getParents, insertDependent } from "./queries/dependencies.js";
+import { getParents, insertDependent, listReleased } from "./queries/dependencies.js";
 import { listIndexable } from "./queries/list-indexable.js";
 import { listTasks } from "./queries/list-tasks.js";
 import { markQueued } from "./queries/mark-queued.js";
@@ -83,6 +83,7 @@ import type {
   CancelOutcome,
   IndexableTask,
   ParentRecord,
+  ReleasedTask,
   MinuteStatsRecord,
   QueueStatsRecord,
   StartedAttempts,
@@ -130,6 +131,10 @@ export class DrizzleTaskStore implements TaskStore {
     // A batch naming parents is inserted with their lock and count, in one transaction.
     const dependent = batch.some((task) => task.dependsOn !== undefined);
     return this.#run("insertTasks", () => (dependent ? insertDependent(this.#db, batch) : insertTasks(this.#db, batch)));
+  }
+
+  listReleased(since: Date, until: Date, limit: number): Promise<ReleasedTask[]> {
+    return this.#run("listReleased", () => listReleased(this.#db, since, until, limit));
   }
 
   getParents(ids: readonly string[], maxOutputBytes: number): Promise<Map<string, ParentRecord>> {

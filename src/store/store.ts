@@ -92,6 +92,9 @@ export interface StartedAttempts {
   others: NotStarted[];
 }
 
+/** A dependent task released by its parents, for the reconciler (`listReleased`): with the time it was released. */
+export type ReleasedTask = IndexableTask & { updatedAt: Date };
+
 /** What the dispatch index needs of an unfinished task (`listIndexable`). */
 export type IndexableTask = Pick<TaskRecord, "id" | "type" | "queue" | "priority" | "state" | "scheduledAt" | "attempt" | "workerId" | "concurrencyKey">;
 
@@ -112,6 +115,8 @@ export interface TaskSelection {
   finishedBefore?: Date;
   /** Created strictly before. */
   createdBefore?: Date;
+  /** Only the tasks carrying every one of these labels, with these values (`labels @>`, the GIN index). */
+  labels?: Readonly<Record<string, string>>;
   /** Tasks of none of these types (the server-wide retention skips types with their own). */
   excludeTypes?: readonly string[];
 }
@@ -306,6 +311,13 @@ export interface TaskStore {
    * the index needs (a rebuild reads them all).
    */
   listIndexable(afterId: string | undefined, limit: number, beforeId?: string): Promise<IndexableTask[]>;
+
+  /**
+   * Dependent tasks released by a parent's outcome (QUEUED or SCHEDULED) whose last change is in
+   * `[since, until)`, oldest change first, at most `limit`: the reconciler's look at tasks whose
+   * ids are older than its windows (`queries/dependencies.ts`).
+   */
+  listReleased(since: Date, until: Date, limit: number): Promise<ReleasedTask[]>;
 
   // --- Operator views and bulk actions (AdminService). Each bulk call acts on at most `limit`
   // tasks in one short transaction, skipping rows locked by a concurrent call (`for update

@@ -37,7 +37,8 @@ import type { AttemptError, NewTask, TaskRecord } from "../../core/task-types.js
 import type { TaskwireDatabase } from "../database.js";
 import { toTaskRecord } from "../records.js";
 import { tasks } from "../schema.js";
-import { anyOf, appendTransition, arrayLiteral, jsonParam, timestampParam } from "../sql-helpers.js";
+import { anyOf, appendTransition, arrayLiteral, jsonParam, SQL_WAITING, timestampParam } from "../sql-helpers.js";
+import type { ReleasedTask } from "../store.js";
 import { insertTasks } from "./insert-tasks.js";
 
 /** A task that just reached a terminal state, as `releaseChildren` takes it. */
@@ -243,6 +244,40 @@ export async function releaseChildren(tx: TaskwireDatabase, finished: readonly F
     level = records.filter((t) => t.state === "CANCELLED" && t.childrenCount > 0).map((t) => ({ id: t.id, state: t.state, childrenCount: t.childrenCount }));
   }
   return changed;
+}
+
+/**
+ * Dependent tasks released (QUEUED or SCHEDULED, by a parent's outcome) with `updated_at` in
+ * `[since, until)`, oldest change first: the reconciler indexes those the broker missed (a crash
+ * between the outcome's commit and the broker write). Through the partial index
+ * `tasks_released_idx`, which holds only released tasks waiting for a slot; its predicate is
+ * written out so that the planner uses it.
+ */
+export async function listReleased(db: TaskwireDatabase, since: Date, until: Date, limit: number): Promise<ReleasedTask[]> {
+  return db
+    .select({
+      id: tasks.id,
+      type: tasks.type,
+      queue: tasks.queue,
+      priority: tasks.priority,
+      state: tasks.state,
+      scheduledAt: tasks.scheduledAt,
+      attempt: tasks.attempt,
+      workerId: tasks.workerId,
+      concurrencyKey: tasks.concurrencyKey,
+      updatedAt: tasks.updatedAt,
+    })
+    .from(tasks)
+    .where(
+      and(
+        sql`${tasks.parentIds} is not null`,
+        sql`${tasks.state} in ${SQL_WAITING}`,
+        sql`${tasks.updatedAt} >= ${timestampParam(since)}`,
+        sql`${tasks.updatedAt} < ${timestampParam(until)}`,
+      ),
+    )
+    .orderBy(asc(tasks.updatedAt))
+    .limit(Math.max(1, Math.trunc(limit)));
 }
 
 /**
