@@ -162,6 +162,18 @@ export function describeDependenciesContract(name: string, makeStore: MakeStore)
       }
     });
 
+    it("lists the dependent tasks released in a window of time, for the reconciler", async () => {
+      const store = await freshStore();
+      const parent = await insertOne(store);
+      const [child, waiting] = await insert(store, [newTask({ dependsOn: on([parent.id]) }), newTask({ dependsOn: on([], [0]) })]);
+      const running = await started(store, parent);
+      await store.finishAttempts([{ kind: "succeeded", id: running.id, attempt: 1, outputTypeUrl: "t", output: new Uint8Array() }], at(50));
+      const listed = await store.listReleased(at(50), at(51), 100);
+      expect(listed.map((t) => [t.id, t.state, t.updatedAt.getTime()])).toEqual([[child!.id, "QUEUED", at(50).getTime()]]);
+      expect(listed.some((t) => t.id === waiting!.id)).toBe(false);
+      expect(await store.listReleased(at(51), at(60), 100)).toEqual([]);
+    });
+
     it("reads parents with their outputs, leaving out the large ones", async () => {
       const store = await freshStore();
       const small = await insertOne(store);
