@@ -1,13 +1,13 @@
 /**
- * The flags that choose tasks for `tasks count|retry|cancel|delete`: states, type, queue and
- * times, turned into the SDK's selector and checked against the states each action may take,
+ * The flags that choose tasks for `tasks count|retry|cancel|delete`: states, type, queue,
+ * labels and times, turned into the SDK's selector and checked against the states each action may take,
  * so a mistake is a usage error (exit status 2) before anything reaches the server.
  */
 import type { Command } from "commander";
 import { taskStateName, type TaskSelectorInput, type TaskState } from "../client/index.js";
 import { ALL_STATES, TERMINAL_STATES, type TaskStateName } from "../core/task-states.js";
 import { UsageError } from "./context.js";
-import { collectStates, queueArg, timeArg } from "./options.js";
+import { collectLabel, collectStates, queueArg, timeArg } from "./options.js";
 
 /** The selection flags as commander parses them. */
 export interface SelectionFlags {
@@ -17,6 +17,7 @@ export interface SelectionFlags {
   finishedAfter?: Date;
   finishedBefore?: Date;
   createdBefore?: Date;
+  label?: Record<string, string>;
 }
 
 /** What the time flags take, for their help. */
@@ -30,7 +31,8 @@ export function addSelectionFlags(command: Command, states: readonly TaskStateNa
   command
     .option("-s, --state <states>", `only these states, comma-separated or repeated (${states.map((s) => s.toLowerCase()).join(",")})`, collectStates)
     .option("-t, --type <type>", "only this task type")
-    .option("-q, --queue <queue>", "only this queue", queueArg);
+    .option("-q, --queue <queue>", "only this queue", queueArg)
+    .option("-l, --label <key=value>", "only tasks with this label (repeatable: all of them)", collectLabel);
   if (states.some((state) => TERMINAL_STATES.has(state))) {
     command
       .option("--finished-after <time>", `only tasks finished at or after this time: ${TIME_HELP}`, timeArg)
@@ -68,6 +70,7 @@ export function selectorOf(flags: SelectionFlags, allowed: readonly TaskStateNam
     finishedAfter: flags.finishedAfter,
     finishedBefore: flags.finishedBefore,
     createdBefore: flags.createdBefore,
+    labels: flags.label,
   };
   return Object.values(selector).some((value) => value !== undefined) ? selector : undefined;
 }

@@ -17,6 +17,7 @@ import {
   type CancelTasksResponse,
   type CountTasksResponse,
   type DeleteTasksResponse,
+  type Limit,
   type PurgeQueueResponse,
   type Queue,
   type RetryTasksResponse,
@@ -25,6 +26,7 @@ import {
   type Worker,
 } from "../../gen/taskwire/v1/admin_service_pb.js";
 import { TaskState, type TaskType } from "../../gen/taskwire/v1/task_pb.js";
+import { buildDispatchLimits, type LimitInput } from "../common/dispatch-limits-message.js";
 import type { TaskStateName } from "../core/task-states.js";
 import { toTimestamp } from "./durations.js";
 import { parseTaskState } from "./states.js";
@@ -50,6 +52,8 @@ export interface TaskSelectorInput {
   finishedBefore?: Date;
   /** Only tasks created before this time. */
   createdBefore?: Date;
+  /** Only tasks carrying every one of these labels, e.g. `{ tenant: "acme" }`. */
+  labels?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -234,6 +238,38 @@ export class AdminClient {
   async resetTaskType(name: string, callOptions?: CallOptions): Promise<TaskType> {
     return required((await this.rpc.resetTaskType({ name }, callOptions)).type, "task type");
   }
+
+  /**
+   * Sets dispatch limits of a task type or a queue: the fields given replace the operator's
+   * earlier values, the others are kept; 0 lifts a limit (a declared one too). In force on every
+   * server within a second. Rates are `{ count, interval }` with the interval in milliseconds or
+   * a string like "1s", or a string like "10/s" or "100/1m".
+   * @returns the limits after the change.
+   * @throws RangeError on a malformed rate or interval (the server checks the ranges).
+   */
+  async setLimit(target: LimitTarget, limits: LimitInput, callOptions?: CallOptions): Promise<Limit> {
+    const request = { target: limitTarget(target), limits: buildDispatchLimits(limits) };
+    return required((await this.rpc.setLimit(request, callOptions)).limit, "limit");
+  }
+
+  /** Drops an operator's limits of a task type or a queue. @returns the limits in force after (a type's declared ones). */
+  async clearLimit(target: LimitTarget, callOptions?: CallOptions): Promise<Limit> {
+    return required((await this.rpc.clearLimit({ target: limitTarget(target) }, callOptions)).limit, "limit");
+  }
+
+  /** The task types and queues with limits: in force, declared, set by an operator. */
+  async listLimits(callOptions?: CallOptions): Promise<Limit[]> {
+    return (await this.rpc.listLimits({}, callOptions)).limits;
+  }
+}
+
+export type { LimitInput, RateInput } from "../common/dispatch-limits-message.js";
+
+/** What a limit applies to: one task type or one queue. */
+export type LimitTarget = { type: string } | { queue: string };
+
+function limitTarget(target: LimitTarget): { case: "type"; value: string } | { case: "queue"; value: string } {
+  return "type" in target ? { case: "type", value: target.type } : { case: "queue", value: target.queue };
 }
 
 /**
@@ -249,6 +285,7 @@ export function buildTaskSelector(input: TaskSelectorInput): TaskSelector {
     finishedAfter: time(input.finishedAfter, "finishedAfter"),
     finishedBefore: time(input.finishedBefore, "finishedBefore"),
     createdBefore: time(input.createdBefore, "createdBefore"),
+    labels: { ...input.labels },
   });
 }
 

@@ -166,4 +166,57 @@ describe("plans of the operator views and bulk actions", () => {
       expect.soft(plan, `${name}:\n${plan}`).toMatch(/LockRows/);
     }
   });
+
+  it("filter by labels through tasks_labels_idx, and read a task's log lines through task_logs_task_id_id_idx", async () => {
+    const test = await createTestStore();
+    cleanups.push(test.cleanup);
+    const sent: SentStatement[] = [];
+    const client = postgres(test.url, {
+      max: 1,
+      connection: { search_path: test.schema },
+      debug: (_connection, query, parameters) => sent.push({ query, parameters: [...(parameters as unknown[])] }),
+    });
+    const store = new DrizzleTaskStore(drizzle({ client }), { schema: test.schema, logger: silentLogger(), close: () => client.end() });
+    cleanups.push(() => store.close());
+    const admin = postgres(test.url, { max: 1, connection: { search_path: test.schema }, onnotice: () => {} });
+    cleanups.push(() => admin.end());
+
+    // Many tenants, a few tasks each, every task with a log of a few lines.
+    const tasks = Array.from({ length: TASKS }, (_, i) => newTask({ labels: { tenant: `tenant-${i % 500}`, workspace: `w-${i % 7}` } }));
+    for (let i = 0; i < TASKS; i += 1000) await store.insertTasks(tasks.slice(i, i + 1000));
+    const lines = tasks.flatMap((task) => [1, 2, 3].map((n) => ({ taskId: task.id, attempt: 1, level: "info" as const, message: `line ${n}`, time: at(n) })));
+    for (let i = 0; i < lines.length; i += 1000) await store.appendLogs(lines.slice(i, i + 1000), { maxLines: 100, maxBytes: 100_000 });
+    await admin.unsafe("analyze tasks");
+    await admin.unsafe("analyze task_logs");
+
+    let statements = 0;
+    const planOf = async (pattern: RegExp, body: () => Promise<unknown>): Promise<string> => {
+      sent.length = 0;
+      await body();
+      const statement = sent.find((s) => pattern.test(s.query));
+      if (!statement) throw new Error(`no statement matching ${pattern} among ${sent.length}`);
+      const name = `labels_${statements++}`;
+      await admin.unsafe(`prepare ${name} as ${statement.query}`);
+      const rows = await admin.unsafe<{ "QUERY PLAN": string }[]>(`explain execute ${name}(${statement.parameters.map(literal).join(", ")})`);
+      return rows.map((row) => row["QUERY PLAN"]).join("\n");
+    };
+
+    const byLabels = {
+      list: await planOf(/^select .* from "tasks" .*@>.* limit/s, () => store.listTasks({ labels: { tenant: "tenant-7" }, limit: 50 })),
+      listTwo: await planOf(/^select .* from "tasks" .*@>.* limit/s, () => store.listTasks({ labels: { tenant: "tenant-7", workspace: "w-0" }, limit: 50 })),
+      count: await planOf(/group by/, () => store.countTasks({ labels: { tenant: "tenant-7" } }, { type: false, queue: false })),
+    };
+    for (const [name, plan] of Object.entries(byLabels)) {
+      expect.soft(plan, `${name}:\n${plan}`).toMatch(/Bitmap Index Scan on tasks_labels_idx/);
+      expect.soft(plan, `${name}:\n${plan}`).not.toMatch(/Seq Scan on tasks/);
+    }
+    const listed = await store.listTasks({ labels: { tenant: "tenant-7" }, limit: 50 });
+    expect(listed.tasks).toHaveLength(TASKS / 500);
+    expect(listed.tasks.every((task) => task.labels["tenant"] === "tenant-7")).toBe(true);
+
+    const task = tasks[1234]!;
+    const logs = await planOf(/from "task_logs"/, () => store.readLogs({ taskId: task.id, afterSequence: 0n, limit: 100, levels: ["warn", "error"] }));
+    expect(logs, logs).toMatch(/Index Scan using task_logs_task_id_id_idx on task_logs/);
+    expect(logs, logs).not.toMatch(/Seq Scan/);
+  });
 });

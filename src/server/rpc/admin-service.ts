@@ -11,6 +11,7 @@
  * are told (cancelled tasks leave the broker, retried ones enter it, running ones are
  * cancelled on their workers). Keep in line with the README's "Operations" section.
  */
+import { keyField } from "../../core/dispatch-limits.js";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { CountGroup, type AdminService } from "../../../gen/taskwire/v1/admin_service_pb.js";
 import type { Broker } from "../../broker/broker.js";
@@ -27,6 +28,7 @@ import { SERVER_SILENCE_MS } from "../duties/server-heartbeat.js";
 import { isConnected, queueToProto, serverToProto, workerToProto } from "./fleet-convert.js";
 import { parseSelection, validQueue } from "./task-selector.js";
 import { callerView, readOverview } from "./overview.js";
+import { createAdminLimits } from "./admin-limits.js";
 
 /** What the admin service needs from the rest of the server. */
 export interface AdminServiceDeps {
@@ -36,6 +38,8 @@ export interface AdminServiceDeps {
   control: ControlPlane;
   /** Queue settings changed here: apply them on this server at once. */
   onQueuesChanged: () => Promise<void>;
+  /** Dispatch limits changed here: read them again on this server and tell the others (`admin-limits.ts`). */
+  onLimitsChanged: () => Promise<void>;
   /** A worker not seen for this long counts as gone (its server died without closing its stream). */
   leaseTimeoutMs: number;
   logger: Logger;
@@ -134,7 +138,7 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
         const cancelled = changed.filter((t) => !WAITING_STATES.has(t.state));
         await broker.remove(cancelled.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority })));
         if (released.length > 0) {
-          await broker.requeue(released.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, runAt: t.scheduledAt.getTime() })));
+          await broker.requeue(released.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, ...keyField(t), runAt: t.scheduledAt.getTime() })));
         }
         events.publish(changed.map(stateEvent));
         deps.logger.debug({ tasks: changed.length, reason }, "cancelled waiting tasks");
@@ -160,6 +164,8 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
   }
 
   return {
+    ...createAdminLimits({ store, onLimitsChanged: deps.onLimitsChanged, logger: deps.logger }),
+
     async listWorkers(request) {
       const queue = request.queue === "" ? undefined : validQueue(request.queue, "queue");
       const now = Date.now();
@@ -215,7 +221,7 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
 
     async purgeQueue(request) {
       const queue = validQueue(request.name, "name");
-      const selection = parseSelection([], { $typeName: "taskwire.v1.TaskSelector", states: [], type: request.type, queue, createdBefore: request.createdBefore }, {
+      const selection = parseSelection([], { $typeName: "taskwire.v1.TaskSelector", states: [], type: request.type, queue, createdBefore: request.createdBefore, labels: {} }, {
         allowed: ["QUEUED", "SCHEDULED"],
         finishTimes: false,
       });
@@ -245,7 +251,7 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
       const retried = await inBatches(
         () => store.retryTasks(selection, BULK_BATCH, now),
         async (changed: TaskRecord[]) => {
-          await broker.enqueue(changed.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority })));
+          await broker.enqueue(changed.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, ...keyField(t) })));
           events.publish(changed.map(stateEvent));
         },
       );

@@ -8,6 +8,7 @@ import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { TaskSelector } from "../../../gen/taskwire/v1/admin_service_pb.js";
 import { InvalidArgumentError } from "../../core/errors.js";
 import { QUEUE_NAME, TYPE_NAME } from "../../core/limits.js";
+import { validLabels } from "../../core/labels.js";
 import type { TaskStateName } from "../../core/task-states.js";
 import type { TaskSelection } from "../../store/store.js";
 import { stateFromProto } from "../convert.js";
@@ -75,6 +76,7 @@ export function parseSelection(
     selection.finishedAfter = date(selector.finishedAfter);
     selection.finishedBefore = date(selector.finishedBefore);
     selection.createdBefore = date(selector.createdBefore);
+    if (Object.keys(selector.labels).length > 0) selection.labels = validLabels(selector.labels, "selector.labels");
     if (rules.finishTimes === false && (selection.finishedAfter || selection.finishedBefore)) {
       throw InvalidArgumentError.field(selector.finishedAfter ? "selector.finished_after" : "selector.finished_before", "applies to finished tasks only, and this action takes unfinished ones");
     }
@@ -85,7 +87,13 @@ export function parseSelection(
   const narrowed =
     ids.length > 0 ||
     (selector !== undefined &&
-      (selector.states.length > 0 || selector.type !== "" || selector.queue !== "" || selector.finishedAfter || selector.finishedBefore || selector.createdBefore));
+      (selector.states.length > 0 ||
+        selector.type !== "" ||
+        selector.queue !== "" ||
+        selector.finishedAfter ||
+        selector.finishedBefore ||
+        selector.createdBefore ||
+        Object.keys(selector.labels).length > 0));
   if (!narrowed && !rules.acceptsEverything) {
     throw InvalidArgumentError.field(
       "selector",

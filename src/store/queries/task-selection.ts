@@ -47,6 +47,9 @@ export function selectionWhere(selection: TaskSelection, allowed: readonly TaskS
   if (selection.finishedBefore !== undefined) {
     conditions.push(sql`${tasks.finishedAt} < ${timestampParam(selection.finishedBefore)}`);
   }
+  if (selection.labels !== undefined && Object.keys(selection.labels).length > 0) {
+    conditions.push(sql`${tasks.labels} @> ${JSON.stringify(selection.labels)}::jsonb`);
+  }
   if (selection.createdBefore !== undefined) {
     conditions.push(sql`${tasks.createdAt} < ${timestampParam(selection.createdBefore)}`);
   }
