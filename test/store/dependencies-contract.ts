@@ -162,6 +162,22 @@ export function describeDependenciesContract(name: string, makeStore: MakeStore)
       }
     });
 
+    it("makes an item that names an existing task (by its idempotency key) depend on that task", async () => {
+      const store = await freshStore();
+      const key = `order-${uuidv7()}`;
+      const [first] = await insert(store, [newTask({ idempotencyKey: key })]);
+      const results = await store.insertTasks([newTask({ idempotencyKey: key }), newTask({ dependsOn: on([], [0]) }), newTask({ idempotencyKey: key, dependsOn: on([], [1]) })]);
+      expect(results.map((r) => r.existing)).toEqual([true, false, true]);
+      const child = results[1]!.task;
+      expect(child).toMatchObject({ state: "WAITING", parentIds: [first!.id], childrenCount: 0 });
+      expect((await mustGet(store, first!.id)).childrenCount).toBe(1);
+      const changed = await succeed(store, first!);
+      expect(changed.map((t) => [t.id, t.state])).toEqual([
+        [first!.id, "SUCCEEDED"],
+        [child.id, "QUEUED"],
+      ]);
+    });
+
     it("lists the dependent tasks released in a window of time, for the reconciler", async () => {
       const store = await freshStore();
       const parent = await insertOne(store);

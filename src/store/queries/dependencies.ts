@@ -97,11 +97,14 @@ export async function insertDependent(
       for (const row of rows) byKey.set(row.idempotencyKey as string, toTaskRecord(row));
     }
 
-    // Stored parents, locked in id order, with how many new children each gets.
+    // Stored parents, locked in id order, with how many new children each gets: the ids named,
+    // and the existing tasks that items named by index turned out to be.
+    const existingOf = (task: NewTask | undefined) => (task?.idempotencyKey == null ? undefined : byKey.get(task.idempotencyKey));
     const stored = new Map<string, number>();
     for (const task of batch) {
-      if (task.idempotencyKey !== null && byKey.has(task.idempotencyKey)) continue;
-      for (const id of task.dependsOn?.taskIds ?? []) stored.set(id, (stored.get(id) ?? 0) + 1);
+      if (existingOf(task)) continue;
+      const ids = [...(task.dependsOn?.taskIds ?? []), ...(task.dependsOn?.items ?? []).map((item) => existingOf(batch[item])?.id)];
+      for (const id of ids) if (id !== undefined) stored.set(id, (stored.get(id) ?? 0) + 1);
     }
     const locked = new Map<string, LockedParent>();
     if (stored.size > 0) {
@@ -124,11 +127,15 @@ export async function insertDependent(
     const resolved: { state: TaskStateName; id: string }[] = [];
     const rows: NewTask[] = [];
     const childrenOf = new Map<number, number>();
-    for (const task of batch) for (const item of task.dependsOn?.items ?? []) childrenOf.set(item, (childrenOf.get(item) ?? 0) + 1);
+    for (const task of batch) {
+      if (existingOf(task)) continue; // not inserted: no child of anything
+      for (const item of task.dependsOn?.items ?? []) childrenOf.set(item, (childrenOf.get(item) ?? 0) + 1);
+    }
     for (const [index, task] of batch.entries()) {
-      const existing = task.idempotencyKey === null ? undefined : byKey.get(task.idempotencyKey);
+      const existing = existingOf(task);
       if (existing) {
-        resolved.push({ id: existing.id, state: existing.state });
+        // Its state as locked (it may have finished since it was read), when a later item names it.
+        resolved.push({ id: existing.id, state: locked.get(existing.id)?.state ?? existing.state });
         continue;
       }
       const deps = task.dependsOn;
