@@ -104,6 +104,11 @@ describe("without API keys (Redis + PostgreSQL)", () => {
     const page = await newPage(`${open.url}/`);
     await expect.poll(() => page.getByRole("heading", { name: "Overview" }).isVisible(), { timeout: 20_000 }).toBe(true);
     expect(await page.locator(".who").textContent()).toContain("no sign-in");
+    // Keyboard: the first Tab reaches the skip link, which moves focus to the screen's heading.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Skip to content");
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate("document.activeElement.id")).toBe("screen-title");
     await screenshot(page, "overview");
     await page.close();
   });
@@ -172,6 +177,12 @@ describe("without API keys (Redis + PostgreSQL)", () => {
   it("submits a typed task through the generated form, showing the server's field error at its field", async () => {
     const page = await newPage(`${open.url}/#/types/dashboard.report`);
     const form = page.getByRole("form", { name: "submit dashboard.report" });
+    await form.getByLabel("title", { exact: true }).waitFor();
+    // Every control of the page has a name: a label, an aria-label or its text.
+    const unnamed = await page.evaluate(
+      `[...document.querySelectorAll("input, select, textarea, button")].filter((e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label") && !e.textContent.trim()).map((e) => e.outerHTML)`,
+    );
+    expect(unnamed).toEqual([]);
     await form.getByLabel("title", { exact: true }).fill("Quarterly");
     await form.getByLabel("format", { exact: true }).selectOption("FORMAT_HTML");
     await form.getByRole("button", { name: "add to sections" }).click();

@@ -4,7 +4,7 @@
  * path can meet an RPC's. See the README's "Dashboard" section.
  */
 import { render } from "preact";
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { GetCallerResponse } from "../../gen/taskwire/v1/admin_service_pb.js";
 import { createClients, errorText, storedKey, storeKey } from "./api.js";
@@ -60,8 +60,12 @@ function SignIn({ message, onKey }: { message: string | undefined; onKey: (key: 
 function Screen() {
   const route = useRoute();
   const [first, second] = route.path;
+  // After a navigation (not on the first load), focus moves to the new screen's heading, so
+  // keyboard and screen-reader users start reading where the content changed.
+  const navigated = useRef(false);
   useEffect(() => {
-    document.getElementById("screen-title")?.focus({ preventScroll: true });
+    if (navigated.current) document.getElementById("screen-title")?.focus({ preventScroll: true });
+    navigated.current = true;
   }, [route.path.join("/")]);
   if (first === undefined) return <OverviewScreen />;
   if (first === "tasks") return second ? <TaskScreen id={second} key={second} /> : <TasksScreen route={route} />;

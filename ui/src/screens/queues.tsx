@@ -1,9 +1,10 @@
-/** Queues: depth by state, oldest wait, throughput, paused; pause/resume, and purge after a confirmation with the count. */
+/** Queues: depth by state, oldest wait, throughput, limits, paused; pause/resume, and purge after a confirmation with the count. */
 import { useState } from "preact/hooks";
 import { errorText } from "../api.js";
 import { ActionButton, ConfirmDialog, ErrorBanner, Notice, ScreenHeader, useNotice, type Confirmation } from "../components.js";
 import { ago, formatCount, formatDuration } from "../format.js";
 import { href, usePoll } from "../hooks.js";
+import { describeLimits, loadLimits } from "../limits.js";
 import { useSession } from "../session.js";
 
 /** The Queues screen. */
@@ -12,6 +13,7 @@ export function QueuesScreen() {
   const [notice, setNotice] = useNotice();
   const [confirmation, setConfirmation] = useState<Confirmation | undefined>();
   const queues = usePoll((signal) => clients.admin.listQueues({}, { signal }), []);
+  const limits = usePoll((signal) => loadLimits(clients, signal), [], 30_000);
   const act = async (what: () => Promise<unknown>, done: string): Promise<void> => {
     try {
       await what();
@@ -37,6 +39,7 @@ export function QueuesScreen() {
             <th scope="col">Last minute</th>
             <th scope="col">Last hour</th>
             <th scope="col">Workers</th>
+            <th scope="col">Limits</th>
             <th scope="col">State</th>
             <th scope="col">
               <span class="sr-only">Actions</span>
@@ -62,6 +65,7 @@ export function QueuesScreen() {
                   {formatCount(q.succeededLastHour)} ok / {formatCount(q.failedLastHour)} failed
                 </td>
                 <td>{q.workerIds.length}</td>
+                <td>{describeLimits(limits.data?.queues.get(q.name))}</td>
                 <td>{q.paused ? <span class="badge state-paused" title={`paused ${ago(q.pauseTime)}`}>PAUSED</span> : <span class="badge state-running">ACTIVE</span>}</td>
                 <td class="row-actions">
                   {q.paused ? (
@@ -99,7 +103,7 @@ export function QueuesScreen() {
           })}
           {queues.data && queues.data.queues.length === 0 && (
             <tr>
-              <td colSpan={10} class="muted">
+              <td colSpan={11} class="muted">
                 No queue holds a task or has a worker.
               </td>
             </tr>

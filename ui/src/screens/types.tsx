@@ -8,6 +8,7 @@ import { ErrorBanner, ScreenHeader } from "../components.js";
 import { ago, formatDuration, shortId } from "../format.js";
 import { href, usePoll } from "../hooks.js";
 import { loadType, type TypeSchemas } from "../schemas.js";
+import { describeLimits, loadLimits } from "../limits.js";
 import { useSession } from "../session.js";
 import { SubmitForm } from "../submit-form.js";
 import { SchemaView } from "../typed-view.js";
@@ -16,6 +17,7 @@ import { SchemaView } from "../typed-view.js";
 export function TypesScreen() {
   const { clients } = useSession();
   const types = usePoll((signal) => clients.tasks.listTypes({}, { signal }), [], 15_000);
+  const limits = usePoll((signal) => loadLimits(clients, signal), [], 30_000);
   return (
     <section aria-labelledby="screen-title">
       <ScreenHeader title="Types" />
@@ -28,6 +30,7 @@ export function TypesScreen() {
             <th scope="col">Output</th>
             <th scope="col">Queue</th>
             <th scope="col">Workers</th>
+            <th scope="col">Limits</th>
             <th scope="col">Declared</th>
           </tr>
         </thead>
@@ -46,6 +49,7 @@ export function TypesScreen() {
               </td>
               <td>{t.defaults?.queue || "by priority"}</td>
               <td class={t.workerCount === 0 ? "warning-cell" : undefined}>{t.workerCount}</td>
+              <td>{describeLimits(limits.data?.types.get(t.name))}</td>
               <td>{ago(t.updateTime)}</td>
             </tr>
           ))}
