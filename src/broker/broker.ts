@@ -7,6 +7,8 @@
  * for the embedded default, an in-process broker. Both must pass `test/broker/contract.ts`.
  */
 
+import type { LimitTable } from "../core/dispatch-limits.js";
+
 /** A runnable task in the index. */
 export interface QueueEntry {
   id: string;
@@ -18,6 +20,13 @@ export interface QueueEntry {
   type: string;
   /** Higher runs first; within one priority, first in first out. */
   priority: number;
+  /**
+   * The task's concurrency key (`SubmitRequest.concurrency_key`): per-key limits count the leased
+   * tasks of one key, and a claim serves keys round-robin within a priority. Only the calls that
+   * index a task anew need it (`enqueue`, `schedule`, `indexMissing`); the broker remembers it
+   * until the task leaves the index. @default none
+   */
+  key?: string;
 }
 
 /** A task that becomes runnable at `runAt` (epoch milliseconds). */
@@ -29,6 +38,12 @@ export interface DelayedEntry extends QueueEntry {
 export interface LeaseRef {
   id: string;
   queue: string;
+  /**
+   * `lease` only (an index rebuild restoring the leases of running attempts): the task's type
+   * and concurrency key, so that the running counts of limits count it again. @default unknown: not counted
+   */
+  type?: string;
+  key?: string;
 }
 
 /**
@@ -64,6 +79,14 @@ export type ControlTarget = { server: string } | "fleet";
 export type Unsubscribe = () => Promise<void>;
 
 export interface Broker {
+  /**
+   * Sets the dispatch limits in force (`core/dispatch-limits.ts`), which every later `claim`
+   * enforces atomically with the leases it takes: fleet-wide running counts per type, queue and
+   * key (counted with the leases, in the index every server shares), and rate limits as token
+   * buckets. Each server calls it with the same table (read from PostgreSQL every second).
+   */
+  setLimits(limits: LimitTable): void;
+
   /** Adds runnable tasks to their queues and wakes the dispatchers of every server. */
   enqueue(entries: readonly QueueEntry[]): Promise<void>;
 

@@ -12,6 +12,7 @@ import { registerHealthCommand } from "./commands/health.js";
 import { registerKeysCommands } from "./commands/keys.js";
 import { registerMigrateCommand } from "./commands/migrate.js";
 import { registerQueueCommands } from "./commands/queues.js";
+import { registerLimitCommands } from "./commands/limits.js";
 import { registerScheduleCommands } from "./commands/schedules.js";
 import { registerServersCommand } from "./commands/servers.js";
 import { registerServerCommand } from "./commands/server.js";
@@ -78,6 +79,7 @@ export function createProgram(ctx: CliContext): Command {
   registerWorkersCommands(program, ctx);
   registerServersCommand(program, ctx);
   registerQueueCommands(program, ctx);
+  registerLimitCommands(program, ctx);
   registerScheduleCommands(program, ctx);
   registerKeysCommands(program, ctx);
   registerHealthCommand(program, ctx);

@@ -44,6 +44,12 @@ export interface SubmitOptions {
    * policies, its waiting descendants), or `"run"` it anyway. @default "cancel"
    */
   onParentFailure?: "cancel" | "run";
+  /**
+   * The task's concurrency key (a tenant, a repository, a user; at most 128 printable
+   * characters): per-key limits of its type or queue count the running tasks of one key, and
+   * a queue serves its keys round-robin within a priority (README "Limits and fairness"). @default none
+   */
+  concurrencyKey?: string;
 }
 
 /**
@@ -72,6 +78,7 @@ export function buildSubmitRequest(type: string, input: Any, options: SubmitOpti
     dependsOn: (options.dependsOn ?? []).map((parent) => (typeof parent === "string" ? parent : parent.id)),
     dependsOnItems: [...(options.dependsOnItems ?? [])],
     onParentFailure: parentFailurePolicy(options.onParentFailure),
+    concurrencyKey: options.concurrencyKey ?? "",
   });
 }
 

@@ -4,6 +4,7 @@
  * gets `input` typed as `X` and must return its output message. A schema of
  * `google.protobuf.Struct` means free-form JSON: the handler gets and returns a `JsonObject`.
  */
+import type { LimitInput } from "./dispatch-limits-message.js";
 import type { DescMessage, JsonObject, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { StructSchema } from "@bufbuild/protobuf/wkt";
 import type { DeclaredScheduleOptions } from "./schedule-options.js";
@@ -52,6 +53,13 @@ export interface TaskSpec<I extends DescMessage, O extends DescMessage> {
    * @default none: the server's `--retain-finished` applies (and without it, tasks are kept)
    */
   retention?: number | string;
+  /**
+   * Dispatch limits of the type, enforced by the server on every claim (README "Limits and
+   * fairness"): at most `concurrency` running across the fleet, `perKey` per concurrency key,
+   * `rate` starts per interval (`"10/s"`), `keyRate` per key. An operator's
+   * `taskwire limits set` overrides them field by field. @default none
+   */
+  limits?: LimitInput;
   /** Shown by `ListTypes`. */
   description?: string;
   /**

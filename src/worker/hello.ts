@@ -3,6 +3,8 @@
  * definitions are validated here, once, so a typo in a timeout fails the `Worker` constructor
  * instead of every submission.
  */
+import { buildDispatchLimits, type LimitInput } from "../common/dispatch-limits-message.js";
+import type { DispatchLimits } from "../../gen/taskwire/v1/task_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, type Duration } from "@bufbuild/protobuf/wkt";
 import { BackoffSchema, TaskDefaultsSchema, type Backoff } from "../../gen/taskwire/v1/task_pb.js";
@@ -78,6 +80,15 @@ function backoffOf(options: BackoffOptions | undefined, what: string): Backoff {
   });
 }
 
+/** A definition's limits as the message; a malformed rate is the definition's error. */
+function limitsOf(limits: LimitInput, what: string): DispatchLimits {
+  try {
+    return buildDispatchLimits(limits);
+  } catch (error) {
+    throw new WorkerConfigError(`${what}: limits: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 /**
  * The declaration of one task type, with its defaults filled in.
  * @throws WorkerConfigError when the definition has a bad name, queue, priority, timeout, retries, backoff, retention or schedule.
@@ -122,6 +133,7 @@ export function taskDeclaration(definition: TaskDefinition): TaskTypeDeclaration
       maxAttempts: retries + 1,
       backoff: backoffOf(spec.backoff, `${what}: backoff`),
       retention: spec.retention === undefined ? undefined : retentionOf(spec.retention, `${what}: retention`),
+      limits: spec.limits === undefined ? undefined : limitsOf(spec.limits, what),
     }),
   });
 }

@@ -804,6 +804,31 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
       });
     });
 
+    describe("dispatch limits", () => {
+      it("merges the fields given into a type's or queue's limits, lists them, and clears them", async () => {
+        const store = await freshStore();
+        expect(await store.listDispatchLimits()).toEqual([]);
+        const first = await store.setDispatchLimit("type", "mirror", { concurrency: 5, keyRate: { count: 10, intervalMs: 1000 } }, at(1));
+        expect(first).toEqual({ scope: "type", name: "mirror", concurrency: 5, perKey: null, rate: null, keyRate: { count: 10, intervalMs: 1000 }, updatedAt: at(1) });
+        const second = await store.setDispatchLimit("type", "mirror", { perKey: 2, keyRate: { count: 0, intervalMs: 0 } }, at(2));
+        expect(second).toMatchObject({ concurrency: 5, perKey: 2, keyRate: { count: 0, intervalMs: 0 }, updatedAt: at(2) });
+        await store.setDispatchLimit("queue", "email", { rate: { count: 3, intervalMs: 60_000 } }, at(3));
+        await store.setDispatchLimit("queue", "alpha", { concurrency: 1 }, at(3));
+        expect((await store.listDispatchLimits()).map((l) => `${l.scope}:${l.name}`)).toEqual(["type:mirror", "queue:alpha", "queue:email"]);
+        expect(await store.clearDispatchLimit("type", "mirror")).toBe(true);
+        expect(await store.clearDispatchLimit("type", "mirror")).toBe(false);
+        expect((await store.listDispatchLimits()).map((l) => l.name)).toEqual(["alpha", "email"]);
+      });
+
+      it("keeps a task's concurrency key", async () => {
+        const store = await freshStore();
+        const [result] = await store.insertTasks([newTask({ concurrencyKey: "tenant-1" })]);
+        expect(result?.task.concurrencyKey).toBe("tenant-1");
+        expect((await mustGet(store, result?.task.id ?? "")).concurrencyKey).toBe("tenant-1");
+        expect((await store.listIndexable(undefined, 10)).find((t) => t.id === result?.task.id)?.concurrencyKey).toBe("tenant-1");
+      });
+    });
+
     describe("listIndexable", () => {
       it("pages through the unfinished tasks, oldest first", async () => {
         const store = await freshStore();
@@ -842,6 +867,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
           scheduledAt: running.scheduledAt,
           attempt: 1,
           workerId: "worker-1",
+          concurrencyKey: null,
         });
       });
 

@@ -163,6 +163,28 @@ export function fakeAdminService(): { impl: ServiceImpl<typeof AdminService>; ca
       record("getCaller", request, ctx.requestHeader);
       return { auth: false, keyId: "", role: "", permissions: [] };
     },
+    setLimit(request, ctx) {
+      record("setLimit", request, ctx.requestHeader);
+      return { limit: { target: request.target, effective: request.limits, override: request.limits } };
+    },
+    clearLimit(request, ctx) {
+      record("clearLimit", request, ctx.requestHeader);
+      return { limit: { target: request.target, effective: {} } };
+    },
+    listLimits(request, ctx) {
+      record("listLimits", request, ctx.requestHeader);
+      return {
+        limits: [
+          {
+            target: { case: "type", value: "mirror.repository" },
+            effective: { concurrency: 10, perKey: 2 },
+            declared: { concurrency: 4 },
+            override: { concurrency: 10, perKey: 2 },
+          },
+          { target: { case: "queue", value: "email" }, effective: { rate: { count: 10, interval: { seconds: 1n, nanos: 0 } } } },
+        ],
+      };
+    },
   };
   return { impl, calls };
 }

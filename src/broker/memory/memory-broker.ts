@@ -24,6 +24,8 @@ import type {
   Unsubscribe,
 } from "../broker.js";
 import { checkDuration, checkEntry, checkEpochToken, checkName, checkQueue, checkTime, checkType } from "../entry-checks.js";
+import { limitSignature, NO_LIMITS, type LimitTable } from "../../core/dispatch-limits.js";
+import type { Counted, LimitGate, QueueLimits } from "./limit-gate.js";
 import { LocalPubSub } from "./local-pub-sub.js";
 import { MemoryQueue } from "./memory-queue.js";
 import type { RequeueEntry } from "./memory-queue.js";
@@ -58,6 +60,11 @@ export class MemoryBroker implements Broker {
   /** Duty leases by name: holder, and when the lease expires. */
   readonly #dutyLeases = new Map<string, { holder: string; expiresAt: number }>();
   #closing: Promise<void> | undefined;
+  /** The limits in force (`setLimits`). */
+  #limits: LimitTable = NO_LIMITS;
+  #limitSignature = limitSignature(NO_LIMITS);
+  /** Per queue, the timer of the wake-up at the time a rate lets a task start again. */
+  readonly #rateWakes = new Map<string, { at: number; timer: ReturnType<typeof setTimeout> }>();
 
   constructor(options: MemoryBrokerOptions = {}) {
     const logger = (options.logger ?? silentLogger()).child({ component: "memory-broker" });
@@ -92,13 +99,36 @@ export class MemoryBroker implements Broker {
     return result;
   }
 
+  /** A table equal to the one in force changes nothing; a new one frees every parked key and wakes every queue. */
+  setLimits(limits: LimitTable): void {
+    const signature = limitSignature(limits);
+    if (signature === this.#limitSignature) return;
+    this.#limits = limits;
+    this.#limitSignature = signature;
+    for (const queue of this.#queues.values()) queue.limitsChanged();
+    for (const name of this.#queues.keys()) this.#wake(name);
+  }
+
+  /**
+   * Claims within the limits in force; when a rate limit cut the claim short, the queue is woken
+   * (on this server) at the time the rate lets the next task start, so no dispatcher polls for it.
+   */
   async claim(queue: string, types: readonly string[], count: number, leaseUntil: number): Promise<string[]> {
     this.#checkOpen();
     checkQueue(queue);
     for (const type of types) checkType(type);
     checkTime("leaseUntil", leaseUntil);
     if (!(count >= 1)) return [];
-    return this.#queues.get(queue)?.claim(types, Math.floor(count), leaseUntil) ?? [];
+    const state = this.#queues.get(queue);
+    if (state === undefined) return [];
+    const { ids, retryAt } = state.claim(types, Math.floor(count), leaseUntil, this.#queueLimits(queue), Date.now());
+    if (retryAt !== null) this.#wakeAt(queue, retryAt);
+    return ids;
+  }
+
+  /** The running counts of a queue's limits (`./limit-gate.ts`), for ExplainTask and tests; undefined: the queue never held a task. */
+  limitGate(queue: string): LimitGate | undefined {
+    return this.#queues.get(queue)?.gate;
   }
 
   async renew(leases: readonly LeaseRef[], leaseUntil: number): Promise<void> {
@@ -112,13 +142,16 @@ export class MemoryBroker implements Broker {
     this.#checkOpen();
     for (const lease of leases) checkQueue(lease.queue);
     checkTime("leaseUntil", leaseUntil);
-    for (const [queue, batch] of byQueue(leases)) this.#queue(queue).lease(idsOf(batch), leaseUntil);
+    for (const [queue, batch] of byQueue(leases)) this.#queue(queue).lease(batch, leaseUntil);
   }
 
   async release(leases: readonly LeaseRef[]): Promise<void> {
     this.#checkOpen();
     for (const lease of leases) checkQueue(lease.queue);
-    for (const [queue, batch] of byQueue(leases)) this.#queues.get(queue)?.release(idsOf(batch));
+    for (const [queue, batch] of byQueue(leases)) {
+      const freed = this.#queues.get(queue)?.release(idsOf(batch)) ?? [];
+      this.#wakeIfFreed(queue, freed);
+    }
   }
 
   async requeue(entries: readonly RequeueEntry[]): Promise<void> {
@@ -129,14 +162,20 @@ export class MemoryBroker implements Broker {
     }
     const now = Date.now();
     for (const [queue, batch] of byQueue(entries)) {
-      if (this.#queue(queue).requeue(batch, now) > 0) this.#wake(queue);
+      const freed: Counted[] = [];
+      if (this.#queue(queue).requeue(batch, now, freed) > 0) this.#wake(queue);
+      else this.#wakeIfFreed(queue, freed);
     }
   }
 
   async remove(entries: readonly QueueEntry[]): Promise<void> {
     this.#checkOpen();
     for (const entry of entries) checkEntry(entry);
-    for (const [queue, batch] of byQueue(entries)) this.#queues.get(queue)?.remove(batch);
+    for (const [queue, batch] of byQueue(entries)) {
+      const freed: Counted[] = [];
+      this.#queues.get(queue)?.remove(batch, freed);
+      this.#wakeIfFreed(queue, freed);
+    }
   }
 
   async indexMissing(entries: readonly RequeueEntry[]): Promise<number> {
@@ -277,6 +316,8 @@ export class MemoryBroker implements Broker {
   }
 
   async #shutdown(): Promise<void> {
+    for (const wake of this.#rateWakes.values()) clearTimeout(wake.timer);
+    this.#rateWakes.clear();
     this.#bus.clear();
     this.#dutyLeases.clear();
     for (const queue of this.#queues.values()) queue.clear();
@@ -311,6 +352,37 @@ export class MemoryBroker implements Broker {
 
   #wake(queue: string): void {
     this.#bus.publish(WAKE_CHANNEL, queue);
+  }
+
+  #queueLimits(queue: string): QueueLimits {
+    return { queue: this.#limits.queues.get(queue), types: this.#limits.types };
+  }
+
+  /** Slots freed under a concurrency limit go to the next eligible task at once: wake the queue. */
+  #wakeIfFreed(queue: string, freed: readonly Counted[]): void {
+    if (freed.length === 0) return;
+    const own = this.#limits.queues.get(queue);
+    const limited =
+      own?.concurrency !== undefined ||
+      own?.perKey !== undefined ||
+      freed.some((counted) => {
+        const type = this.#limits.types.get(counted.type);
+        return type?.concurrency !== undefined || (counted.key !== undefined && type?.perKey !== undefined);
+      });
+    if (limited) this.#wake(queue);
+  }
+
+  /** Wakes `queue` at `at` (the earliest asked for wins); the timer does not keep the process alive. */
+  #wakeAt(queue: string, at: number): void {
+    const pending = this.#rateWakes.get(queue);
+    if (pending !== undefined && pending.at <= at) return;
+    if (pending !== undefined) clearTimeout(pending.timer);
+    const timer = setTimeout(() => {
+      this.#rateWakes.delete(queue);
+      if (this.#closing === undefined) this.#wake(queue);
+    }, Math.max(0, at - Date.now()));
+    timer.unref?.();
+    this.#rateWakes.set(queue, { at, timer });
   }
 
   async #listen(channel: string, listener: (message: string | Uint8Array) => void): Promise<Unsubscribe> {

@@ -18,18 +18,29 @@
  *   leased in (Redis orders them by member bytes).
  */
 import type { QueueCounts, QueueEntry } from "../broker.js";
-import { OrderedIdSet, stampSource } from "./ordered-id-set.js";
-import type { OrderedMember } from "./ordered-id-set.js";
+import { LimitGate, type Counted, type QueueLimits } from "./limit-gate.js";
+import { OrderedIdSet } from "./ordered-id-set.js";
+import { before, RunnableIndex, type RunnableHead } from "./runnable-index.js";
 
 /** An entry of `requeue` and `indexMissing`: runnable when `runAt` is absent or due, else delayed. */
 export type RequeueEntry = QueueEntry & { runAt?: number };
 
+/** What a claim took, and when a rate limit lets the next task of the queue start (null: no rate stopped it). */
+export interface ClaimResult {
+  ids: string[];
+  retryAt: number | null;
+}
+
 /** The runnable, delayed and leased tasks of one queue. */
 export class MemoryQueue {
-  /** The queue's arrival order, shared by the runnable sets of its types. */
-  readonly #arrivals = stampSource();
-  /** Runnable ids per type (a type without any has no set); rank `-priority`, FIFO across types. */
-  readonly #pending = new Map<string, OrderedIdSet>();
+  /** Runnable ids per type and key, in priority then fair order (`./runnable-index.ts`). */
+  readonly #pending = new RunnableIndex();
+  /** The concurrency key of each indexed task that has one (runnable, delayed or leased). */
+  readonly #keys = new Map<string, string>();
+  /** Running counts and rate windows (`./limit-gate.ts`). */
+  readonly #gate = new LimitGate();
+  /** Keys parked by a rate until a time: `"<type>\0<key>"`, rank = when a token is back. */
+  readonly #rateParked = new OrderedIdSet();
   /** Ids runnable later; rank = run time, aux = priority. */
   readonly #delayed = new OrderedIdSet();
   /** The type of each delayed id. */
@@ -40,7 +51,10 @@ export class MemoryQueue {
   /** `enqueue-2.lua`: adds runnable ids; an id already runnable keeps its place. @returns how many were new. */
   enqueue(entries: readonly QueueEntry[]): number {
     let added = 0;
-    for (const entry of entries) if (this.#addRunnable(entry.id, entry.type, entry.priority)) added += 1;
+    for (const entry of entries) {
+      this.#remember(entry);
+      if (this.#addRunnable(entry.id, entry.type, entry.priority)) added += 1;
+    }
     return added;
   }
 
@@ -49,6 +63,7 @@ export class MemoryQueue {
     let added = 0;
     for (const entry of entries) {
       if (!this.#delayed.has(entry.id)) added += 1;
+      this.#remember(entry);
       this.#delay(entry, entry.runAt);
     }
     return added;
@@ -75,35 +90,66 @@ export class MemoryQueue {
 
   /**
    * `claim-1.lua`: takes up to `count` runnable ids of the given types in dispatch order (the
-   * best first member of their sets, one at a time) and leases them until `leaseUntil`.
-   * Cost: O(count * types) comparisons plus O(log n) per id taken.
+   * best first member of their sets, one at a time) and leases them until `leaseUntil`, within
+   * `limits`: a task over a limit is passed over without blocking the ones behind it (a full
+   * type is left for the claim, a full key parked until a slot or token frees it), and a full
+   * queue ends the claim. Cost: O(count * types) comparisons plus O(log n) per id taken or key parked.
    */
-  claim(types: readonly string[], count: number, leaseUntil: number): string[] {
-    const sets = new Map<string, OrderedIdSet>();
-    for (const type of types) {
-      const set = this.#pending.get(type);
-      if (set !== undefined) sets.set(type, set);
-    }
+  claim(types: readonly string[], count: number, leaseUntil: number, limits: QueueLimits, now: number): ClaimResult {
+    this.#unparkDue(now);
+    const open = new Set(types);
     const claimed: string[] = [];
-    while (claimed.length < count && sets.size > 0) {
-      let best: { type: string; set: OrderedIdSet; head: OrderedMember } | undefined;
-      for (const [type, set] of sets) {
-        const head = set.peek();
-        if (head === undefined) continue;
-        if (best === undefined || head.rank < best.head.rank || (head.rank === best.head.rank && head.stamp < best.head.stamp)) {
-          best = { type, set, head };
-        }
+    let retryAt: number | null = null;
+    const later = (until: number | undefined) => {
+      if (until !== undefined && (retryAt === null || until < retryAt)) retryAt = until;
+    };
+    while (claimed.length < count && open.size > 0) {
+      let best: RunnableHead | undefined;
+      for (const type of open) {
+        const head = this.#pending.head(type);
+        if (head === undefined) open.delete(type);
+        else if (best === undefined || before(head.member, best.member)) best = head;
       }
       if (best === undefined) break;
-      best.set.pop();
-      if (best.set.size === 0) {
-        sets.delete(best.type);
-        this.#pending.delete(best.type);
+      const refusal = this.#gate.check(limits, best.type, best.key, now);
+      if (refusal !== undefined) {
+        later(refusal.until);
+        if (refusal.scope === "queue") break;
+        if (refusal.scope === "type" || best.key === undefined) open.delete(best.type);
+        else {
+          this.#pending.park(best.type, best.key);
+          if (refusal.until !== undefined) this.#rateParked.set(`${best.type}\u0000${best.key}`, refusal.until);
+        }
+        continue;
       }
-      this.#leases.set(best.head.id, leaseUntil);
-      claimed.push(best.head.id);
+      this.#pending.take(best);
+      this.#gate.take(limits, best.member.id, best.type, best.key, now);
+      this.#leases.set(best.member.id, leaseUntil);
+      claimed.push(best.member.id);
     }
-    return claimed;
+    return { ids: claimed, retryAt };
+  }
+
+  /** The running counts of this queue's limits (ExplainTask, tests). */
+  get gate(): LimitGate {
+    return this.#gate;
+  }
+
+  /** Puts back in their rings the keys whose rate allows a start again. */
+  #unparkDue(now: number): void {
+    for (;;) {
+      const due = this.#rateParked.peek();
+      if (due === undefined || due.rank > now) return;
+      this.#rateParked.pop();
+      const [type, key] = due.id.split("\u0000") as [string, string];
+      this.#pending.unpark(key, type);
+    }
+  }
+
+  /** The limits changed: every parked key is tried again. */
+  limitsChanged(): void {
+    this.#pending.unparkAll();
+    this.#rateParked.clear();
   }
 
   /** `renew-1.lua`: moves existing leases to `leaseUntil`; never creates one. @returns how many existed. */
@@ -118,20 +164,26 @@ export class MemoryQueue {
   }
 
   /** `lease-1.lua`: creates or moves leases to `leaseUntil`. @returns how many were created. */
-  lease(ids: readonly string[], leaseUntil: number): number {
+  lease(leases: readonly { id: string; type?: string; key?: string }[], leaseUntil: number): number {
     let created = 0;
-    for (const id of ids) {
-      if (!this.#leases.has(id)) created += 1;
-      this.#leases.set(id, leaseUntil);
+    for (const lease of leases) {
+      if (!this.#leases.has(lease.id)) created += 1;
+      this.#leases.set(lease.id, leaseUntil);
+      if (lease.key !== undefined) this.#keys.set(lease.id, lease.key);
+      if (lease.type !== undefined) this.#gate.count(lease.id, { type: lease.type, key: lease.key });
     }
     return created;
   }
 
-  /** `release-1.lua`: drops leases. @returns how many existed. */
-  release(ids: readonly string[]): number {
-    let released = 0;
-    for (const id of ids) if (this.#leases.delete(id)) released += 1;
-    return released;
+  /** `release-1.lua`: drops leases (the task left the index). @returns what the leases counted under (`./limit-gate.ts`). */
+  release(ids: readonly string[]): Counted[] {
+    const freed: Counted[] = [];
+    for (const id of ids) {
+      this.#leases.delete(id);
+      this.#keys.delete(id);
+      this.#uncount(id, freed);
+    }
+    return freed;
   }
 
   /**
@@ -139,10 +191,12 @@ export class MemoryQueue {
    * `<= now`, else delayed; an id ends up in exactly one of its runnable set and the delayed set.
    * @returns how many became runnable (an id runnable already keeps its place and is not counted).
    */
-  requeue(entries: readonly RequeueEntry[], now: number): number {
+  requeue(entries: readonly RequeueEntry[], now: number, freed: Counted[] = []): number {
     let added = 0;
     for (const entry of entries) {
+      this.#remember(entry);
       this.#leases.delete(entry.id);
+      this.#uncount(entry.id, freed);
       if (entry.runAt === undefined || entry.runAt <= now) {
         this.#undelay(entry.id);
         if (this.#addRunnable(entry.id, entry.type, entry.priority)) added += 1;
@@ -155,12 +209,14 @@ export class MemoryQueue {
   }
 
   /** `remove-2.lua`: removes ids from their runnable set, the delayed set and leases (cancel). @returns members removed. */
-  remove(entries: readonly QueueEntry[]): number {
+  remove(entries: readonly QueueEntry[], freed: Counted[] = []): number {
     let removed = 0;
     for (const entry of entries) {
       if (this.#deleteRunnable(entry.id, entry.type)) removed += 1;
       if (this.#undelay(entry.id)) removed += 1;
       if (this.#leases.delete(entry.id)) removed += 1;
+      this.#uncount(entry.id, freed);
+      this.#keys.delete(entry.id);
     }
     return removed;
   }
@@ -174,8 +230,10 @@ export class MemoryQueue {
     let added = 0;
     let runnable = 0;
     for (const entry of entries) {
-      if (this.#pending.get(entry.type)?.has(entry.id) === true || this.#delayed.has(entry.id) || this.#leases.has(entry.id)) continue;
+      const key = entry.key ?? this.#keys.get(entry.id);
+      if (this.#pending.has(entry.id, entry.type, key) || this.#delayed.has(entry.id) || this.#leases.has(entry.id)) continue;
       added += 1;
+      this.#remember(entry);
       if (entry.runAt === undefined || entry.runAt <= now) {
         this.#addRunnable(entry.id, entry.type, entry.priority);
         runnable += 1;
@@ -205,15 +263,15 @@ export class MemoryQueue {
 
   /** `counts-3.lua`: sizes of the sets, runnable summed over the types. */
   counts(): QueueCounts {
-    let pending = 0;
-    for (const set of this.#pending.values()) pending += set.size;
-    return { pending, delayed: this.#delayed.size, leased: this.#leases.size };
+    return { pending: this.#pending.size, delayed: this.#delayed.size, leased: this.#leases.size };
   }
 
   /** Drops everything (the broker closed). */
   clear(): void {
-    for (const set of this.#pending.values()) set.clear();
     this.#pending.clear();
+    this.#keys.clear();
+    this.#gate.clear();
+    this.#rateParked.clear();
     this.#delayed.clear();
     this.#delayedTypes.clear();
     this.#leases.clear();
@@ -221,20 +279,25 @@ export class MemoryQueue {
 
   /** Adds `id` to its type's runnable set unless it is there. @returns whether it was added. */
   #addRunnable(id: string, type: string, priority: number): boolean {
-    let set = this.#pending.get(type);
-    if (set === undefined) {
-      set = new OrderedIdSet(this.#arrivals);
-      this.#pending.set(type, set);
-    }
-    return set.add(id, -priority);
+    return this.#pending.add(id, type, priority, this.#keys.get(id));
   }
 
   /** @returns whether `id` was runnable. */
   #deleteRunnable(id: string, type: string): boolean {
-    const set = this.#pending.get(type);
-    if (set === undefined || !set.delete(id)) return false;
-    if (set.size === 0) this.#pending.delete(type);
-    return true;
+    return this.#pending.delete(id, type, this.#keys.get(id));
+  }
+
+  /** Keeps the key an entry brings (an entry without one leaves what the queue knows). */
+  #remember(entry: QueueEntry): void {
+    if (entry.key !== undefined) this.#keys.set(entry.id, entry.key);
+  }
+
+  /** Uncounts `id`'s lease; a key it frees is tried again at once. */
+  #uncount(id: string, freed: Counted[]): void {
+    const counted = this.#gate.uncount(id);
+    if (counted === undefined) return;
+    freed.push(counted);
+    if (counted.key !== undefined) this.#pending.unpark(counted.key);
   }
 
   #delay(entry: QueueEntry, runAt: number): void {

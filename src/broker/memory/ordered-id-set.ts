@@ -66,13 +66,18 @@ export class OrderedIdSet {
    */
   add(id: string, rank: number, aux = 0): boolean {
     if (this.#live.has(id)) return false;
-    this.#insert(id, rank, aux);
+    this.#insert(id, rank, aux, this.#nextStamp());
     return true;
   }
 
-  /** Adds `id`, or moves it when it is in the set (to the end of its new rank). */
-  set(id: string, rank: number, aux = 0): void {
-    this.#insert(id, rank, aux);
+  /**
+   * Adds `id`, or moves it when it is in the set (to the end of its new rank). `stamp` orders it
+   * among equal ranks instead of the next one of the set's source: a set of keys ordered by the
+   * first members of other sets takes their stamps (see `runnable-index.ts`). @default the next stamp
+   */
+  set(id: string, rank: number, aux = 0, stamp?: number): void {
+    if (stamp !== undefined && this.#live.get(id) === stamp) return;
+    this.#insert(id, rank, aux, stamp ?? this.#nextStamp());
     this.#compactIfSparse();
   }
 
@@ -105,8 +110,7 @@ export class OrderedIdSet {
     this.#heap.clear();
   }
 
-  #insert(id: string, rank: number, aux: number): void {
-    const stamp = this.#nextStamp();
+  #insert(id: string, rank: number, aux: number, stamp: number): void {
     this.#live.set(id, stamp);
     this.#heap.push(id, rank, stamp, aux);
   }

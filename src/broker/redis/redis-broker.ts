@@ -4,6 +4,7 @@
  * messages (`./redis-pubsub.ts`), so several servers share one dispatch index. Key layout:
  * `./keys.ts`; connections: `./connection.ts`.
  */
+import { NO_LIMITS, type LimitTable } from "../../core/dispatch-limits.js";
 import { Cluster } from "ioredis";
 import { UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
@@ -84,6 +85,7 @@ export class RedisBroker implements Broker {
   readonly #commandTimeoutMs: number;
   readonly #pubsub: RedisPubSub;
   #closing: Promise<void> | undefined;
+  #limits: LimitTable = NO_LIMITS;
 
   private constructor(redis: RedisClient, target: RedisTarget, url: string, keys: RedisKeys, scripts: RedisScripts, logger: Logger, commandTimeoutMs: number) {
     this.#redis = redis;
@@ -153,6 +155,19 @@ export class RedisBroker implements Broker {
     checkQueue(queue);
     checkTime("now", now);
     return this.#run("promoteDue", () => this.#scripts.promoteDue(queue, now, Math.max(0, Math.floor(limit))));
+  }
+
+  /**
+   * Keeps the limits in force. Not enforced by this broker's claim yet: limits, concurrency
+   * keys and fairness are enforced by the in-process broker only (README "Limits and fairness").
+   */
+  setLimits(limits: LimitTable): void {
+    this.#limits = limits;
+  }
+
+  /** The limits last set (`setLimits`). */
+  get limits(): LimitTable {
+    return this.#limits;
   }
 
   /** One script call (`claim-1.lua`), which reads the head of each given type's runnable set. */

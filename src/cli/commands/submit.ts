@@ -20,6 +20,7 @@ interface SubmitFlags {
   timeout?: number;
   maxAttempts?: number;
   idempotencyKey?: string;
+  key?: string;
   label?: Record<string, string>;
   dependsOn?: string[];
   onParentFailure?: "cancel" | "run";
@@ -46,6 +47,7 @@ export function registerSubmitCommand(program: Command, ctx: CliContext): void {
     .option("--timeout <duration>", "per-attempt timeout, like 30s (default: the type's)", durationArg)
     .option("--max-attempts <n>", `attempts before the task fails, 1 to ${MAX_ATTEMPTS_LIMIT} (default: the type's)`, integerIn(1, MAX_ATTEMPTS_LIMIT))
     .option("--idempotency-key <key>", "submitting again with the same key returns the same task")
+    .option("-k, --key <key>", "the task's concurrency key (a tenant, a repository): per-key limits and fairness count by it")
     .option("-l, --label <key=value>", "a label of the task (repeatable), for `tasks list --label`", collectLabel)
     .option("--depends-on <id>", "a task this one waits for (repeatable): it runs once they all succeeded", collectValue)
     .addOption(
@@ -75,6 +77,7 @@ export function registerSubmitCommand(program: Command, ctx: CliContext): void {
           timeout: flags.timeout,
           maxAttempts: flags.maxAttempts,
           idempotencyKey: flags.idempotencyKey,
+          concurrencyKey: flags.key,
           labels: flags.label,
           dependsOn: flags.dependsOn,
           onParentFailure: flags.onParentFailure,

@@ -12,13 +12,16 @@
  * (younger tasks are still being indexed by the server that took them), reaching back
  * {@link LAG_MS} so that a commit that landed late (ids are made before the insert commits) is
  * still seen. A task that commits later than that is found by the next full pass (when the
- * duty changes hands, or {@link FULL_PASS_MS}).
+ * duty changes hands, or {@link FULL_PASS_MS}). Dependent tasks released by a parent's outcome
+ * (issue 17) are as old as their submission: each run also reads those released in the same
+ * window of time (`listReleased`, through the partial index `tasks_released_idx`).
  *
  * A task the reconciler indexes while its submitting server is about to index it is harmless:
  * `indexMissing` and `enqueue` both add an id once, and a claimed task that was started already
  * is refused by `startAttempts` and dropped (fencing). Keep in line with the README's
  * "Operations" section.
  */
+import { keyField } from "../../core/dispatch-limits.js";
 import type { Broker, QueueEntry } from "../../broker/broker.js";
 import type { Logger } from "../../core/logger.js";
 import { WAITING_STATES } from "../../core/task-states.js";
@@ -70,12 +73,43 @@ export async function reconcileRange(
         queue: t.queue,
         type: t.type,
         priority: t.priority,
+        ...keyField(t),
         runAt: t.state === "SCHEDULED" && t.scheduledAt.getTime() > now ? t.scheduledAt.getTime() : undefined,
       }));
       report.indexed += await broker.indexMissing(entries);
     }
     if (page.length < PAGE) return report;
     cursor = page.at(-1)?.id;
+  }
+}
+
+/**
+ * Indexes the dependent tasks released (by a parent's outcome) in `[since, until)` that the
+ * broker lacks: a server that died between the outcome's commit and its broker write left them
+ * QUEUED in PostgreSQL only, with ids older than any recent window.
+ */
+export async function reconcileReleased(broker: Broker, store: TaskStore, since: Date, until: Date, now: number): Promise<ReconcileReport> {
+  const report: ReconcileReport = { checked: 0, indexed: 0 };
+  let from = since;
+  for (;;) {
+    const page = await store.listReleased(from, until, PAGE);
+    report.checked += page.length;
+    if (page.length > 0) {
+      const entries = page.map((t): QueueEntry & { runAt?: number } => ({
+        id: t.id,
+        queue: t.queue,
+        type: t.type,
+        priority: t.priority,
+        ...keyField(t),
+        runAt: t.state === "SCHEDULED" && t.scheduledAt.getTime() > now ? t.scheduledAt.getTime() : undefined,
+      }));
+      report.indexed += await broker.indexMissing(entries);
+    }
+    if (page.length < PAGE) return report;
+    // The next page from the last change read (those of its millisecond are read again, and
+    // indexMissing adds each task once); a page all of one millisecond moves past it.
+    const last = page.at(-1)?.updatedAt.getTime() ?? until.getTime();
+    from = new Date(last > from.getTime() ? last : from.getTime() + 1);
   }
 }
 
@@ -112,6 +146,13 @@ export function reconciler(deps: ReconcilerDeps): Duty {
       const report = full
         ? await reconcileRange(deps.broker, deps.store, undefined, uuidv7Floor(end), now)
         : await reconcileRange(deps.broker, deps.store, uuidv7Floor((windowEnd ?? end) - LAG_MS), uuidv7Floor(end), now);
+      // Issue 17: dependent tasks released lately have ids older than the window: read them by the
+      // time of their release (a full pass read every unfinished task already).
+      if (!full) {
+        const released = await reconcileReleased(deps.broker, deps.store, new Date((windowEnd ?? end) - LAG_MS), new Date(end), now);
+        report.checked += released.checked;
+        report.indexed += released.indexed;
+      }
       if (full) lastFullPass = now;
       windowEnd = end;
       if (report.indexed > 0) {

@@ -20,12 +20,16 @@ export type ControlMessage =
   /** Ask a worker to finish what it holds and go. */
   | { kind: "drain-worker"; workerId: string; reason: string }
   /** Queue settings (paused) changed: read them again. */
-  | { kind: "queues-changed" };
+  | { kind: "queues-changed" }
+  /** Dispatch limits (AdminService.SetLimit/ClearLimit) changed: read them again. */
+  | { kind: "limits-changed" };
 
 /** What this server does with control messages, local or received. */
 export interface ControlHandlers {
   /** Re-reads the queue settings (pause/resume). */
   queuesChanged(): void;
+  /** Re-reads the dispatch limits. @default nothing (a server without limits to apply) */
+  limitsChanged?(): void;
   /** A worker of this server was asked to drain (to record it). */
   workerDraining(workerId: string, sessionId: string): void;
 }
@@ -114,6 +118,11 @@ export class ControlPlane {
     await this.send("fleet", { kind: "queues-changed" });
   }
 
+  /** Tells every server that dispatch limits changed. */
+  async limitsChanged(): Promise<void> {
+    await this.send("fleet", { kind: "limits-changed" });
+  }
+
   /** Stops receiving; safe to call twice. */
   async close(): Promise<void> {
     const unsubscribe = this.#unsubscribe;
@@ -152,6 +161,9 @@ export class ControlPlane {
       }
       case "queues-changed":
         this.handlers.queuesChanged();
+        return;
+      case "limits-changed":
+        this.handlers.limitsChanged?.();
         return;
       default:
         this.logger.warn({ message }, "ignored an unknown control message");

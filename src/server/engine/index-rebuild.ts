@@ -15,6 +15,7 @@
  * (whose calls are auto-pipelined, a thousand ids per script call); `npm run bench:rebuild`
  * measures it (100k queued tasks: about a second on a 2-core machine).
  */
+import { keyField } from "../../core/dispatch-limits.js";
 import { WAITING_STATES } from "../../core/task-states.js";
 import type { Broker, DelayedEntry, LeaseRef, QueueEntry } from "../../broker/broker.js";
 import type { Logger } from "../../core/logger.js";
@@ -93,15 +94,15 @@ async function indexPage(
     report.orphaned += running.length;
     waiting = [...waiting, ...changed.filter((t) => WAITING_STATES.has(t.state))];
   } else {
-    for (const t of running) leases.push({ id: t.id, queue: t.queue });
+    for (const t of running) leases.push({ id: t.id, queue: t.queue, type: t.type, ...keyField(t) });
   }
 
   const now = Date.now();
   const ready: QueueEntry[] = [];
   const later: DelayedEntry[] = [];
   for (const t of waiting) {
-    if (t.scheduledAt.getTime() <= now) ready.push({ id: t.id, queue: t.queue, type: t.type, priority: t.priority });
-    else later.push({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, runAt: t.scheduledAt.getTime() });
+    if (t.scheduledAt.getTime() <= now) ready.push({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, ...keyField(t) });
+    else later.push({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, ...keyField(t), runAt: t.scheduledAt.getTime() });
   }
   await Promise.all([
     ready.length > 0 ? broker.enqueue(ready) : undefined,

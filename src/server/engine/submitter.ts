@@ -4,6 +4,7 @@
  * index; and the cancel of one task, whatever its state. Keep in line with the README's
  * "Semantics" (idempotency, cancel) and "Operations" (the reconciler) sections.
  */
+import { keyField } from "../../core/dispatch-limits.js";
 import type { Broker } from "../../broker/broker.js";
 import { Batcher } from "../../core/batcher.js";
 import { UnavailableError } from "../../core/errors.js";
@@ -83,14 +84,15 @@ export class TaskSubmitter {
                 queue: t.queue,
                 type: t.type,
                 priority: t.priority,
+                ...keyField(t),
                 runAt: t.scheduledAt.getTime() > now ? t.scheduledAt.getTime() : undefined,
               })),
             )
           : undefined,
-        ready.length > 0 ? broker.enqueue(ready.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority }))) : undefined,
+        ready.length > 0 ? broker.enqueue(ready.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, ...keyField(t) }))) : undefined,
         later.length > 0
           ? broker.schedule(
-              later.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, runAt: t.scheduledAt.getTime() })),
+              later.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, ...keyField(t), runAt: t.scheduledAt.getTime() })),
             )
           : undefined,
       ]);
@@ -122,7 +124,7 @@ export class TaskSubmitter {
         await Promise.all([
           broker.remove([{ id, queue: task.queue, type: task.type, priority: task.priority }]),
           released.length > 0
-            ? broker.requeue(released.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, runAt: t.scheduledAt.getTime() })))
+            ? broker.requeue(released.map((t) => ({ id: t.id, queue: t.queue, type: t.type, priority: t.priority, ...keyField(t), runAt: t.scheduledAt.getTime() })))
             : undefined,
         ]);
         events.publish([stateEvent(task), ...outcome.children.map(stateEvent)]);

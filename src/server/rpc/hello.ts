@@ -9,6 +9,7 @@ import { InvalidArgumentError, ResourceExhaustedError } from "../../core/errors.
 import { QUEUE_NAME, TYPE_NAME, MAX_ATTEMPTS_LIMIT, PRIORITY_MAX, PRIORITY_MIN } from "../../core/limits.js";
 import type { TaskTypeRecord } from "../../core/task-types.js";
 import { readDescriptorSet, resolveDescriptors } from "../engine/catalog.js";
+import { limitValuesFromProto } from "./limits-convert.js";
 import { validDurationMs, validRetentionMs } from "./submission.js";
 import { DEFAULT_WORKER_LIMITS, settingName, type WorkerLimits } from "./worker-reports.js";
 
@@ -74,6 +75,7 @@ export function parseHello(hello: Hello, limits: WorkerLimits = DEFAULT_WORKER_L
         maxAttempts,
         backoff,
         retentionMs: d?.retention ? validRetentionMs(d.retention, `hello.${field}.defaults.retention`) : null,
+        limits: d?.limits ? limitValuesFromProto(d.limits, `hello.${field}.defaults.limits`) : null,
       },
     };
   });

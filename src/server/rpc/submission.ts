@@ -3,6 +3,7 @@
  * defaults and the queue convention. Nothing is written for a request refused here.
  * Keep in line with the README's "API" section.
  */
+import { concurrencyKeyProblem } from "../../core/dispatch-limits.js";
 import { anyPack, StructSchema, timestampMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { create } from "@bufbuild/protobuf";
 import { uuidv7 } from "uuidv7";
@@ -174,6 +175,8 @@ export async function buildNewTask(catalog: Catalog, request: SubmitRequest, now
   if (UNPRINTABLE.test(request.idempotencyKey)) {
     throw InvalidArgumentError.field(f("idempotency_key"), "must be printable: no control characters");
   }
+  const keyProblem = concurrencyKeyProblem(request.concurrencyKey);
+  if (keyProblem !== undefined) throw InvalidArgumentError.field(f("concurrency_key"), keyProblem);
 
   return {
     id: uuidv7(),
@@ -190,6 +193,7 @@ export async function buildNewTask(catalog: Catalog, request: SubmitRequest, now
     createdAt: now,
     scheduledAt: new Date(runAt),
     labels: validLabels(request.labels, f("labels")),
+    concurrencyKey: request.concurrencyKey === "" ? null : request.concurrencyKey,
     ...(dependsOn === undefined ? {} : { dependsOn }),
   };
 }

@@ -55,6 +55,7 @@ const COLUMN_VALUES: Record<keyof typeof tasks.$inferInsert, SQL> = {
   logLines: sql`0`,
   logBytes: sql`0`,
   logsDropped: sql`0`,
+  concurrencyKey: sql`v.concurrency_key`,
 };
 
 // Drizzle's `insert ... select` names every column in table order: select them in that order.
@@ -90,6 +91,7 @@ const RECORDSET_COLUMNS = sql.raw(
     "on_parent_failure text",
     "errors jsonb",
     "finished_at timestamptz",
+    "concurrency_key text",
   ].join(", "),
 );
 
@@ -132,6 +134,7 @@ export async function insertTasks(
     labels: task.labels ?? {},
     traceparent: task.traceparent ?? null,
     tracestate: task.tracestate ?? null,
+    concurrency_key: task.concurrencyKey ?? null,
     // Dependencies (`dependencies.ts`); absent on the plain submissions of the hot path.
     ...(task.parentIds === undefined && task.childrenCount === undefined
       ? {}

@@ -41,6 +41,7 @@ export async function listIndexable(
       scheduledAt: tasks.scheduledAt,
       attempt: tasks.attempt,
       workerId: tasks.workerId,
+      concurrencyKey: tasks.concurrencyKey,
     })
     .from(tasks)
     .where(and(...bounds))
