@@ -24,15 +24,15 @@ function line(task: Task): string {
   return `${task.id}  ${task.type}  ${taskStateName(task.state)}${error}`;
 }
 
-/** The graph read from the server: tasks by id and children by parent id. */
-interface Graph {
+/** The graph read from the server: tasks by id, children by parent id (oldest first), and whether it was cut. */
+export interface TaskGraph {
   tasks: Map<string, Task>;
   children: Map<string, string[]>;
   truncated: boolean;
 }
 
-async function readGraph(client: TaskwireClient, rootId: string, signal: AbortSignal): Promise<Graph> {
-  const graph: Graph = { tasks: new Map(), children: new Map(), truncated: false };
+async function readGraph(client: TaskwireClient, rootId: string, signal: AbortSignal): Promise<TaskGraph> {
+  const graph: TaskGraph = { tasks: new Map(), children: new Map(), truncated: false };
   const root = await client.getStatus(rootId, { signal });
   graph.tasks.set(root.id, root);
   // Ancestors, breadth first.
@@ -76,7 +76,7 @@ async function readGraph(client: TaskwireClient, rootId: string, signal: AbortSi
 }
 
 /** The printed tree: parents of the root (ancestors first), then the root's subtree. */
-export function formatTree(graph: Graph, rootId: string): string {
+export function formatTree(graph: TaskGraph, rootId: string): string {
   const out: string[] = [];
   const root = graph.tasks.get(rootId);
   if (!root) return "";
@@ -105,7 +105,7 @@ export function formatTree(graph: Graph, rootId: string): string {
   return `${out.join("\n")}\n`;
 }
 
-function isAncestor(graph: Graph, candidate: string, of: string): boolean {
+function isAncestor(graph: TaskGraph, candidate: string, of: string): boolean {
   const stack = [...(graph.tasks.get(of)?.parentIds ?? [])];
   const seen = new Set<string>();
   while (stack.length > 0) {
