@@ -31,7 +31,7 @@ describe("selectorOf", () => {
       new UsageError("retry takes only failed or cancelled tasks, not running or queued"),
     );
     expect(() => selectorOf({ state: [TaskState.SUCCEEDED] }, UNFINISHED_STATE_LIST, "cancel")).toThrow(
-      "cancel takes only queued, scheduled, running or cancelling tasks, not succeeded",
+      "cancel takes only waiting, queued, scheduled, running or cancelling tasks, not succeeded",
     );
     expect(() => selectorOf({ state: [TaskState.QUEUED] }, TERMINAL_STATE_LIST, "delete")).toThrow(
       "delete takes only succeeded, failed or cancelled tasks, not queued",

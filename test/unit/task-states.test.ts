@@ -6,7 +6,9 @@ import { describe, expect, it } from "vitest";
 import { TaskState } from "../../gen/taskwire/v1/task_pb.js";
 import {
   ALL_STATES,
+  BLOCKED_STATE_LIST,
   HELD_STATE_LIST,
+  INDEXED_STATE_LIST,
   isTaskState,
   sqlStateList,
   TERMINAL_STATE_LIST,
@@ -16,9 +18,12 @@ import {
 import { stateFromProto, stateToProto } from "../../src/server/convert.js";
 
 describe("task states", () => {
-  it("partitions every state into waiting, held and terminal", () => {
-    expect([...WAITING_STATE_LIST, ...HELD_STATE_LIST, ...TERMINAL_STATE_LIST].sort()).toEqual([...ALL_STATES].sort());
-    expect(UNFINISHED_STATE_LIST).toEqual([...WAITING_STATE_LIST, ...HELD_STATE_LIST]);
+  it("partitions every state into blocked, waiting, held and terminal", () => {
+    expect([...BLOCKED_STATE_LIST, ...WAITING_STATE_LIST, ...HELD_STATE_LIST, ...TERMINAL_STATE_LIST].sort()).toEqual([...ALL_STATES].sort());
+    expect(BLOCKED_STATE_LIST).toEqual(["WAITING"]);
+    // The broker indexes all but the blocked (WAITING: waiting for its parents) and the terminal.
+    expect(INDEXED_STATE_LIST).toEqual([...WAITING_STATE_LIST, ...HELD_STATE_LIST]);
+    expect(UNFINISHED_STATE_LIST).toEqual([...BLOCKED_STATE_LIST, ...INDEXED_STATE_LIST]);
     expect(WAITING_STATE_LIST).toEqual(["QUEUED", "SCHEDULED"]);
     expect(TERMINAL_STATE_LIST).toEqual(["SUCCEEDED", "FAILED", "CANCELLED"]);
   });
