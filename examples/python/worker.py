@@ -10,7 +10,9 @@ It speaks ``taskwire.v1.WorkerService.Connect`` as ``docs/worker-protocol.md`` d
 comments in ``worker_service.proto`` are the reference): ``Hello`` with a ``FileDescriptorSet`` of
 its messages (as Python's runtime gives them: no json_name, no well-known types needed),
 ``Grant`` for every free slot, ``Heartbeat`` at the interval of ``Welcome``; for every ``Assign``,
-``ProgressReport`` while it runs and one ``CompleteReport`` at the end (each carrying
+``ProgressReport`` while it runs (with the task's context, a checkpoint the next attempt starts
+from), ``LogReport`` lines with structured fields (stored with the task: ``taskwire logs <id>``),
+and one ``CompleteReport`` at the end (each carrying
 ``(task_id, attempt)``), kept until ``CompleteAck`` names it; ``CancelTasks`` stops a task;
 ``Refused`` items are logged; on ``Drain`` (or SIGTERM/SIGINT) it sends ``Draining``, hands back
 what it has not started (``Release``), finishes what runs and ends the stream. It runs as many
@@ -52,7 +54,7 @@ from typing import Callable, Iterator, Optional
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen"))
 
 import grpc  # noqa: E402  (Debian: python3-grpcio)
-from google.protobuf import any_pb2, descriptor, descriptor_pb2  # noqa: E402
+from google.protobuf import any_pb2, descriptor, descriptor_pb2, json_format, struct_pb2, timestamp_pb2  # noqa: E402
 
 from shapes.v1 import shapes_pb2  # noqa: E402
 from taskwire.v1 import task_pb2, worker_service_pb2 as ws, worker_service_pb2_grpc  # noqa: E402
@@ -308,16 +310,35 @@ class ShapesWorker:
             raise ValueError(f"a polygon needs at least 3 vertices, got {len(polygon.vertices)}")
         delay = min(max(polygon.step_delay_ms, 0), 1000) / 1000
         total = len(polygon.vertices)
-        for done in range(1, total + 1):
+        # The task's context (ctx.context in the TypeScript SDK): a retry resumes after the last
+        # vertex an earlier attempt reported.
+        context = json_format.MessageToDict(assignment.context)
+        start = int(context.get("vertices", {}).get("done", 0))
+        self.log_line(ref, "info", f"measuring {total} vertices", {"vertices": total, "resumedAfter": start})
+        for done in range(start + 1, total + 1):
             time.sleep(delay)
             with self.lock:
                 if ref in self.cancelled:
                     raise TaskCancelled()
             progress = task_pb2.Progress(percent=100 * done / total, message=f"vertex {done} of {total}", current=done, total=total)
-            self.send(progress=ws.ProgressReport(updates=[ws.TaskProgress(task_id=ref[0], attempt=ref[1], progress=progress)]))
+            context["vertices"] = {"done": done}
+            checkpoint = struct_pb2.Struct()
+            checkpoint.update(context)
+            self.send(progress=ws.ProgressReport(updates=[ws.TaskProgress(task_id=ref[0], attempt=ref[1], progress=progress, context=checkpoint)]))
+        measurement = measure(polygon)
+        self.log_line(ref, "info", "measured", {"area": measurement.area, "perimeter": measurement.perimeter})
         output = any_pb2.Any()
-        output.Pack(measure(polygon))
+        output.Pack(measurement)
         return output
+
+    def log_line(self, ref: tuple[str, int], level: str, message: str, fields: dict[str, object]) -> None:
+        """Sends one task log line with its structured fields and the worker's time."""
+        struct = struct_pb2.Struct()
+        struct.update(fields)
+        now = timestamp_pb2.Timestamp()
+        now.GetCurrentTime()
+        entry = ws.TaskLog(task_id=ref[0], attempt=ref[1], level=level, message=message, fields=struct, time=now)
+        self.send(log=ws.LogReport(entries=[entry]))
 
     def drain(self) -> None:
         """Takes no more tasks, hands back what has not started; ends the stream once the running ones reported."""

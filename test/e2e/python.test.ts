@@ -77,6 +77,14 @@ describe.skipIf(!pythonReady && !inCi)("the Python example", () => {
     expect(output, workerLogs).toMatchObject({ name: "triangle", area: 6, perimeter: 12, vertexCount: 3 });
     const task = await handle.status();
     expect(task.state).toBe(TaskState.SUCCEEDED);
+    // Its checkpoint (TaskProgress.context) and its log lines with fields (LogReport), stored.
+    expect(task.context).toEqual({ vertices: { done: 3 } });
+    const logs = await client.getTaskLogs(handle.id);
+    expect(logs.lines.map((line) => [line.attempt, line.level, line.message, line.fields])).toEqual([
+      [1, "info", "measuring 3 vertices", { vertices: 3, resumedAfter: 0 }],
+      [1, "info", "measured", { area: 6, perimeter: 12 }],
+    ]);
+    expect(logs.lines[0]?.time).toBeDefined();
   });
 
   it("runs a task submitted by buf curl with typed JSON (the README's command), @type resolved through reflection", async () => {
