@@ -153,7 +153,9 @@ export function taskToProto(task: TaskRecord, options: TaskViewOptions = {}): Ta
     labels: task.labels,
     parentIds: task.parentIds,
     childrenCount: task.childrenCount,
-    onParentFailure: task.onParentFailure === "RUN" ? ParentFailurePolicy.RUN : ParentFailurePolicy.CANCEL,
+    // Only for a task with parents (unset, the default CANCEL, for the others: their JSON stays as it was).
+    onParentFailure:
+      task.parentIds.length === 0 ? ParentFailurePolicy.UNSPECIFIED : task.onParentFailure === "RUN" ? ParentFailurePolicy.RUN : ParentFailurePolicy.CANCEL,
     context: task.context,
     concurrencyKey: task.concurrencyKey ?? "",
     workerId: task.workerId ?? "",
