@@ -137,7 +137,7 @@ export type TaskHandler<I extends DescMessage, O extends DescMessage> = (
  * worker and the outcome is reported as it was. A cancelled attempt calls no hook.
  */
 export interface TaskHooks<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
-  /** The attempt returned `output` (as the handler returned it, before its encoding). */
+  /** The attempt returned `output`: what the handler returned, through the worker's middleware, before its encoding. */
   onSuccess?(output: TaskValueInit<O>, ctx: TaskContext, input: TaskValue<I>): void | Promise<void>;
   /**
    * The attempt failed and the task will not be retried: its last attempt, or an error marked
