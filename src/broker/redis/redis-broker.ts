@@ -86,6 +86,8 @@ export class RedisBroker implements Broker {
   readonly #pubsub: RedisPubSub;
   #closing: Promise<void> | undefined;
   #limits: LimitTable = NO_LIMITS;
+  #warnedLimits = false;
+  readonly #logger: Logger;
 
   private constructor(redis: RedisClient, target: RedisTarget, url: string, keys: RedisKeys, scripts: RedisScripts, logger: Logger, commandTimeoutMs: number) {
     this.#redis = redis;
@@ -94,6 +96,7 @@ export class RedisBroker implements Broker {
     this.#keys = keys;
     this.#scripts = scripts;
     this.#commandTimeoutMs = commandTimeoutMs;
+    this.#logger = logger;
     this.#pubsub = new RedisPubSub({
       commands: redis,
       target,
@@ -163,6 +166,13 @@ export class RedisBroker implements Broker {
    */
   setLimits(limits: LimitTable): void {
     this.#limits = limits;
+    if (!this.#warnedLimits && (limits.types.size > 0 || limits.queues.size > 0)) {
+      this.#warnedLimits = true;
+      this.#logger.warn(
+        { types: [...limits.types.keys()], queues: [...limits.queues.keys()] },
+        "dispatch limits are set, but the Redis broker does not enforce limits, concurrency keys or fairness yet (the in-process broker does)",
+      );
+    }
   }
 
   /** The limits last set (`setLimits`). */
