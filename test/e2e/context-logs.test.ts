@@ -248,3 +248,51 @@ describe.each(BACKENDS)("on %s", (backend) => {
     }
   }, 90_000);
 });
+
+describe("across two servers (Redis and PostgreSQL)", () => {
+  let a: TestServer;
+  let b: TestServer;
+  let onA: TaskwireClient;
+  let onB: TaskwireClient;
+  let worker: Worker;
+  let running: Promise<void>;
+
+  beforeAll(async () => {
+    a = await startTestServer({}, undefined, "redis+postgres");
+    b = await startTestServer({ redisPrefix: a.config.redisPrefix, databaseSchema: a.config.databaseSchema }, undefined, "redis+postgres");
+    onA = createClient({ url: a.url });
+    onB = createClient({ url: b.url });
+    // The worker holds its stream on A; the follower is on B.
+    worker = new Worker({ url: a.url, tasks: [chatty, resumable], queues: [QUEUE] });
+    running = worker.run();
+    await eventually(async () => (await onB.listTypes()).some((type) => type.name === chatty.name && type.workerCount > 0), 30_000, "the worker");
+  }, 60_000);
+
+  afterAll(async () => {
+    await worker?.shutdown();
+    await running;
+    onA?.close();
+    onB?.close();
+    await b?.stop();
+    await a?.stop();
+  });
+
+  it("streams the lines a worker on A sends to a follower on B, live, and the context with B's progress events", async () => {
+    gate = newGate();
+    const handle = await onB.submit(chatty, { lines: 2, gate: true });
+    const seen: string[] = [];
+    let finalState: TaskState | undefined;
+    for await (const message of onB.streamTaskLogs(handle.id)) {
+      seen.push(...message.lines.map((line) => line.message));
+      if (seen.length === 2 && message.lines.length > 0) gate.resolve();
+      if (message.finalState) finalState = message.finalState;
+    }
+    expect(seen).toEqual(["line 1", "line 2", "after the gate"]);
+    expect(finalState).toBe(TaskState.SUCCEEDED);
+
+    const retried = await onB.submit(resumable, {});
+    const contexts = [];
+    for await (const event of onB.streamProgress(retried.id)) if (event.context) contexts.push(event.context);
+    expect(contexts.at(-1)).toEqual({ steps: { done: ["download", "convert"] }, validation: { status: "ok", checked: 3 } });
+  });
+});
