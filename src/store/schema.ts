@@ -183,8 +183,8 @@ export const tasks = pgTable(
  * structured fields and the worker's time. `id` orders lines of one task as they were received
  * and is the cursor of `GetTaskLogs`.
  *
- * Deleted with their task, in the same statement (`queries/delete-finished.ts`, the one delete
- * of tasks: retention and DeleteTasks). Not by a foreign key: drizzle-kit writes a foreign key's
+ * Deleted with their task, in the same transaction (`queries/delete-finished.ts`, the one
+ * delete of tasks: retention and DeleteTasks). Not by a foreign key: drizzle-kit writes a foreign key's
  * target as `"public"."tasks"`, which would tie the migrations to one schema (see the top of
  * this file). Lines are only inserted for a task row that exists (`queries/append-logs.ts`
  * joins `tasks` and locks the row), so none outlives its task.
