@@ -5,6 +5,7 @@
  *
  *   task 0193… is QUEUED in queue default: no connected worker serves reports.generate; it starts once one connects (taskwire types lists what workers serve)
  *   task 0193… is SCHEDULED: it runs at 2026-12-03T12:00:05Z (in 8s)
+ *   task 0193… is WAITING for the 2 tasks it depends on; it is queued once they succeed (taskwire tasks tree 0193… shows them)
  *
  * It asks the server (`GetStatus`, and `ListTypes` for the workers of the type) only while the
  * task waits, every {@link RECHECK_MS}, and never fails the command: a check that fails is
@@ -41,7 +42,7 @@ export interface WaitingNoticeOptions {
 
 /** Whether a task in `state` is waiting to start. */
 function isWaiting(state: TaskState): boolean {
-  return state === TaskState.QUEUED || state === TaskState.SCHEDULED;
+  return state === TaskState.QUEUED || state === TaskState.SCHEDULED || state === TaskState.WAITING;
 }
 
 /**
@@ -50,6 +51,10 @@ function isWaiting(state: TaskState): boolean {
  */
 export function describeWaiting(task: Task, types: readonly TaskType[], nowMs: number): { line: string; key: string } | undefined {
   if (!isWaiting(task.state)) return undefined;
+  if (task.state === TaskState.WAITING) {
+    const parents = task.parentIds.length === 1 ? "the task it depends on" : `the ${task.parentIds.length} tasks it depends on`;
+    return { line: `task ${task.id} is WAITING for ${parents}; it is queued once they succeed (taskwire tasks tree ${task.id} shows them)`, key: "waiting" };
+  }
   const workers = types.find((type) => type.name === task.type)?.workerCount ?? 0;
   const noWorker = `no connected worker serves ${task.type}; it starts once one connects (taskwire types lists what workers serve)`;
   if (task.state === TaskState.SCHEDULED) {

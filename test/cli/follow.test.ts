@@ -40,7 +40,7 @@ function event(state: TaskState, percent = 0): StreamProgressResponse {
   return create(StreamProgressResponseSchema, { taskId: ID, state, attempt: 1, progress: { percent, message: `at ${percent}` } });
 }
 
-function task(state: TaskState, fields: { scheduleTime?: Task["scheduleTime"] } = {}): Task {
+function task(state: TaskState, fields: { scheduleTime?: Task["scheduleTime"]; parentIds?: string[] } = {}): Task {
   return create(TaskSchema, { id: ID, type: "reports.generate", queue: "reports", state, ...fields });
 }
 
@@ -132,6 +132,9 @@ describe("the waiting notice", () => {
       `task ${ID} is QUEUED in queue reports: the 2 workers serving reports.generate are busy, or do not serve queue reports`,
     );
     expect(describeWaiting(task(TaskState.RUNNING), catalog(0), 0)).toBeUndefined();
+    expect(describeWaiting(task(TaskState.WAITING, { parentIds: [ID, ID] }), catalog(1), 0)?.line).toBe(
+      `task ${ID} is WAITING for the 2 tasks it depends on; it is queued once they succeed (taskwire tasks tree ${ID} shows them)`,
+    );
   });
 
   it("shows when a scheduled task runs", () => {
