@@ -56,6 +56,7 @@ let openApi: Api;
 const viewer = testKey("dash-viewer", "viewer");
 const admin = testKey("dash-admin", "admin");
 const workerKey = testKey("dash-worker", "worker");
+const clientKey = testKey("dash-client", "client");
 let keyed: TestServer;
 let keyedWorker: WorkerProcess;
 
@@ -75,7 +76,7 @@ beforeAll(async () => {
   ui = await buildDashboard();
   [open, keyed] = await Promise.all([
     startTestServer({ dashboardDir: ui.dir }),
-    startTestServer({ dashboardDir: ui.dir, apiKeys: [viewer.env, admin.env, workerKey.env].join(",") }, undefined, "embedded"),
+    startTestServer({ dashboardDir: ui.dir, apiKeys: [viewer.env, admin.env, workerKey.env, clientKey.env].join(",") }, undefined, "embedded"),
   ]);
   openWorker = spawnWorker(open.url, WORKER_ARGS);
   keyedWorker = spawnWorker(keyed.url, [...WORKER_ARGS, "--api-key", workerKey.token]);
@@ -248,6 +249,10 @@ describe("with API keys (embedded: PGlite and the in-process broker)", () => {
     await page.getByLabel("API key").fill("not-a-key");
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => page.getByRole("alert").textContent(), { timeout: 20_000 }).toContain("no such key");
+    // A client key reads only its own tasks: it cannot open the dashboard.
+    await page.getByLabel("API key").fill(clientKey.token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent(), { timeout: 20_000 }).toContain("cannot open the dashboard");
     await page.getByLabel("API key").fill(viewer.token);
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => page.locator(".who").textContent(), { timeout: 20_000 }).toContain("dash-viewer (viewer, read only)");
