@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The package build (`npm run build`; `npm ci` and `npm install` run it through `prepare`):
+ * The package build (`npm run build`; `npm pack` and `npm publish` run it through `prepack`, and
+ * `npm ci` or `npm install` in a checkout through `postinstall`):
  *
  * 1. the dashboard (`npm run build:ui`, when package.json has that script) into `ui/dist/`;
  * 2. `tsc -p tsconfig.build.json`: JavaScript and declarations of src/, gen/ and the example
@@ -16,6 +17,11 @@
  *
  * `node scripts/build.mjs [outDir]` builds into another folder (default: dist). The build fails
  * (non-zero exit) on any type error.
+ *
+ * Not `prepare`: npm 11's `npx taskwire` in a checkout installs the checkout into its cache and
+ * runs `prepare` each time, a full build per command. `--after-install` (the `postinstall` hook)
+ * skips the build under `npm exec`/`npx` for the same reason; the installed package has no
+ * scripts/ folder, so its `postinstall` does nothing.
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -23,8 +29,10 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 
+const afterInstall = process.argv.includes("--after-install");
+if (afterInstall && process.env.npm_command === "exec") process.exit(0);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const outDir = resolve(root, process.argv[2] ?? "dist");
+const outDir = resolve(root, process.argv.slice(2).find((arg) => !arg.startsWith("--")) ?? "dist");
 
 /**
  * Modules of the CLI's front end that are loaded from the tsc output instead of being bundled

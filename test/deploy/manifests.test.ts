@@ -17,6 +17,7 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBu
 import { parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
 import { parseDuration } from "../../src/core/durations.js";
+import { isLoopbackHost } from "../../src/server/auth/auth-mode.js";
 import { ROOT } from "../support/server.js";
 import {
   COMPOSE_FILES,
@@ -55,6 +56,15 @@ describe.each(COMPOSE_FILES)("%s", (file) => {
       for (const variable of Object.keys(service.environment ?? {})) {
         if (variable.startsWith("TASKWIRE_")) expect(KNOWN_VARIABLES, `${name}: ${variable}`).toContain(variable);
       }
+    }
+  });
+
+  it("serves off loopback with API keys, or says TASKWIRE_AUTH=off (else the server refuses to start)", () => {
+    const imageEnv = dockerEnv(loadDockerfile().filter((i) => i.keyword === "ENV").pop()!.args);
+    for (const [name, service] of taskwire.filter(([, s]) => s.command?.[0] === "server")) {
+      const env = { ...imageEnv, ...service.environment };
+      const keys = env.TASKWIRE_API_KEYS_FILE !== undefined || env.TASKWIRE_API_KEYS !== undefined;
+      if (!isLoopbackHost(env.TASKWIRE_HOST ?? "127.0.0.1") && !keys) expect(env.TASKWIRE_AUTH, name).toBe("off");
     }
   });
 
@@ -173,6 +183,10 @@ describe("deploy/kubernetes", () => {
     for (const { name, spec } of deployments(objects)) {
       const [container] = spec.containers;
       expect(COMMANDS, name).toContainEqual(container!.args);
+      if (container!.args[0] === "server") {
+        const host = container!.env.find((variable) => variable.name === "TASKWIRE_HOST")?.value;
+        if (!isLoopbackHost(host ?? "0.0.0.0")) expect(container!.env.map((variable) => variable.name), name).toContain("TASKWIRE_API_KEYS_FILE");
+      }
       for (const variable of container!.env) {
         if (variable.name.startsWith("TASKWIRE_")) expect(KNOWN_VARIABLES, `${name}: ${variable.name}`).toContain(variable.name);
         const ref = variable.valueFrom?.secretKeyRef;
