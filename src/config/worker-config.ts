@@ -75,7 +75,7 @@ export const WORKER_SETTINGS: Readonly<Record<keyof WorkerConfig, SettingSource>
     env: "TASKWIRE_PROCESSES",
     flag: "processes",
     value: "<n>",
-    description: "run the handlers in a pool of n child processes that load the task modules, so a CPU-bound or crashing handler cannot stall or end the worker (default: --concurrency n)",
+    description: "run the handlers in a pool of n child processes that load the task modules, so a CPU-bound or crashing handler cannot stall or end the worker; --concurrency then defaults to n (default: none, handlers run in the worker's process)",
   },
   idleExitMs: { env: "TASKWIRE_IDLE_EXIT", flag: "idle-exit", value: "<duration>", description: "drain and exit (code 0) once no task has run for this long, e.g. 5m (default: never)" },
   logLevel: { env: "TASKWIRE_LOG_LEVEL", flag: "log-level", value: "<level>", description: "fatal, error, warn, info, debug, trace or silent" },
