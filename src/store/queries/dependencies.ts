@@ -178,12 +178,13 @@ export async function insertDependent(
     }
 
     const inserted = rows.length > 0 ? await insertTasks(tx, rows) : [];
-    if (inserted.some((r) => r.existing)) {
-      // Another submission inserted one of these idempotency keys since it was read: the graph
-      // built on the read is wrong. Rolled back; the caller's retry finds the key.
+    // In input order: a row another submission inserted the key of since it was read is returned
+    // as that task. When the row was part of the graph (it has parents, or items depend on it),
+    // the graph built on the read is wrong: rolled back, and the caller's retry finds the key.
+    if (rows.some((row, i) => inserted[i]?.existing === true && (row.dependsOn !== undefined || (row.childrenCount ?? 0) > 0))) {
       throw new FailedPreconditionError("IDEMPOTENCY_RACE", "a concurrent submission used one of the batch's idempotency keys; submit again");
     }
-    const byId = new Map(inserted.map((r) => [r.task.id, r]));
+    const byId = new Map(rows.map((row, i) => [row.id, inserted[i]]));
     return batch.map((task) => {
       const existing = task.idempotencyKey === null ? undefined : byKey.get(task.idempotencyKey);
       if (existing) return { task: existing, existing: true };
