@@ -38,7 +38,7 @@ import type { TaskwireDatabase } from "../database.js";
 import { toTaskRecord } from "../records.js";
 import { tasks } from "../schema.js";
 import { anyOf, appendTransition, arrayLiteral, jsonParam, SQL_WAITING, timestampParam } from "../sql-helpers.js";
-import type { ReleasedTask } from "../store.js";
+import type { ParentRecord, ReleasedTask } from "../store.js";
 import { insertTasks } from "./insert-tasks.js";
 
 /** A task that just reached a terminal state, as `releaseChildren` takes it. */
@@ -297,8 +297,8 @@ export async function getParents(
   db: TaskwireDatabase,
   ids: readonly string[],
   maxOutputBytes: number,
-): Promise<Map<string, { id: string; type: string; state: TaskStateName; outputTypeUrl: string | null; output: Uint8Array | null; outputBytes: number }>> {
-  const result = new Map<string, { id: string; type: string; state: TaskStateName; outputTypeUrl: string | null; output: Uint8Array | null; outputBytes: number }>();
+): Promise<Map<string, ParentRecord>> {
+  const result = new Map<string, ParentRecord>();
   if (ids.length === 0) return result;
   const rows = await db
     .select({
@@ -314,5 +314,3 @@ export async function getParents(
   for (const row of rows) result.set(row.id, row);
   return result;
 }
-
-export { parentFailedMessage };
