@@ -218,6 +218,10 @@ describe("client keys see only their own tasks", () => {
         for await (const event of asBob.streamProgress(aliceTask)) void event;
       },
       () => asBob.cancel(aliceTask, "not mine"),
+      () => asBob.getTaskLogs(aliceTask),
+      async () => {
+        for await (const message of asBob.streamTaskLogs(aliceTask)) void message;
+      },
     ]) {
       const error = await refusal(call);
       expect(error.code).toBe(Code.NotFound);
@@ -225,6 +229,10 @@ describe("client keys see only their own tasks", () => {
       expect(missing.code).toBe(error.code);
     }
     expect((await clientWith(alice.headers).getStatus(aliceTask)).state).toBe(TaskState.QUEUED);
+    // Its own task's log, and any task's for an admin; a worker key may read none.
+    expect((await clientWith(alice.headers).getTaskLogs(aliceTask)).lines).toEqual([]);
+    expect((await clientWith(admin.headers).getTaskLogs(bobTask)).storedCount).toBe(0n);
+    expect((await refusal(clientWith(workerKey.headers).getTaskLogs(aliceTask))).code).toBe(Code.PermissionDenied);
   });
 
   it("ListTasks of a client lists its own tasks only; an admin's lists all", async () => {

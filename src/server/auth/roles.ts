@@ -15,7 +15,7 @@ export const ROLES: readonly Role[] = ["client", "worker", "viewer", "admin"];
 export type Permission =
   /** Submit and SubmitBatch. */
   | "tasks.submit"
-  /** GetStatus, GetResult, StreamProgress, ListTasks, ListTypes, GetTaskType. */
+  /** GetStatus, GetResult, StreamProgress, ListTasks, ListTypes, GetTaskType, GetTaskLogs, StreamTaskLogs. */
   | "tasks.read"
   /** Cancel. */
   | "tasks.cancel"
@@ -48,6 +48,8 @@ export const PROCEDURE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   "taskwire.v1.TaskService/ListTypes": "tasks.read",
   "taskwire.v1.TaskService/ListTasks": "tasks.read",
   "taskwire.v1.TaskService/GetTaskType": "tasks.read",
+  "taskwire.v1.TaskService/GetTaskLogs": "tasks.read",
+  "taskwire.v1.TaskService/StreamTaskLogs": "tasks.read",
   "taskwire.v1.TaskService/Cancel": "tasks.cancel",
   "taskwire.v1.WorkerService/Connect": "worker.connect",
   "taskwire.v1.AdminService/ListWorkers": "fleet.read",
