@@ -23,7 +23,22 @@ describe("the reads are marked NO_SIDE_EFFECTS", () => {
       .filter((method) => method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS)
       .map((method) => method.name)
       .sort();
-    expect(marked).toEqual(["CountTasks", "GetQueue", "GetStatus", "GetWorker", "ListQueues", "ListServers", "ListTasks", "ListTypes", "ListWorkers"]);
+    expect(marked).toEqual([
+      "CountTasks",
+      "GetCaller",
+      "GetOverview",
+      "GetQueue",
+      "GetStatus",
+      "GetTaskLogs",
+      "GetTaskType",
+      "GetWorker",
+      "ListLimits",
+      "ListQueues",
+      "ListServers",
+      "ListTasks",
+      "ListTypes",
+      "ListWorkers",
+    ]);
   });
 });
 
