@@ -185,6 +185,9 @@ describe.each(BACKENDS)("on %s", (backend) => {
     expect(tree.stdout).toBe(`${a.id}  deps.step  SCHEDULED\n└─ ${childId}  deps.step  WAITING\n`);
     const up = await runCli(["tasks", "tree", childId, "--url", server.url], env);
     expect(up.stdout).toBe(`parents:\n  ${a.id}  deps.step  SCHEDULED\n${childId}  deps.step  WAITING\n`);
+    const listed = await runCli(["tasks", "list", "--parent", a.id, "--url", server.url], env);
+    expect(listed.stdout).toContain(childId);
+    expect(listed.stdout).toMatch(/\n1 of 1 tasks\n$/);
     const status = await runCli(["status", childId, "--url", server.url], env);
     expect(status.stdout).toMatch(new RegExp(`\\nparents: +${a.id} \\(if one fails: run\\)\\n`));
     expect((await runCli(["status", a.id, "--url", server.url], env)).stdout).toMatch(/\nchildren: +1\n/);
