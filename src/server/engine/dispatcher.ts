@@ -71,6 +71,8 @@ export class Dispatcher {
   private wakes = 0;
   /** Tasks of the claims in flight (leased by the broker, not yet assigned nor put back): task id → queue. */
   private readonly claimed = new Map<string, string>();
+  /** The build time of the index generation the last claim read (`indexBuiltAt`); claims number against it while they read the next. */
+  private builtAt: Date | undefined;
   /** Aborted by `close()`: claims waiting for PostgreSQL stop waiting. */
   private readonly closing = new AbortController();
 
@@ -269,8 +271,12 @@ export class Dispatcher {
 
   /**
    * `store.beginAttempts` of claimed tasks, numbered against the index generation read now
-   * (after the claim). When PostgreSQL does not answer, it reads again (100 ms doubling to 2 s)
-   * until it does; the claim's leases are renewed meanwhile (they are {@link claimed}).
+   * (after the claim). The generation is read beside the tasks, which are numbered against the
+   * one the previous claim read; when the two differ (the index was rebuilt meanwhile), the
+   * tasks are read again and numbered against the new one (nothing was handed out nor written;
+   * the metrics count those starts twice, once per index rebuild).
+   * When PostgreSQL or Redis does not answer, it reads again (100 ms doubling to 2 s) until they
+   * do; the claim's leases are renewed meanwhile (they are {@link claimed}).
    * @throws the store's error when it is not unavailability; UnavailableError (`SHUTTING_DOWN`)
    *   when the dispatcher closes while waiting.
    */
@@ -278,13 +284,18 @@ export class Dispatcher {
     for (let tries = 0; ; tries++) {
       if (tries > 0) await this.pauseUnlessClosed(Math.min(READ_RETRY_MAX_MS, READ_RETRY_MS * 2 ** Math.min(tries - 1, 10)));
       try {
-        const builtAt = await this.indexBuiltAt();
-        const begun = await this.store.beginAttempts(ids, session.workerId, new Date(now), types, builtAt);
-        if (tries > 0) this.logger.info({ workerId: session.workerId, tasks: ids.length, tries: tries + 1 }, "claim read its tasks after PostgreSQL answered");
-        return begun;
+        const known = this.builtAt;
+        const [builtAt, begun] = await Promise.all([
+          this.indexBuiltAt(),
+          known === undefined ? undefined : this.store.beginAttempts(ids, session.workerId, new Date(now), types, known),
+        ]);
+        this.builtAt = builtAt;
+        const result = begun !== undefined && known?.getTime() === builtAt.getTime() ? begun : await this.store.beginAttempts(ids, session.workerId, new Date(now), types, builtAt);
+        if (tries > 0) this.logger.info({ workerId: session.workerId, tasks: ids.length, tries: tries + 1 }, "claim read its tasks once PostgreSQL and Redis answered");
+        return result;
       } catch (error) {
-        if (!isStoreUnavailable(error)) throw error;
-        if (tries === 0) this.logger.warn({ err: error, workerId: session.workerId, tasks: ids.length }, "PostgreSQL did not answer a claim's read; its tasks keep their leases until it does");
+        if (!isUnavailable(error)) throw error;
+        if (tries === 0) this.logger.warn({ err: error, workerId: session.workerId, tasks: ids.length }, "a claim's read was not answered; its tasks keep their leases until it is");
       }
     }
   }
@@ -330,6 +341,7 @@ export class Dispatcher {
   }
 }
 
-function isStoreUnavailable(error: unknown): boolean {
-  return error instanceof UnavailableError && error.reason === "STORE_UNAVAILABLE";
+/** PostgreSQL or Redis did not answer (not a shutdown). */
+function isUnavailable(error: unknown): boolean {
+  return error instanceof UnavailableError && (error.reason === "STORE_UNAVAILABLE" || error.reason === "BROKER_UNAVAILABLE");
 }
