@@ -105,6 +105,10 @@ describe.each(BACKENDS)("on %s", (backend) => {
     const events = [];
     for await (const event of client.streamProgress(handle.id)) events.push(event);
     expect(events.at(-1)?.context).toEqual(task.context);
+    // taskwire status shows it as JSON.
+    const status = await runCli(["status", handle.id, "--url", server.url]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^context: +\{.*"steps":\{"done":\["download","convert"\]\}.*\}$/m);
   });
 
   it("refuses a context over --max-context-bytes in the SDK, leaving it as it was", async () => {
