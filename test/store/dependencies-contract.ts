@@ -171,11 +171,18 @@ export function describeDependenciesContract(name: string, makeStore: MakeStore)
       const child = results[1]!.task;
       expect(child).toMatchObject({ state: "WAITING", parentIds: [first!.id], childrenCount: 0 });
       expect((await mustGet(store, first!.id)).childrenCount).toBe(1);
+      // The same task named by its id and through an item is one parent.
+      const [both] = (await store.insertTasks([newTask({ idempotencyKey: key }), newTask({ dependsOn: on([first!.id], [0]) })])).slice(1).map((r) => r.task);
+      expect(both).toMatchObject({ state: "WAITING", parentIds: [first!.id] });
+      expect((await mustGet(store, first!.id)).childrenCount).toBe(2);
       const changed = await succeed(store, first!);
-      expect(changed.map((t) => [t.id, t.state])).toEqual([
-        [first!.id, "SUCCEEDED"],
-        [child.id, "QUEUED"],
-      ]);
+      expect(changed.map((t) => [t.id, t.state]).sort()).toEqual(
+        [
+          [first!.id, "SUCCEEDED"],
+          [child.id, "QUEUED"],
+          [both!.id, "QUEUED"],
+        ].sort(),
+      );
     });
 
     it("lists the dependent tasks released in a window of time, for the reconciler", async () => {

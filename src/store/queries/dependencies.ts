@@ -103,7 +103,7 @@ export async function insertDependent(
     const stored = new Map<string, number>();
     for (const task of batch) {
       if (existingOf(task)) continue;
-      const ids = [...(task.dependsOn?.taskIds ?? []), ...(task.dependsOn?.items ?? []).map((item) => existingOf(batch[item])?.id)];
+      const ids = new Set([...(task.dependsOn?.taskIds ?? []), ...(task.dependsOn?.items ?? []).map((item) => existingOf(batch[item])?.id)]);
       for (const id of ids) if (id !== undefined) stored.set(id, (stored.get(id) ?? 0) + 1);
     }
     const locked = new Map<string, LockedParent>();
@@ -144,24 +144,26 @@ export async function insertDependent(
         rows.push({ ...task, childrenCount: childrenOf.get(index) ?? 0 });
         continue;
       }
-      const parents: { id: string; state: TaskStateName }[] = [];
+      // By id: an id named and an item that turned out to be the same existing task are one parent.
+      const parentsById = new Map<string, { id: string; state: TaskStateName }>();
       for (const id of deps.taskIds) {
         const parent = locked.get(id);
         if (!parent || (deps.ownerScope !== undefined && parent.submittedBy !== deps.ownerScope)) {
           throw new NotFoundError("TASK_NOT_FOUND", `task ${id} does not exist (named in depends_on)`);
         }
-        parents.push(parent);
+        parentsById.set(parent.id, parent);
       }
       for (const item of deps.items) {
         const parent = resolved[item];
         if (parent === undefined) throw new Error(`depends_on_items ${item} is not an earlier item`);
-        parents.push(parent);
+        parentsById.set(parent.id, parent);
       }
+      const parents = [...parentsById.values()];
       const failed = parents.find((p) => p.state === "FAILED" || p.state === "CANCELLED");
       const pending = parents.filter((p) => !TERMINAL_STATES.has(p.state)).length;
       const base = {
         ...task,
-        parentIds: [...new Set(parents.map((p) => p.id))],
+        parentIds: parents.map((p) => p.id),
         onParentFailure: deps.onParentFailure,
         childrenCount: childrenOf.get(index) ?? 0,
       };
