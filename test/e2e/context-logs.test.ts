@@ -161,6 +161,17 @@ describe.each(BACKENDS)("on %s", (backend) => {
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout.split("\n").filter(Boolean)).toHaveLength(10);
     expect(cli.stderr).toContain("4 more lines were not stored");
+    // --json: one object a line; --attempt and --level filter.
+    const json = await runCli(["logs", handle.id, "--json", "--level", "warn", "--attempt", "1", "--url", server.url]);
+    expect(json.code, json.stderr).toBe(0);
+    const objects = json.stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(objects.map((object) => [object["attempt"], object["level"], object["message"], object["fields"]])).toEqual([
+      [1, "warn", "line 3", { i: 3, every: "third" }],
+      [1, "warn", "line 6", { i: 6, every: "third" }],
+      [1, "warn", "line 9", { i: 9, every: "third" }],
+    ]);
+    expect(objects[0]?.["sequence"]).toMatch(/^\d+$/);
+    expect(objects[0]?.["time"]).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
   it("follows a running task's lines live, then ends with its final state", async () => {

@@ -7,7 +7,6 @@ import { Option, type Command } from "commander";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { taskStateName, type TaskLogLine } from "../../client/index.js";
 import type { CliContext } from "../context.js";
-import { jsonLine } from "../format.js";
 import { integerIn } from "../options.js";
 
 /** The flags of `taskwire logs`. */
@@ -25,16 +24,16 @@ export function formatLogLine(line: TaskLogLine): string {
   return `${time}  #${line.attempt}  ${line.level.toUpperCase().padEnd(5)}  ${line.message}${fields}\n`;
 }
 
-/** A line as one JSON object (`--json`). */
+/** A line as one JSON object on one line (`--json`: JSON lines, for `jq` and log collectors). */
 function lineToJson(line: TaskLogLine): string {
-  return jsonLine({
+  return `${JSON.stringify({
     sequence: String(line.sequence),
     attempt: line.attempt,
     level: line.level,
     message: line.message,
     ...(line.fields && { fields: line.fields }),
     time: line.time ? timestampDate(line.time).toISOString() : null,
-  });
+  })}\n`;
 }
 
 /** Adds `logs` to `program`. */
@@ -46,7 +45,7 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
     .option("-f, --follow", "after the stored lines, print new ones as the task's workers send them, until the task ends")
     .option("--attempt <n>", "only the lines of this attempt", integerIn(1, 2 ** 31 - 1))
     .addOption(new Option("--level <level>", "only lines at this level or above").choices(["debug", "info", "warn", "error"]))
-    .option("--json", "print each line as a JSON object")
+    .option("--json", "print each line as a JSON object on one line")
     .action(async (id: string, flags: LogsFlags, command: Command) => {
       const client = ctx.client(command);
       const print = (line: TaskLogLine) => ctx.stdout.write(flags.json ? lineToJson(line) : formatLogLine(line));
