@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only submit,process,latency,depth,backends,peers] [--rounds N]`
+ * `npm run bench [-- --quick] [--only submit,process,latency,depth,backends,peers,fairness] [--rounds N]`
  * `npm run bench -- --render` rebuilds bench/results/latest.md from latest.json.
  * `npm run bench -- --profile <dir>` also writes CPU profiles of the server and worker processes to <dir>.
  *
@@ -24,13 +24,14 @@ import { describeMachine, renderJson, renderMarkdown, Results, type RunInfo, typ
 import { settingsFor, SystemPool, type Scenario, type ScenarioContext } from "./runner.js";
 import { backendsScenario } from "./scenarios/backends.js";
 import { depthScenario } from "./scenarios/depth.js";
+import { fairnessScenario } from "./scenarios/fairness.js";
 import { latencyScenario } from "./scenarios/latency.js";
 import { peersScenario } from "./scenarios/peers.js";
 import { processScenario } from "./scenarios/process.js";
 import { submitScenario } from "./scenarios/submit.js";
 import { redisInfo } from "./systems/redis-tools.js";
 
-const SCENARIOS: Scenario[] = [submitScenario, processScenario, latencyScenario, depthScenario, backendsScenario, peersScenario];
+const SCENARIOS: Scenario[] = [submitScenario, processScenario, latencyScenario, depthScenario, backendsScenario, peersScenario, fairnessScenario];
 
 const { values: args } = parseArgs({
   options: { quick: { type: "boolean", default: false }, only: { type: "string" }, rounds: { type: "string" }, render: { type: "boolean", default: false }, profile: { type: "string" } },

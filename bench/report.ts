@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import type { SystemName } from "./systems/system.js";
 
-export type Unit = "tasks/s" | "ms" | "B" | "MB" | "×";
+export type Unit = "tasks/s" | "ms" | "B" | "MB" | "×" | "tasks";
 
 /** Median, minimum and maximum of the rounds. */
 export interface Stats {
@@ -202,6 +202,7 @@ export function checkTargets(results: Results): TargetCheck[] {
 function formatValue(value: number, unit: Unit): string {
   switch (unit) {
     case "tasks/s":
+    case "tasks":
     case "B":
       return Math.round(value).toLocaleString("en");
     case "ms":
@@ -226,6 +227,8 @@ const COLUMN_TITLES: Record<SystemName, string> = {
   "redis+postgres": "Redis + PostgreSQL",
   "graphile-worker": "graphile-worker",
   "bullmq-pg": "BullMQ on PostgreSQL",
+  "fair-keys": "with keys (fair)",
+  fifo: "without keys (FIFO)",
 };
 
 /** Everything a report shows besides the sections. */

@@ -37,6 +37,8 @@ export interface Settings {
     capMs: number;
   };
   backends: { tasks: number; concurrency: number; capMs: number };
+  /** Scenario 7: key A's tasks, then key B's, processed at `concurrency`. */
+  fairness: { tasksA: number; tasksB: number; concurrency: number; capMs: number };
   /** Batches in flight while queues are filled outside a measurement. */
   fillLanes: number;
 }
@@ -52,6 +54,7 @@ export function settingsFor(mode: "full" | "quick", stores: ExternalStores, roun
     latency: { submissions: quick ? 100 : 2_000, warmup: quick ? 10 : 50 },
     depth: { shallow: 1_000, deep: quick ? 100_000 : 1_000_000, window: quick ? 1_000 : 5_000, rounds: rounds ?? (quick ? 1 : 3), capMs: 60_000 },
     backends: { tasks: quick ? 1_000 : 20_000, concurrency: 100, capMs: quick ? 5_000 : 60_000 },
+    fairness: { tasksA: quick ? 2_000 : 100_000, tasksB: 10, concurrency: 10, capMs: quick ? 30_000 : 300_000 },
     fillLanes: 4,
   };
 }

@@ -9,7 +9,7 @@ import type { Rss } from "../processes.js";
  * A column of the results: the two systems compared, Taskwire's two back ends (scenario 6), or
  * the durable peers of scenario 7 (graphile-worker, BullMQ on PostgreSQL).
  */
-export type SystemName = "taskwire" | "bullmq" | "embedded" | "redis+postgres" | "graphile-worker" | "bullmq-pg";
+export type SystemName = "taskwire" | "bullmq" | "embedded" | "redis+postgres" | "graphile-worker" | "bullmq-pg" | "fair-keys" | "fifo";
 
 /** One pickup-latency sample, in milliseconds from just before the submission call. */
 export interface RoundTrip {

@@ -94,6 +94,23 @@ export class TaskwireSystem implements QueueSystem {
     await this.#client.submitBatch(items);
   }
 
+  /** Submits one batch of no-op tasks to `queue`, all with the concurrency key `key` (scenario 7, fairness). */
+  async submitKeyed(queue: string, count: number, key: string): Promise<void> {
+    await this.#client.submitBatch(Array.from({ length: count }, () => batchItem(noop, {}, { queue, concurrencyKey: key })));
+  }
+
+  /** The start time (epoch ms) of each task of `queue` that succeeded, with its concurrency key, in start order. */
+  async startsByKey(queue: string): Promise<{ key: string; startedAt: number }[]> {
+    const starts: { key: string; startedAt: number }[] = [];
+    let pageToken = "";
+    do {
+      const page = await this.#client.listTasks({ states: [TaskState.SUCCEEDED], queue, pageSize: 1000, pageToken });
+      for (const task of page.tasks) if (task.startTime) starts.push({ key: task.concurrencyKey, startedAt: timestampMs(task.startTime) });
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    return starts.sort((a, b) => a.startedAt - b.startedAt);
+  }
+
   startWorker(queue: string, concurrency: number, task: "noop" | "stamp" = "noop", prefetch = 0): Promise<void> {
     return this.host.startWorker({ url: this.server.url }, queue, concurrency, task, prefetch);
   }

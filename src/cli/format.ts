@@ -78,6 +78,7 @@ export function formatTaskDetails(task: Task): string {
     ["worker", task.workerId],
     ["timeout", formatDuration(task.timeout)],
     ["idempotency key", task.idempotencyKey],
+    ["concurrency key", task.concurrencyKey],
     ["labels", formatLabels(task.labels)],
     // Issue 17: dependencies (`taskwire tasks tree <id>` draws the graph).
     ["parents", task.parentIds.length === 0 ? "" : `${task.parentIds.join(", ")} (if one fails: ${task.onParentFailure === ParentFailurePolicy.RUN ? "run" : "cancel"})`],

@@ -2,6 +2,7 @@
  * The typed client: submit tasks, wait for their results, follow their progress, cancel them,
  * list what exists; through `client.admin`, operate the fleet; through `client.schedules`, run tasks on a schedule. Refusals from the server reach callers as `ConnectError`s with their code.
  */
+import type { WaitReason } from "../../gen/taskwire/v1/task_service_pb.js";
 import { isMessage, type DescMessage, type JsonObject, type Registry } from "@bufbuild/protobuf";
 import { AnySchema, durationFromMs, StructSchema, type Any } from "@bufbuild/protobuf/wkt";
 import { createClient as createRpcClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
@@ -280,6 +281,16 @@ export class TaskwireClient implements TaskCalls {
   handle<O extends DescMessage>(id: string, task: TaskLike<DescMessage, O>): TaskHandle<O>;
   handle<O extends DescMessage>(id: string, task?: TaskLike<DescMessage, O>): TaskHandle<O> | TaskHandle {
     return task ? new TaskHandle(this, id, this.typedDecoder(task.spec.output)) : new TaskHandle(this, id, this.untypedDecoder());
+  }
+
+  /**
+   * Why a task is not running: the reasons that hold it back now, most decisive first (README
+   * "Limits and fairness"); none when it is running, finished or about to start.
+   * @throws ConnectError `NotFound` for an unknown id.
+   */
+  async explainTask(id: string, options?: CallOptions): Promise<{ task: Task; reasons: WaitReason[] }> {
+    const response = await this.rpc.explainTask({ id }, options);
+    return { task: requireTask(response.task), reasons: response.reasons };
   }
 
   /** The task's current state. @throws ConnectError `NotFound` for an unknown id. */

@@ -46,6 +46,8 @@ import { leaseRenewal } from "./duties/lease-renewal.js";
 import { promoter } from "./duties/promoter.js";
 import { queueSettings } from "./duties/queue-settings.js";
 import { limitsRefresh } from "./duties/limits-refresh.js";
+import { explainTask } from "./rpc/explain-task.js";
+import { MemoryBroker } from "../broker/memory/memory-broker.js";
 import { reaper } from "./duties/reaper.js";
 import { reconciler } from "./duties/reconciler.js";
 import { retention } from "./duties/retention.js";
@@ -204,6 +206,19 @@ export async function createTaskwireServer(
     submitter,
     leaseTimeoutMs: config.leaseTimeoutMs,
     maxParents: config.maxParents,
+    // Issue 19: why a task is not running.
+    explain: (task) =>
+      explainTask(
+        {
+          store,
+          isPaused: (queue) => dispatcher.isPaused(queue),
+          limits: () => limits.current(),
+          limitGate: parts.broker instanceof MemoryBroker ? (queue) => (parts.broker as MemoryBroker).limitGate(queue) : undefined,
+          leaseTimeoutMs: config.leaseTimeoutMs,
+        },
+        task,
+        Date.now(),
+      ),
     maxSubscribersPerTask: config.maxSubscribersPerTask,
     maxSubscribersPerKey: config.maxSubscribersPerKey,
     maxSubscribers: config.maxSubscribers,

@@ -38,6 +38,7 @@ import { listTasks } from "./queries/list-tasks.js";
 import { markQueued } from "./queries/mark-queued.js";
 import { listQueueSettings, setQueuePaused } from "./queries/queue-settings.js";
 import { clearDispatchLimit, listDispatchLimits, setDispatchLimit } from "./queries/dispatch-limits.js";
+import { countQueuedAhead } from "./queries/queued-ahead.js";
 import type { LimitOverrideRecord, LimitScope, LimitValues } from "../core/dispatch-limits.js";
 import { queueStats } from "./queries/queue-stats.js";
 import { addMinuteStats, pruneMinuteStats, readMinuteStats } from "./queries/minute-stats.js";
@@ -246,6 +247,10 @@ export class DrizzleTaskStore implements TaskStore {
 
   clearDispatchLimit(scope: LimitScope, name: string): Promise<boolean> {
     return this.#run("clearDispatchLimit", () => clearDispatchLimit(this.#db, scope, name));
+  }
+
+  countQueuedAhead(task: { id: string; queue: string; priority: number }): Promise<number> {
+    return this.#run("countQueuedAhead", () => countQueuedAhead(this.#db, task));
   }
 
   addMinuteStats(records: readonly MinuteStatsRecord[]): Promise<void> {

@@ -192,6 +192,10 @@ export interface TaskFilter {
   labels?: Readonly<Record<string, string>>;
   /** Only the tasks that depend on this task (a UUID). */
   parentId?: string;
+  /** Only the tasks created at or after this time. */
+  createdAfter?: Date;
+  /** Only the tasks created strictly before this time. */
+  createdBefore?: Date;
   /** 1 to 1000. */
   limit: number;
   /** Return tasks older than this id (UUIDv7 order); absent: from the newest. */
@@ -364,6 +368,9 @@ export interface TaskStore {
 
   /** Drops the limits an operator set on one type or queue. @returns whether there were any. */
   clearDispatchLimit(scope: LimitScope, name: string): Promise<boolean>;
+
+  /** How many QUEUED tasks of the task's queue come before it (higher priority, or earlier): ExplainTask. */
+  countQueuedAhead(task: { id: string; queue: string; priority: number }): Promise<number>;
 
   /** Adds each record's counts to its minute's row (summed with what other servers added). */
   addMinuteStats(records: readonly MinuteStatsRecord[]): Promise<void>;

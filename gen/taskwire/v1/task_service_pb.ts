@@ -2,8 +2,8 @@
 // @generated from file taskwire/v1/task_service.proto (package taskwire.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Any, Duration, FileDescriptorSet, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { ParentFailurePolicy, Progress, Task, TaskError, TaskState, TaskType } from "./task_pb.js";
@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file taskwire/v1/task_service.proto.
  */
 export const file_taskwire_v1_task_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch50YXNrd2lyZS92MS90YXNrX3NlcnZpY2UucHJvdG8SC3Rhc2t3aXJlLnYxIrcECg1TdWJtaXRSZXF1ZXN0EgwKBHR5cGUYASABKAkSIwoFaW5wdXQYAiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Eg0KBXF1ZXVlGAMgASgJEhUKCHByaW9yaXR5GAQgASgFSAGIAQESLAoGcnVuX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEioKBWRlbGF5GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASKgoHdGltZW91dBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIZCgxtYXhfYXR0ZW1wdHMYCCABKAVIAogBARIXCg9pZGVtcG90ZW5jeV9rZXkYCSABKAkSNgoGbGFiZWxzGAogAygLMiYudGFza3dpcmUudjEuU3VibWl0UmVxdWVzdC5MYWJlbHNFbnRyeRISCgpkZXBlbmRzX29uGAsgAygJEhgKEGRlcGVuZHNfb25faXRlbXMYDCADKAUSOwoRb25fcGFyZW50X2ZhaWx1cmUYDSABKA4yIC50YXNrd2lyZS52MS5QYXJlbnRGYWlsdXJlUG9saWN5EhcKD2NvbmN1cnJlbmN5X2tleRgOIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCHNjaGVkdWxlQgsKCV9wcmlvcml0eUIPCg1fbWF4X2F0dGVtcHRzIkMKDlN1Ym1pdFJlc3BvbnNlEh8KBHRhc2sYASABKAsyES50YXNrd2lyZS52MS5UYXNrEhAKCGV4aXN0aW5nGAIgASgIIj8KElN1Ym1pdEJhdGNoUmVxdWVzdBIpCgV0YXNrcxgBIAMoCzIaLnRhc2t3aXJlLnYxLlN1Ym1pdFJlcXVlc3QiVAoNU3VibWl0dGVkVGFzaxIKCgJpZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIQCghleGlzdGluZxgDIAEoCCJAChNTdWJtaXRCYXRjaFJlc3BvbnNlEikKBXRhc2tzGAEgAygLMhoudGFza3dpcmUudjEuU3VibWl0dGVkVGFzayIeChBHZXRTdGF0dXNSZXF1ZXN0EgoKAmlkGAEgASgJIjQKEUdldFN0YXR1c1Jlc3BvbnNlEh8KBHRhc2sYASABKAsyES50YXNrd2lyZS52MS5UYXNrIkcKEEdldFJlc3VsdFJlcXVlc3QSCgoCaWQYASABKAkSJwoEd2FpdBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI0ChFHZXRSZXN1bHRSZXNwb25zZRIfCgR0YXNrGAEgASgLMhEudGFza3dpcmUudjEuVGFzayIjChVTdHJlYW1Qcm9ncmVzc1JlcXVlc3QSCgoCaWQYASABKAkiqwIKFlN0cmVhbVByb2dyZXNzUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIPCgdhdHRlbXB0GAMgASgFEicKCHByb2dyZXNzGAQgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MSJAoGb3V0cHV0GAUgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueRIlCgVlcnJvchgGIAEoCzIWLnRhc2t3aXJlLnYxLlRhc2tFcnJvchIoCgR0aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgdjb250ZXh0GAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCIrCg1DYW5jZWxSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIxCg5DYW5jZWxSZXNwb25zZRIfCgR0YXNrGAEgASgLMhEudGFza3dpcmUudjEuVGFzayISChBMaXN0VHlwZXNSZXF1ZXN0IjkKEUxpc3RUeXBlc1Jlc3BvbnNlEiQKBXR5cGVzGAEgAygLMhUudGFza3dpcmUudjEuVGFza1R5cGUi+wEKEExpc3RUYXNrc1JlcXVlc3QSJgoGc3RhdGVzGAEgAygOMhYudGFza3dpcmUudjEuVGFza1N0YXRlEgwKBHR5cGUYAiABKAkSDQoFcXVldWUYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSOQoGbGFiZWxzGAYgAygLMikudGFza3dpcmUudjEuTGlzdFRhc2tzUmVxdWVzdC5MYWJlbHNFbnRyeRIRCglwYXJlbnRfaWQYByABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJjChFMaXN0VGFza3NSZXNwb25zZRIgCgV0YXNrcxgBIAMoCzIRLnRhc2t3aXJlLnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhMKC3RvdGFsX2NvdW50GAMgASgDIiIKEkdldFRhc2tUeXBlUmVxdWVzdBIMCgRuYW1lGAEgASgJInMKE0dldFRhc2tUeXBlUmVzcG9uc2USIwoEdHlwZRgBIAEoCzIVLnRhc2t3aXJlLnYxLlRhc2tUeXBlEjcKC2Rlc2NyaXB0b3JzGAIgASgLMiIuZ29vZ2xlLnByb3RvYnVmLkZpbGVEZXNjcmlwdG9yU2V0IqMBCgtUYXNrTG9nTGluZRIQCghzZXF1ZW5jZRgBIAEoAxIPCgdhdHRlbXB0GAIgASgFEg0KBWxldmVsGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSJwoGZmllbGRzGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIoCgR0aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJrChJHZXRUYXNrTG9nc1JlcXVlc3QSCgoCaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIRCgltaW5fbGV2ZWwYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkihAEKE0dldFRhc2tMb2dzUmVzcG9uc2USJwoFbGluZXMYASADKAsyGC50YXNrd2lyZS52MS5UYXNrTG9nTGluZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSFAoMc3RvcmVkX2NvdW50GAMgASgDEhUKDWRyb3BwZWRfY291bnQYBCABKAMiXwoVU3RyZWFtVGFza0xvZ3NSZXF1ZXN0EgoKAmlkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSEQoJbWluX2xldmVsGAMgASgJEhYKDmFmdGVyX3NlcXVlbmNlGAQgASgDIoUBChZTdHJlYW1UYXNrTG9nc1Jlc3BvbnNlEicKBWxpbmVzGAEgAygLMhgudGFza3dpcmUudjEuVGFza0xvZ0xpbmUSKwoLZmluYWxfc3RhdGUYAiABKA4yFi50YXNrd2lyZS52MS5UYXNrU3RhdGUSFQoNZHJvcHBlZF9jb3VudBgDIAEoAzKMBwoLVGFza1NlcnZpY2USQQoGU3VibWl0EhoudGFza3dpcmUudjEuU3VibWl0UmVxdWVzdBobLnRhc2t3aXJlLnYxLlN1Ym1pdFJlc3BvbnNlElAKC1N1Ym1pdEJhdGNoEh8udGFza3dpcmUudjEuU3VibWl0QmF0Y2hSZXF1ZXN0GiAudGFza3dpcmUudjEuU3VibWl0QmF0Y2hSZXNwb25zZRJPCglHZXRTdGF0dXMSHS50YXNrd2lyZS52MS5HZXRTdGF0dXNSZXF1ZXN0Gh4udGFza3dpcmUudjEuR2V0U3RhdHVzUmVzcG9uc2UiA5ACARJKCglHZXRSZXN1bHQSHS50YXNrd2lyZS52MS5HZXRSZXN1bHRSZXF1ZXN0Gh4udGFza3dpcmUudjEuR2V0UmVzdWx0UmVzcG9uc2USWwoOU3RyZWFtUHJvZ3Jlc3MSIi50YXNrd2lyZS52MS5TdHJlYW1Qcm9ncmVzc1JlcXVlc3QaIy50YXNrd2lyZS52MS5TdHJlYW1Qcm9ncmVzc1Jlc3BvbnNlMAESQQoGQ2FuY2VsEhoudGFza3dpcmUudjEuQ2FuY2VsUmVxdWVzdBobLnRhc2t3aXJlLnYxLkNhbmNlbFJlc3BvbnNlEk8KCUxpc3RUeXBlcxIdLnRhc2t3aXJlLnYxLkxpc3RUeXBlc1JlcXVlc3QaHi50YXNrd2lyZS52MS5MaXN0VHlwZXNSZXNwb25zZSIDkAIBEk8KCUxpc3RUYXNrcxIdLnRhc2t3aXJlLnYxLkxpc3RUYXNrc1JlcXVlc3QaHi50YXNrd2lyZS52MS5MaXN0VGFza3NSZXNwb25zZSIDkAIBElUKC0dldFRhc2tMb2dzEh8udGFza3dpcmUudjEuR2V0VGFza0xvZ3NSZXF1ZXN0GiAudGFza3dpcmUudjEuR2V0VGFza0xvZ3NSZXNwb25zZSIDkAIBElsKDlN0cmVhbVRhc2tMb2dzEiIudGFza3dpcmUudjEuU3RyZWFtVGFza0xvZ3NSZXF1ZXN0GiMudGFza3dpcmUudjEuU3RyZWFtVGFza0xvZ3NSZXNwb25zZTABElUKC0dldFRhc2tUeXBlEh8udGFza3dpcmUudjEuR2V0VGFza1R5cGVSZXF1ZXN0GiAudGFza3dpcmUudjEuR2V0VGFza1R5cGVSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_taskwire_v1_task]);
+  fileDesc("Ch50YXNrd2lyZS92MS90YXNrX3NlcnZpY2UucHJvdG8SC3Rhc2t3aXJlLnYxIrcECg1TdWJtaXRSZXF1ZXN0EgwKBHR5cGUYASABKAkSIwoFaW5wdXQYAiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Eg0KBXF1ZXVlGAMgASgJEhUKCHByaW9yaXR5GAQgASgFSAGIAQESLAoGcnVuX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEioKBWRlbGF5GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASKgoHdGltZW91dBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIZCgxtYXhfYXR0ZW1wdHMYCCABKAVIAogBARIXCg9pZGVtcG90ZW5jeV9rZXkYCSABKAkSNgoGbGFiZWxzGAogAygLMiYudGFza3dpcmUudjEuU3VibWl0UmVxdWVzdC5MYWJlbHNFbnRyeRISCgpkZXBlbmRzX29uGAsgAygJEhgKEGRlcGVuZHNfb25faXRlbXMYDCADKAUSOwoRb25fcGFyZW50X2ZhaWx1cmUYDSABKA4yIC50YXNrd2lyZS52MS5QYXJlbnRGYWlsdXJlUG9saWN5EhcKD2NvbmN1cnJlbmN5X2tleRgOIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCHNjaGVkdWxlQgsKCV9wcmlvcml0eUIPCg1fbWF4X2F0dGVtcHRzIkMKDlN1Ym1pdFJlc3BvbnNlEh8KBHRhc2sYASABKAsyES50YXNrd2lyZS52MS5UYXNrEhAKCGV4aXN0aW5nGAIgASgIIj8KElN1Ym1pdEJhdGNoUmVxdWVzdBIpCgV0YXNrcxgBIAMoCzIaLnRhc2t3aXJlLnYxLlN1Ym1pdFJlcXVlc3QiVAoNU3VibWl0dGVkVGFzaxIKCgJpZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIQCghleGlzdGluZxgDIAEoCCJAChNTdWJtaXRCYXRjaFJlc3BvbnNlEikKBXRhc2tzGAEgAygLMhoudGFza3dpcmUudjEuU3VibWl0dGVkVGFzayIeChBHZXRTdGF0dXNSZXF1ZXN0EgoKAmlkGAEgASgJIjQKEUdldFN0YXR1c1Jlc3BvbnNlEh8KBHRhc2sYASABKAsyES50YXNrd2lyZS52MS5UYXNrIkcKEEdldFJlc3VsdFJlcXVlc3QSCgoCaWQYASABKAkSJwoEd2FpdBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI0ChFHZXRSZXN1bHRSZXNwb25zZRIfCgR0YXNrGAEgASgLMhEudGFza3dpcmUudjEuVGFzayIjChVTdHJlYW1Qcm9ncmVzc1JlcXVlc3QSCgoCaWQYASABKAkiqwIKFlN0cmVhbVByb2dyZXNzUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLnRhc2t3aXJlLnYxLlRhc2tTdGF0ZRIPCgdhdHRlbXB0GAMgASgFEicKCHByb2dyZXNzGAQgASgLMhUudGFza3dpcmUudjEuUHJvZ3Jlc3MSJAoGb3V0cHV0GAUgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueRIlCgVlcnJvchgGIAEoCzIWLnRhc2t3aXJlLnYxLlRhc2tFcnJvchIoCgR0aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgdjb250ZXh0GAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCIrCg1DYW5jZWxSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIxCg5DYW5jZWxSZXNwb25zZRIfCgR0YXNrGAEgASgLMhEudGFza3dpcmUudjEuVGFzayISChBMaXN0VHlwZXNSZXF1ZXN0IjkKEUxpc3RUeXBlc1Jlc3BvbnNlEiQKBXR5cGVzGAEgAygLMhUudGFza3dpcmUudjEuVGFza1R5cGUi4gIKEExpc3RUYXNrc1JlcXVlc3QSJgoGc3RhdGVzGAEgAygOMhYudGFza3dpcmUudjEuVGFza1N0YXRlEgwKBHR5cGUYAiABKAkSDQoFcXVldWUYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSOQoGbGFiZWxzGAYgAygLMikudGFza3dpcmUudjEuTGlzdFRhc2tzUmVxdWVzdC5MYWJlbHNFbnRyeRIRCglwYXJlbnRfaWQYByABKAkSMQoNY3JlYXRlZF9hZnRlchgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlZF9iZWZvcmUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiYwoRTGlzdFRhc2tzUmVzcG9uc2USIAoFdGFza3MYASADKAsyES50YXNrd2lyZS52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRITCgt0b3RhbF9jb3VudBgDIAEoAyIiChJHZXRUYXNrVHlwZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJzChNHZXRUYXNrVHlwZVJlc3BvbnNlEiMKBHR5cGUYASABKAsyFS50YXNrd2lyZS52MS5UYXNrVHlwZRI3CgtkZXNjcmlwdG9ycxgCIAEoCzIiLmdvb2dsZS5wcm90b2J1Zi5GaWxlRGVzY3JpcHRvclNldCKjAQoLVGFza0xvZ0xpbmUSEAoIc2VxdWVuY2UYASABKAMSDwoHYXR0ZW1wdBgCIAEoBRINCgVsZXZlbBgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEicKBmZpZWxkcxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKAoEdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiawoSR2V0VGFza0xvZ3NSZXF1ZXN0EgoKAmlkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSEQoJbWluX2xldmVsGAMgASgJEhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJIoQBChNHZXRUYXNrTG9nc1Jlc3BvbnNlEicKBWxpbmVzGAEgAygLMhgudGFza3dpcmUudjEuVGFza0xvZ0xpbmUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhQKDHN0b3JlZF9jb3VudBgDIAEoAxIVCg1kcm9wcGVkX2NvdW50GAQgASgDIl8KFVN0cmVhbVRhc2tMb2dzUmVxdWVzdBIKCgJpZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEhEKCW1pbl9sZXZlbBgDIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgEIAEoAyKFAQoWU3RyZWFtVGFza0xvZ3NSZXNwb25zZRInCgVsaW5lcxgBIAMoCzIYLnRhc2t3aXJlLnYxLlRhc2tMb2dMaW5lEisKC2ZpbmFsX3N0YXRlGAIgASgOMhYudGFza3dpcmUudjEuVGFza1N0YXRlEhUKDWRyb3BwZWRfY291bnQYAyABKAMiIAoSRXhwbGFpblRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIsIBCgpXYWl0UmVhc29uEikKBGtpbmQYASABKA4yGy50YXNrd2lyZS52MS5XYWl0UmVhc29uS2luZBIPCgdtZXNzYWdlGAIgASgJEg0KBXNjb3BlGAMgASgJEg8KB3J1bm5pbmcYBCABKAUSDQoFbGltaXQYBSABKAUSDwoHaG9sZGVycxgGIAMoCRIpCgV1bnRpbBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFYWhlYWQYCCABKAMiYAoTRXhwbGFpblRhc2tSZXNwb25zZRIfCgR0YXNrGAEgASgLMhEudGFza3dpcmUudjEuVGFzaxIoCgdyZWFzb25zGAIgAygLMhcudGFza3dpcmUudjEuV2FpdFJlYXNvbirAAgoOV2FpdFJlYXNvbktpbmQSIAocV0FJVF9SRUFTT05fS0lORF9VTlNQRUNJRklFRBAAEh0KGVdBSVRfUkVBU09OX0tJTkRfUlVOX1RJTUUQARIcChhXQUlUX1JFQVNPTl9LSU5EX1BBUkVOVFMQAhIhCh1XQUlUX1JFQVNPTl9LSU5EX1FVRVVFX1BBVVNFRBADEiYKIldBSVRfUkVBU09OX0tJTkRfQ09OQ1VSUkVOQ1lfTElNSVQQBBIfChtXQUlUX1JFQVNPTl9LSU5EX1JBVEVfTElNSVQQBRIeChpXQUlUX1JFQVNPTl9LSU5EX05PX1dPUktFUhAGEh8KG1dBSVRfUkVBU09OX0tJTkRfU0xPVFNfQlVTWRAHEiIKHldBSVRfUkVBU09OX0tJTkRfUVVFVUVEX0JFSElORBAIMuMHCgtUYXNrU2VydmljZRJBCgZTdWJtaXQSGi50YXNrd2lyZS52MS5TdWJtaXRSZXF1ZXN0GhsudGFza3dpcmUudjEuU3VibWl0UmVzcG9uc2USUAoLU3VibWl0QmF0Y2gSHy50YXNrd2lyZS52MS5TdWJtaXRCYXRjaFJlcXVlc3QaIC50YXNrd2lyZS52MS5TdWJtaXRCYXRjaFJlc3BvbnNlEk8KCUdldFN0YXR1cxIdLnRhc2t3aXJlLnYxLkdldFN0YXR1c1JlcXVlc3QaHi50YXNrd2lyZS52MS5HZXRTdGF0dXNSZXNwb25zZSIDkAIBEkoKCUdldFJlc3VsdBIdLnRhc2t3aXJlLnYxLkdldFJlc3VsdFJlcXVlc3QaHi50YXNrd2lyZS52MS5HZXRSZXN1bHRSZXNwb25zZRJbCg5TdHJlYW1Qcm9ncmVzcxIiLnRhc2t3aXJlLnYxLlN0cmVhbVByb2dyZXNzUmVxdWVzdBojLnRhc2t3aXJlLnYxLlN0cmVhbVByb2dyZXNzUmVzcG9uc2UwARJBCgZDYW5jZWwSGi50YXNrd2lyZS52MS5DYW5jZWxSZXF1ZXN0GhsudGFza3dpcmUudjEuQ2FuY2VsUmVzcG9uc2USTwoJTGlzdFR5cGVzEh0udGFza3dpcmUudjEuTGlzdFR5cGVzUmVxdWVzdBoeLnRhc2t3aXJlLnYxLkxpc3RUeXBlc1Jlc3BvbnNlIgOQAgESTwoJTGlzdFRhc2tzEh0udGFza3dpcmUudjEuTGlzdFRhc2tzUmVxdWVzdBoeLnRhc2t3aXJlLnYxLkxpc3RUYXNrc1Jlc3BvbnNlIgOQAgESVQoLR2V0VGFza0xvZ3MSHy50YXNrd2lyZS52MS5HZXRUYXNrTG9nc1JlcXVlc3QaIC50YXNrd2lyZS52MS5HZXRUYXNrTG9nc1Jlc3BvbnNlIgOQAgESWwoOU3RyZWFtVGFza0xvZ3MSIi50YXNrd2lyZS52MS5TdHJlYW1UYXNrTG9nc1JlcXVlc3QaIy50YXNrd2lyZS52MS5TdHJlYW1UYXNrTG9nc1Jlc3BvbnNlMAESVQoLRXhwbGFpblRhc2sSHy50YXNrd2lyZS52MS5FeHBsYWluVGFza1JlcXVlc3QaIC50YXNrd2lyZS52MS5FeHBsYWluVGFza1Jlc3BvbnNlIgOQAgESVQoLR2V0VGFza1R5cGUSHy50YXNrd2lyZS52MS5HZXRUYXNrVHlwZVJlcXVlc3QaIC50YXNrd2lyZS52MS5HZXRUYXNrVHlwZVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_any, file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_taskwire_v1_task]);
 
 /**
  * @generated from message taskwire.v1.SubmitRequest
@@ -495,6 +495,20 @@ export type ListTasksRequest = Message<"taskwire.v1.ListTasksRequest"> & {
    * @generated from field: string parent_id = 7;
    */
   parentId: string;
+
+  /**
+   * Only the tasks created at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 8;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * Only the tasks created before this time (INVALID_ARGUMENT when not after created_after).
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 9;
+   */
+  createdBefore?: Timestamp | undefined;
 };
 
 /**
@@ -788,6 +802,179 @@ export const StreamTaskLogsResponseSchema: GenMessage<StreamTaskLogsResponse> = 
   messageDesc(file_taskwire_v1_task_service, 23);
 
 /**
+ * @generated from message taskwire.v1.ExplainTaskRequest
+ */
+export type ExplainTaskRequest = Message<"taskwire.v1.ExplainTaskRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message taskwire.v1.ExplainTaskRequest.
+ * Use `create(ExplainTaskRequestSchema)` to create a new message.
+ */
+export const ExplainTaskRequestSchema: GenMessage<ExplainTaskRequest> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_task_service, 24);
+
+/**
+ * @generated from message taskwire.v1.WaitReason
+ */
+export type WaitReason = Message<"taskwire.v1.WaitReason"> & {
+  /**
+   * @generated from field: taskwire.v1.WaitReasonKind kind = 1;
+   */
+  kind: WaitReasonKind;
+
+  /**
+   * The reason in a sentence, e.g. "concurrency limit of type git.mirror is full: 10 of 10 running".
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * Limits: "type", "queue", "key of type" or "key of queue".
+   *
+   * @generated from field: string scope = 3;
+   */
+  scope: string;
+
+  /**
+   * @generated from field: int32 running = 4;
+   */
+  running: number;
+
+  /**
+   * @generated from field: int32 limit = 5;
+   */
+  limit: number;
+
+  /**
+   * Limits: ids of running tasks that hold the limit's slots (at most 20).
+   *
+   * @generated from field: repeated string holders = 6;
+   */
+  holders: string[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp until = 7;
+   */
+  until?: Timestamp | undefined;
+
+  /**
+   * @generated from field: int64 ahead = 8;
+   */
+  ahead: bigint;
+};
+
+/**
+ * Describes the message taskwire.v1.WaitReason.
+ * Use `create(WaitReasonSchema)` to create a new message.
+ */
+export const WaitReasonSchema: GenMessage<WaitReason> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_task_service, 25);
+
+/**
+ * @generated from message taskwire.v1.ExplainTaskResponse
+ */
+export type ExplainTaskResponse = Message<"taskwire.v1.ExplainTaskResponse"> & {
+  /**
+   * @generated from field: taskwire.v1.Task task = 1;
+   */
+  task?: Task | undefined;
+
+  /**
+   * Most decisive first; empty when nothing holds it back (it is about to start, running, or finished).
+   *
+   * @generated from field: repeated taskwire.v1.WaitReason reasons = 2;
+   */
+  reasons: WaitReason[];
+};
+
+/**
+ * Describes the message taskwire.v1.ExplainTaskResponse.
+ * Use `create(ExplainTaskResponseSchema)` to create a new message.
+ */
+export const ExplainTaskResponseSchema: GenMessage<ExplainTaskResponse> = /*@__PURE__*/
+  messageDesc(file_taskwire_v1_task_service, 26);
+
+/**
+ * What holds a task back.
+ *
+ * @generated from enum taskwire.v1.WaitReasonKind
+ */
+export enum WaitReasonKind {
+  /**
+   * @generated from enum value: WAIT_REASON_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * SCHEDULED: it runs at `until` (its delay, or a retry's back-off).
+   *
+   * @generated from enum value: WAIT_REASON_KIND_RUN_TIME = 1;
+   */
+  RUN_TIME = 1,
+
+  /**
+   * WAITING: `running` of its parents have not finished.
+   *
+   * @generated from enum value: WAIT_REASON_KIND_PARENTS = 2;
+   */
+  PARENTS = 2,
+
+  /**
+   * Its queue is paused.
+   *
+   * @generated from enum value: WAIT_REASON_KIND_QUEUE_PAUSED = 3;
+   */
+  QUEUE_PAUSED = 3,
+
+  /**
+   * A concurrency limit (`scope`) is full: `running` of `limit`, held by `holders`.
+   *
+   * @generated from enum value: WAIT_REASON_KIND_CONCURRENCY_LIMIT = 4;
+   */
+  CONCURRENCY_LIMIT = 4,
+
+  /**
+   * A rate limit (`scope`) allows its next start at `until`.
+   *
+   * @generated from enum value: WAIT_REASON_KIND_RATE_LIMIT = 5;
+   */
+  RATE_LIMIT = 5,
+
+  /**
+   * No connected worker serves its type in its queue.
+   *
+   * @generated from enum value: WAIT_REASON_KIND_NO_WORKER = 6;
+   */
+  NO_WORKER = 6,
+
+  /**
+   * Every connected worker serving it has all its slots busy (`running` of `limit` slots).
+   *
+   * @generated from enum value: WAIT_REASON_KIND_SLOTS_BUSY = 7;
+   */
+  SLOTS_BUSY = 7,
+
+  /**
+   * `ahead` queued tasks of its queue come before it (higher priority, or earlier).
+   *
+   * @generated from enum value: WAIT_REASON_KIND_QUEUED_BEHIND = 8;
+   */
+  QUEUED_BEHIND = 8,
+}
+
+/**
+ * Describes the enum taskwire.v1.WaitReasonKind.
+ */
+export const WaitReasonKindSchema: GenEnum<WaitReasonKind> = /*@__PURE__*/
+  enumDesc(file_taskwire_v1_task_service, 0);
+
+/**
  * Submit tasks, follow them, wait for their results, cancel them, list what exists.
  * The reads marked NO_SIDE_EFFECTS are also served over HTTP GET with the Connect protocol
  * (`GET /taskwire.v1.TaskService/GetStatus?encoding=json&message=...`), which proxies and
@@ -897,6 +1084,19 @@ export const TaskService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamTaskLogsRequestSchema;
     output: typeof StreamTaskLogsResponseSchema;
+  },
+  /**
+   * Why a task is not running: each reason that holds it back now (its run time, its parents, a
+   * paused queue, a full concurrency limit, a rate limit, no worker serving it, busy workers,
+   * the tasks ahead of it). Empty reasons with a RUNNING or finished task: it is not waiting.
+   * Read like GetStatus (a client key sees its own tasks only).
+   *
+   * @generated from rpc taskwire.v1.TaskService.ExplainTask
+   */
+  explainTask: {
+    methodKind: "unary";
+    input: typeof ExplainTaskRequestSchema;
+    output: typeof ExplainTaskResponseSchema;
   },
   /**
    * One task type of the catalog with the descriptors of its input and output messages, so a

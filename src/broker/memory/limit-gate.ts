@@ -33,6 +33,19 @@ export type Refusal =
   /** The key is full or out of tokens (for this type, or in the queue): park it. */
   | { scope: "key"; until?: number };
 
+/** A limit that holds a task back now (ExplainTask). */
+export interface LimitHold {
+  kind: "concurrency" | "rate";
+  scope: "queue" | "type" | "key of type" | "key of queue";
+  /** Concurrency: running now; rate: the rate's count. */
+  running: number;
+  limit: number;
+  /** Concurrency: ids of tasks holding the slots. */
+  holders: string[];
+  /** Rate: when the next start is allowed. */
+  until?: number;
+}
+
 export class LimitGate {
   readonly #running = new Map<string, number>();
   readonly #windows = new Map<string, number[]>();
@@ -82,6 +95,35 @@ export class LimitGate {
       if (until !== undefined) return { scope: "key", until };
     }
     return undefined;
+  }
+
+  /**
+   * Every limit that would hold back a task of `type` and `key` at `now` (ExplainTask): full
+   * concurrency limits with their holders (at most 20), and rates with the time of their next start.
+   */
+  explain(limits: QueueLimits, type: string, key: string | undefined, now: number): LimitHold[] {
+    const holds: LimitHold[] = [];
+    const queue = limits.queue;
+    const own = limits.types.get(type);
+    const full = (scope: LimitHold["scope"], name: string, limit: number | undefined, match: (counted: Counted) => boolean) => {
+      const running = this.running(name);
+      if (limit !== undefined && running >= limit) holds.push({ kind: "concurrency", scope, running, limit, holders: this.holders(match).slice(0, 20) });
+    };
+    const rated = (scope: LimitHold["scope"], name: string, rate: RateRule | undefined) => {
+      const until = rate === undefined ? undefined : this.#nextStart(name, rate, now);
+      if (rate !== undefined && until !== undefined) holds.push({ kind: "rate", scope, running: rate.count, limit: rate.count, holders: [], until });
+    };
+    full("queue", "q", queue?.concurrency, () => true);
+    rated("queue", "rq", queue?.rate);
+    full("type", `t:${type}`, own?.concurrency, (c) => c.type === type);
+    rated("type", `rt:${type}`, own?.rate);
+    if (key !== undefined) {
+      full("key of type", typeKey(type, key), own?.perKey, (c) => c.type === type && c.key === key);
+      full("key of queue", `qk:${key}`, queue?.perKey, (c) => c.key === key);
+      rated("key of type", `r${typeKey(type, key)}`, own?.keyRate);
+      rated("key of queue", `rqk:${key}`, queue?.keyRate);
+    }
+    return holds;
   }
 
   /** Counts a lease taken at `now`, and its start in the rate windows that apply. */

@@ -5,7 +5,10 @@
 import type { Command } from "commander";
 import type { TaskState } from "../../client/index.js";
 import type { CliContext } from "../context.js";
-import { formatTaskTable, jsonLine, taskPageToJson } from "../format.js";
+import { toJson } from "@bufbuild/protobuf";
+import { WaitReasonSchema } from "../../../gen/taskwire/v1/task_service_pb.js";
+import { formatTaskTable, jsonLine, taskPageToJson, taskToJson } from "../format.js";
+import { taskStateName } from "../../client/states.js";
 import { collectLabel, collectStates, integerIn, queueArg } from "../options.js";
 import { registerTasksTree } from "./tasks-tree.js";
 
@@ -51,5 +54,24 @@ export function registerTasksCommands(program: Command, ctx: CliContext): Comman
       ctx.stdout.write(`${page.tasks.length} of ${page.totalCount} tasks${more}\n`);
     });
   registerTasksTree(tasks, ctx);
+  tasks
+    .command("explain")
+    .description("why a task is not running: its run time, parents, a paused queue, a full limit, a rate, no worker, busy workers, the tasks ahead")
+    .argument("<id>", "the task's id")
+    .option("--json", "print the answer as proto JSON")
+    .action(async (id: string, flags: { json?: boolean }, command: Command) => {
+      const { task, reasons } = await ctx.client(command).explainTask(id, { signal: ctx.signal });
+      if (flags.json) {
+        ctx.stdout.write(jsonLine({ task: taskToJson(task, ctx.registry), reasons: reasons.map((r) => toJson(WaitReasonSchema, r)) }));
+        return;
+      }
+      const state = taskStateName(task.state);
+      if (reasons.length === 0) {
+        ctx.stdout.write(`task ${task.id} is ${state}: nothing holds it back\n`);
+        return;
+      }
+      ctx.stdout.write(`task ${task.id} is ${state}:\n`);
+      for (const r of reasons) ctx.stdout.write(`- ${r.message}${r.holders.length > 0 ? ` (held by ${r.holders.join(", ")})` : ""}\n`);
+    });
   return tasks;
 }

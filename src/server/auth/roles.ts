@@ -43,6 +43,7 @@ export const PROCEDURE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   "taskwire.v1.TaskService/Submit": "tasks.submit",
   "taskwire.v1.TaskService/SubmitBatch": "tasks.submit",
   "taskwire.v1.TaskService/GetStatus": "tasks.read",
+  "taskwire.v1.TaskService/ExplainTask": "tasks.read",
   "taskwire.v1.TaskService/GetResult": "tasks.read",
   "taskwire.v1.TaskService/StreamProgress": "tasks.read",
   "taskwire.v1.TaskService/ListTypes": "tasks.read",

@@ -4,6 +4,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type {
   TaskService} from "../../../gen/taskwire/v1/task_service_pb.js";
 import {
@@ -11,6 +12,7 @@ import {
   SubmitResponseSchema,
   type StreamProgressResponse,
   type SubmitRequest,
+  type WaitReason,
 } from "../../../gen/taskwire/v1/task_service_pb.js";
 import type { Unsubscribe } from "../../broker/broker.js";
 import { DEFAULTS } from "../../config/config.js";
@@ -46,6 +48,8 @@ export interface TaskServiceDeps {
   submitter: TaskSubmitter;
   /** Workers seen within this many ms count as connected in ListTypes. */
   leaseTimeoutMs: number;
+  /** ExplainTask's reasons for a task (`explain-task.ts`). @default none: every task is answered without reasons */
+  explain?: (task: TaskRecord) => Promise<WaitReason[]>;
   /** Most parents one task may depend on (`ServerConfig.maxParents`). @default 32 */
   maxParents?: number;
   /**
@@ -65,6 +69,15 @@ export const MAX_BATCH = 10_000;
 const MAX_PAGE = 1000;
 const DEFAULT_PAGE = 50;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A filter's time: a well-formed Timestamp within years 1970 to 9999. */
+function validTime(time: Timestamp, field: string): Date {
+  const ms = Number(time.seconds) * 1000 + Math.floor(time.nanos / 1e6);
+  if (time.nanos < 0 || time.nanos > 999_999_999 || !Number.isFinite(ms) || ms < 0 || ms > 253_402_300_799_999) {
+    throw InvalidArgumentError.field(field, "is not a valid time (from 1970 to 9999)");
+  }
+  return new Date(ms);
+}
 
 function validId(id: string, field = "id"): string {
   if (!UUID.test(id)) throw InvalidArgumentError.field(field, id === "" ? "is required" : `"${id.slice(0, 64)}" is not a task id (a UUID)`);
@@ -155,6 +168,11 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
 
     async getStatus(request, context: HandlerContext) {
       return { task: taskToProto(await getTask(request.id, callerOf(context))) };
+    },
+
+    async explainTask(request, context: HandlerContext) {
+      const task = await getTask(request.id, callerOf(context));
+      return { task: taskToProto(task), reasons: deps.explain ? await deps.explain(task) : [] };
     },
 
     async getResult(request, context: HandlerContext) {
@@ -250,6 +268,11 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
       if (request.pageSize < 0 || request.pageSize > MAX_PAGE) throw InvalidArgumentError.field("page_size", `must be from 0 to ${MAX_PAGE}`);
       const limit = request.pageSize || DEFAULT_PAGE;
       const beforeId = request.pageToken === "" ? undefined : decodePageToken(request.pageToken);
+      const createdAfter = request.createdAfter === undefined ? undefined : validTime(request.createdAfter, "created_after");
+      const createdBefore = request.createdBefore === undefined ? undefined : validTime(request.createdBefore, "created_before");
+      if (createdAfter !== undefined && createdBefore !== undefined && createdBefore.getTime() <= createdAfter.getTime()) {
+        throw InvalidArgumentError.field("created_before", "must be after created_after");
+      }
       const { tasks, total } = await store.listTasks({
         states,
         type: request.type || undefined,
@@ -257,6 +280,8 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
         submittedBy: ownerScope(callerOf(context)),
         labels: validLabels(request.labels, "labels"),
         parentId: request.parentId === "" ? undefined : validId(request.parentId, "parent_id"),
+        createdAfter,
+        createdBefore,
         limit,
         beforeId,
       });
