@@ -11,11 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { createFileRegistry } from "@bufbuild/protobuf";
-import { anyPack, durationMs } from "@bufbuild/protobuf/wkt";
+import { anyPack, durationMs, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AdminService } from "../../gen/taskwire/v1/admin_service_pb.js";
-import { TaskState } from "../../gen/taskwire/v1/task_pb.js";
+import { TaskState, type Task } from "../../gen/taskwire/v1/task_pb.js";
 import { TaskService } from "../../gen/taskwire/v1/task_service_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { defaultDashboardDir } from "../../src/server/transport/dashboard-route.js";
@@ -187,6 +187,30 @@ describe.each(BACKENDS)("on %s", (backend) => {
     expect(overview).toMatchObject({ workers: 1, servers: 1, pausedQueues: ["dash-paused"] });
     expect(overview.slots).toBeGreaterThan(0);
     await api.admin.resumeQueue({ name: "dash-paused" });
+  });
+
+  it("ListTasks narrows by creation time (the dashboard's time range)", async () => {
+    const batch = `t${Date.now()}`;
+    const made: Task[] = [];
+    for (let i = 0; i < 3; i++) made.push((await api.tasks.submit({ type: "dashboard.fail-once", labels: { batch }, input: { typeUrl: "type.googleapis.com/google.protobuf.Struct", value: new Uint8Array() } })).task!);
+    const ms = (t: Task) => timestampMs(t.createTime!);
+    const pivot = made[1]!;
+    const ids = async (range: { createdAfter?: typeof pivot.createTime; createdBefore?: typeof pivot.createTime }) =>
+      (await api.tasks.listTasks({ labels: { batch }, ...range })).tasks.map((t) => t.id).sort();
+    const expected = (keep: (t: Task) => boolean) => made.filter(keep).map((t) => t.id).sort();
+    expect(await ids({ createdAfter: pivot.createTime })).toEqual(expected((t) => ms(t) >= ms(pivot)));
+    expect(await ids({ createdBefore: pivot.createTime })).toEqual(expected((t) => ms(t) < ms(pivot)));
+    expect(await ids({ createdAfter: made[0]!.createTime, createdBefore: timestampFromMs(ms(made[2]!) + 1) })).toEqual(expected(() => true));
+    expect((await api.tasks.listTasks({ labels: { batch }, createdAfter: timestampFromMs(ms(made[2]!) + 60_000) })).totalCount).toBe(0n);
+    for (const [request, field] of [
+      [{ createdAfter: pivot.createTime, createdBefore: pivot.createTime }, "created_before"],
+      [{ createdAfter: { seconds: 1n, nanos: -1 } }, "created_after"],
+      [{ createdBefore: { seconds: -5n, nanos: 0 } }, "created_before"],
+    ] as const) {
+      const error = await api.tasks.listTasks(request).catch((e: unknown) => ConnectError.from(e));
+      expect((error as ConnectError).code).toBe(Code.InvalidArgument);
+      expect((error as ConnectError).rawMessage).toMatch(new RegExp(`^${field}: `));
+    }
   });
 
   it("GetCaller says the server checks no keys and allows everything", async () => {

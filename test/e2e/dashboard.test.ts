@@ -225,6 +225,19 @@ describe("without API keys (Redis + PostgreSQL)", () => {
     await page.close();
   });
 
+  it("filters the task list by creation time", async () => {
+    const { task } = await openApi.tasks.submit({ type: "test.echo", input: struct({ n: 3 }) });
+    const page = await newPage(`${open.url}/#/tasks`);
+    await expect.poll(() => page.locator(`tr[data-task-id="${task!.id}"]`).count(), { timeout: 20_000 }).toBe(1);
+    await page.getByLabel("Created after").fill("2099-01-01T00:00:00");
+    await expect.poll(() => page.getByText("No task matches.").isVisible(), { timeout: 20_000 }).toBe(true);
+    expect(page.url()).toMatch(/after=2099-01-0/);
+    await page.getByLabel("Created after").fill("");
+    await page.getByLabel("Created before").fill("2099-01-01T00:00:00");
+    await expect.poll(() => page.locator(`tr[data-task-id="${task!.id}"]`).count(), { timeout: 20_000 }).toBe(1);
+    await page.close();
+  });
+
   it("costs the server a few calls a minute while left open", async () => {
     const page = await browser.newPage();
     const calls: number[] = [];

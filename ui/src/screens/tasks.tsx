@@ -1,9 +1,10 @@
 /**
- * Tasks: ListTasks with filters (state, type, queue, label, parent, id), pages, and bulk actions (cancel,
+ * Tasks: ListTasks with filters (state, type, queue, label, parent, creation time, id), pages, and bulk actions (cancel,
  * retry, delete) on the selected tasks or on every task matching the filter, each after a
  * confirmation that says how many tasks it takes. The filter lives in the URL's hash, so a view
  * can be linked (no key is ever in it).
  */
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { useState } from "preact/hooks";
 import type { TaskSelector } from "../../../gen/taskwire/v1/admin_service_pb.js";
 import { TaskState, type Task } from "../../../gen/taskwire/v1/task_pb.js";
@@ -24,6 +25,16 @@ const ACTION_STATES: Record<BulkAction, readonly TaskState[]> = {
   delete: [TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED],
 };
 
+/** An ISO time of the URL as a `datetime-local` value (local time), and back. */
+function toLocal(iso: string): string {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return "";
+  return new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+}
+function fromLocal(local: string): string {
+  return local === "" ? "" : new Date(local).toISOString();
+}
+
 function setQuery(changes: Record<string, string>): void {
   const [path = "", search = ""] = location.hash.split("?", 2);
   const query = new URLSearchParams(search);
@@ -43,6 +54,9 @@ export function TasksScreen({ route }: { route: Route }) {
   const queue = route.query.get("queue") ?? "";
   const label = route.query.get("label") ?? "";
   const parent = route.query.get("parent") ?? "";
+  const after = route.query.get("after") ?? "";
+  const before = route.query.get("before") ?? "";
+  const timeOf = (text: string) => (text === "" || Number.isNaN(Date.parse(text)) ? undefined : timestampFromMs(Date.parse(text)));
   const [tokens, setTokens] = useState<string[]>([""]);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [confirmation, setConfirmation] = useState<Confirmation | undefined>();
@@ -54,8 +68,8 @@ export function TasksScreen({ route }: { route: Route }) {
   const token = tokens.at(-1) ?? "";
 
   const list = usePoll(
-    (signal) => clients.tasks.listTasks({ states: stateValue === undefined ? [] : [stateValue], type, queue, labels, parentId: parent, pageSize: PAGE_SIZE, pageToken: token }, { signal }),
-    [state, type, queue, label, parent, token],
+    (signal) => clients.tasks.listTasks({ states: stateValue === undefined ? [] : [stateValue], type, queue, labels, parentId: parent, createdAfter: timeOf(after), createdBefore: timeOf(before), pageSize: PAGE_SIZE, pageToken: token }, { signal }),
+    [state, type, queue, label, parent, after, before, token],
   );
   const tasks: Task[] = list.data?.tasks ?? [];
 
@@ -160,6 +174,14 @@ export function TasksScreen({ route }: { route: Route }) {
           Label
           <input value={label} onChange={(e) => filterChanged({ label: e.currentTarget.value.trim() })} placeholder="key=value" />
         </label>
+        <label>
+          Created after
+          <input type="datetime-local" step={1} value={toLocal(after)} onChange={(e) => filterChanged({ after: fromLocal(e.currentTarget.value) })} />
+        </label>
+        <label>
+          Created before
+          <input type="datetime-local" step={1} value={toLocal(before)} onChange={(e) => filterChanged({ before: fromLocal(e.currentTarget.value) })} />
+        </label>
         {parent !== "" && (
           <span>
             Children of <a href={href("tasks", parent)}>{shortId(parent)}</a>{" "}
@@ -177,11 +199,11 @@ export function TasksScreen({ route }: { route: Route }) {
           </ActionButton>
         ))}
         {(["cancel", "retry", "delete"] as const).map((action) => (
-          <ActionButton key={`all-${action}`} permission="fleet.act" danger={action !== "retry"} disabled={label !== "" || parent !== ""} onClick={() => confirmMatching(action)} label={`${action} every task matching the filter`}>
+          <ActionButton key={`all-${action}`} permission="fleet.act" danger={action !== "retry"} disabled={label !== "" || parent !== "" || after !== "" || before !== ""} onClick={() => confirmMatching(action)} label={`${action} every task matching the filter`}>
             {action[0]!.toUpperCase() + action.slice(1)} all matching
           </ActionButton>
         ))}
-        {(label !== "" || parent !== "") && <small class="muted">(with a label or parent filter, select the tasks to act on)</small>}
+        {(label !== "" || parent !== "" || after !== "" || before !== "") && <small class="muted">(with a label, parent or time filter, select the tasks to act on)</small>}
       </div>
       <Notice text={notice} />
       <ErrorBanner error={list.error} />
