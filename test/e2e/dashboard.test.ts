@@ -167,6 +167,9 @@ describe("without API keys (Redis + PostgreSQL)", () => {
     await page.goto(`${open.url}/#/tasks/${id}`);
     await expect.poll(() => page.locator(".facts .badge").textContent(), { timeout: 20_000 }).toBe("QUEUED");
     expect((await openApi.tasks.getStatus({ id })).task?.state).toBe(TaskState.QUEUED);
+    // "Why is it not running": its queue is paused (ExplainTask).
+    await expect.poll(() => page.getByTestId("task-why").locator('[data-kind="QUEUE_PAUSED"]').count(), { timeout: 20_000 }).toBe(1);
+    await screenshot(page, "task-why");
     // Resumed from another tab; the task page follows the task live to its end.
     const queues = await newPage(`${open.url}/#/queues`);
     await queues.getByRole("button", { name: "resume queue dash-paused" }).click();

@@ -1,13 +1,13 @@
 /**
  * The Task screen's panels fed by their own RPCs: the live log (`StreamTaskLogs`: the stored
  * lines, then live ones until the task ends), the task's context (`Task.context`, kept across
- * retries), and its parents and children (`parent_ids`, `ListTasks` by `parent_id`) as a small
- * graph.
+ * retries), its parents and children (`parent_ids`, `ListTasks` by `parent_id`) as a small
+ * graph, and why a waiting task is not running (`ExplainTask`).
  */
 import type { JsonObject } from "@bufbuild/protobuf";
 import { useEffect, useState } from "preact/hooks";
-import { ParentFailurePolicy, type Task } from "../../../gen/taskwire/v1/task_pb.js";
-import type { TaskLogLine } from "../../../gen/taskwire/v1/task_service_pb.js";
+import { ParentFailurePolicy, TaskState, type Task } from "../../../gen/taskwire/v1/task_pb.js";
+import { WaitReasonKind, type TaskLogLine } from "../../../gen/taskwire/v1/task_service_pb.js";
 import { errorText } from "../api.js";
 import { ErrorBanner, StateBadge } from "../components.js";
 import { formatTime, isFinished, shortId } from "../format.js";
@@ -151,6 +151,44 @@ export function DependencyPanel({ task }: { task: Task }) {
           {task.childrenCount > 50 && <a href={`${href("tasks")}?parent=${task.id}`}>all children</a>}
         </div>
       </div>
+    </section>
+  );
+}
+
+/** Why a waiting task is not running (`ExplainTask`), refreshed while it waits. */
+export function WhyPanel({ task }: { task: Task }) {
+  const { clients } = useSession();
+  const waiting = task.state === TaskState.QUEUED || task.state === TaskState.SCHEDULED || task.state === TaskState.WAITING;
+  const explained = usePoll((signal) => (waiting ? clients.tasks.explainTask({ id: task.id }, { signal }) : Promise.resolve(undefined)), [task.id, waiting]);
+  if (!waiting) return null;
+  const reasons = explained.data?.reasons ?? [];
+  return (
+    <section aria-labelledby="why-title">
+      <h2 id="why-title">Why it is not running</h2>
+      <ErrorBanner error={explained.error} />
+      {explained.data && reasons.length === 0 ? (
+        <p class="muted">Nothing holds it back: it starts as soon as a worker takes it.</p>
+      ) : (
+        <ul class="reasons" data-testid="task-why">
+          {reasons.map((reason, i) => (
+            <li key={i} data-kind={WaitReasonKind[reason.kind]}>
+              {reason.message}
+              {reason.holders.length > 0 && (
+                <span class="muted">
+                  {" "}
+                  (held by{" "}
+                  {reason.holders.map((id) => (
+                    <a key={id} class="chip" href={href("tasks", id)} title={id}>
+                      {shortId(id)}
+                    </a>
+                  ))}
+                  )
+                </span>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
     </section>
   );
 }

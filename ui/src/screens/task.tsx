@@ -15,7 +15,7 @@ import { anyToJson, loadType, type TypeSchemas } from "../schemas.js";
 import { useSession } from "../session.js";
 import { SubmitForm } from "../submit-form.js";
 import { TypedMessage } from "../typed-view.js";
-import { ContextPanel, DependencyPanel, LogPanel } from "./task-panels.js";
+import { ContextPanel, DependencyPanel, LogPanel, WhyPanel } from "./task-panels.js";
 
 function TypedAny({ any, schemas, what }: { any: Task["input"]; schemas: TypeSchemas | undefined; what: string }) {
   if (any === undefined) return <p class="muted">No {what}.</p>;
@@ -152,6 +152,7 @@ export function TaskScreen({ id }: { id: string }) {
       </dl>
       <h2>Progress</h2>
       {task.progress || !finished ? <ProgressBar progress={task.progress} /> : <p class="muted">No progress was reported.</p>}
+      <WhyPanel task={task} />
       <DependencyPanel task={task} />
       {form && schemas && (
         <section class="panel" aria-label={form === "clone" ? "clone" : "edit and retry"}>
