@@ -6,8 +6,9 @@
  *
  * While it hangs, calls that need PostgreSQL answer UNAVAILABLE within the database timeout (not
  * at the client's deadline); leases are renewed in Redis, not behind PostgreSQL writes; claims
- * whose attempts PostgreSQL has not confirmed keep their leases and are settled once it answers;
- * results are kept and retried. Once it resumes, every task ends once and none runs twice.
+ * whose read of their tasks PostgreSQL does not answer keep their leases and read again once it
+ * answers (an attempt starts in the claim, nothing is written before the worker has it); starts
+ * and results are kept and retried. Once it resumes, every task ends once and none runs twice.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -76,9 +77,8 @@ describe("PostgreSQL hung (SIGSTOP)", () => {
     postgres.resume();
 
     const books = await s.settle();
-    const inDoubt = count("claim in doubt");
-    const settled = entries("claim settled after PostgreSQL answered");
-    const startedBeforeAnswer = settled.reduce((sum, entry) => sum + Number(entry.startedBefore), 0);
+    const waiting = count("a claim's read was not answered");
+    const answered = entries("claim read its tasks once PostgreSQL and Redis answered");
     await s.report(
       "PostgreSQL hung (SIGSTOP) 10 s, two servers",
       books,
@@ -87,9 +87,9 @@ describe("PostgreSQL hung (SIGSTOP)", () => {
         databaseTimeout: DATABASE_TIMEOUT,
         submitAnsweredMs: submitted.ms,
         getStatusAnsweredMs: status.ms,
-        claimsInDoubt: inDoubt,
-        claimsSettled: settled.length,
-        attemptsStartedUnconfirmed: startedBeforeAnswer,
+        claimsWaiting: waiting,
+        claimsAnswered: answered.length,
+        startWritesRetried: count("could not write attempt starts"),
         resultsHeldAndRetried: count("outcome recorded after PostgreSQL came back"),
         leasesReapedLost: entries("reaped expired leases").reduce((sum, e) => sum + Number(e.lost), 0),
       },
@@ -99,9 +99,9 @@ describe("PostgreSQL hung (SIGSTOP)", () => {
     // was noticed, and PostgreSQL ran it when it resumed (README: resubmit with an idempotency key).
     expect(books.stored - books.submitted).toBeLessThanOrEqual(1);
     expect(books, s.tails()).toMatchObject({ submitted: 3030, terminal: books.stored, succeeded: books.stored, lost: 0, duplicated: 0, implausible: 0, repeatedAttempts: 0 });
-    // Claims were made while PostgreSQL hung, and settled once it answered.
-    expect(inDoubt).toBeGreaterThan(0);
-    expect(settled.length).toBe(inDoubt);
+    // Claims were made while PostgreSQL hung, and read their tasks once it answered.
+    expect(waiting).toBeGreaterThan(0);
+    expect(answered.length).toBe(waiting);
     // No lease lapsed, no attempt was lost, no task ran twice.
     expect(books).toMatchObject({ rerun: 0, retried: 0 });
   });
