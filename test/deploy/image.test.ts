@@ -395,7 +395,10 @@ describe("Kubernetes containers as local processes", () => {
       workerIds[name] = /^worker (\S+) serving/m.exec(process.output)![1]!;
       // The probes, as the kubelet sends them: GET on the named metrics port.
       const port = own.ports[String(container.ports.find((p) => p.name === container.readinessProbe!.httpGet!.port)!.containerPort)]!;
-      await eventually(async () => (await fetch(`http://127.0.0.1:${port}${container.readinessProbe!.httpGet!.path}`)).status === 200, 60_000, `${name} ready`);
+      // The port listens once the worker runs, a moment after it printed its line: refused until then.
+      const ready = async (): Promise<boolean> =>
+        (await fetch(`http://127.0.0.1:${port}${container.readinessProbe!.httpGet!.path}`).catch(() => undefined))?.status === 200;
+      await eventually(ready, 60_000, `${name} ready`);
       expect((await fetch(`http://127.0.0.1:${port}${container.livenessProbe!.httpGet!.path}`)).status, `${name} live`).toBe(200);
     }
     const ran = await runOnQueues(`http://127.0.0.1:${machine.ports["50051"]}`, ["high_priority", "default", "low_priority"], { authorization: `Bearer ${admin.token}` });
