@@ -477,6 +477,9 @@ describe("progress for a task the worker does not hold", () => {
     const id = assigned!.taskId;
     const attempt = assigned!.attempt;
 
+    // The stream starts with the state PostgreSQL holds, which learns the start within 200 ms of
+    // the Assign (issue 16): subscribe once it has.
+    await eventually(async () => (await rpc.getStatus({ id })).task?.state === TaskState.RUNNING, 10_000, "the start to be recorded");
     const events = rpc.streamProgress({ id })[Symbol.asyncIterator]();
     const nextPercent = async (): Promise<number | undefined> => {
       const r = await events.next();
