@@ -13,8 +13,9 @@
  *   with the start it carries (`AttemptOutcome.start`), and only then requeued: the row holds the
  *   attempt, so the next claim numbers past it;
  * - the reaper, for a lease that expired while the row still waits (the claiming server died
- *   before writing the start), records that attempt as lost under {@link nextAttempt}'s number
- *   before requeueing it, so that number is used up whatever the dead server handed out;
+ *   before writing the start, or Redis lost the claim's answer), sets the stored attempt to
+ *   {@link nextAttempt}'s number (a release of the number after it) before requeueing it, so
+ *   that number is used up whatever the claim handed out; no attempt is counted for it;
  * - a dispatch index rebuilt from PostgreSQL (Redis lost, or the embedded default started
  *   again) finds such tasks QUEUED, their leases gone. Every claim from the lost index came
  *   before the loss, hence before the rebuild began (`indexBuiltAt`), and so did the task's last

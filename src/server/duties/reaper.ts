@@ -3,9 +3,11 @@
  * died, or a worker's stream was lost without a close) are settled from PostgreSQL, the truth:
  * a running attempt whose worker is not here is lost (and retried); a finished task loses its
  * lease. A task still queued or scheduled under an expired lease was claimed by a server that
- * died before PostgreSQL learned the start (starts are written after the task reached its
- * worker): that attempt is recorded as lost, under the number the claim gave it (or a higher one,
- * `core/attempt-numbers.ts`), so it is never handed out again, and the task is retried. `reapExpired` pushes each taken
+ * died, or whose answer Redis lost, before PostgreSQL learned the start (starts are written after
+ * the task reached its worker): the number that claim may have handed out (or a higher one,
+ * `core/attempt-numbers.ts`) is used up, as a release of it would, so it is never handed out
+ * again, and the task is queued again. No error is recorded and no attempt counted: the claim
+ * may never have reached a worker (a Redis that hung answers a claim nobody waits for). `reapExpired` pushes each taken
  * lease forward, so no two servers' reapers settle the same one.
  *
  * A task this server holds is never settled: an attempt held by one of its sessions, an outcome
@@ -63,9 +65,10 @@ export function reaper(deps: ReaperDeps): Duty {
         for (const task of tasks) {
           if (TERMINAL_STATES.has(task.state)) release.push({ id: task.id, queue: task.queue });
           else if (WAITING_STATES.has(task.state)) {
-            const attempt = nextAttempt(task, builtAt);
-            const error = serverError(attempt, "WORKER_LOST", "the lease expired before the attempt's start was recorded: its server stopped", "");
-            lost.push(recorder.record({ kind: "failed", id: task.id, attempt, error, start: { workerId: null, startedAt: new Date(now) } }));
+            // A release of the number after it leaves the task at that number: used up, not counted.
+            const used = nextAttempt(task, builtAt);
+            const reason = "the lease of a claim expired before its start was recorded";
+            lost.push(recorder.record({ kind: "released", id: task.id, attempt: used + 1, reason, start: { workerId: null, startedAt: new Date(now) } }));
           } else {
             const error = serverError(task.attempt, "WORKER_LOST", "the lease expired: the worker or its server stopped answering", task.workerId ?? "");
             lost.push(recorder.record({ kind: "failed", id: task.id, attempt: task.attempt, error }));

@@ -29,7 +29,8 @@
  * (a waiting state and a stored attempt below the outcome's) admits only an attempt later than
  * any the row has seen; a release of an attempt whose start was never written leaves the row as
  * it was but for the attempt number, which then never repeats, and for its transitions (RUNNING
- * and QUEUED, as when its start was written).
+ * and QUEUED, as when its start was written; only QUEUED for a release without a worker, the
+ * reaper's, which uses up the number of a claim that may have handed the task out).
  *
  * Back-off: `min(maxMs, initialMs * multiplier^(attempt-1))`, scaled by a random factor in
  * `[1 - jitter, 1 + jitter]`. It is computed in SQL because the policy lives in the row; the
@@ -112,6 +113,7 @@ function buildFinish(db: TaskwireDatabase, childless: boolean) {
       finishedAt: sql`case when ${NEXT_STATE} in ('SCHEDULED', 'QUEUED') then ${tasks.finishedAt} else ${timestampParam(NOW)} end`,
       updatedAt: timestampParam(NOW),
       transitions: sql`case
+        when ${UNWRITTEN} and v.worker_id is null then ${tasks.transitions} || jsonb_build_array(${FINAL_TRANSITION})
         when ${UNWRITTEN} then ${tasks.transitions} || jsonb_build_array(
           jsonb_build_object('state', 'RUNNING', 'attempt', v.attempt, 'time', v.started_text), ${FINAL_TRANSITION})
         else ${tasks.transitions} || jsonb_build_array(${FINAL_TRANSITION}) end`,
