@@ -102,6 +102,7 @@ describe("PGlite store", () => {
       scheduledAt: task.scheduledAt,
       attempt: task.attempt,
       workerId: task.workerId,
+      concurrencyKey: task.concurrencyKey,
     });
     expect(await reopened.listIndexable(undefined, 100)).toEqual([indexable(queued), indexable(scheduled)]);
     expect(await mustGet(reopened, running.id)).toEqual(done);
