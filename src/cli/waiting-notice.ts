@@ -80,7 +80,13 @@ export class WaitingNotice {
 
   constructor(calls: NoticeCalls, options: WaitingNoticeOptions) {
     this.#calls = calls;
-    this.#options = { afterMs: NOTICE_AFTER_MS, recheckMs: RECHECK_MS, now: Date.now, ...options };
+    // Each default on its own: an option passed as undefined means the default, not 0 ms.
+    this.#options = {
+      write: options.write,
+      afterMs: options.afterMs ?? NOTICE_AFTER_MS,
+      recheckMs: options.recheckMs ?? RECHECK_MS,
+      now: options.now ?? Date.now,
+    };
   }
 
   /** Starts watching: the first check comes `afterMs` from now. */

@@ -7,14 +7,14 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { TaskSchema, TaskState, TaskTypeSchema, type Task, type TaskType } from "../../gen/taskwire/v1/task_pb.js";
 import { StreamProgressResponseSchema, type StreamProgressResponse } from "../../gen/taskwire/v1/task_service_pb.js";
 import { createTaskwireRegistry } from "../../src/client/index.js";
 import { ExitCode, type CliContext } from "../../src/cli/context.js";
 import { followProgress, ProgressStreamLostError, type FollowCalls } from "../../src/cli/follow.js";
 import { reportError } from "../../src/cli/run.js";
-import { describeWaiting, WaitingNotice } from "../../src/cli/waiting-notice.js";
+import { describeWaiting, NOTICE_AFTER_MS, WaitingNotice } from "../../src/cli/waiting-notice.js";
 
 const ID = "01a20353-a6f5-772f-85bf-3898c107de68";
 
@@ -174,5 +174,29 @@ describe("the waiting notice", () => {
       `task ${ID} is QUEUED in queue reports: no connected worker serves reports.generate; it starts once one connects (taskwire types lists what workers serve)`,
       `task ${ID} is QUEUED in queue reports: the worker serving reports.generate is busy, or does not serve queue reports`,
     ]);
+  });
+  it("an option given as undefined keeps its default: the first check comes NOTICE_AFTER_MS after the start, not at once", () => {
+    vi.useFakeTimers();
+    try {
+      let checks = 0;
+      const notice = new WaitingNotice(
+        {
+          status: () => {
+            checks += 1;
+            return Promise.resolve(task(TaskState.RUNNING));
+          },
+          listTypes: () => Promise.resolve(catalog(1)),
+        },
+        { write: () => undefined, afterMs: undefined, recheckMs: undefined },
+      );
+      notice.start();
+      vi.advanceTimersByTime(NOTICE_AFTER_MS - 1);
+      expect(checks).toBe(0);
+      vi.advanceTimersByTime(1);
+      expect(checks).toBe(1);
+      notice.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

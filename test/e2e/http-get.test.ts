@@ -25,6 +25,7 @@ describe("the reads are marked NO_SIDE_EFFECTS", () => {
       .sort();
     expect(marked).toEqual([
       "CountTasks",
+      "ExplainTask",
       "GetCaller",
       "GetOverview",
       "GetQueue",
