@@ -6,16 +6,36 @@
  * failures are one line without a stack. And each attempt's outcome in the worker's log.
  */
 import { existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "../../src/client/index.js";
+import { DATA_DIR_LOCK_FILE } from "../../src/store/data-dir-lock.js";
 import { spawnCli, spawnWatched } from "../support/cli-process.js";
 import { dropSchema, TEST_DATABASE_URL, uniqueSchemaName } from "../support/database.js";
 import { eventually, spawnWorker, startTestServer, tempDataDir, type TestServer } from "../support/server.js";
 
 const LISTENING = /taskwire server listening on http:\/\/127\.0\.0\.1:(\d+)\r?\n/;
+
+/** Resolves once no running process holds `dataDir`'s lock (its file gone, or its pid no longer running). */
+async function untilUnlocked(dataDir: string): Promise<void> {
+  const lockFile = join(dataDir, DATA_DIR_LOCK_FILE);
+  await eventually(
+    async () => {
+      const pid = Number((await readFile(lockFile, "utf8").catch(() => "")).trim());
+      if (!(pid > 0)) return true;
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    60_000,
+    "the server's data directory lock to be released",
+  );
+}
 
 /** The lines of `output` that are log lines of pino's JSON. */
 function jsonLines(output: string): Record<string, unknown>[] {
@@ -87,6 +107,8 @@ describe("server logs", () => {
       } finally {
         tty.kill("SIGTERM");
         await tty.exited;
+        // script(1) may end before the server it ran: the next start needs the data directory free.
+        await untilUnlocked(dataDir);
       }
     };
     const pretty = await run("");
