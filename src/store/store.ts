@@ -5,7 +5,6 @@
  * report can never overwrite a newer state.
  */
 import type {
-  AttemptError,
   NewTask,
   ProgressWrite,
   TaskRecord,
@@ -25,72 +24,8 @@ import type { ScheduleFire } from "./queries/fire-schedule.js";
 export type { NewSchedule } from "./queries/schedules.js";
 export type { ScheduleFire } from "./queries/fire-schedule.js";
 
-/**
- * How one attempt ended, as reported by its worker or decided by the server. `start` is the
- * attempt's start when PostgreSQL may not have it yet (it is written lazily, see
- * `queries/lazy-starts.ts`): the outcome then writes the start and the end together, fenced
- * by a waiting state and a stored attempt below this one.
- */
-export type AttemptOutcome = AttemptEnd & { start?: AttemptStartInfo };
-
-/** Who started an attempt, and when. */
-export interface AttemptStartInfo {
-  /** The worker the attempt was handed to; null when unknown (a reaper ends a start no one wrote). */
-  workerId: string | null;
-  startedAt: Date;
-}
-
-/** An attempt's start, written lazily (`recordStarts`). */
-export interface AttemptStart extends AttemptStartInfo {
-  id: string;
-  attempt: number;
-  workerId: string;
-}
-
-/**
- * What `recordStarts` did with one start: `written`; `covered` (the attempt's outcome had written
- * it); `refused` (the task moved on without this attempt: its worker must stop it).
- */
-export type StartWrite = "written" | "covered" | "refused";
-
-/** How one attempt ended (see {@link AttemptOutcome}). */
-export type AttemptEnd =
-  | { kind: "succeeded"; id: string; attempt: number; outputTypeUrl: string; output: Uint8Array }
-  | {
-      kind: "failed";
-      id: string;
-      attempt: number;
-      /** The attempt's error. When `error.retryable` and attempts remain, the task is retried after back-off. */
-      error: AttemptError;
-    }
-  | { kind: "cancelled"; id: string; attempt: number; reason: string }
-  | {
-      /**
-       * The worker handed the attempt back unstarted (`WorkerService` Release): the task is
-       * QUEUED again and the attempt not counted; a task being cancelled ends CANCELLED with
-       * `reason` as its error's message.
-       */
-      kind: "released";
-      id: string;
-      attempt: number;
-      reason: string;
-    };
-
-/** A claimed task that `startAttempts` did not start; `state` null when no such task exists. */
-export interface NotStarted {
-  id: string;
-  state: TaskStateName | null;
-  priority: number;
-  type: string;
-  /** When it may run (a SCHEDULED task not yet due goes back to the delayed set); null when no such task exists. */
-  scheduledAt: Date | null;
-}
-
-/** What `startAttempts` did with the ids it was given. */
-export interface StartedAttempts {
-  started: TaskRecord[];
-  others: NotStarted[];
-}
+export type { AttemptOutcome, AttemptStartInfo, AttemptStart, StartWrite, AttemptEnd, NotStarted, StartedAttempts } from "./attempts.js";
+import type { AttemptOutcome, AttemptStart, StartWrite, StartedAttempts } from "./attempts.js";
 
 /** A dependent task released by its parents, for the reconciler (`listReleased`): with the time it was released. */
 export type ReleasedTask = IndexableTask & { updatedAt: Date };
